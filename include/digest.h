@@ -1,0 +1,49 @@
+/* digest.h — content digests ("algorithm:hex") and incremental hashing.
+ *
+ * Only sha256 and sha512 are accepted (distribution-spec "Content Digests";
+ * image-spec descriptor.md registered algorithms), hex lowercase and of the
+ * algorithm's exact length.  Hashing is OpenSSL EVP so SHA-NI is used. */
+#ifndef OCIREGD_DIGEST_H
+#define OCIREGD_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum digest_alg { DIGEST_SHA256 = 0, DIGEST_SHA512 = 1 };
+
+#define DIGEST_STR_MAX (7 + 128 + 1)	/* "sha512:" + 128 hex + NUL */
+
+struct digest {
+	enum digest_alg alg;
+	char str[DIGEST_STR_MAX];	/* canonical "alg:hex" */
+};
+
+/* The hex part of d (both algorithm names are 6 characters).  The struct
+ * holds no pointers into itself, so it may be copied freely. */
+static inline const char *
+digest_hex(const struct digest *d)
+{
+	return d->str + 7;
+}
+
+/* Parse and validate s; 0 or -ERR_DIGEST_INVALID. */
+int digest_parse(const char *s, struct digest *out);
+/* "sha256" / "sha512". */
+const char *digest_alg_name(enum digest_alg alg);
+
+struct hasher;
+
+/* New incremental hasher; NULL on allocation failure.  Owned by the caller,
+ * released with hasher_free. */
+struct hasher *hasher_new(enum digest_alg alg);
+void hasher_free(struct hasher *h);
+int hasher_update(struct hasher *h, const void *data, size_t len);
+/* Bytes fed so far. */
+uint64_t hasher_bytes(const struct hasher *h);
+enum digest_alg hasher_alg(const struct hasher *h);
+/* Finish into out; the hasher cannot be updated afterwards. 0 or -1. */
+int hasher_final(struct hasher *h, struct digest *out);
+/* One-shot digest of a buffer. */
+int digest_buffer(enum digest_alg alg, const void *data, size_t len, struct digest *out);
+
+#endif

@@ -1,0 +1,31 @@
+/* handlers.h — the request handlers the route table (router.c) dispatches
+ * to.  Each is called when a request's headers are complete; see server.h
+ * for how they answer and stream bodies.  One file per group:
+ * blob.c (blobs and /v2/), upload.c, manifest.c, tags.c (tags and catalog),
+ * referrers.c. */
+#ifndef OCIREGD_HANDLERS_H
+#define OCIREGD_HANDLERS_H
+
+struct request;
+
+void handlers_base(struct request *req);
+
+void blob_get(struct request *req);		/* GET and HEAD */
+void blob_delete(struct request *req);
+
+void upload_start(struct request *req);		/* POST: session, monolithic, mount */
+void upload_status(struct request *req);	/* GET */
+void upload_patch(struct request *req);
+void upload_put(struct request *req);
+void upload_cancel(struct request *req);	/* DELETE */
+
+void manifest_get(struct request *req);		/* GET and HEAD */
+void manifest_put(struct request *req);
+void manifest_delete(struct request *req);
+
+void tags_list(struct request *req);
+void tags_catalog(struct request *req);
+
+void referrers_get(struct request *req);
+
+#endif

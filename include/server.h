@@ -1,0 +1,142 @@
+/* server.h — the HTTP/1.1 layer: connections, request framing, streaming
+ * request bodies, responses (with sendfile for files), and the workers.
+ *
+ * Handlers see only the types below; libevent and http-parser stay inside
+ * server.c.  A handler is called once the request's headers are complete.
+ * It either answers at once (req_respond*, req_error), or registers a body
+ * sink with req_stream_body / req_read_body and answers from its `done`
+ * callback, which the server calls exactly once: when the body has arrived,
+ * or with req->aborted set when the connection went away first.
+ *
+ * Nothing here blocks except what handlers do themselves (SQLite and disk I/O
+ * are synchronous on the worker's thread). */
+#ifndef OCIREGD_SERVER_H
+#define OCIREGD_SERVER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "router.h"
+
+enum http_method_kind {
+	METHOD_OTHER = 0,
+	METHOD_GET,
+	METHOD_HEAD,
+	METHOD_POST,
+	METHOD_PUT,
+	METHOD_PATCH,
+	METHOD_DELETE,
+};
+
+struct config;
+struct meta;
+struct store;
+struct server;
+struct http_conn;
+struct arena;
+struct request;
+
+/* One worker: a thread with its own event loop, listener socket
+ * (SO_REUSEPORT) and metadata connection.  The blob store is shared and
+ * stateless. */
+struct worker {
+	struct server *srv;
+	int id;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct meta *meta;
+	struct store *store;
+	const struct config *cfg;
+	unsigned long nconns;
+	struct http_conn *conns;	/* open connections (server.c) */
+};
+
+struct req_header {
+	const char *name;
+	const char *value;
+};
+
+/* Body sink: called with each slice of the decoded body (chunked framing is
+ * already removed).  Return 0 to go on, or a negated reg_error: the server
+ * answers with that error, discards the rest of the body, and still calls
+ * `done`. */
+typedef int (*req_body_fn)(struct request *req, const char *data, size_t len);
+typedef void (*req_done_fn)(struct request *req);
+
+struct request {
+	struct http_conn *conn;
+	struct worker *w;
+	struct arena *arena;		/* freed when the request ends */
+	enum http_method_kind method;
+	const char *method_name;
+	const char *url;		/* raw target, for logs */
+	const char *path;		/* percent-decoded path */
+	const char *query;		/* raw query string or NULL */
+	const struct req_header *headers;
+	size_t nheaders;
+	uint64_t content_length;	/* valid if has_length */
+	int has_length;
+	int chunked;
+	struct route_match m;
+
+	/* body */
+	req_body_fn body_fn;
+	req_done_fn done_fn;
+	void *ctx;			/* the handler's */
+	uint64_t body_bytes;		/* decoded body bytes seen */
+	int aborted;			/* connection lost before the body ended */
+	char *body;			/* req_read_body's buffer (malloc, owned here) */
+	size_t body_len, body_max;
+
+	/* response */
+	int responded;
+	int status;
+	uint64_t bytes_out;
+	struct req_header *out;		/* extra headers (arena) */
+	size_t nout, outcap;
+	long long t_start_us;
+};
+
+/* Case-insensitive header lookup; NULL if absent.  Values are trimmed. */
+const char *req_header(const struct request *req, const char *name);
+/* Query parameter, percent-decoded into out; see router_query. */
+int req_query(const struct request *req, const char *key, char *out, size_t cap);
+
+/* Add a response header (copied into the request's arena). */
+void req_add_header(struct request *req, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Answer with a body from memory (copied).  content_type may be NULL for an
+ * empty body.  HEAD requests get the headers only, with the same
+ * Content-Length. */
+void req_respond(struct request *req, int status, const char *content_type,
+    const void *body, size_t len);
+/* Answer with len bytes of an open file from offset, sent with sendfile.
+ * Takes ownership of fd in every case. */
+void req_respond_file(struct request *req, int status, const char *content_type,
+    int fd, uint64_t offset, uint64_t len);
+/* Answer with the spec's error envelope for e; detail may be NULL. */
+void req_error(struct request *req, enum reg_error e, const char *detail);
+
+/* Stream the body to fn; done is called once at its end (see above). */
+void req_stream_body(struct request *req, req_body_fn fn, req_done_fn done, void *ctx);
+/* Collect the body in memory up to max bytes (413 past it); done is called
+ * with req->body / req->body_len set. */
+void req_read_body(struct request *req, size_t max, req_done_fn done, void *ctx);
+
+/* The server: workers listening on cfg's address. */
+struct server *server_new(const struct config *cfg, struct store *store);
+/* Run until server_stop (or SIGTERM/SIGINT).  0 or -1. */
+int server_run(struct server *srv);
+void server_stop(struct server *srv);
+void server_free(struct server *srv);
+/* The port actually bound (useful with port 0). */
+int server_port(const struct server *srv);
+
+long long server_now_us(void);
+/* Whether a [server] listen value parses ("HOST:PORT", "[V6]:PORT"). */
+int server_listen_valid(const char *listen);
+
+#endif

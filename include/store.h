@@ -1,0 +1,47 @@
+/* store.h — the content-addressed blob store and the upload spool.
+ *
+ * This is the seam for blob backends: handlers call only these functions.
+ * The filesystem backend keeps blobs at <root>/blobs/<alg>/<2 hex>/<hex>,
+ * immutable, and uploads at <root>/uploads/<id>.  A blob appears only by
+ * rename after its digest matched (and, with sync on, after fsync of the file
+ * and of the directory).  Functions return 0 or a negated reg_error; all may
+ * block on disk I/O.  One store serves every worker thread. */
+#ifndef OCIREGD_STORE_H
+#define OCIREGD_STORE_H
+
+#include <stdint.h>
+
+#include "digest.h"
+
+struct store;
+
+/* Open (creating directories as needed) the store under root.  sync: fsync
+ * before a blob becomes visible.  NULL on failure (logged). */
+struct store *store_open(const char *root, int sync);
+void store_close(struct store *s);
+const char *store_root(const struct store *s);
+
+/* Size of a stored blob: 0, -ERR_BLOB_UNKNOWN or an I/O error. */
+int store_blob_stat(struct store *s, const struct digest *d, uint64_t *size);
+/* Open a blob for reading; *fd is the caller's to close. */
+int store_blob_open(struct store *s, const struct digest *d, int *fd, uint64_t *size);
+/* Store a small blob from memory (manifests).  d must be the digest of the
+ * data; an existing blob is left as it is. */
+int store_blob_put(struct store *s, const struct digest *d, const void *data, size_t len);
+/* Remove a blob file (garbage collection only). */
+int store_blob_delete(struct store *s, const struct digest *d);
+
+/* Create the empty spool file of a new upload. */
+int store_upload_create(struct store *s, const char *id);
+/* Open an upload for appending at offset `size`: anything past it (bytes of
+ * a chunk that was never acknowledged) is cut off.  *fd is the caller's. */
+int store_upload_open(struct store *s, const char *id, uint64_t size, int *fd);
+/* Open an upload read-only (to hash what an earlier process received). */
+int store_upload_open_read(struct store *s, const char *id, int *fd);
+/* Make the upload the blob d: fsync, rename into place, fsync the directory.
+ * If the blob already exists the upload is simply removed. */
+int store_upload_commit(struct store *s, const char *id, const struct digest *d);
+/* Remove an upload's spool file; a missing file is not an error. */
+int store_upload_remove(struct store *s, const char *id);
+
+#endif

@@ -1,0 +1,979 @@
+/* SPDX-License-Identifier: ISC
+ * server.c — the HTTP/1.1 connection layer of ociregd.
+ *
+ * Decision (foundation issue): Debian 12 ships libevent 2.1.12, whose evhttp
+ * reads a whole request body into memory before any handler runs; the hook
+ * that would let a handler take the body as it arrives (evhttp_set_newreqcb,
+ * bodies streamed through evhttp_request_set_on_complete_cb) exists only in
+ * 2.2.  A docker PATCH carries a whole layer, often gigabytes, so evhttp is
+ * out.  libevhtp (Debian: libevhtp-dev) streams but is an unmaintained fork
+ * tied to its own threading model and its own parser.  So this file is a
+ * small HTTP/1.1 server of our own on libevent bufferevents, with the framing
+ * (request line, headers, Content-Length and chunked bodies) done by
+ * http-parser, the proven parser from node.js.  It gives keep-alive,
+ * Expect: 100-continue, a header deadline and an idle timeout, ceilings on
+ * the URL and on header bytes and count, body slices handed to handlers as
+ * they arrive (zero copy from the socket buffer), and responses from files
+ * with sendfile (evbuffer_add_file).  TLS can come later through
+ * bufferevent_openssl without touching handlers.
+ *
+ * Threads: one worker per thread, each with its own event_base and its own
+ * listening socket bound with SO_REUSEPORT so the kernel spreads connections.
+ * A connection stays on the worker that accepted it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "config.h"
+#include "log.h"
+#include "meta.h"
+#include "router.h"
+#include "server.h"
+
+#define SERVER_URL_MAX 8192
+#define SERVER_HDR_BYTES (64 * 1024)
+#define SERVER_HDR_COUNT 128
+#define SERVER_READ_MAX (1 << 20)	/* one read(2) at most */
+#define SERVER_OUT_HIGH (1 << 20)	/* stop reading requests past this */
+#define SERVER_OUT_LOW (256 * 1024)
+
+struct server {
+	const struct config *cfg;
+	struct store *store;
+	struct worker *workers;
+	int nworkers;
+	pthread_t *threads;
+	int port;
+	struct event *sig_term, *sig_int;
+	volatile int stopping;
+};
+
+struct http_conn {
+	struct worker *w;
+	struct bufferevent *bev;
+	http_parser parser;
+	char peer[64];
+
+	/* request being parsed */
+	struct request *req;
+	char url[SERVER_URL_MAX + 1];
+	size_t url_len;
+	char hbuf[SERVER_HDR_BYTES];
+	size_t hlen;
+	struct { size_t name, value; } hoff[SERVER_HDR_COUNT];
+	size_t nhdr;
+	int last_was_value;
+	enum reg_error parse_err;	/* set by callbacks that refuse */
+
+	struct event *header_timer;
+	int in_message;
+	int closing;			/* close once output drains */
+	int reading_paused;
+	int freed;
+	struct http_conn *next, *prev;	/* the worker's list, for shutdown */
+};
+
+static http_parser_settings server_parser_settings;
+
+long long
+server_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- requests: headers, query, response ---- */
+
+const char *
+req_header(const struct request *req, const char *name)
+{
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	return NULL;
+}
+
+int
+req_query(const struct request *req, const char *key, char *out, size_t cap)
+{
+	return router_query(req->query, key, out, cap);
+}
+
+void
+req_add_header(struct request *req, const char *name, const char *fmt, ...)
+{
+	char value[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	if (req->nout == req->outcap) {
+		size_t cap = req->outcap ? req->outcap * 2 : 8;
+		struct req_header *n = arena_alloc(req->arena, cap * sizeof(*n));
+
+		if (n == NULL)
+			return;
+		if (req->nout)
+			memcpy(n, req->out, req->nout * sizeof(*n));
+		req->out = n;
+		req->outcap = cap;
+	}
+	req->out[req->nout].name = arena_strdup(req->arena, name);
+	req->out[req->nout].value = arena_strdup(req->arena, value);
+	if (req->out[req->nout].name != NULL && req->out[req->nout].value != NULL)
+		req->nout++;
+}
+
+static const char *
+server_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 307: return "Temporary Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
+	default: return "Unknown";
+	}
+}
+
+/* Write status line and headers.  A request that failed before or during
+ * its body closes the connection unless the body was fully read. */
+static void
+server_write_head(struct request *req, int status, const char *content_type, uint64_t len)
+{
+	struct http_conn *c = req->conn;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	req->responded = 1;
+	req->status = status;
+	if (!http_should_keep_alive(&c->parser))
+		c->closing = 1;
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Docker-Distribution-API-Version: registry/2.0\r\n"
+	    "Content-Length: %llu\r\n", status, server_reason(status),
+	    (unsigned long long)len);
+	if (content_type != NULL)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+	for (size_t i = 0; i < req->nout; i++)
+		evbuffer_add_printf(out, "%s: %s\r\n", req->out[i].name, req->out[i].value);
+	if (c->closing)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* When answering before the body has been read: if the client is waiting
+ * for 100-continue we never asked for the body, so it may not come; close
+ * after the answer rather than guess where the next request starts. */
+static void
+server_early_answer(struct request *req)
+{
+	struct http_conn *c = req->conn;
+
+	if (c->in_message && (req->has_length || req->chunked) &&
+	    req_header(req, "Expect") != NULL)
+		c->closing = 1;
+}
+
+void
+req_respond(struct request *req, int status, const char *content_type,
+    const void *body, size_t len)
+{
+	if (req->responded || req->conn == NULL)
+		return;
+	server_early_answer(req);
+	server_write_head(req, status, content_type, len);
+	if (req->method != METHOD_HEAD && len > 0) {
+		evbuffer_add(bufferevent_get_output(req->conn->bev), body, len);
+		req->bytes_out = len;
+	}
+}
+
+void
+req_respond_file(struct request *req, int status, const char *content_type,
+    int fd, uint64_t offset, uint64_t len)
+{
+	if (req->responded || req->conn == NULL) {
+		close(fd);
+		return;
+	}
+	server_early_answer(req);
+	server_write_head(req, status, content_type, len);
+	if (req->method == METHOD_HEAD || len == 0) {
+		close(fd);
+		return;
+	}
+	/* evbuffer_add_file takes fd and uses sendfile(2) when writing to
+	 * the socket: the blob never passes through user memory. */
+	if (evbuffer_add_file(bufferevent_get_output(req->conn->bev), fd, (ev_off_t)offset,
+	    (ev_off_t)len) != 0) {
+		close(fd);
+		req->conn->closing = 1;
+		return;
+	}
+	req->bytes_out = len;
+}
+
+void
+req_error(struct request *req, enum reg_error e, const char *detail)
+{
+	char buf[1024];
+	size_t n;
+
+	if (e == ERR_NONE)
+		e = ERR_INTERNAL;
+	n = errors_render(e, detail, buf, sizeof(buf));
+	if (errors_status(e) >= 500)
+		log_error("%s %s: %s%s%s", req->method_name, req->path ? req->path : req->url,
+		    errors_message(e), detail ? ": " : "", detail ? detail : "");
+	if (e == ERR_TOOMANYREQUESTS)
+		req_add_header(req, "Retry-After", "5");
+	req_respond(req, errors_status(e), "application/json", buf, n);
+}
+
+void
+req_stream_body(struct request *req, req_body_fn fn, req_done_fn done, void *ctx)
+{
+	req->body_fn = fn;
+	req->done_fn = done;
+	req->ctx = ctx;
+}
+
+static int
+server_collect_body(struct request *req, const char *data, size_t len)
+{
+	if (len > req->body_max - req->body_len)
+		return -ERR_TOO_LARGE;
+	if (req->body == NULL) {
+		size_t cap = req->has_length ? (size_t)req->content_length : req->body_max;
+
+		if ((req->body = malloc(cap + 1)) == NULL)
+			return -ERR_INTERNAL;
+	}
+	memcpy(req->body + req->body_len, data, len);
+	req->body_len += len;
+	return 0;
+}
+
+void
+req_read_body(struct request *req, size_t max, req_done_fn done, void *ctx)
+{
+	if (req->has_length && req->content_length > max) {
+		req_error(req, ERR_TOO_LARGE, NULL);
+		return;
+	}
+	req->body_max = max;
+	req_stream_body(req, server_collect_body, done, ctx);
+}
+
+/* ---- connections ---- */
+
+static void server_conn_free(struct http_conn *c);
+static void server_conn_process(struct http_conn *c);
+
+/* End of a request: call the handler's done hook if it has not run, log, and
+ * release the request's memory. */
+static void
+server_req_finish(struct http_conn *c, int aborted)
+{
+	struct request *req = c->req;
+
+	if (req == NULL)
+		return;
+	if (aborted)
+		req->aborted = 1;
+	if (req->done_fn != NULL) {
+		req_done_fn done = req->done_fn;
+
+		req->done_fn = NULL;
+		done(req);
+	}
+	if (!req->responded && !aborted)
+		req_error(req, ERR_INTERNAL, "handler gave no answer");
+	log_access(c->peer, req->method_name, req->url ? req->url : "-",
+	    req->responded ? req->status : 499, (unsigned long long)req->body_bytes,
+	    (unsigned long long)req->bytes_out, server_now_us() - req->t_start_us);
+	free(req->body);
+	arena_free(req->arena);
+	c->req = NULL;
+}
+
+/* A protocol-level failure: answer if we still can, then close. */
+static void
+server_conn_fail(struct http_conn *c, enum reg_error e)
+{
+	char buf[512];
+	size_t n;
+
+	c->closing = 1;
+	if (c->req != NULL && !c->req->responded) {
+		req_error(c->req, e, NULL);
+		server_req_finish(c, 1);
+	} else if (c->req != NULL) {
+		server_req_finish(c, 1);
+	} else {
+		struct evbuffer *out = bufferevent_get_output(c->bev);
+
+		n = errors_render(e, NULL, buf, sizeof(buf));
+		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+		    "Docker-Distribution-API-Version: registry/2.0\r\n"
+		    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+		    "Connection: close\r\n\r\n", errors_status(e),
+		    server_reason(errors_status(e)), n);
+		evbuffer_add(out, buf, n);
+		log_access(c->peer, "-", "-", errors_status(e), 0, n, 0);
+	}
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+static void
+server_header_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	log_debug("%s: header timeout", c->peer);
+	server_conn_fail(c, ERR_BAD_REQUEST);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		server_conn_free(c);
+}
+
+static int
+cb_message_begin(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct timeval tv = {c->w->cfg->header_timeout, 0};
+
+	c->url_len = 0;
+	c->hlen = 0;
+	c->nhdr = 0;
+	c->last_was_value = 0;
+	c->parse_err = ERR_NONE;
+	c->in_message = 1;
+	evtimer_add(c->header_timer, &tv);
+	return 0;
+}
+
+static int
+cb_url(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	if (len > SERVER_URL_MAX - c->url_len) {
+		c->parse_err = ERR_URI_TOO_LONG;
+		return -1;
+	}
+	memcpy(c->url + c->url_len, at, len);
+	c->url_len += len;
+	return 0;
+}
+
+static int
+server_hbuf_add(struct http_conn *c, const char *at, size_t len)
+{
+	if (len >= SERVER_HDR_BYTES - c->hlen) {
+		c->parse_err = ERR_HEADERS_TOO_LARGE;
+		return -1;
+	}
+	memcpy(c->hbuf + c->hlen, at, len);
+	c->hlen += len;
+	return 0;
+}
+
+static int
+cb_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	if (c->nhdr == 0 || c->last_was_value) {
+		if (c->nhdr > 0 && server_hbuf_add(c, "", 1) != 0)
+			return -1;
+		if (c->nhdr == SERVER_HDR_COUNT) {
+			c->parse_err = ERR_HEADERS_TOO_LARGE;
+			return -1;
+		}
+		c->hoff[c->nhdr].name = c->hlen;
+		c->hoff[c->nhdr].value = SIZE_MAX;
+		c->nhdr++;
+		c->last_was_value = 0;
+	}
+	return server_hbuf_add(c, at, len);
+}
+
+static int
+cb_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	if (c->nhdr == 0)
+		return -1;
+	if (!c->last_was_value) {
+		if (server_hbuf_add(c, "", 1) != 0)
+			return -1;
+		c->hoff[c->nhdr - 1].value = c->hlen;
+		c->last_was_value = 1;
+	}
+	return server_hbuf_add(c, at, len);
+}
+
+static char *
+server_trim(char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	return s;
+}
+
+static enum http_method_kind
+server_method(unsigned m)
+{
+	switch (m) {
+	case HTTP_GET: return METHOD_GET;
+	case HTTP_HEAD: return METHOD_HEAD;
+	case HTTP_POST: return METHOD_POST;
+	case HTTP_PUT: return METHOD_PUT;
+	case HTTP_PATCH: return METHOD_PATCH;
+	case HTTP_DELETE: return METHOD_DELETE;
+	default: return METHOD_OTHER;
+	}
+}
+
+/* Headers are complete: build the request and hand it to the router. */
+static int
+cb_headers_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct request *req;
+	struct req_header *h;
+	struct arena *a;
+	struct timeval tv = {c->w->cfg->read_timeout, 0};
+	const char *q;
+	char *path;
+
+	evtimer_del(c->header_timer);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	if (c->nhdr > 0 && server_hbuf_add(c, "", 1) != 0)
+		return -1;
+	if ((a = arena_new()) == NULL || (req = arena_alloc(a, sizeof(*req))) == NULL) {
+		arena_free(a);
+		c->parse_err = ERR_INTERNAL;
+		return -1;
+	}
+	req->arena = a;
+	req->conn = c;
+	req->w = c->w;
+	req->t_start_us = server_now_us();
+	req->method = server_method(p->method);
+	req->method_name = http_method_str((enum http_method)p->method);
+	c->req = req;
+	req->url = arena_strndup(a, c->url, c->url_len);
+	h = arena_alloc(a, (c->nhdr ? c->nhdr : 1) * sizeof(*h));
+	if (req->url == NULL || h == NULL) {
+		c->parse_err = ERR_INTERNAL;
+		return -1;
+	}
+	for (size_t i = 0; i < c->nhdr; i++) {
+		h[i].name = server_trim(c->hbuf + c->hoff[i].name);
+		h[i].value = c->hoff[i].value == SIZE_MAX ? "" :
+		    server_trim(c->hbuf + c->hoff[i].value);
+	}
+	req->headers = h;
+	req->nheaders = c->nhdr;
+	req->chunked = (p->flags & F_CHUNKED) != 0;
+	if (!req->chunked && req_header(req, "Content-Length") != NULL) {
+		req->has_length = 1;
+		req->content_length = p->content_length;
+	}
+	/* Split the target into path and query; decode the path. */
+	q = memchr(c->url, '?', c->url_len);
+	if (q != NULL)
+		req->query = arena_strndup(a, q + 1, c->url_len - (size_t)(q - c->url) - 1);
+	path = arena_alloc(a, c->url_len + 1);
+	if (path == NULL || router_decode(c->url, q ? (size_t)(q - c->url) : c->url_len,
+	    path, c->url_len + 1) != 0) {
+		req->path = req->url;
+		req_error(req, ERR_BAD_REQUEST, "malformed request path");
+		return 0;
+	}
+	req->path = path;
+	router_dispatch(req);
+	if (!req->responded && req_header(req, "Expect") != NULL &&
+	    strcasecmp(req_header(req, "Expect"), "100-continue") == 0 &&
+	    (req->chunked || req->content_length > 0))
+		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	return 0;
+}
+
+static int
+cb_body(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+	struct request *req = c->req;
+	int rc;
+
+	if (req == NULL)
+		return 0;
+	req->body_bytes += len;
+	if (req->responded || req->body_fn == NULL)
+		return 0;
+	if ((rc = req->body_fn(req, at, len)) != 0) {
+		req->body_fn = NULL;
+		req_error(req, (enum reg_error)-rc, NULL);
+	}
+	return 0;
+}
+
+static int
+cb_message_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+
+	c->in_message = 0;
+	server_req_finish(c, 0);
+	/* Stop here: the next pipelined request is parsed only after this
+	 * one's answer is queued, and not at all if we are closing. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static void
+server_conn_free(struct http_conn *c)
+{
+	if (c->freed)
+		return;
+	c->freed = 1;
+	if (c->req != NULL)
+		server_req_finish(c, 1);
+	event_free(c->header_timer);
+	bufferevent_free(c->bev);
+	c->w->nconns--;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		c->w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c);
+}
+
+static void
+server_conn_process(struct http_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	while (!c->closing && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t n;
+		enum http_errno err;
+
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > SERVER_OUT_HIGH) {
+			/* The client is not reading its answers; stop reading
+			 * its requests until it does. */
+			bufferevent_disable(c->bev, EV_READ);
+			c->reading_paused = 1;
+			return;
+		}
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		n = http_parser_execute(&c->parser, &server_parser_settings, v.iov_base, v.iov_len);
+		evbuffer_drain(in, n);
+		err = HTTP_PARSER_ERRNO(&c->parser);
+		if (err == HPE_PAUSED) {
+			http_parser_pause(&c->parser, 0);
+			continue;
+		}
+		if (err != HPE_OK) {
+			enum reg_error e = c->parse_err;
+
+			if (e == ERR_NONE)
+				e = err == HPE_HEADER_OVERFLOW ? ERR_HEADERS_TOO_LARGE : ERR_BAD_REQUEST;
+			log_debug("%s: http parse error: %s", c->peer, http_errno_name(err));
+			server_conn_fail(c, e);
+			break;
+		}
+		if (n < v.iov_len)
+			break;
+	}
+	if (c->closing) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			server_conn_free(c);
+	}
+}
+
+static void
+server_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	server_conn_process(arg);
+}
+
+static void
+server_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (c->closing && left == 0) {
+		server_conn_free(c);
+		return;
+	}
+	if (c->reading_paused && left <= SERVER_OUT_LOW) {
+		c->reading_paused = 0;
+		bufferevent_enable(bev, EV_READ);
+		server_conn_process(c);
+	}
+}
+
+static void
+server_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	if ((what & BEV_EVENT_EOF) && c->req == NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		/* The client half-closed after its last request: deliver
+		 * the answers still queued, then close. */
+		c->closing = 1;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		log_debug("%s: %s timeout", c->peer, (what & BEV_EVENT_READING) ? "read" : "write");
+	else if (what & BEV_EVENT_ERROR)
+		log_debug("%s: connection error: %s", c->peer, strerror(errno));
+	/* EOF, error or timeout: whatever the client had not finished is
+	 * aborted (uploads keep what was written, see upload.c). */
+	server_conn_free(c);
+}
+
+static void
+server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct worker *w = arg;
+	struct http_conn *c;
+	struct timeval tv = {w->cfg->read_timeout, 0};
+	int one = 1;
+
+	(void)l;
+	(void)salen;
+	if (w->nconns >= (unsigned long)w->cfg->max_connections) {
+		log_warn("connection limit (%d per worker) reached", w->cfg->max_connections);
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->w = w;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (sa->sa_family == AF_INET6) {
+		char a[INET6_ADDRSTRLEN];
+
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, a, sizeof(a));
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", a,
+		    ntohs(((struct sockaddr_in6 *)sa)->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, a, sizeof(a));
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", a,
+		    ntohs(((struct sockaddr_in *)sa)->sin_port));
+	} else {
+		snprintf(c->peer, sizeof(c->peer), "local");
+	}
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->header_timer = evtimer_new(w->base, server_header_timeout, c);
+	if (c->bev == NULL || c->header_timer == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->header_timer != NULL)
+			event_free(c->header_timer);
+		free(c);
+		return;
+	}
+	w->nconns++;
+	c->next = w->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	w->conns = c;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	bufferevent_set_max_single_read(c->bev, SERVER_READ_MAX);
+	bufferevent_setcb(c->bev, server_read_cb, server_write_cb, server_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* ---- the server and its workers ---- */
+
+static int
+server_parse_listen(const char *listen, struct sockaddr_storage *ss, int *sslen)
+{
+	char host[256];
+	const char *colon;
+	size_t hlen;
+	uint16_t port;
+	unsigned long v;
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	if (listen[0] == '[') {
+		const char *rb = strchr(listen, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return -1;
+		hlen = (size_t)(rb - listen - 1);
+		colon = rb + 1;
+		if (hlen >= sizeof(host))
+			return -1;
+		memcpy(host, listen + 1, hlen);
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL)
+			return -1;
+		hlen = (size_t)(colon - listen);
+		if (hlen >= sizeof(host))
+			return -1;
+		memcpy(host, listen, hlen);
+	}
+	host[hlen] = '\0';
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || v > 65535)
+		return -1;
+	port = (uint16_t)v;
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+		*sslen = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	if (strcmp(host, "localhost") == 0)
+		memcpy(host, "127.0.0.1", 10);
+	if (host[0] == '\0' || strcmp(host, "*") == 0)
+		memcpy(host, "0.0.0.0", 8);
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+		*sslen = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	return -1;
+}
+
+int
+server_listen_valid(const char *listen)
+{
+	struct sockaddr_storage ss;
+	int len;
+
+	return server_parse_listen(listen, &ss, &len) == 0;
+}
+
+static void
+server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	server_stop(arg);
+}
+
+struct server *
+server_new(const struct config *cfg, struct store *store)
+{
+	struct server *srv;
+	struct sockaddr_storage ss;
+	int sslen, i;
+
+	if (server_parse_listen(cfg->listen, &ss, &sslen) != 0) {
+		log_error("listen: cannot parse '%s'", cfg->listen);
+		return NULL;
+	}
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return NULL;
+	http_parser_settings_init(&server_parser_settings);
+	server_parser_settings.on_message_begin = cb_message_begin;
+	server_parser_settings.on_url = cb_url;
+	server_parser_settings.on_header_field = cb_header_field;
+	server_parser_settings.on_header_value = cb_header_value;
+	server_parser_settings.on_headers_complete = cb_headers_complete;
+	server_parser_settings.on_body = cb_body;
+	server_parser_settings.on_message_complete = cb_message_complete;
+	evthread_use_pthreads();
+	signal(SIGPIPE, SIG_IGN);
+	srv->cfg = cfg;
+	srv->store = store;
+	srv->nworkers = cfg->workers;
+	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
+	srv->threads = calloc((size_t)srv->nworkers, sizeof(*srv->threads));
+	if (srv->workers == NULL || srv->threads == NULL)
+		goto fail;
+	for (i = 0; i < srv->nworkers; i++) {
+		struct worker *w = &srv->workers[i];
+
+		w->srv = srv;
+		w->id = i;
+		w->cfg = cfg;
+		w->store = store;
+		if ((w->base = event_base_new()) == NULL)
+			goto fail;
+		if ((w->meta = meta_open(cfg->root)) == NULL)
+			goto fail;
+		/* Every worker binds the same address with SO_REUSEPORT; with
+		 * port 0 the first bind picks the port and the rest follow. */
+		if (i > 0 && srv->port != 0) {
+			if (ss.ss_family == AF_INET6)
+				((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)srv->port);
+			else
+				((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)srv->port);
+		}
+		w->listener = evconnlistener_new_bind(w->base, server_accept_cb, w,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+		    LEV_OPT_CLOSE_ON_EXEC, 511, (struct sockaddr *)&ss, sslen);
+		if (w->listener == NULL) {
+			log_error("listen %s: %s", cfg->listen, strerror(errno));
+			goto fail;
+		}
+		if (i == 0) {
+			struct sockaddr_storage bound;
+			socklen_t blen = sizeof(bound);
+
+			getsockname(evconnlistener_get_fd(w->listener), (struct sockaddr *)&bound, &blen);
+			srv->port = ntohs(bound.ss_family == AF_INET6 ?
+			    ((struct sockaddr_in6 *)&bound)->sin6_port :
+			    ((struct sockaddr_in *)&bound)->sin_port);
+		}
+	}
+	srv->sig_term = evsignal_new(srv->workers[0].base, SIGTERM, server_signal_cb, srv);
+	srv->sig_int = evsignal_new(srv->workers[0].base, SIGINT, server_signal_cb, srv);
+	if (srv->sig_term == NULL || srv->sig_int == NULL)
+		goto fail;
+	evsignal_add(srv->sig_term, NULL);
+	evsignal_add(srv->sig_int, NULL);
+	return srv;
+fail:
+	server_free(srv);
+	return NULL;
+}
+
+int
+server_port(const struct server *srv)
+{
+	return srv->port;
+}
+
+static void *
+server_thread(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+int
+server_run(struct server *srv)
+{
+	int i, started = 1;
+
+	log_info("listening on %s (port %d, %d worker%s)", srv->cfg->listen, srv->port,
+	    srv->nworkers, srv->nworkers == 1 ? "" : "s");
+	for (i = 1; i < srv->nworkers; i++) {
+		if (pthread_create(&srv->threads[i], NULL, server_thread, &srv->workers[i]) != 0) {
+			log_error("pthread_create: %s", strerror(errno));
+			server_stop(srv);
+			break;
+		}
+		started++;
+	}
+	event_base_dispatch(srv->workers[0].base);
+	server_stop(srv);
+	for (i = 1; i < started; i++)
+		pthread_join(srv->threads[i], NULL);
+	return 0;
+}
+
+void
+server_stop(struct server *srv)
+{
+	srv->stopping = 1;
+	for (int i = 0; i < srv->nworkers; i++)
+		if (srv->workers[i].base != NULL)
+			event_base_loopexit(srv->workers[i].base, NULL);
+}
+
+void
+server_free(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->sig_term != NULL)
+		event_free(srv->sig_term);
+	if (srv->sig_int != NULL)
+		event_free(srv->sig_int);
+	for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
+		struct worker *w = &srv->workers[i];
+
+		while (w->conns != NULL)
+			server_conn_free(w->conns);
+		if (w->listener != NULL)
+			evconnlistener_free(w->listener);
+		meta_close(w->meta);
+		if (w->base != NULL)
+			event_base_free(w->base);
+	}
+	free(srv->workers);
+	free(srv->threads);
+	free(srv);
+}

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: ISC
+ * store.c — filesystem blob backend.  Content-addressed and immutable: a
+ * blob file is written once, under a temporary name in the same filesystem,
+ * and becomes visible by rename(2) only after its digest was checked.  The
+ * order is the one Redis uses for its dumps: write, fsync the file, rename,
+ * fsync the directory.  Rename uses RENAME_NOREPLACE so an existing blob is
+ * never rewritten: a second push of the same content just drops its spool.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "log.h"
+#include "store.h"
+
+struct store {
+	char root[PATH_MAX];
+	int sync;
+};
+
+static int
+store_mkdir(const char *path)
+{
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	return -1;
+}
+
+static int
+store_fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Log once at the boundary and turn errno into an error. */
+static int
+store_fail(const char *what, const char *path)
+{
+	int err = errno;
+
+	log_error("store: %s %s: %s", what, path, strerror(err));
+	return -(int)errors_from_errno(err);
+}
+
+struct store *
+store_open(const char *root, int sync)
+{
+	struct store *s;
+	char path[PATH_MAX + 32];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if (strlen(root) >= sizeof(s->root) - 64) {
+		log_error("store: root path too long");
+		free(s);
+		return NULL;
+	}
+	snprintf(s->root, sizeof(s->root), "%s", root);
+	s->sync = sync;
+	if (store_mkdir(s->root) != 0) {
+		store_fail("mkdir", s->root);
+		goto fail;
+	}
+	static const char *const dirs[] = {"blobs", "blobs/sha256", "blobs/sha512", "uploads"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->root, dirs[i]);
+		if (store_mkdir(path) != 0) {
+			store_fail("mkdir", path);
+			goto fail;
+		}
+	}
+	return s;
+fail:
+	free(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	free(s);
+}
+
+const char *
+store_root(const struct store *s)
+{
+	return s->root;
+}
+
+static void
+store_blob_path(const struct store *s, const struct digest *d, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/blobs/%s/%.2s/%s", s->root, digest_alg_name(d->alg), digest_hex(d), digest_hex(d));
+}
+
+static void
+store_upload_path(const struct store *s, const char *id, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/uploads/%s", s->root, id);
+}
+
+int
+store_blob_stat(struct store *s, const struct digest *d, uint64_t *size)
+{
+	char path[PATH_MAX + 256];
+	struct stat st;
+
+	store_blob_path(s, d, path, sizeof(path));
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return -ERR_BLOB_UNKNOWN;
+		return store_fail("stat", path);
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int
+store_blob_open(struct store *s, const struct digest *d, int *fd, uint64_t *size)
+{
+	char path[PATH_MAX + 256];
+	struct stat st;
+
+	store_blob_path(s, d, path, sizeof(path));
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return -ERR_BLOB_UNKNOWN;
+		return store_fail("open", path);
+	}
+	if (fstat(*fd, &st) != 0) {
+		int rc = store_fail("fstat", path);
+
+		close(*fd);
+		return rc;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Rename a finished spool file into its content address. */
+static int
+store_install(struct store *s, const char *tmp, const struct digest *d)
+{
+	char path[PATH_MAX + 256], dir[PATH_MAX + 256];
+	int created = 0;
+
+	if (s->sync && store_fsync_path(tmp) != 0)
+		return store_fail("fsync", tmp);
+	snprintf(dir, sizeof(dir), "%s/blobs/%s/%.2s", s->root, digest_alg_name(d->alg), digest_hex(d));
+	if (mkdir(dir, 0755) == 0)
+		created = 1;
+	else if (errno != EEXIST)
+		return store_fail("mkdir", dir);
+	store_blob_path(s, d, path, sizeof(path));
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
+		if (errno != EEXIST)
+			return store_fail("rename", path);
+		/* Same content is already there: immutable, keep it. */
+		unlink(tmp);
+		return 0;
+	}
+	if (s->sync) {
+		if (store_fsync_path(dir) != 0)
+			return store_fail("fsync", dir);
+		if (created) {
+			snprintf(dir, sizeof(dir), "%s/blobs/%s", s->root, digest_alg_name(d->alg));
+			if (store_fsync_path(dir) != 0)
+				return store_fail("fsync", dir);
+		}
+	}
+	return 0;
+}
+
+static int
+store_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+store_blob_put(struct store *s, const struct digest *d, const void *data, size_t len)
+{
+	char tmp[PATH_MAX + 64];
+	unsigned char r[8];
+	uint64_t size;
+	int fd, rc;
+
+	if (store_blob_stat(s, d, &size) == 0)
+		return 0;
+	randombytes_buf(r, sizeof(r));
+	snprintf(tmp, sizeof(tmp), "%s/uploads/put-%02x%02x%02x%02x%02x%02x%02x%02x", s->root,
+	    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+		return store_fail("create", tmp);
+	if (store_write_all(fd, data, len) != 0) {
+		rc = store_fail("write", tmp);
+		close(fd);
+		unlink(tmp);
+		return rc;
+	}
+	if (close(fd) != 0) {
+		rc = store_fail("close", tmp);
+		unlink(tmp);
+		return rc;
+	}
+	if ((rc = store_install(s, tmp, d)) != 0)
+		unlink(tmp);
+	return rc;
+}
+
+int
+store_blob_delete(struct store *s, const struct digest *d)
+{
+	char path[PATH_MAX + 256];
+
+	store_blob_path(s, d, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		return store_fail("unlink", path);
+	return 0;
+}
+
+int
+store_upload_create(struct store *s, const char *id)
+{
+	char path[PATH_MAX + 64];
+	int fd;
+
+	store_upload_path(s, id, path, sizeof(path));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+		return store_fail("create", path);
+	close(fd);
+	return 0;
+}
+
+int
+store_upload_open(struct store *s, const char *id, uint64_t size, int *fd)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+
+	store_upload_path(s, id, path, sizeof(path));
+	if ((*fd = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return -ERR_BLOB_UPLOAD_UNKNOWN;
+		return store_fail("open", path);
+	}
+	if (fstat(*fd, &st) != 0) {
+		int rc = store_fail("fstat", path);
+
+		close(*fd);
+		return rc;
+	}
+	if ((uint64_t)st.st_size < size) {
+		/* The file lost bytes the metadata says it had (a crash
+		 * without sync): refuse rather than append after a hole. */
+		log_error("store: upload %s is shorter (%lld) than recorded (%llu)", id,
+		    (long long)st.st_size, (unsigned long long)size);
+		close(*fd);
+		return -ERR_BLOB_UPLOAD_INVALID;
+	}
+	if (((uint64_t)st.st_size > size && ftruncate(*fd, (off_t)size) != 0) ||
+	    lseek(*fd, (off_t)size, SEEK_SET) < 0) {
+		int rc = store_fail("truncate", path);
+
+		close(*fd);
+		return rc;
+	}
+	return 0;
+}
+
+int
+store_upload_open_read(struct store *s, const char *id, int *fd)
+{
+	char path[PATH_MAX + 64];
+
+	store_upload_path(s, id, path, sizeof(path));
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return -ERR_BLOB_UPLOAD_UNKNOWN;
+		return store_fail("open", path);
+	}
+	return 0;
+}
+
+int
+store_upload_commit(struct store *s, const char *id, const struct digest *d)
+{
+	char path[PATH_MAX + 64];
+
+	store_upload_path(s, id, path, sizeof(path));
+	return store_install(s, path, d);
+}
+
+int
+store_upload_remove(struct store *s, const char *id)
+{
+	char path[PATH_MAX + 64];
+
+	store_upload_path(s, id, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		return store_fail("unlink", path);
+	return 0;
+}

@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: ISC
+ * upload.c — blob uploads (distribution-spec end-4a/b, end-5, end-6, end-11,
+ * end-13 and the upload status GET): sessions, chunks (with Content-Range or
+ * as one chunked-transfer stream, which is what docker sends), monolithic
+ * POST, the closing PUT, cancel, and cross-repository mount.
+ *
+ * Bytes go from the socket to the spool file and through an incremental
+ * hash in one pass.  Session state lives in SQLite (repository, size) and on
+ * disk (the spool), so a session survives a restart and any worker can
+ * serve any request of it.  The hash state cannot be stored portably, so the
+ * process keeps it in memory keyed by session and offset (upload_live); if a
+ * request arrives where that state is missing (after a restart) the spool is
+ * re-read once to rebuild it.
+ *
+ * Ordering (nothing acknowledged is lost, nothing unverified is visible):
+ * chunk bytes are written, then the session size is updated; only then 202.
+ * At PUT the digest is compared, the spool is fsynced and renamed into the
+ * blob store, and only then the blob row is written and the session dropped.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "config.h"
+#include "handlers.h"
+#include "log.h"
+#include "meta.h"
+#include "range.h"
+#include "server.h"
+#include "store.h"
+
+/* ---- live hash state, shared by the worker threads ---- */
+
+struct upload_live {
+	char id[REFERENCE_UUID_LEN + 1];
+	struct hasher *h;
+	uint64_t offset;		/* bytes the hasher has seen */
+	int busy;			/* a request is writing this session */
+	struct upload_live *next;
+};
+
+static pthread_mutex_t upload_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct upload_live *upload_lives;
+
+/* Take the session for writing.  *h is the cached hasher if it matches
+ * `size`, else NULL.  -ERR_RANGE_INVALID if another request holds it. */
+static int
+upload_claim(const char *id, uint64_t size, struct hasher **h)
+{
+	struct upload_live *l;
+	int rc = 0;
+
+	*h = NULL;
+	pthread_mutex_lock(&upload_mu);
+	for (l = upload_lives; l != NULL; l = l->next)
+		if (strcmp(l->id, id) == 0)
+			break;
+	if (l == NULL) {
+		if ((l = calloc(1, sizeof(*l))) == NULL) {
+			rc = -ERR_INTERNAL;
+			goto out;
+		}
+		memcpy(l->id, id, sizeof(l->id));
+		l->next = upload_lives;
+		upload_lives = l;
+	} else if (l->busy) {
+		rc = -ERR_RANGE_INVALID;
+		goto out;
+	}
+	l->busy = 1;
+	if (l->h != NULL && l->offset == size)
+		*h = l->h;
+	else
+		hasher_free(l->h);
+	l->h = NULL;
+out:
+	pthread_mutex_unlock(&upload_mu);
+	return rc;
+}
+
+/* Give the session back with the hasher that has seen `offset` bytes (or
+ * NULL to forget it); gone != 0 removes the session entirely. */
+static void
+upload_release(const char *id, struct hasher *h, uint64_t offset, int gone)
+{
+	struct upload_live **pp, *l;
+
+	pthread_mutex_lock(&upload_mu);
+	for (pp = &upload_lives; (l = *pp) != NULL; pp = &l->next)
+		if (strcmp(l->id, id) == 0)
+			break;
+	if (l != NULL && gone) {
+		*pp = l->next;
+		hasher_free(l->h);
+		free(l);
+		l = NULL;
+	} else if (l != NULL) {
+		/* h == NULL forgets the hash state: the next request
+		 * rebuilds it from the spool. */
+		hasher_free(l->h);
+		l->h = h;
+		l->offset = offset;
+		l->busy = 0;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&upload_mu);
+	hasher_free(h);
+}
+
+/* ---- the state of one request that writes to a session ---- */
+
+struct upload_ctx {
+	char id[REFERENCE_UUID_LEN + 1];
+	int fd;
+	struct hasher *h;
+	uint64_t start;			/* session size before this request */
+	uint64_t written;		/* bytes of this request written */
+	uint64_t expect;		/* Content-Range length, or UINT64_MAX */
+	int failed;			/* an error was answered mid-body */
+	int finish;			/* PUT: commit at the end */
+	int monolithic;			/* POST ?digest=: no session row survives */
+	struct digest want;		/* PUT / monolithic: the digest to match */
+};
+
+static void
+upload_location(struct request *req, const char *id, uint64_t size)
+{
+	req_add_header(req, "Location", "/v2/%s/blobs/uploads/%s", req->m.name, id);
+	req_add_header(req, "Docker-Upload-UUID", "%s", id);
+	req_add_header(req, "Range", "0-%llu", (unsigned long long)(size > 0 ? size - 1 : 0));
+}
+
+/* Hash what the spool already holds (state lost to a restart). */
+static int
+upload_rehash(struct request *req, const char *id, uint64_t size, struct hasher *h)
+{
+	static const size_t bufsize = 1 << 20;
+	char *buf;
+	uint64_t off = 0;
+	int fd, rc;
+
+	if ((rc = store_upload_open_read(req->w->store, id, &fd)) != 0)
+		return rc;
+	if ((buf = malloc(bufsize)) == NULL) {
+		close(fd);
+		return -ERR_INTERNAL;
+	}
+	while (off < size) {
+		size_t want = size - off < bufsize ? (size_t)(size - off) : bufsize;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			log_error("upload %s: re-reading spool at %llu: %s", id,
+			    (unsigned long long)off, n < 0 ? strerror(errno) : "short file");
+			rc = -ERR_BLOB_UPLOAD_INVALID;
+			break;
+		}
+		hasher_update(h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int
+upload_body(struct request *req, const char *data, size_t len)
+{
+	struct upload_ctx *u = req->ctx;
+	const struct config *cfg = req->w->cfg;
+	size_t left = len;
+
+	if (cfg->max_blob_size > 0 && u->start + u->written + len > (uint64_t)cfg->max_blob_size) {
+		u->failed = 1;
+		return -ERR_TOO_LARGE;
+	}
+	if (u->expect != UINT64_MAX && u->written + len > u->expect) {
+		u->failed = 1;
+		return -ERR_SIZE_INVALID;
+	}
+	while (left > 0) {
+		ssize_t n = write(u->fd, data, left);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("upload %s: write: %s", u->id, strerror(errno));
+			u->failed = 1;
+			return -(int)errors_from_errno(errno);
+		}
+		data += n;
+		left -= (size_t)n;
+	}
+	hasher_update(u->h, data - len, len);
+	u->written += len;
+	return 0;
+}
+
+static void
+upload_ctx_close(struct upload_ctx *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+}
+
+/* Commit a finished session as the blob u->want. */
+static int
+upload_commit(struct request *req, struct upload_ctx *u, uint64_t size)
+{
+	struct digest got;
+	int rc;
+
+	if (hasher_alg(u->h) != u->want.alg) {
+		/* Chunks were hashed as sha256; the client asked for another
+		 * algorithm at PUT.  Rare: hash the spool again. */
+		hasher_free(u->h);
+		if ((u->h = hasher_new(u->want.alg)) == NULL)
+			return -ERR_INTERNAL;
+		if ((rc = upload_rehash(req, u->id, size, u->h)) != 0)
+			return rc;
+	}
+	if (hasher_final(u->h, &got) != 0)
+		return -ERR_INTERNAL;
+	if (strcmp(got.str, u->want.str) != 0) {
+		log_info("upload %s: digest mismatch: client said %s, content is %s", u->id,
+		    u->want.str, got.str);
+		return -ERR_DIGEST_INVALID;
+	}
+	if ((rc = store_upload_commit(req->w->store, u->id, &u->want)) != 0)
+		return rc;
+	return meta_upload_finish(req->w->meta, u->id, req->m.name, u->want.str, size);
+}
+
+static void
+upload_done(struct request *req)
+{
+	struct upload_ctx *u = req->ctx;
+	uint64_t size = u->start + u->written;
+	int rc, gone = 0;
+
+	upload_ctx_close(u);
+	if (req->aborted || u->failed) {
+		/* Keep what was written and hashed: the client can ask where
+		 * the session stands and resume from there. */
+		if (!u->failed && !u->monolithic && meta_upload_set_size(req->w->meta, u->id, size) == 0) {
+			upload_release(u->id, u->h, size, 0);
+		} else if (u->monolithic) {
+			store_upload_remove(req->w->store, u->id);
+			meta_upload_delete(req->w->meta, u->id);
+			upload_release(u->id, u->h, 0, 1);
+		} else {
+			/* The spool may hold bytes past the recorded size;
+			 * they are cut off at the next write. */
+			hasher_free(u->h);
+			upload_release(u->id, NULL, 0, 0);
+		}
+		u->h = NULL;
+		return;
+	}
+	if (u->expect != UINT64_MAX && u->written != u->expect) {
+		hasher_free(u->h);
+		upload_release(u->id, NULL, 0, 0);
+		u->h = NULL;
+		req_error(req, ERR_SIZE_INVALID, "body shorter than Content-Range");
+		return;
+	}
+	if (!u->finish) {
+		if ((rc = meta_upload_set_size(req->w->meta, u->id, size)) != 0) {
+			hasher_free(u->h);
+			upload_release(u->id, NULL, 0, 0);
+			u->h = NULL;
+			req_error(req, (enum reg_error)-rc, NULL);
+			return;
+		}
+		upload_release(u->id, u->h, size, 0);
+		u->h = NULL;
+		upload_location(req, u->id, size);
+		req_respond(req, 202, NULL, NULL, 0);
+		return;
+	}
+	rc = upload_commit(req, u, size);
+	if (rc == 0 || rc == -ERR_DIGEST_INVALID || u->monolithic) {
+		/* Done or hopeless (the bytes can never match): drop the
+		 * session so nothing unverified lingers. */
+		if (rc != 0) {
+			store_upload_remove(req->w->store, u->id);
+			meta_upload_delete(req->w->meta, u->id);
+		}
+		gone = 1;
+	}
+	hasher_free(u->h);
+	u->h = NULL;
+	upload_release(u->id, NULL, 0, gone);
+	if (rc != 0) {
+		req_error(req, (enum reg_error)-rc, rc == -ERR_DIGEST_INVALID ? u->want.str : NULL);
+		return;
+	}
+	req_add_header(req, "Location", "/v2/%s/blobs/%s", req->m.name, u->want.str);
+	req_add_header(req, "Docker-Content-Digest", "%s", u->want.str);
+	req_respond(req, 201, NULL, NULL, 0);
+}
+
+/* Begin writing to session id at `size` for this request: claim it, open
+ * the spool, make sure the hasher has seen exactly `size` bytes. */
+static int
+upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, uint64_t size,
+    enum digest_alg alg)
+{
+	int rc;
+
+	memcpy(u->id, id, sizeof(u->id));
+	u->fd = -1;
+	u->start = size;
+	u->expect = UINT64_MAX;
+	if ((rc = upload_claim(id, size, &u->h)) != 0)
+		return rc;
+	if (u->h != NULL && hasher_alg(u->h) != alg) {
+		hasher_free(u->h);
+		u->h = NULL;
+	}
+	if (u->h == NULL) {
+		if ((u->h = hasher_new(alg)) == NULL) {
+			rc = -ERR_INTERNAL;
+			goto fail;
+		}
+		if (size > 0 && (rc = upload_rehash(req, id, size, u->h)) != 0)
+			goto fail;
+	}
+	if ((rc = store_upload_open(req->w->store, id, size, &u->fd)) != 0)
+		goto fail;
+	return 0;
+fail:
+	hasher_free(u->h);
+	u->h = NULL;
+	upload_release(id, NULL, 0, 0);
+	return rc;
+}
+
+/* Look a session up and check it belongs to this repository. */
+static int
+upload_lookup(struct request *req, uint64_t *size)
+{
+	char repo[REFERENCE_NAME_MAX + 1];
+	int rc;
+
+	if ((rc = meta_upload_get(req->w->meta, req->m.ref, repo, size)) != 0)
+		return rc;
+	if (strcmp(repo, req->m.name) != 0)
+		return -ERR_BLOB_UPLOAD_UNKNOWN;
+	return 0;
+}
+
+/* Shared by PATCH and PUT: check Content-Range, start streaming. */
+static void
+upload_write_request(struct request *req, int finish)
+{
+	struct upload_ctx *u;
+	const char *cr;
+	uint64_t size, a, b;
+	int rc;
+
+	if ((rc = upload_lookup(req, &size)) != 0) {
+		req_error(req, (enum reg_error)-rc, req->m.ref);
+		return;
+	}
+	if ((u = arena_alloc(req->arena, sizeof(*u))) == NULL) {
+		req_error(req, ERR_INTERNAL, NULL);
+		return;
+	}
+	u->finish = finish;
+	if (finish) {
+		char want[DIGEST_STR_MAX + 8];
+
+		if (req_query(req, "digest", want, sizeof(want)) != 1 ||
+		    digest_parse(want, &u->want) != 0) {
+			req_error(req, ERR_DIGEST_INVALID, "missing or malformed digest parameter");
+			return;
+		}
+	}
+	if ((cr = req_header(req, "Content-Range")) != NULL) {
+		if (range_parse_content(cr, &a, &b) != 0 || a != size) {
+			upload_location(req, req->m.ref, size);
+			req_error(req, ERR_RANGE_INVALID, cr);
+			return;
+		}
+		if (req->has_length && req->content_length != b - a + 1) {
+			req_error(req, ERR_SIZE_INVALID, "Content-Length does not match Content-Range");
+			return;
+		}
+	}
+	if ((rc = upload_begin_write(req, u, req->m.ref, size, DIGEST_SHA256)) != 0) {
+		if (rc == -ERR_RANGE_INVALID)
+			upload_location(req, req->m.ref, size);
+		req_error(req, (enum reg_error)-rc, NULL);
+		return;
+	}
+	if (cr != NULL)
+		u->expect = b - a + 1;
+	req_stream_body(req, upload_body, upload_done, u);
+}
+
+void
+upload_patch(struct request *req)
+{
+	upload_write_request(req, 0);
+}
+
+void
+upload_put(struct request *req)
+{
+	upload_write_request(req, 1);
+}
+
+void
+upload_status(struct request *req)
+{
+	uint64_t size;
+	int rc;
+
+	if ((rc = upload_lookup(req, &size)) != 0) {
+		req_error(req, (enum reg_error)-rc, req->m.ref);
+		return;
+	}
+	upload_location(req, req->m.ref, size);
+	req_respond(req, 204, NULL, NULL, 0);
+}
+
+void
+upload_cancel(struct request *req)
+{
+	uint64_t size;
+	struct hasher *h;
+	int rc;
+
+	if ((rc = upload_lookup(req, &size)) != 0) {
+		req_error(req, (enum reg_error)-rc, req->m.ref);
+		return;
+	}
+	if ((rc = upload_claim(req->m.ref, size, &h)) != 0) {
+		req_error(req, (enum reg_error)-rc, NULL);
+		return;
+	}
+	if ((rc = meta_upload_delete(req->w->meta, req->m.ref)) == 0)
+		store_upload_remove(req->w->store, req->m.ref);
+	upload_release(req->m.ref, h, 0, 1);
+	if (rc != 0) {
+		req_error(req, (enum reg_error)-rc, NULL);
+		return;
+	}
+	req_respond(req, 204, NULL, NULL, 0);
+}
+
+/* Try a mount; 1 if mounted (answered), 0 to fall back to a session. */
+static int
+upload_try_mount(struct request *req, const struct digest *d, const char *from)
+{
+	char src[REFERENCE_NAME_MAX + 1];
+	uint64_t size, fsize;
+	int rc;
+
+	if (from != NULL) {
+		if (!reference_name_valid(from))
+			return 0;
+		memcpy(src, from, strlen(from) + 1);	/* valid: <= NAME_MAX */
+		if (meta_blob_get(req->w->meta, src, d->str, &size) != 0)
+			return 0;
+	} else if (meta_blob_get(req->w->meta, req->m.name, d->str, &size) != 0) {
+		/* No `from` (spec 1.1 automatic content discovery): any
+		 * repository that holds it.  XXX with access control this
+		 * must consider only repositories the caller may pull. */
+		if (meta_blob_find_repo(req->w->meta, d->str, req->m.name, src) != 0 ||
+		    meta_blob_get(req->w->meta, src, d->str, &size) != 0)
+			return 0;
+	}
+	if (store_blob_stat(req->w->store, d, &fsize) != 0 || fsize != size)
+		return 0;
+	if ((rc = meta_blob_link(req->w->meta, req->m.name, d->str, size)) != 0) {
+		req_error(req, (enum reg_error)-rc, NULL);
+		return 1;
+	}
+	req_add_header(req, "Location", "/v2/%s/blobs/%s", req->m.name, d->str);
+	req_add_header(req, "Docker-Content-Digest", "%s", d->str);
+	req_respond(req, 201, NULL, NULL, 0);
+	return 1;
+}
+
+void
+upload_start(struct request *req)
+{
+	char mount[DIGEST_STR_MAX + 8], from[REFERENCE_NAME_MAX + 8], dig[DIGEST_STR_MAX + 8];
+	char id[REFERENCE_UUID_LEN + 1];
+	struct digest d;
+	struct upload_ctx *u;
+	int has_from, has_digest, rc;
+
+	if (req_query(req, "mount", mount, sizeof(mount)) == 1) {
+		if (digest_parse(mount, &d) != 0) {
+			req_error(req, ERR_DIGEST_INVALID, "malformed mount digest");
+			return;
+		}
+		has_from = req_query(req, "from", from, sizeof(from)) == 1;
+		if (upload_try_mount(req, &d, has_from ? from : NULL))
+			return;
+	}
+	has_digest = req_query(req, "digest", dig, sizeof(dig));
+	if (has_digest < 0 || (has_digest == 1 && digest_parse(dig, &d) != 0)) {
+		req_error(req, ERR_DIGEST_INVALID, "malformed digest parameter");
+		return;
+	}
+	reference_uuid_new(id);
+	if ((rc = store_upload_create(req->w->store, id)) != 0 ||
+	    (rc = meta_upload_create(req->w->meta, id, req->m.name)) != 0) {
+		store_upload_remove(req->w->store, id);
+		req_error(req, (enum reg_error)-rc, NULL);
+		return;
+	}
+	if (has_digest == 1 && (req->has_length || req->chunked)) {
+		/* Monolithic: the whole blob is this request's body. */
+		if ((u = arena_alloc(req->arena, sizeof(*u))) == NULL) {
+			req_error(req, ERR_INTERNAL, NULL);
+			return;
+		}
+		u->finish = 1;
+		u->monolithic = 1;
+		u->want = d;
+		if ((rc = upload_begin_write(req, u, id, 0, d.alg)) != 0) {
+			store_upload_remove(req->w->store, id);
+			meta_upload_delete(req->w->meta, id);
+			req_error(req, (enum reg_error)-rc, NULL);
+			return;
+		}
+		req_stream_body(req, upload_body, upload_done, u);
+		return;
+	}
+	upload_location(req, id, 0);
+	req_add_header(req, "OCI-Chunk-Min-Length", "%lld", req->w->cfg->chunk_min_length);
+	req_respond(req, 202, NULL, NULL, 0);
+}
