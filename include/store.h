@@ -28,6 +28,10 @@ int store_blob_open(struct store *s, const struct digest *d, int *fd, uint64_t *
 /* Store a small blob from memory (manifests).  d must be the digest of the
  * data; an existing blob is left as it is. */
 int store_blob_put(struct store *s, const struct digest *d, const void *data, size_t len);
+/* Read a small blob (a manifest) into a malloc'd buffer of at most max
+ * bytes (-ERR_TOO_LARGE past it); *buf is the caller's to free. */
+int store_blob_read(struct store *s, const struct digest *d, size_t max, char **buf,
+    size_t *len);
 /* Remove a blob file (garbage collection only). */
 int store_blob_delete(struct store *s, const struct digest *d);
 

@@ -1,11 +1,166 @@
 /* SPDX-License-Identifier: ISC
- * manifest.c — placeholder until the manifest plane lands. */
-#include "handlers.h"
-#include "server.h"
+ * manifest.c — the manifest plane (distribution-spec end-3, end-7, end-9):
+ * push, pull and delete manifests by tag or digest.
+ *
+ * A manifest is stored byte for byte as a content-addressed blob; its row
+ * (media type, artifact type, subject, size) and its references (config and
+ * layer blobs, or an index's child manifests) go into the metadata in one
+ * transaction together with the tag, so a tag moves atomically and a
+ * manifest is visible only once all of it is recorded.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-void manifest_get(struct request *req) { req_error(req, ERR_MANIFEST_UNKNOWN, NULL); }
-void manifest_put(struct request *req) { req_error(req, ERR_UNSUPPORTED, NULL); }
-void manifest_delete(struct request *req) { req_error(req, ERR_UNSUPPORTED, NULL); }
-void tags_list(struct request *req) { req_error(req, ERR_NAME_UNKNOWN, NULL); }
-void tags_catalog(struct request *req) { req_respond(req, 200, "application/json", "{\"repositories\":[]}", 19); }
-void referrers_get(struct request *req) { req_error(req, ERR_UNSUPPORTED, NULL); }
+#include "config.h"
+#include "handlers.h"
+#include "log.h"
+#include "meta.h"
+#include "oci.h"
+#include "server.h"
+#include "store.h"
+
+/* Resolve the route's reference (tag or digest) to a manifest row. */
+static int
+manifest_resolve(struct request *req, struct meta_manifest *mf)
+{
+	if (req->m.ref_is_digest)
+		return meta_manifest_get(req->w->meta, req->m.name, req->m.digest.str, mf);
+	return meta_tag_get(req->w->meta, req->m.name, req->m.ref, mf);
+}
+
+void
+manifest_get(struct request *req)
+{
+	struct meta_manifest mf;
+	struct digest d;
+	uint64_t size;
+	int fd, rc;
+
+	if ((rc = manifest_resolve(req, &mf)) != 0) {
+		req_error(req, (enum reg_error)-rc, req->m.ref);
+		return;
+	}
+	if (digest_parse(mf.digest, &d) != 0) {
+		req_error(req, ERR_INTERNAL, "stored manifest digest is malformed");
+		return;
+	}
+	if ((rc = store_blob_open(req->w->store, &d, &fd, &size)) != 0) {
+		req_error(req, rc == -ERR_BLOB_UNKNOWN ? ERR_MANIFEST_UNKNOWN : (enum reg_error)-rc,
+		    mf.digest);
+		return;
+	}
+	req_add_header(req, "Docker-Content-Digest", "%s", mf.digest);
+	req_add_header(req, "Etag", "\"%s\"", mf.digest);
+	req_respond_file(req, 200, mf.media_type, fd, 0, size);
+}
+
+static void
+manifest_put_done(struct request *req)
+{
+	struct oci_manifest om;
+	struct meta_manifest mf;
+	struct meta_ref *refs = NULL;
+	struct digest got;
+	char err[512];
+	const char *tag = NULL;
+	int rc;
+
+	if (req->aborted || req->responded)
+		return;
+	if (digest_buffer(req->m.ref_is_digest ? req->m.digest.alg : DIGEST_SHA256,
+	    req->body ? req->body : "", req->body_len, &got) != 0) {
+		req_error(req, ERR_INTERNAL, NULL);
+		return;
+	}
+	if (req->m.ref_is_digest) {
+		if (strcmp(got.str, req->m.digest.str) != 0) {
+			req_error(req, ERR_DIGEST_INVALID, "manifest body does not match the digest in the URL");
+			return;
+		}
+	} else {
+		tag = req->m.ref;
+	}
+	if ((rc = oci_manifest_parse(req->body ? req->body : "", req->body_len,
+	    req_header(req, "Content-Type"), &om, err, sizeof(err))) != 0) {
+		req_error(req, (enum reg_error)-rc, err);
+		return;
+	}
+	if ((refs = calloc(om.nrefs ? om.nrefs : 1, sizeof(*refs))) == NULL) {
+		rc = -ERR_INTERNAL;
+		goto fail;
+	}
+	/* Everything a manifest references must already be in this
+	 * repository: blobs for an image manifest, manifests for an index.
+	 * The subject need not exist (referrers may come first). */
+	for (size_t i = 0; i < om.nrefs; i++) {
+		const struct oci_ref *r = &om.refs[i];
+		struct meta_manifest child;
+		uint64_t bsize;
+
+		refs[i].digest = r->digest.str;
+		refs[i].is_manifest = r->is_manifest;
+		if (r->is_manifest)
+			rc = meta_manifest_get(req->w->meta, req->m.name, r->digest.str, &child);
+		else if (r->foreign)
+			rc = 0;
+		else
+			rc = meta_blob_get(req->w->meta, req->m.name, r->digest.str, &bsize);
+		if (rc == -ERR_MANIFEST_UNKNOWN || rc == -ERR_BLOB_UNKNOWN || rc == -ERR_NAME_UNKNOWN) {
+			req_error(req, ERR_MANIFEST_BLOB_UNKNOWN, r->digest.str);
+			goto out;
+		}
+		if (rc != 0)
+			goto fail;
+	}
+	memset(&mf, 0, sizeof(mf));
+	snprintf(mf.digest, sizeof(mf.digest), "%s", got.str);
+	snprintf(mf.media_type, sizeof(mf.media_type), "%s", om.media_type);
+	snprintf(mf.artifact_type, sizeof(mf.artifact_type), "%s", om.artifact_type);
+	if (om.has_subject)
+		snprintf(mf.subject, sizeof(mf.subject), "%s", om.subject.str);
+	mf.size = req->body_len;
+	/* Bytes first, then the rows that point at them. */
+	if ((rc = store_blob_put(req->w->store, &got, req->body ? req->body : "", req->body_len)) != 0)
+		goto fail;
+	if ((rc = meta_manifest_put(req->w->meta, req->m.name, &mf, refs, om.nrefs, tag)) != 0)
+		goto fail;
+	req_add_header(req, "Location", "/v2/%s/manifests/%s", req->m.name, got.str);
+	req_add_header(req, "Docker-Content-Digest", "%s", got.str);
+	if (om.has_subject)
+		req_add_header(req, "OCI-Subject", "%s", om.subject.str);
+	req_respond(req, 201, NULL, NULL, 0);
+	goto out;
+fail:
+	req_error(req, (enum reg_error)-rc, NULL);
+out:
+	free(refs);
+	oci_manifest_free(&om);
+}
+
+void
+manifest_put(struct request *req)
+{
+	if (!req->has_length && !req->chunked) {
+		req_error(req, ERR_MANIFEST_INVALID, "manifest body required");
+		return;
+	}
+	req_read_body(req, (size_t)req->w->cfg->max_manifest_size, manifest_put_done, NULL);
+}
+
+void
+manifest_delete(struct request *req)
+{
+	int rc;
+
+	if (req->m.ref_is_digest)
+		rc = meta_manifest_delete(req->w->meta, req->m.name, req->m.digest.str);
+	else
+		rc = meta_tag_delete(req->w->meta, req->m.name, req->m.ref);
+	if (rc != 0) {
+		req_error(req, (enum reg_error)-rc, req->m.ref);
+		return;
+	}
+	req_respond(req, 202, NULL, NULL, 0);
+}

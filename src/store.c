@@ -236,6 +236,44 @@ store_blob_put(struct store *s, const struct digest *d, const void *data, size_t
 }
 
 int
+store_blob_read(struct store *s, const struct digest *d, size_t max, char **buf, size_t *len)
+{
+	uint64_t size;
+	size_t off = 0;
+	int fd, rc;
+
+	*buf = NULL;
+	if ((rc = store_blob_open(s, d, &fd, &size)) != 0)
+		return rc;
+	if (size > max) {
+		close(fd);
+		return -ERR_TOO_LARGE;
+	}
+	if ((*buf = malloc(size + 1)) == NULL) {
+		close(fd);
+		return -ERR_INTERNAL;
+	}
+	while (off < size) {
+		ssize_t n = read(fd, *buf + off, size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? store_fail("read", digest_hex(d)) : -ERR_INTERNAL;
+			free(*buf);
+			*buf = NULL;
+			close(fd);
+			return rc;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	(*buf)[size] = '\0';
+	*len = size;
+	return 0;
+}
+
+int
 store_blob_delete(struct store *s, const struct digest *d)
 {
 	char path[PATH_MAX + 256];

@@ -1,0 +1,67 @@
+/* oci.h — the OCI JSON module: parsing and validating image manifests and
+ * indexes (OCI image-spec manifest.md / image-index.md, and Docker's schema 2
+ * manifest and manifest list), and rendering the JSON documents the API
+ * returns (tag lists, catalog, referrers index).  The only user of cJSON. */
+#ifndef OCIREGD_OCI_H
+#define OCIREGD_OCI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+
+#define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_MT_INDEX "application/vnd.oci.image.index.v1+json"
+#define OCI_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define OCI_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define OCI_MT_MAX 256
+
+enum oci_kind { OCI_KIND_MANIFEST = 0, OCI_KIND_INDEX = 1 };
+
+/* A content reference of a manifest: a blob (config, layer) or, for an
+ * index, a child manifest. */
+struct oci_ref {
+	struct digest digest;
+	int64_t size;
+	int is_manifest;
+	int foreign;		/* non-distributable layer: need not be here */
+};
+
+struct oci_manifest {
+	enum oci_kind kind;
+	char media_type[OCI_MT_MAX];	/* effective media type */
+	char artifact_type[OCI_MT_MAX];	/* artifactType, else config mediaType, else "" */
+	int has_subject;
+	struct digest subject;
+	struct oci_ref *refs;		/* malloc'd, nrefs entries */
+	size_t nrefs;
+};
+
+/* Parse and validate a manifest body.  content_type is the request's
+ * Content-Type (NULL if none).  Returns 0, or -ERR_MANIFEST_INVALID /
+ * -ERR_DIGEST_INVALID with a reason in err.  On success the caller frees
+ * with oci_manifest_free. */
+int oci_manifest_parse(const char *body, size_t len, const char *content_type,
+    struct oci_manifest *out, char *err, size_t errcap);
+void oci_manifest_free(struct oci_manifest *m);
+
+/* A JSON document under construction. */
+struct oci_doc;
+
+/* {"name": name, "<key>": [...]} (name omitted when NULL). */
+struct oci_doc *oci_list_new(const char *name, const char *key);
+int oci_list_add(struct oci_doc *d, const char *item);
+
+/* The referrers response: an image index of descriptors. */
+struct oci_doc *oci_referrers_new(void);
+/* Add the descriptor of manifest `body` (digest, size, media type, artifact
+ * type given; annotations copied from the body). */
+int oci_referrers_add(struct oci_doc *d, const char *digest, uint64_t size,
+    const char *media_type, const char *artifact_type, const char *body, size_t len);
+
+/* Render and free the document; the string is malloc'd (caller frees);
+ * NULL on allocation failure. */
+char *oci_doc_render(struct oci_doc *d);
+void oci_doc_free(struct oci_doc *d);
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: ISC
+ * referrers.c — the referrers API (distribution-spec v1.1 end-12a/b): every
+ * manifest in a repository whose `subject` is the given digest, as an image
+ * index.  A valid digest never gets 404 (clients would fall back to the
+ * tag schema): an unknown subject or repository is an empty index.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "log.h"
+#include "meta.h"
+#include "oci.h"
+#include "server.h"
+#include "store.h"
+
+#define REFERRERS_MANIFEST_MAX (4u << 20)
+
+struct referrers_walk {
+	struct request *req;
+	struct oci_doc *doc;
+	int failed;
+};
+
+static int
+referrers_add(void *arg, const struct meta_manifest *mf)
+{
+	struct referrers_walk *w = arg;
+	struct digest d;
+	char *body = NULL;
+	size_t len = 0;
+
+	/* The annotations live only in the manifest's bytes. */
+	if (digest_parse(mf->digest, &d) == 0 &&
+	    store_blob_read(w->req->w->store, &d, REFERRERS_MANIFEST_MAX, &body, &len) != 0)
+		log_warn("referrers: cannot read manifest %s", mf->digest);
+	if (oci_referrers_add(w->doc, mf->digest, mf->size, mf->media_type, mf->artifact_type,
+	    body, len) != 0)
+		w->failed = 1;
+	free(body);
+	return w->failed;
+}
+
+void
+referrers_get(struct request *req)
+{
+	struct referrers_walk w = {.req = req};
+	char filter[256];
+	const char *at = NULL;
+	char *json;
+	int rc;
+
+	rc = req_query(req, "artifactType", filter, sizeof(filter));
+	if (rc < 0) {
+		req_error(req, ERR_UNSUPPORTED, "malformed artifactType filter");
+		return;
+	}
+	if (rc == 1 && filter[0] != '\0')
+		at = filter;
+	if ((w.doc = oci_referrers_new()) == NULL) {
+		req_error(req, ERR_INTERNAL, NULL);
+		return;
+	}
+	rc = meta_referrers(req->w->meta, req->m.name, req->m.digest.str, at, referrers_add, &w);
+	if ((rc != 0 && rc != -ERR_NAME_UNKNOWN) || w.failed) {
+		oci_doc_free(w.doc);
+		req_error(req, rc != 0 ? (enum reg_error)-rc : ERR_INTERNAL, NULL);
+		return;
+	}
+	if ((json = oci_doc_render(w.doc)) == NULL) {
+		req_error(req, ERR_INTERNAL, NULL);
+		return;
+	}
+	if (at != NULL)
+		req_add_header(req, "OCI-Filters-Applied", "artifactType");
+	req_respond(req, 200, OCI_MT_INDEX, json, strlen(json));
+	free(json);
+}
