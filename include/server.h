@@ -51,6 +51,7 @@ struct worker {
 	const struct config *cfg;
 	unsigned long nconns;
 	struct http_conn *conns;	/* open connections (server.c) */
+	char *rbuf;			/* direct socket reads (server.c) */
 };
 
 struct req_header {
