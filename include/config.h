@@ -28,6 +28,8 @@ struct config {
 	long long max_manifest_size;
 	long long chunk_min_length;
 	long long max_blob_size;	/* 0: unlimited */
+	/* [cache] */
+	long long manifest_cache_size;	/* bytes of manifests kept in memory */
 };
 
 /* Fill cfg with every key's default. */

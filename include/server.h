@@ -52,6 +52,7 @@ struct worker {
 	unsigned long nconns;
 	struct http_conn *conns;	/* open connections (server.c) */
 	char *rbuf;			/* direct socket reads (server.c) */
+	struct cache *manifests;	/* this worker's manifest cache */
 };
 
 struct req_header {

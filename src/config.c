@@ -57,6 +57,8 @@ static const struct config_key config_keys[] = {
 	    "Advertised in OCI-Chunk-Min-Length on upload start (0: none)."},
 	{"limits", "max_blob_size", CT_SIZE, F(max_blob_size), "0", 0, 1LL << 50,
 	    "Largest blob accepted; 0 = unlimited."},
+	{"cache", "manifest_cache_size", CT_SIZE, F(manifest_cache_size), "16M", 0, 1LL << 34,
+	    "Memory for manifests served from RAM (split between workers); 0 = off."},
 };
 
 #undef F

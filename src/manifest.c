@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "config.h"
 #include "handlers.h"
 #include "log.h"
@@ -35,6 +36,9 @@ manifest_get(struct request *req)
 {
 	struct meta_manifest mf;
 	struct digest d;
+	const char *data;
+	char *buf;
+	size_t len;
 	uint64_t size;
 	int fd, rc;
 
@@ -42,8 +46,23 @@ manifest_get(struct request *req)
 		req_error(req, (enum reg_error)-rc, req->m.ref);
 		return;
 	}
+	req_add_header(req, "Docker-Content-Digest", "%s", mf.digest);
+	req_add_header(req, "Etag", "\"%s\"", mf.digest);
+	/* Manifests are immutable: serve from this worker's cache, fill it
+	 * on a miss.  HEAD needs only the row. */
+	if (cache_get(req->w->manifests, mf.digest, &data, &len)) {
+		req_respond(req, 200, mf.media_type, data, len);
+		return;
+	}
 	if (digest_parse(mf.digest, &d) != 0) {
 		req_error(req, ERR_INTERNAL, "stored manifest digest is malformed");
+		return;
+	}
+	if (req->method == METHOD_GET && mf.size <= (uint64_t)req->w->cfg->max_manifest_size &&
+	    store_blob_read(req->w->store, &d, (size_t)mf.size, &buf, &len) == 0) {
+		cache_put(req->w->manifests, mf.digest, buf, len);
+		req_respond(req, 200, mf.media_type, buf, len);
+		free(buf);
 		return;
 	}
 	if ((rc = store_blob_open(req->w->store, &d, &fd, &size)) != 0) {
@@ -51,8 +70,6 @@ manifest_get(struct request *req)
 		    mf.digest);
 		return;
 	}
-	req_add_header(req, "Docker-Content-Digest", "%s", mf.digest);
-	req_add_header(req, "Etag", "\"%s\"", mf.digest);
 	req_respond_file(req, 200, mf.media_type, fd, 0, size);
 }
 

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "cache.h"
 #include "config.h"
 #include "log.h"
 #include "meta.h"
@@ -912,7 +913,7 @@ server_new(const struct config *cfg, struct store *store)
 	signal(SIGPIPE, SIG_IGN);
 	srv->cfg = cfg;
 	srv->store = store;
-	srv->nworkers = cfg->workers;
+	srv->nworkers = cfg->workers > 0 ? cfg->workers : 1;
 	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
 	srv->threads = calloc((size_t)srv->nworkers, sizeof(*srv->threads));
 	if (srv->workers == NULL || srv->threads == NULL)
@@ -925,6 +926,10 @@ server_new(const struct config *cfg, struct store *store)
 		w->cfg = cfg;
 		w->store = store;
 		if ((w->base = event_base_new()) == NULL || (w->rbuf = malloc(SERVER_RBUF)) == NULL)
+			goto fail;
+		/* Split the manifest cache between the workers. */
+		if ((w->manifests = cache_new((size_t)cfg->manifest_cache_size / (size_t)srv->nworkers,
+		    (size_t)cfg->max_manifest_size)) == NULL)
 			goto fail;
 		if ((w->meta = meta_open(cfg->root)) == NULL)
 			goto fail;
@@ -1029,6 +1034,7 @@ server_free(struct server *srv)
 			evconnlistener_free(w->listener);
 		meta_close(w->meta);
 		free(w->rbuf);
+		cache_free(w->manifests);
 		if (w->base != NULL)
 			event_base_free(w->base);
 	}
