@@ -53,6 +53,7 @@ struct worker {
 	struct http_conn *conns;	/* open connections (server.c) */
 	char *rbuf;			/* direct socket reads (server.c) */
 	struct cache *manifests;	/* this worker's manifest cache */
+	struct pool *pool;		/* shared blocking-work threads */
 };
 
 struct req_header {
@@ -73,6 +74,7 @@ struct request {
 	struct arena *arena;		/* freed when the request ends */
 	enum http_method_kind method;
 	const char *method_name;
+	const char *peer;		/* client address, for logs */
 	const char *url;		/* raw target, for logs */
 	const char *path;		/* percent-decoded path */
 	const char *query;		/* raw query string or NULL */
@@ -93,6 +95,7 @@ struct request {
 	size_t body_len, body_max;
 
 	/* response */
+	int deferred;			/* req_defer: answered later */
 	int responded;
 	int status;
 	uint64_t bytes_out;
@@ -121,6 +124,12 @@ void req_respond_file(struct request *req, int status, const char *content_type,
     int fd, uint64_t offset, uint64_t len);
 /* Answer with the spec's error envelope for e; detail may be NULL. */
 void req_error(struct request *req, enum reg_error e, const char *detail);
+
+/* The answer will come later, from a callback on this worker's loop (e.g.
+ * a pool job's done function).  The handler must then answer exactly once;
+ * if the connection went away meanwhile the answer is dropped and the
+ * request freed by that call, so touch nothing of req after answering. */
+void req_defer(struct request *req);
 
 /* Stream the body to fn; done is called once at its end (see above). */
 void req_stream_body(struct request *req, req_body_fn fn, req_done_fn done, void *ctx);

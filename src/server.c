@@ -47,6 +47,7 @@
 #include "config.h"
 #include "log.h"
 #include "meta.h"
+#include "pool.h"
 #include "router.h"
 #include "server.h"
 
@@ -67,6 +68,7 @@ struct server {
 	pthread_t *threads;
 	int port;
 	struct event *sig_term, *sig_int;
+	struct pool *pool;
 	volatile int stopping;
 };
 
@@ -93,9 +95,14 @@ struct http_conn {
 	int reading_paused;
 	int freed;
 	struct http_conn *next, *prev;	/* the worker's list, for shutdown */
+	int waiting;			/* a deferred answer is outstanding */
+	struct event *resume_ev;	/* resume parsing after a deferred answer */
 };
 
 static http_parser_settings server_parser_settings;
+
+static int server_detached(struct request *req);
+static void server_deferred_answered(struct request *req);
 
 long long
 server_now_us(void)
@@ -221,7 +228,7 @@ void
 req_respond(struct request *req, int status, const char *content_type,
     const void *body, size_t len)
 {
-	if (req->responded || req->conn == NULL)
+	if (server_detached(req) || req->responded)
 		return;
 	server_early_answer(req);
 	server_write_head(req, status, content_type, len);
@@ -229,20 +236,23 @@ req_respond(struct request *req, int status, const char *content_type,
 		evbuffer_add(bufferevent_get_output(req->conn->bev), body, len);
 		req->bytes_out = len;
 	}
+	server_deferred_answered(req);
 }
 
 void
 req_respond_file(struct request *req, int status, const char *content_type,
     int fd, uint64_t offset, uint64_t len)
 {
-	if (req->responded || req->conn == NULL) {
+	if (req->conn == NULL || req->responded) {
 		close(fd);
+		server_detached(req);
 		return;
 	}
 	server_early_answer(req);
 	server_write_head(req, status, content_type, len);
 	if (req->method == METHOD_HEAD || len == 0) {
 		close(fd);
+		server_deferred_answered(req);
 		return;
 	}
 	/* evbuffer_add_file takes fd and uses sendfile(2) when writing to
@@ -251,9 +261,11 @@ req_respond_file(struct request *req, int status, const char *content_type,
 	    (ev_off_t)len) != 0) {
 		close(fd);
 		req->conn->closing = 1;
+		server_deferred_answered(req);
 		return;
 	}
 	req->bytes_out = len;
+	server_deferred_answered(req);
 }
 
 void
@@ -262,6 +274,8 @@ req_error(struct request *req, enum reg_error e, const char *detail)
 	char buf[1024];
 	size_t n;
 
+	if (server_detached(req))
+		return;
 	if (e == ERR_NONE)
 		e = ERR_INTERNAL;
 	n = errors_render(e, detail, buf, sizeof(buf));
@@ -317,6 +331,21 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg);
 /* End of a request: call the handler's done hook if it has not run, log, and
  * release the request's memory. */
 static void
+server_req_free(struct request *req)
+{
+	log_access(req->peer, req->method_name, req->url ? req->url : "-",
+	    req->responded ? req->status : 499, (unsigned long long)req->body_bytes,
+	    (unsigned long long)req->bytes_out, server_now_us() - req->t_start_us);
+	free(req->body);
+	arena_free(req->arena);
+}
+
+/* End of a request's message (or of its connection, aborted): call the
+ * handler's done hook if it has not run, then log and release the request
+ * -- unless its answer was deferred and is still to come.  Then the
+ * connection waits (message complete) or, if it is going away, the request
+ * is detached and freed when the handler finally answers into the void. */
+static void
 server_req_finish(struct http_conn *c, int aborted)
 {
 	struct request *req = c->req;
@@ -331,14 +360,53 @@ server_req_finish(struct http_conn *c, int aborted)
 		req->done_fn = NULL;
 		done(req);
 	}
+	if (req->deferred && !req->responded) {
+		if (aborted) {
+			req->conn = NULL;
+			c->req = NULL;
+		} else {
+			c->waiting = 1;
+			bufferevent_disable(c->bev, EV_READ);
+		}
+		return;
+	}
 	if (!req->responded && !aborted)
 		req_error(req, ERR_INTERNAL, "handler gave no answer");
-	log_access(c->peer, req->method_name, req->url ? req->url : "-",
-	    req->responded ? req->status : 499, (unsigned long long)req->body_bytes,
-	    (unsigned long long)req->bytes_out, server_now_us() - req->t_start_us);
-	free(req->body);
-	arena_free(req->arena);
+	server_req_free(req);
 	c->req = NULL;
+}
+
+void
+req_defer(struct request *req)
+{
+	req->deferred = 1;
+}
+
+/* A detached request (its connection is gone) that answers now is freed;
+ * returns 1 if req was detached. */
+static int
+server_detached(struct request *req)
+{
+	if (req->conn != NULL)
+		return 0;
+	if (req->deferred)
+		server_req_free(req);
+	return 1;
+}
+
+/* A deferred answer was queued after the message had completed: release
+ * the request and resume parsing on the next loop turn. */
+static void
+server_deferred_answered(struct request *req)
+{
+	struct http_conn *c = req->conn;
+
+	if (!req->deferred || !c->waiting)
+		return;
+	c->waiting = 0;
+	server_req_free(req);
+	c->req = NULL;
+	event_active(c->resume_ev, EV_TIMEOUT, 0);
 }
 
 /* A protocol-level failure: answer if we still can, then close. */
@@ -514,6 +582,7 @@ cb_headers_complete(http_parser *p)
 	req->t_start_us = server_now_us();
 	req->method = server_method(p->method);
 	req->method_name = http_method_str((enum http_method)p->method);
+	req->peer = arena_strdup(a, c->peer);
 	c->req = req;
 	req->url = arena_strndup(a, c->url, c->url_len);
 	h = arena_alloc(a, (c->nhdr ? c->nhdr : 1) * sizeof(*h));
@@ -594,6 +663,7 @@ server_conn_free(struct http_conn *c)
 	if (c->req != NULL)
 		server_req_finish(c, 1);
 	event_free(c->header_timer);
+	event_free(c->resume_ev);
 	bufferevent_free(c->bev);
 	c->w->nconns--;
 	if (c->prev != NULL)
@@ -613,7 +683,7 @@ server_feed(struct http_conn *c, const char *data, size_t len)
 {
 	size_t off = 0;
 
-	while (off < len && !c->closing) {
+	while (off < len && !c->closing && !c->waiting) {
 		size_t n;
 		enum http_errno err;
 
@@ -664,7 +734,7 @@ server_conn_process(struct http_conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t budget = SERVER_DIRECT_BUDGET;
 
-	while (!c->closing && !c->reading_paused && evbuffer_get_length(in) > 0) {
+	while (!c->closing && !c->reading_paused && !c->waiting && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t n;
 
@@ -683,7 +753,8 @@ server_conn_process(struct http_conn *c)
 	 * we read the socket ourselves into the worker's large buffer and feed
 	 * the parser from there, up to a budget per turn for fairness; bytes
 	 * the parser does not take now go back into the input buffer. */
-	while (!c->closing && !c->reading_paused && evbuffer_get_length(in) == 0 && budget > 0) {
+	while (!c->closing && !c->reading_paused && !c->waiting && evbuffer_get_length(in) == 0 &&
+	    budget > 0) {
 		ssize_t n = recv(bufferevent_getfd(c->bev), c->w->rbuf, SERVER_RBUF, 0);
 		size_t used;
 
@@ -703,6 +774,18 @@ server_conn_process(struct http_conn *c)
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 	}
 	server_conn_settle(c);
+}
+
+static void
+server_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (!c->closing && !c->reading_paused)
+		bufferevent_enable(c->bev, EV_READ);
+	server_conn_process(c);
 }
 
 static void
@@ -790,13 +873,16 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 	}
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->header_timer = evtimer_new(w->base, server_header_timeout, c);
-	if (c->bev == NULL || c->header_timer == NULL) {
+	c->resume_ev = evtimer_new(w->base, server_resume_cb, c);
+	if (c->bev == NULL || c->header_timer == NULL || c->resume_ev == NULL) {
 		if (c->bev != NULL)
 			bufferevent_free(c->bev);
 		else
 			evutil_closesocket(fd);
 		if (c->header_timer != NULL)
 			event_free(c->header_timer);
+		if (c->resume_ev != NULL)
+			event_free(c->resume_ev);
 		free(c);
 		return;
 	}
@@ -880,6 +966,23 @@ server_listen_valid(const char *listen)
 	return server_parse_listen(listen, &ss, &len) == 0;
 }
 
+/* Bind (without SO_REUSEPORT) and close: fails with EADDRINUSE if any
+ * socket, ours or another process's, is bound to the address. */
+static int
+server_probe(const struct sockaddr_storage *ss, int sslen)
+{
+	int fd, one = 1, rc;
+
+	if (((const struct sockaddr_in *)ss)->sin_port == 0)
+		return 0;
+	if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	rc = bind(fd, (const struct sockaddr *)ss, (socklen_t)sslen);
+	close(fd);
+	return rc;
+}
+
 static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -913,6 +1016,8 @@ server_new(const struct config *cfg, struct store *store)
 	signal(SIGPIPE, SIG_IGN);
 	srv->cfg = cfg;
 	srv->store = store;
+	if ((srv->pool = pool_new(2)) == NULL)
+		goto fail;
 	srv->nworkers = cfg->workers > 0 ? cfg->workers : 1;
 	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
 	srv->threads = calloc((size_t)srv->nworkers, sizeof(*srv->threads));
@@ -925,6 +1030,7 @@ server_new(const struct config *cfg, struct store *store)
 		w->id = i;
 		w->cfg = cfg;
 		w->store = store;
+		w->pool = srv->pool;
 		if ((w->base = event_base_new()) == NULL || (w->rbuf = malloc(SERVER_RBUF)) == NULL)
 			goto fail;
 		/* Split the manifest cache between the workers. */
@@ -940,6 +1046,12 @@ server_new(const struct config *cfg, struct store *store)
 				((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)srv->port);
 			else
 				((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)srv->port);
+		}
+		/* SO_REUSEPORT would let us share the port with another
+		 * process as well: make sure nobody else holds it first. */
+		if (i == 0 && server_probe(&ss, sslen) != 0) {
+			log_error("listen %s: %s", cfg->listen, strerror(errno));
+			goto fail;
 		}
 		w->listener = evconnlistener_new_bind(w->base, server_accept_cb, w,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
@@ -1038,6 +1150,9 @@ server_free(struct server *srv)
 		if (w->base != NULL)
 			event_base_free(w->base);
 	}
+	/* Joined before the bases go: no job hands back to a freed base. */
+	pool_free(srv->pool);
+	srv->pool = NULL;
 	free(srv->workers);
 	free(srv->threads);
 	free(srv);

@@ -28,6 +28,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "meta.h"
+#include "pool.h"
 #include "range.h"
 #include "server.h"
 #include "store.h"
@@ -123,6 +124,8 @@ struct upload_ctx {
 	int finish;			/* PUT: commit at the end */
 	int monolithic;			/* POST ?digest=: no session row survives */
 	struct digest want;		/* PUT / monolithic: the digest to match */
+	struct request *req;		/* for the pool's done callback */
+	int rc;				/* the pool job's outcome */
 };
 
 static void
@@ -209,9 +212,10 @@ upload_ctx_close(struct upload_ctx *u)
 	u->fd = -1;
 }
 
-/* Commit a finished session as the blob u->want. */
+/* Check the finished session against u->want (hashing again if the client
+ * chose another algorithm than the chunks were hashed with). */
 static int
-upload_commit(struct request *req, struct upload_ctx *u, uint64_t size)
+upload_verify(struct request *req, struct upload_ctx *u, uint64_t size)
 {
 	struct digest got;
 	int rc;
@@ -232,9 +236,55 @@ upload_commit(struct request *req, struct upload_ctx *u, uint64_t size)
 		    u->want.str, got.str);
 		return -ERR_DIGEST_INVALID;
 	}
-	if ((rc = store_upload_commit(req->w->store, u->id, &u->want)) != 0)
-		return rc;
-	return meta_upload_finish(req->w->meta, u->id, req->m.name, u->want.str, size);
+	return 0;
+}
+
+/* End of a PUT or monolithic POST, with rc the outcome so far. */
+static void
+upload_finish(struct request *req, struct upload_ctx *u, int rc)
+{
+	int gone = 0;
+
+	if (rc == 0)
+		rc = meta_upload_finish(req->w->meta, u->id, req->m.name, u->want.str,
+		    u->start + u->written);
+	if (rc == 0 || rc == -ERR_DIGEST_INVALID || u->monolithic) {
+		/* Done or hopeless (the bytes can never match): drop the
+		 * session so nothing unverified lingers. */
+		if (rc != 0) {
+			store_upload_remove(req->w->store, u->id);
+			meta_upload_delete(req->w->meta, u->id);
+		}
+		gone = 1;
+	}
+	hasher_free(u->h);
+	u->h = NULL;
+	upload_release(u->id, NULL, 0, gone);
+	if (rc != 0) {
+		req_error(req, (enum reg_error)-rc, rc == -ERR_DIGEST_INVALID ? u->want.str : NULL);
+		return;
+	}
+	req_add_header(req, "Location", "/v2/%s/blobs/%s", req->m.name, u->want.str);
+	req_add_header(req, "Docker-Content-Digest", "%s", u->want.str);
+	req_respond(req, 201, NULL, NULL, 0);
+}
+
+/* The fsync and rename of a verified spool run on the pool: a 1 GiB fsync
+ * takes most of a second and would stall every connection of this worker. */
+static void
+upload_commit_work(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	u->rc = store_upload_commit(u->req->w->store, u->id, &u->want);
+}
+
+static void
+upload_commit_done(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	upload_finish(u->req, u, u->rc);
 }
 
 static void
@@ -242,7 +292,7 @@ upload_done(struct request *req)
 {
 	struct upload_ctx *u = req->ctx;
 	uint64_t size = u->start + u->written;
-	int rc, gone = 0;
+	int rc;
 
 	upload_ctx_close(u);
 	if (req->aborted || u->failed) {
@@ -284,26 +334,17 @@ upload_done(struct request *req)
 		req_respond(req, 202, NULL, NULL, 0);
 		return;
 	}
-	rc = upload_commit(req, u, size);
-	if (rc == 0 || rc == -ERR_DIGEST_INVALID || u->monolithic) {
-		/* Done or hopeless (the bytes can never match): drop the
-		 * session so nothing unverified lingers. */
-		if (rc != 0) {
-			store_upload_remove(req->w->store, u->id);
-			meta_upload_delete(req->w->meta, u->id);
-		}
-		gone = 1;
-	}
-	hasher_free(u->h);
-	u->h = NULL;
-	upload_release(u->id, NULL, 0, gone);
-	if (rc != 0) {
-		req_error(req, (enum reg_error)-rc, rc == -ERR_DIGEST_INVALID ? u->want.str : NULL);
+	if ((rc = upload_verify(req, u, size)) != 0) {
+		upload_finish(req, u, rc);
 		return;
 	}
-	req_add_header(req, "Location", "/v2/%s/blobs/%s", req->m.name, u->want.str);
-	req_add_header(req, "Docker-Content-Digest", "%s", u->want.str);
-	req_respond(req, 201, NULL, NULL, 0);
+	u->req = req;
+	req_defer(req);
+	if (pool_submit(req->w->pool, req->w->base, upload_commit_work, upload_commit_done, u) != 0) {
+		/* No thread to spare: do it here. */
+		upload_commit_work(u);
+		upload_commit_done(u);
+	}
 }
 
 /* Begin writing to session id at `size` for this request: claim it, open
