@@ -4,12 +4,13 @@
 #   make check      unit tests, end-to-end tests, style check (SAN=1: under ASan/UBSan)
 #   make fuzz       libFuzzer targets with clang under build-fuzz/
 #   make fuzz-smoke run each fuzz target for FUZZ_SECONDS (default 20)
+#   make fuzz-replay build each fuzz target with $(CC) + replay.c, run it over its corpus
 
 PREFIX ?= /usr/local
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS := libevent libevent_pthreads libevent_openssl libcjson sqlite3 libsodium inih openssl
+PKGS := libevent libevent_pthreads libevent_openssl libcjson sqlite3 libsodium inih openssl libcrypt
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lhttp_parser -lpthread
 
@@ -41,6 +42,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 20
+FUZZ_REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/replay/%)
+FUZZ_REPLAY_SAN ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 .PHONY: all asan check unit e2e style fuzz fuzz-smoke clean install bench
 
@@ -66,7 +69,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libociregd.a | $(BUILD)/tests
 		$(ALL_LDFLAGS) $(BUILD)/libociregd.a $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 e2e: $(BUILD)/ociregd
 	OCIREGD=$(CURDIR)/$(BUILD)/ociregd tests/e2e/run-all
@@ -78,17 +81,40 @@ check: style unit e2e
 
 # Fuzz targets: each tests/fuzz/fuzz_X.c links against the library objects
 # built with clang, libFuzzer, ASan and UBSan.
-FUZZ_CFLAGS := $(BASE_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -Wno-missing-prototypes
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard include/*.h) | build-fuzz
+# UBSan findings abort, so libFuzzer keeps them as crashes.  XXX clang's
+# -Wformat=2 flags vsnprintf helpers that lack a format attribute (config.c
+# config_fail, oci.c): a warning here until src/ declares them.
+FUZZ_CFLAGS := $(BASE_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Wno-missing-prototypes -Wno-error=format-nonliteral
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard include/*.h tests/fuzz/*.h) | build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+
+# The same targets without libFuzzer: replay.c feeds them files, so the seed
+# corpus (and saved crashes: build-fuzz/replay/fuzz_X tests/fuzz/crashes/...)
+# replays with any compiler.  FUZZ_REPLAY_SAN= builds without sanitizers.
+build-fuzz/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_SRCS) $(wildcard include/*.h tests/fuzz/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -g -O1 $(FUZZ_REPLAY_SAN) $(CFLAGS) -o $@ $< tests/fuzz/replay.c \
+		$(LIB_SRCS) $(FUZZ_REPLAY_SAN) $(LDFLAGS) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 
+# Every target runs even if one fails; crashes land in build-fuzz/artifacts-X/
+# and the full log in build-fuzz/X.log.
 fuzz-smoke: fuzz
-	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
-		mkdir -p build-fuzz/corpus-$$n; \
+	@fail=0; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+		mkdir -p build-fuzz/corpus-$$n build-fuzz/artifacts-$$n; \
 		echo "== $$n ($(FUZZ_SECONDS)s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 2; done
+		if $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		    -artifact_prefix=build-fuzz/artifacts-$$n/ \
+		    build-fuzz/corpus-$$n tests/fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1; then \
+			tail -n 2 build-fuzz/$$n.log; \
+		else tail -n 30 build-fuzz/$$n.log; echo "== $$n FAILED, see build-fuzz/$$n.log"; fail=1; fi; \
+	done; exit $$fail
+
+.PHONY: fuzz-replay
+fuzz-replay: $(FUZZ_REPLAY_BINS)
+	@set -e; for f in $(FUZZ_REPLAY_BINS); do $$f tests/fuzz/corpus/$$(basename $$f); done
 
 bench: $(BUILD)/ociregd
 	scripts/bench

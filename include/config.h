@@ -12,6 +12,24 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/ociregd/ociregd.ini"
 
+/* A named section such as [access "team/x"] or [group "admins"]: kept as
+ * key/value pairs with their line numbers, interpreted (and validated) by
+ * the module that owns the kind. */
+#define CONFIG_SECTION_KEYS 16
+struct config_kv {
+	char key[32];
+	char value[1024];
+	int line;
+};
+
+struct config_section {
+	char kind[16];
+	char name[256];
+	int line;
+	struct config_kv kv[CONFIG_SECTION_KEYS];
+	int nkv;
+};
+
 struct config {
 	char path[PATH_MAX];
 	/* [server] */
@@ -30,7 +48,29 @@ struct config {
 	long long max_blob_size;	/* 0: unlimited */
 	/* [cache] */
 	long long manifest_cache_size;	/* bytes of manifests kept in memory */
+	/* [auth]: on when users is set */
+	char auth_users[PATH_MAX];
+	int auth_anonymous;		/* 0: none, 1: pull */
+	char auth_token_key[PATH_MAX];	/* "" = <root>/token.key */
+	int auth_token_ttl;		/* seconds */
+	char auth_service[128];
+	char auth_realm[512];		/* "" = <scheme>://<Host>/token */
+	int auth_max_failures;		/* per client address per window */
+	int auth_failure_window;	/* seconds */
+	/* [tls]: on when certificate is set */
+	char tls_certificate[PATH_MAX];
+	char tls_key[PATH_MAX];
+	/* named sections, in file order (malloc'd; config_free) */
+	struct config_section *sections;
+	size_t nsections;
 };
+
+/* The value of key in a named section, or NULL. */
+const char *config_section_get(const struct config_section *s, const char *key);
+/* Line of key in a named section (the section's line if absent). */
+int config_section_line(const struct config_section *s, const char *key);
+/* Release what config_load allocated (not cfg itself). */
+void config_free(struct config *cfg);
 
 /* Fill cfg with every key's default. */
 void config_defaults(struct config *cfg);

@@ -56,8 +56,9 @@ const char *errors_message(enum reg_error e);
  * truncated detail if the buffer is short). */
 size_t errors_render(enum reg_error e, const char *detail, char *buf, size_t cap);
 
-/* Map an errno value from a storage operation to an error: ENOSPC/EDQUOT to
- * ERR_NO_SPACE, everything else to ERR_INTERNAL. */
+/* Map an errno value from a storage operation to an error: ENOSPC, EDQUOT
+ * and EFBIG (a file-size limit) to ERR_NO_SPACE, everything else to
+ * ERR_INTERNAL. */
 enum reg_error errors_from_errno(int err);
 
 #endif

@@ -18,8 +18,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
-/* One access-log line: method, path, status, bytes sent, microseconds. */
+/* One access-log line: peer, method, target, status, bytes received and
+ * sent, microseconds, and the worker that served it. */
 void log_access(const char *peer, const char *method, const char *path, int status,
-    unsigned long long bytes_in, unsigned long long bytes_out, long long usec);
+    unsigned long long bytes_in, unsigned long long bytes_out, long long usec, int worker);
 
 #endif

@@ -54,6 +54,7 @@ struct worker {
 	char *rbuf;			/* direct socket reads (server.c) */
 	struct cache *manifests;	/* this worker's manifest cache */
 	struct pool *pool;		/* shared blocking-work threads */
+	struct auth *auth;		/* users, permissions, tokens */
 };
 
 struct req_header {
@@ -75,6 +76,7 @@ struct request {
 	enum http_method_kind method;
 	const char *method_name;
 	const char *peer;		/* client address, for logs */
+	void *auth_ident;		/* auth.c: who the client is */
 	const char *url;		/* raw target, for logs */
 	const char *path;		/* percent-decoded path */
 	const char *query;		/* raw query string or NULL */

@@ -19,7 +19,10 @@
 #include "log.h"
 #include "server.h"
 
-enum config_type { CT_STRING, CT_INT, CT_SIZE, CT_DURATION, CT_LOGLEVEL, CT_BOOL, CT_LISTEN };
+enum config_type {
+	CT_STRING, CT_OPTSTR, CT_INT, CT_SIZE, CT_DURATION, CT_LOGLEVEL, CT_BOOL, CT_LISTEN,
+	CT_ANON
+};
 
 struct config_key {
 	const char *section;
@@ -59,6 +62,42 @@ static const struct config_key config_keys[] = {
 	    "Largest blob accepted; 0 = unlimited."},
 	{"cache", "manifest_cache_size", CT_SIZE, F(manifest_cache_size), "16M", 0, 1LL << 34,
 	    "Memory for manifests served from RAM (split between workers); 0 = off."},
+	{"auth", "users", CT_OPTSTR, F(auth_users), "", 0, 0,
+	    "Users file (name:hash lines, Argon2id or bcrypt); setting it turns authentication on."},
+	{"auth", "anonymous", CT_ANON, F(auth_anonymous), "none", 0, 0,
+	    "What clients without credentials may do: none or pull."},
+	{"auth", "token_key", CT_OPTSTR, F(auth_token_key), "", 0, 0,
+	    "Ed25519 token signing key file; empty = <root>/token.key, generated on first start."},
+	{"auth", "token_ttl", CT_DURATION, F(auth_token_ttl), "5m", 60, 86400,
+	    "Lifetime of issued bearer tokens."},
+	{"auth", "service", CT_STRING, F(auth_service), "ociregd", 0, 0,
+	    "Service name in tokens (aud) and in WWW-Authenticate."},
+	{"auth", "realm", CT_OPTSTR, F(auth_realm), "", 0, 0,
+	    "Token endpoint URL announced to clients; empty = <scheme>://<Host>/token."},
+	{"auth", "max_failures", CT_INT, F(auth_max_failures), "10", 1, 1000000,
+	    "Failed logins per client address per failure_window before 429."},
+	{"auth", "failure_window", CT_DURATION, F(auth_failure_window), "1m", 1, 86400,
+	    "Window for max_failures."},
+	{"tls", "certificate", CT_OPTSTR, F(tls_certificate), "", 0, 0,
+	    "PEM certificate chain; setting it (with key) makes the listener speak TLS 1.2+."},
+	{"tls", "key", CT_OPTSTR, F(tls_key), "", 0, 0,
+	    "PEM private key of the certificate."},
+};
+
+/* Named sections: [KIND "NAME"], each kind with the keys it allows.  The
+ * owning module interprets the values. */
+static const struct {
+	const char *kind;
+	const char *keys[12];
+	const char *doc;
+} config_named[] = {
+	{"group", {"members"}, "[group \"NAME\"] members = user, user, ..."},
+	{"access", {"pull", "push", "delete"},
+	    "[access \"GLOB\"] pull/push/delete = user, @group, * (any authenticated user)"},
+	{"proxy", {"url", "username", "password", "password_file", "prefix", "tag_ttl", "mirror",
+	    "push", "tls_verify"}, "[proxy \"NAME\"] a pull-through cache of an upstream registry"},
+	{"retention", {"keep_last", "keep_tags", "keep_days"},
+	    "[retention \"GLOB\"] what garbage collection keeps"},
 };
 
 #undef F
@@ -73,9 +112,17 @@ struct config_parse {
 	char *err;
 	size_t errcap;
 	unsigned char seen[NKEYS];
+	char named_current[300];	/* the named section being read */
+	int fail_line;			/* line of the first error reported */
+	int too_long;			/* a line past ini_max_line */
+	int read_error;			/* errno of a failed read */
+	int named_open;
 	/* string source for config_load_string */
 	const char *text;
 };
+
+static void config_fail(struct config_parse *p, const char *section, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void
 config_fail(struct config_parse *p, const char *section, const char *key, const char *fmt, ...)
@@ -88,6 +135,7 @@ config_fail(struct config_parse *p, const char *section, const char *key, const 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	p->fail_line = p->line;
 	if (key != NULL)
 		snprintf(p->err, p->errcap, "%s:%d: %s.%s: %s", p->name, p->line, section, key, why);
 	else
@@ -161,12 +209,23 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 			return -1;
 		}
 		/* FALLTHROUGH */
+	case CT_OPTSTR:
 	case CT_STRING:
-		if (v[0] == '\0' || strlen(v) >= k->size) {
+		if ((k->type == CT_STRING && v[0] == '\0') || strlen(v) >= k->size) {
 			config_fail(p, k->section, k->key, "empty or longer than %zu bytes", k->size - 1);
 			return -1;
 		}
 		memcpy(field, v, strlen(v) + 1);
+		return 0;
+	case CT_ANON:
+		if (strcmp(v, "none") == 0)
+			*(int *)field = 0;
+		else if (strcmp(v, "pull") == 0)
+			*(int *)field = 1;
+		else {
+			config_fail(p, k->section, k->key, "'%s' is not one of none, pull", v);
+			return -1;
+		}
 		return 0;
 	case CT_LOGLEVEL:
 		if (log_level_parse(v, &lv) != 0) {
@@ -221,12 +280,115 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 	return 0;
 }
 
+/* [KIND "NAME"]: a new section when the section string changes. */
+static int
+config_named_handler(struct config_parse *p, const char *section, const char *name,
+    const char *value)
+{
+	struct config *cfg = p->cfg;
+	struct config_section *cs;
+	const char *q1 = strchr(section, '"'), *q2 = strrchr(section, '"');
+	size_t klen, nlen, k;
+	int kind = -1;
+
+	klen = (size_t)(q1 - section);
+	while (klen > 0 && section[klen - 1] == ' ')
+		klen--;
+	for (size_t i = 0; i < sizeof(config_named) / sizeof(config_named[0]); i++)
+		if (strlen(config_named[i].kind) == klen && strncmp(section, config_named[i].kind, klen) == 0)
+			kind = (int)i;
+	if (kind < 0 || q2 == q1 || q2[1] != '\0' || q2 == q1 + 1) {
+		config_fail(p, NULL, NULL, "unknown section [%s] (named sections: group, access, proxy, retention, "
+		    "written [kind \"name\"])", section);
+		return 1;
+	}
+	nlen = (size_t)(q2 - q1 - 1);
+	cs = cfg->nsections ? &cfg->sections[cfg->nsections - 1] : NULL;
+	if (cs == NULL || p->named_open == 0 || strcmp(p->named_current, section) != 0) {
+		/* A new section (the same name twice is an error). */
+		for (size_t i = 0; i < cfg->nsections; i++) {
+			if (strcmp(cfg->sections[i].kind, config_named[kind].kind) == 0 &&
+			    strlen(cfg->sections[i].name) == nlen &&
+			    strncmp(cfg->sections[i].name, q1 + 1, nlen) == 0) {
+				config_fail(p, NULL, NULL, "section [%s] appears twice", section);
+				return 1;
+			}
+		}
+		if (nlen >= sizeof(cs->name)) {
+			config_fail(p, NULL, NULL, "section name too long");
+			return 1;
+		}
+		cs = realloc(cfg->sections, (cfg->nsections + 1) * sizeof(*cs));
+		if (cs == NULL) {
+			config_fail(p, NULL, NULL, "out of memory");
+			return 1;
+		}
+		cfg->sections = cs;
+		cs = &cfg->sections[cfg->nsections++];
+		memset(cs, 0, sizeof(*cs));
+		snprintf(cs->kind, sizeof(cs->kind), "%s", config_named[kind].kind);
+		memcpy(cs->name, q1 + 1, nlen);
+		cs->line = p->line;
+		snprintf(p->named_current, sizeof(p->named_current), "%s", section);
+		p->named_open = 1;
+	}
+	for (k = 0; k < 12 && config_named[kind].keys[k] != NULL; k++)
+		if (strcmp(config_named[kind].keys[k], name) == 0)
+			break;
+	if (k == 12 || config_named[kind].keys[k] == NULL) {
+		config_fail(p, section, name, "unknown key");
+		return 1;
+	}
+	if (config_section_get(cs, name) != NULL) {
+		config_fail(p, section, name, "set twice");
+		return 1;
+	}
+	if (cs->nkv == CONFIG_SECTION_KEYS || strlen(value) >= sizeof(cs->kv[0].value)) {
+		config_fail(p, section, name, "value too long");
+		return 1;
+	}
+	snprintf(cs->kv[cs->nkv].key, sizeof(cs->kv[0].key), "%s", name);
+	memcpy(cs->kv[cs->nkv].value, value, strlen(value) + 1);
+	cs->kv[cs->nkv].line = p->line;
+	cs->nkv++;
+	return 1;
+}
+
+const char *
+config_section_get(const struct config_section *s, const char *key)
+{
+	for (int i = 0; i < s->nkv; i++)
+		if (strcmp(s->kv[i].key, key) == 0)
+			return s->kv[i].value;
+	return NULL;
+}
+
+int
+config_section_line(const struct config_section *s, const char *key)
+{
+	for (int i = 0; i < s->nkv; i++)
+		if (strcmp(s->kv[i].key, key) == 0)
+			return s->kv[i].line;
+	return s->line;
+}
+
+void
+config_free(struct config *cfg)
+{
+	free(cfg->sections);
+	cfg->sections = NULL;
+	cfg->nsections = 0;
+}
+
 static int
 config_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct config_parse *p = user;
 	int section_known = 0;
 
+	if (strchr(section, '"') != NULL)
+		return config_named_handler(p, section, name, value);
+	p->named_open = 0;
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(config_keys[i].section, section) != 0)
 			continue;
@@ -253,10 +415,24 @@ config_reader_file(char *str, int num, void *stream)
 {
 	struct config_parse *p = stream;
 	FILE *f = (FILE *)p->text;
-	char *r = fgets(str, num, f);
+	char *r;
 
-	if (r != NULL && (strchr(str, '\n') != NULL || feof(f)))
-		p->line++;
+	if (p->too_long)
+		return NULL;
+	errno = 0;
+	r = fgets(str, num, f);
+	if (r == NULL) {
+		if (ferror(f))
+			p->read_error = errno ? errno : EIO;
+		return NULL;
+	}
+	p->line++;
+	if (strchr(str, '\n') == NULL && !feof(f)) {
+		/* inih would parse the rest of the line as a line of its
+		 * own: stop and say what happened instead. */
+		p->too_long = 1;
+		return NULL;
+	}
 	return r;
 }
 
@@ -271,8 +447,13 @@ config_reader_string(char *str, int num, void *stream)
 		return NULL;
 	nl = strchr(p->text, '\n');
 	n = nl != NULL ? (size_t)(nl - p->text) + 1 : strlen(p->text);
-	if (n > (size_t)num - 1)
-		n = (size_t)num - 1;
+	if (p->too_long)
+		return NULL;
+	if (n > (size_t)num - 1) {
+		p->line++;
+		p->too_long = 1;
+		return NULL;
+	}
 	memcpy(str, p->text, n);
 	str[n] = '\0';
 	p->text += n;
@@ -286,11 +467,25 @@ config_reader_string(char *str, int num, void *stream)
 static int
 config_finish(struct config_parse *p, int rc)
 {
-	if (rc > 0 && !p->failed) {
+	if (p->read_error != 0) {
+		p->failed = 0;
+		snprintf(p->err, p->errcap, "%s: %s", p->name, strerror(p->read_error));
+		p->failed = 1;
+	} else if (p->too_long && (!p->failed || p->line < p->fail_line)) {
+		p->failed = 0;
+		config_fail(p, NULL, NULL, "line longer than %d bytes", ini_max_line - 3);
+	} else if (rc > 0 && (!p->failed || rc < p->fail_line)) {
+		/* inih's own syntax errors come back as the line of the first
+		 * one; report whichever error came first. */
+		p->failed = 0;
 		p->line = rc;
 		config_fail(p, NULL, NULL, "syntax error (expected [section], key = value, or # comment)");
 	}
-	return p->failed ? -1 : 0;
+	if (p->failed) {
+		config_free(p->cfg);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -355,6 +550,8 @@ config_type_name(enum config_type t)
 {
 	switch (t) {
 	case CT_STRING: return "string";
+	case CT_OPTSTR: return "string, may be empty";
+	case CT_ANON: return "none|pull";
 	case CT_INT: return "integer";
 	case CT_SIZE: return "size";
 	case CT_DURATION: return "duration";
@@ -383,4 +580,7 @@ config_write_example(FILE *f)
 			fprintf(f, ", %lld to %lld", k->min, k->max);
 		fprintf(f, ")\n%s = %s\n", k->key, k->def);
 	}
+	fprintf(f, "\n# Named sections (any number of each):\n");
+	for (size_t i = 0; i < sizeof(config_named) / sizeof(config_named[0]); i++)
+		fprintf(f, "#   %s\n", config_named[i].doc);
 }

@@ -70,15 +70,19 @@ errors_message(enum reg_error e)
 	return errors_table[errors_clamp(e)].message;
 }
 
-/* Append s as the inside of a JSON string; stops (without splitting an escape)
- * when fewer than 8 bytes of room remain. */
+/* Append s as the inside of a JSON string, writing below `cap`; stops
+ * (without splitting an escape) when the next character does not fit. */
 static size_t
 errors_json_escape(char *out, size_t pos, size_t cap, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	for (; *s != '\0' && pos + 8 < cap; s++) {
+	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t need = (c == '"' || c == '\\') ? 2 : (c < 0x20 || c >= 0x7f) ? 6 : 1;
+
+		if (pos + need > cap)
+			break;
 
 		if (c == '"' || c == '\\') {
 			out[pos++] = '\\';
@@ -102,6 +106,8 @@ errors_json_escape(char *out, size_t pos, size_t cap, const char *s)
 size_t
 errors_render(enum reg_error e, const char *detail, char *buf, size_t cap)
 {
+	/* Room the tail needs: closing quote (or "{}"), "}]}" and the NUL. */
+	static const size_t tail = 6;
 	size_t pos;
 	int n;
 
@@ -110,7 +116,7 @@ errors_render(enum reg_error e, const char *detail, char *buf, size_t cap)
 	e = errors_clamp(e);
 	n = snprintf(buf, cap, "{\"errors\":[{\"code\":\"%s\",\"message\":\"%s\",\"detail\":",
 	    errors_table[e].code, errors_table[e].message);
-	if (n < 0 || (size_t)n + 8 >= cap) {
+	if (n < 0 || (size_t)n + tail > cap) {
 		buf[0] = '\0';
 		return 0;
 	}
@@ -120,7 +126,7 @@ errors_render(enum reg_error e, const char *detail, char *buf, size_t cap)
 		pos += 2;
 	} else {
 		buf[pos++] = '"';
-		pos = errors_json_escape(buf, pos, cap - 4, detail);
+		pos = errors_json_escape(buf, pos, cap - (tail - 1), detail);
 		buf[pos++] = '"';
 	}
 	memcpy(buf + pos, "}]}", 3);

@@ -85,15 +85,15 @@ log_msg(enum log_level level, const char *fmt, ...)
 
 void
 log_access(const char *peer, const char *method, const char *path, int status,
-    unsigned long long bytes_in, unsigned long long bytes_out, long long usec)
+    unsigned long long bytes_in, unsigned long long bytes_out, long long usec, int worker)
 {
 	char buf[2048];
 	size_t len;
 	int n;
 
 	len = log_stamp(buf, sizeof(buf));
-	n = snprintf(buf + len, sizeof(buf) - len, "access: %s %s %s %d in=%llu out=%llu %lldus",
-	    peer, method, path, status, bytes_in, bytes_out, usec);
+	n = snprintf(buf + len, sizeof(buf) - len, "access: %s %s %s %d in=%llu out=%llu %lldus w=%d",
+	    peer, method, path, status, bytes_in, bytes_out, usec, worker);
 	if (n > 0)
 		len += (size_t)n;
 	log_write(buf, len, sizeof(buf));

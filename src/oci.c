@@ -21,6 +21,9 @@ struct oci_doc {
 	cJSON *array;
 };
 
+static int oci_fail(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 oci_fail(char *err, size_t cap, const char *fmt, ...)
 {

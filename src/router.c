@@ -27,6 +27,8 @@ router_decode(const char *src, size_t len, char *dst, size_t cap)
 {
 	size_t o = 0;
 
+	if (cap == 0)
+		return -1;
 	for (size_t i = 0; i < len; i++) {
 		char c = src[i];
 

@@ -335,7 +335,7 @@ server_req_free(struct request *req)
 {
 	log_access(req->peer, req->method_name, req->url ? req->url : "-",
 	    req->responded ? req->status : 499, (unsigned long long)req->body_bytes,
-	    (unsigned long long)req->bytes_out, server_now_us() - req->t_start_us);
+	    (unsigned long long)req->bytes_out, server_now_us() - req->t_start_us, req->w->id);
 	free(req->body);
 	arena_free(req->arena);
 }
@@ -432,7 +432,7 @@ server_conn_fail(struct http_conn *c, enum reg_error e)
 		    "Connection: close\r\n\r\n", errors_status(e),
 		    server_reason(errors_status(e)), n);
 		evbuffer_add(out, buf, n);
-		log_access(c->peer, "-", "-", errors_status(e), 0, n, 0);
+		log_access(c->peer, "-", "-", errors_status(e), 0, n, 0, c->w->id);
 	}
 	bufferevent_disable(c->bev, EV_READ);
 }

@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: ISC
+ * test_meta.c — the SQLite metadata backend against a fresh mkdtemp
+ * directory: schema creation and reopening, blob links scoped per
+ * repository, upload sessions (finish is one transaction), manifests and
+ * tags, paging of tag and repository lists, and referrers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "errors.h"
+#include "log.h"
+#include "meta.h"
+
+#define ID1 "123e4567-e89b-42d3-a456-426614174001"
+#define ID2 "123e4567-e89b-42d3-a456-426614174002"
+#define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_INDEX "application/vnd.oci.image.index.v1+json"
+
+struct fixture {
+	char dir[64];
+	struct meta *m;
+};
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_meta.XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	if ((f->m = meta_open(f->dir)) == NULL) {
+		nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc;
+
+	meta_close(f->m);
+	rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return rc;
+}
+
+/* A distinct, well-formed sha256 digest per seed. */
+static const char *
+dg(const char *seed)
+{
+	static struct digest d[16];
+	static unsigned next;
+	struct digest *p = &d[next++ % 16];
+
+	assert_int_equal(digest_buffer(DIGEST_SHA256, seed, strlen(seed), p), 0);
+	return p->str;
+}
+
+static struct meta_manifest
+mk_manifest(const char *digest, const char *media_type, const char *artifact_type,
+    const char *subject, uint64_t size)
+{
+	struct meta_manifest mf;
+
+	memset(&mf, 0, sizeof(mf));
+	snprintf(mf.digest, sizeof(mf.digest), "%s", digest);
+	snprintf(mf.media_type, sizeof(mf.media_type), "%s", media_type);
+	snprintf(mf.artifact_type, sizeof(mf.artifact_type), "%s", artifact_type);
+	snprintf(mf.subject, sizeof(mf.subject), "%s", subject);
+	mf.size = size;
+	return mf;
+}
+
+/* Collected list items. */
+struct list {
+	char item[64][256];
+	int n;
+	int stop_after;		/* stop the listing after this many (0: never) */
+};
+
+static int
+list_cb(void *arg, const char *item)
+{
+	struct list *l = arg;
+
+	assert_true(l->n < 64);
+	snprintf(l->item[l->n++], sizeof(l->item[0]), "%s", item);
+	return l->stop_after != 0 && l->n >= l->stop_after;
+}
+
+/* Compare a listing with a '|'-separated expectation ("" for none). */
+static void
+assert_list(const struct list *l, const char *want)
+{
+	char got[4096] = "";
+	size_t len = 0;
+
+	for (int i = 0; i < l->n; i++) {
+		int n = snprintf(got + len, sizeof(got) - len, "%s%s", i > 0 ? "|" : "", l->item[i]);
+
+		assert_true(n >= 0 && (size_t)n < sizeof(got) - len);
+		len += (size_t)n;
+	}
+	if (strcmp(got, want) != 0)
+		fail_msg("listed \"%s\", want \"%s\"", got, want);
+}
+
+static void
+tags(struct meta *m, const char *repo, const char *last, long n, const char *want, int want_more)
+{
+	struct list l;
+	int more = -1;
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(meta_tag_list(m, repo, last, n, list_cb, &l, &more), 0);
+	assert_list(&l, want);
+	if (more != want_more)
+		fail_msg("tags of %s after '%s' n=%ld: more=%d, want %d", repo, last, n, more,
+		    want_more);
+}
+
+static void
+repos(struct meta *m, const char *last, long n, const char *want, int want_more)
+{
+	struct list l;
+	int more = -1;
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(meta_repo_list(m, last, n, list_cb, &l, &more), 0);
+	assert_list(&l, want);
+	if (more != want_more)
+		fail_msg("repos after '%s' n=%ld: more=%d, want %d", last, n, more, want_more);
+}
+
+struct refs {
+	struct meta_manifest mf[16];
+	int n;
+};
+
+static int
+ref_cb(void *arg, const struct meta_manifest *mf)
+{
+	struct refs *r = arg;
+
+	assert_true(r->n < 16);
+	r->mf[r->n++] = *mf;
+	return 0;
+}
+
+static void
+test_open_schema(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/meta.db", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_true(meta_schema_version(f->m) >= 1);
+	assert_int_equal(meta_repo_exists(f->m, "a"), -ERR_NAME_UNKNOWN);
+}
+
+static void
+test_reopen_keeps_data(void **state)
+{
+	struct fixture *f = *state;
+	const char *d = dg("reopen");
+	struct meta_manifest mf = mk_manifest(dg("m"), MT_MANIFEST, "", "", 321), got;
+	int version = meta_schema_version(f->m);
+	uint64_t size = 0;
+
+	assert_int_equal(meta_blob_link(f->m, "a/b", d, 1234), 0);
+	assert_int_equal(meta_manifest_put(f->m, "a/b", &mf, NULL, 0, "latest"), 0);
+	assert_int_equal(meta_upload_create(f->m, ID1, "a/b"), 0);
+	meta_close(f->m);
+
+	assert_non_null(f->m = meta_open(f->dir));
+	assert_int_equal(meta_schema_version(f->m), version);
+	assert_int_equal(meta_repo_exists(f->m, "a/b"), 0);
+	assert_int_equal(meta_blob_get(f->m, "a/b", d, &size), 0);
+	assert_int_equal(size, 1234);
+	assert_int_equal(meta_tag_get(f->m, "a/b", "latest", &got), 0);
+	assert_string_equal(got.digest, mf.digest);
+	assert_int_equal(got.size, 321);
+	{
+		char repo[REFERENCE_NAME_MAX + 1];
+
+		assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
+		assert_string_equal(repo, "a/b");
+	}
+}
+
+static void
+test_open_failures(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX], pragma[64];
+	int version = meta_schema_version(f->m);
+	sqlite3 *db;
+
+	/* A missing directory. */
+	snprintf(path, sizeof(path), "%s/no/such/dir", f->dir);
+	log_set_level((enum log_level)(LOG_ERROR + 1));
+	assert_null(meta_open(path));
+
+	/* A database from a newer ociregd is refused, not downgraded. */
+	meta_close(f->m);
+	f->m = NULL;
+	snprintf(path, sizeof(path), "%s/meta.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 9999", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(meta_open(f->dir));
+
+	/* Put it back so teardown has a connection to close. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
+	assert_int_equal(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_non_null(f->m = meta_open(f->dir));
+	assert_int_equal(meta_schema_version(f->m), version);
+}
+
+static void
+test_blob_scoping(void **state)
+{
+	struct fixture *f = *state;
+	const char *d1 = dg("blob-1"), *d2 = dg("blob-2");
+	uint64_t size = 0;
+
+	assert_int_equal(meta_blob_link(f->m, "a/x", d1, 10), 0);
+	assert_int_equal(meta_repo_exists(f->m, "a/x"), 0);
+	assert_int_equal(meta_blob_get(f->m, "a/x", d1, &size), 0);
+	assert_int_equal(size, 10);
+	/* Not visible from another repository, existing or not. */
+	assert_int_equal(meta_blob_get(f->m, "b/y", d1, &size), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(meta_repo_exists(f->m, "b/y"), -ERR_NAME_UNKNOWN);
+	assert_int_equal(meta_blob_link(f->m, "b/y", d2, 20), 0);
+	assert_int_equal(meta_blob_get(f->m, "b/y", d1, &size), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(meta_blob_get(f->m, "a/x", d2, &size), -ERR_BLOB_UNKNOWN);
+	/* Nor from a prefix or an extension of the name. */
+	assert_int_equal(meta_blob_get(f->m, "a", d1, &size), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(meta_blob_get(f->m, "a/x/y", d1, &size), -ERR_BLOB_UNKNOWN);
+
+	/* Linking twice is harmless. */
+	assert_int_equal(meta_blob_link(f->m, "a/x", d1, 10), 0);
+	/* Linking into a second repository; unlinking from one leaves the
+	 * other. */
+	assert_int_equal(meta_blob_link(f->m, "b/y", d1, 10), 0);
+	assert_int_equal(meta_blob_unlink(f->m, "a/x", d1), 0);
+	assert_int_equal(meta_blob_get(f->m, "a/x", d1, &size), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(meta_blob_get(f->m, "b/y", d1, &size), 0);
+	assert_int_equal(size, 10);
+	assert_int_equal(meta_blob_unlink(f->m, "a/x", d1), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(meta_blob_unlink(f->m, "no/such", d1), -ERR_BLOB_UNKNOWN);
+	/* The repository outlives its last blob. */
+	assert_int_equal(meta_repo_exists(f->m, "a/x"), 0);
+}
+
+static void
+test_sql_metacharacters(void **state)
+{
+	struct fixture *f = *state;
+	const char *evil = "x'); DROP TABLE blobs; --";
+	const char *d = dg("evil");
+	uint64_t size = 0;
+
+	/* Names are bound, never spliced into SQL. */
+	assert_int_equal(meta_blob_link(f->m, evil, d, 7), 0);
+	assert_int_equal(meta_blob_get(f->m, evil, d, &size), 0);
+	assert_int_equal(size, 7);
+	assert_int_equal(meta_blob_get(f->m, "x", d, &size), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(meta_blob_link(f->m, "%", dg("pct"), 1), 0);
+	assert_int_equal(meta_repo_exists(f->m, "_"), -ERR_NAME_UNKNOWN);
+	assert_int_equal(meta_repo_exists(f->m, "%"), 0);
+}
+
+static void
+test_blob_find_repo(void **state)
+{
+	struct fixture *f = *state;
+	const char *d1 = dg("shared"), *d2 = dg("lonely");
+	char out[REFERENCE_NAME_MAX + 1];
+
+	assert_int_equal(meta_blob_link(f->m, "a", d1, 5), 0);
+	assert_int_equal(meta_blob_find_repo(f->m, d1, "a", out), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(meta_blob_find_repo(f->m, d1, "z", out), 0);
+	assert_string_equal(out, "a");
+	assert_int_equal(meta_blob_link(f->m, "b/c", d1, 5), 0);
+	assert_int_equal(meta_blob_find_repo(f->m, d1, "a", out), 0);
+	assert_string_equal(out, "b/c");
+	assert_int_equal(meta_blob_find_repo(f->m, d1, "b/c", out), 0);
+	assert_string_equal(out, "a");
+	assert_int_equal(meta_blob_find_repo(f->m, d2, "a", out), -ERR_BLOB_UNKNOWN);
+	/* Unlinked blobs are not found. */
+	assert_int_equal(meta_blob_unlink(f->m, "b/c", d1), 0);
+	assert_int_equal(meta_blob_find_repo(f->m, d1, "a", out), -ERR_BLOB_UNKNOWN);
+}
+
+static void
+test_upload_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	char repo[REFERENCE_NAME_MAX + 1];
+	uint64_t size = 99;
+
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_upload_create(f->m, ID1, "a/b"), 0);
+	assert_int_equal(meta_upload_create(f->m, ID2, "c"), 0);
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
+	assert_string_equal(repo, "a/b");
+	assert_int_equal(size, 0);
+
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 100), 0);
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
+	assert_int_equal(size, 100);
+	/* Sizes past 2^32 survive. */
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 5000000000ULL), 0);
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
+	assert_true(size == 5000000000ULL);
+	/* The other session is untouched. */
+	assert_int_equal(meta_upload_get(f->m, ID2, repo, &size), 0);
+	assert_string_equal(repo, "c");
+	assert_int_equal(size, 0);
+
+	assert_int_equal(meta_upload_set_size(f->m, "no-such-id", 1), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_upload_delete(f->m, ID1), 0);
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_upload_delete(f->m, ID1), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 1), -ERR_BLOB_UPLOAD_UNKNOWN);
+	/* An upload session alone does not make a repository. */
+	assert_int_equal(meta_repo_exists(f->m, "c"), -ERR_NAME_UNKNOWN);
+}
+
+static void
+test_upload_finish(void **state)
+{
+	struct fixture *f = *state;
+	const char *d1 = dg("finished"), *d2 = dg("never");
+	char repo[REFERENCE_NAME_MAX + 1];
+	uint64_t size = 0;
+
+	assert_int_equal(meta_upload_create(f->m, ID1, "r"), 0);
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 5), 0);
+	assert_int_equal(meta_upload_finish(f->m, ID1, "r", d1, 5), 0);
+	/* The session is gone and the blob is in the repository. */
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_blob_get(f->m, "r", d1, &size), 0);
+	assert_int_equal(size, 5);
+
+	/* Finishing twice, or an unknown session, links nothing. */
+	assert_int_equal(meta_upload_finish(f->m, ID1, "r", d2, 7), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_blob_get(f->m, "r", d2, &size), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(meta_upload_finish(f->m, ID2, "other", d2, 7), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_repo_exists(f->m, "other"), -ERR_NAME_UNKNOWN);
+	assert_int_equal(meta_blob_find_repo(f->m, d2, "", repo), -ERR_BLOB_UNKNOWN);
+}
+
+/* The other half of atomicity: when linking fails after the session row
+ * was deleted, the deletion is rolled back.  A NULL digest (outside the
+ * contract, used here as fault injection) makes the blob insert violate
+ * NOT NULL. */
+static void
+test_upload_finish_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	char repo[REFERENCE_NAME_MAX + 1];
+	uint64_t size = 0;
+
+	log_set_level((enum log_level)(LOG_ERROR + 1));
+	assert_int_equal(meta_upload_create(f->m, ID1, "fresh/repo"), 0);
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 3), 0);
+	assert_int_not_equal(meta_upload_finish(f->m, ID1, "fresh/repo", NULL, 3), 0);
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
+	assert_string_equal(repo, "fresh/repo");
+	assert_int_equal(size, 3);
+	/* Nor was the repository created. */
+	assert_int_equal(meta_repo_exists(f->m, "fresh/repo"), -ERR_NAME_UNKNOWN);
+	/* The connection is usable afterwards (no transaction left open). */
+	assert_int_equal(meta_upload_finish(f->m, ID1, "fresh/repo", dg("ok"), 3), 0);
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), -ERR_BLOB_UPLOAD_UNKNOWN);
+}
+
+static void
+test_manifest_and_tags(void **state)
+{
+	struct fixture *f = *state;
+	struct meta_manifest m1 = mk_manifest(dg("m1"), MT_MANIFEST, "", "", 100);
+	struct meta_manifest m2 = mk_manifest(dg("m2"), MT_INDEX, "application/x.art", "", 200);
+	struct meta_ref refs[] = {{dg("config"), 0}, {dg("layer"), 0}};
+	struct meta_manifest got;
+
+	assert_int_equal(meta_tag_get(f->m, "r", "latest", &got), -ERR_NAME_UNKNOWN);
+	assert_int_equal(meta_manifest_get(f->m, "r", m1.digest, &got), -ERR_NAME_UNKNOWN);
+
+	assert_int_equal(meta_manifest_put(f->m, "r", &m1, refs, 2, "latest"), 0);
+	assert_int_equal(meta_repo_exists(f->m, "r"), 0);
+	memset(&got, 0x41, sizeof(got));
+	assert_int_equal(meta_tag_get(f->m, "r", "latest", &got), 0);
+	assert_string_equal(got.digest, m1.digest);
+	assert_string_equal(got.media_type, MT_MANIFEST);
+	assert_string_equal(got.artifact_type, "");
+	assert_string_equal(got.subject, "");
+	assert_int_equal(got.size, 100);
+	memset(&got, 0x41, sizeof(got));
+	assert_int_equal(meta_manifest_get(f->m, "r", m1.digest, &got), 0);
+	assert_string_equal(got.digest, m1.digest);
+	assert_string_equal(got.media_type, MT_MANIFEST);
+	assert_int_equal(got.size, 100);
+
+	/* Tags are per repository and case-sensitive. */
+	assert_int_equal(meta_tag_get(f->m, "r", "LATEST", &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_tag_get(f->m, "r", "nope", &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_manifest_get(f->m, "r", m2.digest, &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_blob_link(f->m, "s", dg("x"), 1), 0);
+	assert_int_equal(meta_tag_get(f->m, "s", "latest", &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_manifest_get(f->m, "s", m1.digest, &got), -ERR_MANIFEST_UNKNOWN);
+
+	/* Moving the tag. */
+	assert_int_equal(meta_manifest_put(f->m, "r", &m2, NULL, 0, "latest"), 0);
+	assert_int_equal(meta_tag_get(f->m, "r", "latest", &got), 0);
+	assert_string_equal(got.digest, m2.digest);
+	assert_string_equal(got.media_type, MT_INDEX);
+	assert_string_equal(got.artifact_type, "application/x.art");
+	assert_int_equal(got.size, 200);
+	/* The old manifest stays, untagged. */
+	assert_int_equal(meta_manifest_get(f->m, "r", m1.digest, &got), 0);
+	tags(f->m, "r", "", 100, "latest", 0);
+
+	/* Putting the same manifest again (without a tag) changes nothing. */
+	assert_int_equal(meta_manifest_put(f->m, "r", &m1, refs, 2, NULL), 0);
+	assert_int_equal(meta_tag_get(f->m, "r", "latest", &got), 0);
+	assert_string_equal(got.digest, m2.digest);
+}
+
+static void
+test_manifest_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct meta_manifest m1 = mk_manifest(dg("d1"), MT_MANIFEST, "", "", 10);
+	struct meta_manifest m2 = mk_manifest(dg("d2"), MT_MANIFEST, "", "", 20);
+	struct meta_manifest got;
+
+	assert_int_equal(meta_manifest_put(f->m, "r", &m1, NULL, 0, "keep"), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &m2, NULL, 0, "latest"), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &m2, NULL, 0, "v1"), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &m2, NULL, 0, "v2"), 0);
+	/* The same digest in another repository is a different manifest. */
+	assert_int_equal(meta_manifest_put(f->m, "other", &m2, NULL, 0, "latest"), 0);
+	tags(f->m, "r", "", 100, "keep|latest|v1|v2", 0);
+
+	assert_int_equal(meta_manifest_delete(f->m, "r", m2.digest), 0);
+	assert_int_equal(meta_manifest_get(f->m, "r", m2.digest, &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_tag_get(f->m, "r", "latest", &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_tag_get(f->m, "r", "v1", &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_tag_get(f->m, "r", "v2", &got), -ERR_MANIFEST_UNKNOWN);
+	tags(f->m, "r", "", 100, "keep", 0);
+	assert_int_equal(meta_tag_get(f->m, "r", "keep", &got), 0);
+	assert_string_equal(got.digest, m1.digest);
+	/* Untouched elsewhere. */
+	assert_int_equal(meta_tag_get(f->m, "other", "latest", &got), 0);
+	assert_string_equal(got.digest, m2.digest);
+
+	assert_int_equal(meta_manifest_delete(f->m, "r", m2.digest), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_manifest_delete(f->m, "no/such", m2.digest), -ERR_NAME_UNKNOWN);
+	/* A failed delete left no transaction open. */
+	assert_int_equal(meta_manifest_put(f->m, "r", &m2, NULL, 0, "back"), 0);
+	assert_int_equal(meta_tag_get(f->m, "r", "back", &got), 0);
+}
+
+static void
+test_tag_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct meta_manifest m1 = mk_manifest(dg("t1"), MT_MANIFEST, "", "", 10);
+	struct meta_manifest got;
+
+	assert_int_equal(meta_manifest_put(f->m, "r", &m1, NULL, 0, "a"), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &m1, NULL, 0, "b"), 0);
+	assert_int_equal(meta_tag_delete(f->m, "r", "a"), 0);
+	assert_int_equal(meta_tag_get(f->m, "r", "a", &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_tag_get(f->m, "r", "b", &got), 0);
+	assert_string_equal(got.digest, m1.digest);
+	/* The manifest itself stays. */
+	assert_int_equal(meta_manifest_get(f->m, "r", m1.digest, &got), 0);
+	tags(f->m, "r", "", 100, "b", 0);
+	assert_int_equal(meta_tag_delete(f->m, "r", "a"), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_tag_delete(f->m, "no/such", "a"), -ERR_NAME_UNKNOWN);
+	assert_int_equal(meta_tag_delete(f->m, "r", "b"), 0);
+	tags(f->m, "r", "", 100, "", 0);
+	assert_int_equal(meta_manifest_get(f->m, "r", m1.digest, &got), 0);
+}
+
+static void
+test_tag_list_paging(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = {"e", "b", "V1", "d", "a", "1.0", "c", "v1"};
+	struct meta_manifest m1 = mk_manifest(dg("p1"), MT_MANIFEST, "", "", 10);
+	struct list l;
+	int more;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_int_equal(meta_manifest_put(f->m, "r", &m1, NULL, 0, names[i]), 0);
+	/* Byte order: digits, upper case, lower case. */
+	tags(f->m, "r", "", 100, "1.0|V1|a|b|c|d|e|v1", 0);
+	tags(f->m, "r", "", 8, "1.0|V1|a|b|c|d|e|v1", 0);
+	tags(f->m, "r", "", 7, "1.0|V1|a|b|c|d|e", 1);
+	tags(f->m, "r", "", 3, "1.0|V1|a", 1);
+	/* last is exclusive and need not exist. */
+	tags(f->m, "r", "a", 2, "b|c", 1);
+	tags(f->m, "r", "c", 2, "d|e", 1);
+	tags(f->m, "r", "e", 2, "v1", 0);
+	tags(f->m, "r", "v1", 2, "", 0);
+	tags(f->m, "r", "bb", 2, "c|d", 1);
+	tags(f->m, "r", "zzz", 10, "", 0);
+	tags(f->m, "r", "0", 1, "1.0", 1);
+	/* n = 0: nothing listed, but more remain. */
+	tags(f->m, "r", "", 0, "", 1);
+	tags(f->m, "r", "v1", 0, "", 0);
+
+	/* A callback may stop the listing early. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 2;
+	assert_int_equal(meta_tag_list(f->m, "r", "", 100, list_cb, &l, &more), 0);
+	assert_list(&l, "1.0|V1");
+
+	/* A repository with blobs only, or untagged manifests, has no tags. */
+	assert_int_equal(meta_blob_link(f->m, "blobs/only", dg("b"), 1), 0);
+	tags(f->m, "blobs/only", "", 100, "", 0);
+	tags(f->m, "blobs/only", "", 0, "", 0);
+	assert_int_equal(meta_manifest_put(f->m, "untagged", &m1, NULL, 0, NULL), 0);
+	tags(f->m, "untagged", "", 100, "", 0);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(meta_tag_list(f->m, "no/such", "", 100, list_cb, &l, &more),
+	    -ERR_NAME_UNKNOWN);
+	assert_int_equal(l.n, 0);
+}
+
+static void
+test_repo_list(void **state)
+{
+	struct fixture *f = *state;
+	struct meta_manifest m1 = mk_manifest(dg("r1"), MT_MANIFEST, "", "", 10);
+
+	repos(f->m, "", 100, "", 0);
+	repos(f->m, "", 0, "", 0);
+	assert_int_equal(meta_manifest_put(f->m, "b", &m1, NULL, 0, "latest"), 0);
+	assert_int_equal(meta_manifest_put(f->m, "a/x", &m1, NULL, 0, NULL), 0);
+	assert_int_equal(meta_manifest_put(f->m, "a", &m1, NULL, 0, "t"), 0);
+	/* Blobs or an upload alone do not list a repository. */
+	assert_int_equal(meta_blob_link(f->m, "c", dg("c"), 1), 0);
+	assert_int_equal(meta_upload_create(f->m, ID1, "d"), 0);
+
+	repos(f->m, "", 100, "a|a/x|b", 0);
+	repos(f->m, "", 3, "a|a/x|b", 0);
+	repos(f->m, "", 1, "a", 1);
+	repos(f->m, "a", 1, "a/x", 1);
+	repos(f->m, "a/x", 1, "b", 0);
+	repos(f->m, "a/x", 5, "b", 0);
+	repos(f->m, "b", 5, "", 0);
+	repos(f->m, "", 0, "", 1);
+
+	/* Deleting a repository's last manifest unlists it. */
+	assert_int_equal(meta_manifest_delete(f->m, "b", m1.digest), 0);
+	repos(f->m, "", 100, "a|a/x", 0);
+}
+
+static void
+test_referrers(void **state)
+{
+	struct fixture *f = *state;
+	char subject[DIGEST_STR_MAX], other[DIGEST_STR_MAX];
+	struct meta_manifest sig, sbom, sig2, unrelated;
+	struct refs r;
+
+	snprintf(subject, sizeof(subject), "%s", dg("the image"));
+	snprintf(other, sizeof(other), "%s", dg("another image"));
+	sig = mk_manifest(dg("sig"), MT_MANIFEST, "application/vnd.example.sig", subject, 11);
+	sbom = mk_manifest(dg("sbom"), MT_MANIFEST, "application/spdx+json", subject, 22);
+	sig2 = mk_manifest(dg("sig2"), MT_INDEX, "application/vnd.example.sig", subject, 33);
+	unrelated = mk_manifest(dg("unrelated"), MT_MANIFEST, "application/vnd.example.sig",
+	    other, 44);
+	assert_int_equal(meta_manifest_put(f->m, "r", &sig, NULL, 0, NULL), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &sbom, NULL, 0, NULL), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &sig2, NULL, 0, NULL), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &unrelated, NULL, 0, NULL), 0);
+	/* The same referrer in another repository is not listed here. */
+	assert_int_equal(meta_manifest_put(f->m, "elsewhere", &sig, NULL, 0, NULL), 0);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(meta_referrers(f->m, "r", subject, NULL, ref_cb, &r), 0);
+	assert_int_equal(r.n, 3);
+	/* Ordered by digest. */
+	for (int i = 1; i < r.n; i++)
+		assert_true(strcmp(r.mf[i - 1].digest, r.mf[i].digest) < 0);
+	for (int i = 0; i < r.n; i++) {
+		const struct meta_manifest *want = strcmp(r.mf[i].digest, sig.digest) == 0 ? &sig :
+		    strcmp(r.mf[i].digest, sbom.digest) == 0 ? &sbom : &sig2;
+
+		assert_string_equal(r.mf[i].digest, want->digest);
+		assert_string_equal(r.mf[i].media_type, want->media_type);
+		assert_string_equal(r.mf[i].artifact_type, want->artifact_type);
+		assert_string_equal(r.mf[i].subject, subject);
+		assert_int_equal(r.mf[i].size, want->size);
+	}
+
+	/* Filtered by artifact type. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(meta_referrers(f->m, "r", subject, "application/spdx+json", ref_cb, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.mf[0].digest, sbom.digest);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(meta_referrers(f->m, "r", subject, "application/vnd.example.sig", ref_cb,
+	    &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_true(strcmp(r.mf[0].digest, r.mf[1].digest) < 0);
+	for (int i = 0; i < 2; i++)
+		assert_string_equal(r.mf[i].artifact_type, "application/vnd.example.sig");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(meta_referrers(f->m, "r", subject, "application/none", ref_cb, &r), 0);
+	assert_int_equal(r.n, 0);
+
+	/* Nothing refers to the referrers themselves. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(meta_referrers(f->m, "r", sig.digest, NULL, ref_cb, &r), 0);
+	assert_int_equal(r.n, 0);
+	/* Deleting a referrer drops it from the list. */
+	assert_int_equal(meta_manifest_delete(f->m, "r", sig.digest), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(meta_referrers(f->m, "r", subject, NULL, ref_cb, &r), 0);
+	assert_int_equal(r.n, 2);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(meta_referrers(f->m, "no/such", subject, NULL, ref_cb, &r),
+	    -ERR_NAME_UNKNOWN);
+	assert_int_equal(r.n, 0);
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_open_schema),
+		T(test_reopen_keeps_data),
+		T(test_open_failures),
+		T(test_blob_scoping),
+		T(test_sql_metacharacters),
+		T(test_blob_find_repo),
+		T(test_upload_lifecycle),
+		T(test_upload_finish),
+		T(test_upload_finish_rolls_back),
+		T(test_manifest_and_tags),
+		T(test_manifest_delete),
+		T(test_tag_delete),
+		T(test_tag_list_paging),
+		T(test_repo_list),
+		T(test_referrers),
+	};
+#undef T
+
+	/* meta logs migrations at info level and expected failures at error
+	 * level; keep the output to cmocka's. */
+	log_set_level((enum log_level)(LOG_ERROR + 1));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
