@@ -79,16 +79,18 @@ int meta_manifest_delete(struct meta *m, const char *repo, const char *digest);
 /* Delete one tag. */
 int meta_tag_delete(struct meta *m, const char *repo, const char *tag);
 
-/* Called once per listed item; return non-zero to stop. */
+/* Called once per listed item; return 0 to count it, 2 to skip it (not
+ * counted against n), 1 to stop. */
 typedef int (*meta_list_fn)(void *arg, const char *item);
 /* Tags of repo after `last` (exclusive, "" = from the start) in lexical
  * order, at most n; *more set if more remain.  -ERR_NAME_UNKNOWN if the
  * repository does not exist. */
 int meta_tag_list(struct meta *m, const char *repo, const char *last, long n,
     meta_list_fn fn, void *arg, int *more);
-/* Repositories in lexical order, same paging. */
-int meta_repo_list(struct meta *m, const char *last, long n, meta_list_fn fn, void *arg,
-    int *more);
+/* Repositories that have manifests, in lexical order, same paging;
+ * filtered: the callback may skip rows. */
+int meta_repo_list(struct meta *m, const char *last, long n, int filtered, meta_list_fn fn,
+    void *arg, int *more);
 
 typedef int (*meta_referrer_fn)(void *arg, const struct meta_manifest *mf);
 /* Manifests in repo whose subject is digest, optionally filtered by artifact

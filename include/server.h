@@ -139,8 +139,13 @@ void req_stream_body(struct request *req, req_body_fn fn, req_done_fn done, void
  * with req->body / req->body_len set. */
 void req_read_body(struct request *req, size_t max, req_done_fn done, void *ctx);
 
-/* The server: workers listening on cfg's address. */
-struct server *server_new(const struct config *cfg, struct store *store);
+struct auth;
+
+/* The server: workers listening on cfg's address; auth may have
+ * authentication off.  Neither store nor auth is owned. */
+struct server *server_new(const struct config *cfg, struct store *store, struct auth *auth);
+/* Whether cfg's [tls] files load and match: 0, or -1 with a reason. */
+int server_tls_check(const struct config *cfg, char *err, size_t cap);
 /* Run until server_stop (or SIGTERM/SIGINT).  0 or -1. */
 int server_run(struct server *srv);
 void server_stop(struct server *srv);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "log.h"
 #include "meta.h"
@@ -33,6 +34,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: ociregd [-c FILE]\n"
 	    "       ociregd check-config [-c FILE]\n"
+	    "       ociregd passwd [-c FILE] USER\n"
 	    "       ociregd print-config\n"
 	    "       ociregd version\n"
 	    "       ociregd --help\n"
@@ -58,30 +60,83 @@ load_config(const char *path, struct config *cfg)
 	return 0;
 }
 
+/* Everything that can be checked without touching storage or the network:
+ * the file itself, the users file and access sections, the TLS files. */
+static int
+check_config(const struct config *cfg)
+{
+	char err[1024];
+
+	if (cfg->auth_users[0] != '\0') {
+		struct config *tmp = malloc(sizeof(*tmp));
+		char keydir[] = "/tmp/ociregd-check.XXXXXX";
+		struct auth *auth;
+
+		if (tmp == NULL || mkdtemp(keydir) == NULL) {
+			free(tmp);
+			fprintf(stderr, "check-config: cannot make a temporary directory\n");
+			return EXIT_CONFIG;
+		}
+		/* A configured key file that exists is checked; a missing one
+		 * would be created, so a throwaway key stands in for it. */
+		*tmp = *cfg;
+		if (cfg->auth_token_key[0] == '\0' || access(cfg->auth_token_key, F_OK) != 0)
+			snprintf(tmp->auth_token_key, sizeof(tmp->auth_token_key), "%s/key", keydir);
+		auth = auth_new(tmp, err, sizeof(err));
+		snprintf(tmp->auth_token_key, sizeof(tmp->auth_token_key), "%s/key", keydir);
+		unlink(tmp->auth_token_key);
+		rmdir(keydir);
+		free(tmp);
+		if (auth == NULL) {
+			fprintf(stderr, "%s\n", err);
+			return EXIT_CONFIG;
+		}
+		auth_free(auth);
+	}
+	if (server_tls_check(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_CONFIG;
+	}
+	printf("%s: ok\n", cfg->path);
+	return EXIT_OK;
+}
+
 static int
 serve(const struct config *cfg)
 {
 	struct store *store;
 	struct meta *meta;
 	struct server *srv;
+	struct auth *auth;
+	char err[1024];
 
 	log_set_level((enum log_level)cfg->log_level);
 	if ((store = store_open(cfg->root, cfg->sync)) == NULL)
 		return EXIT_STORAGE;
+	/* After the store: the token key defaults to a file in its root. */
+	if ((auth = auth_new(cfg, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		store_close(store);
+		return EXIT_CONFIG;
+	}
 	/* Open once here so a broken database fails start-up with a clear
 	 * message before any listener exists. */
 	if ((meta = meta_open(cfg->root)) == NULL) {
+		auth_free(auth);
 		store_close(store);
 		return EXIT_STORAGE;
 	}
 	meta_close(meta);
-	if ((srv = server_new(cfg, store)) == NULL) {
+	if ((srv = server_new(cfg, store, auth)) == NULL) {
+		auth_free(auth);
 		store_close(store);
 		return EXIT_BIND;
 	}
-	log_info("ociregd %s: storage %s", OCIREGD_VERSION, cfg->root);
+	log_info("ociregd %s: storage %s%s%s", OCIREGD_VERSION, cfg->root,
+	    auth_enabled(auth) ? ", authentication on" : "", cfg->tls_certificate[0] ? ", TLS" : "");
 	server_run(srv);
 	server_free(srv);
+	auth_free(auth);
 	store_close(store);
 	log_info("stopped");
 	return EXIT_OK;
@@ -117,7 +172,7 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
+	if (strcmp(cmd, "passwd") == 0 ? optind != argc - 1 : optind != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -129,7 +184,8 @@ main(int argc, char **argv)
 		config_write_example(stdout);
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0) {
+	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
+	    strcmp(cmd, "passwd") != 0) {
 		fprintf(stderr, "ociregd: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -144,12 +200,14 @@ main(int argc, char **argv)
 		free(cfg);
 		return EXIT_CONFIG;
 	}
-	if (strcmp(cmd, "check-config") == 0) {
-		printf("%s: ok\n", path);
-		free(cfg);
-		return EXIT_OK;
+	if (strcmp(cmd, "passwd") == 0) {
+		rc = auth_passwd_command(cfg, argv[optind]);
+	} else if (strcmp(cmd, "check-config") == 0) {
+		rc = check_config(cfg);
+	} else {
+		rc = serve(cfg);
 	}
-	rc = serve(cfg);
+	config_free(cfg);
 	free(cfg);
 	return rc;
 }

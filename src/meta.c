@@ -767,9 +767,14 @@ meta_list_rows(struct meta *m, sqlite3_stmt *st, long n, meta_list_fn fn, void *
 			*more = 1;
 			break;
 		}
-		count++;
-		if (fn(arg, (const char *)sqlite3_column_text(st, 0)) != 0)
+		/* XXX with a filtering callback, `more` may be set by a
+		 * row the caller will not see: the next page is then empty. */
+		int r = fn(arg, (const char *)sqlite3_column_text(st, 0));
+
+		if (r == 1)
 			break;
+		if (r == 0)
+			count++;
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -796,15 +801,16 @@ meta_tag_list(struct meta *m, const char *repo, const char *last, long n,
 }
 
 int
-meta_repo_list(struct meta *m, const char *last, long n, meta_list_fn fn, void *arg,
-    int *more)
+meta_repo_list(struct meta *m, const char *last, long n, int filtered, meta_list_fn fn,
+    void *arg, int *more)
 {
 	sqlite3_stmt *st;
 
 	if ((st = meta_stmt(m, S_REPO_LIST)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, last, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)n + 1);
+	/* A callback that skips rows (access filtering) needs them all. */
+	sqlite3_bind_int64(st, 2, filtered ? -1 : (sqlite3_int64)n + 1);
 	return meta_list_rows(m, st, n, fn, arg, more);
 }
 

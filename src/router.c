@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "auth.h"
 #include "errors.h"
 #include "handlers.h"
 #include "router.h"
@@ -221,28 +222,30 @@ router_kind_name(enum route_kind kind)
 
 /* The route table.  A request whose kind matches but whose method does not
  * is 405 UNSUPPORTED; HEAD is served by the GET handler, which omits bodies
- * through the response layer. */
+ * through the response layer.  `need` is what the caller must be allowed
+ * to do on the repository (TOKEN_* bits; 0 = only be authenticated). */
 static const struct {
 	enum http_method_kind method;
 	enum route_kind kind;
+	unsigned need;
 	void (*handle)(struct request *);
 } router_table[] = {
-	{METHOD_GET, ROUTE_BASE, handlers_base},
-	{METHOD_GET, ROUTE_BLOB, blob_get},
-	{METHOD_HEAD, ROUTE_BLOB, blob_get},
-	{METHOD_DELETE, ROUTE_BLOB, blob_delete},
-	{METHOD_POST, ROUTE_UPLOAD_START, upload_start},
-	{METHOD_GET, ROUTE_UPLOAD, upload_status},
-	{METHOD_PATCH, ROUTE_UPLOAD, upload_patch},
-	{METHOD_PUT, ROUTE_UPLOAD, upload_put},
-	{METHOD_DELETE, ROUTE_UPLOAD, upload_cancel},
-	{METHOD_GET, ROUTE_MANIFEST, manifest_get},
-	{METHOD_HEAD, ROUTE_MANIFEST, manifest_get},
-	{METHOD_PUT, ROUTE_MANIFEST, manifest_put},
-	{METHOD_DELETE, ROUTE_MANIFEST, manifest_delete},
-	{METHOD_GET, ROUTE_TAGS, tags_list},
-	{METHOD_GET, ROUTE_CATALOG, tags_catalog},
-	{METHOD_GET, ROUTE_REFERRERS, referrers_get},
+	{METHOD_GET, ROUTE_BASE, 0, handlers_base},
+	{METHOD_GET, ROUTE_BLOB, TOKEN_PULL, blob_get},
+	{METHOD_HEAD, ROUTE_BLOB, TOKEN_PULL, blob_get},
+	{METHOD_DELETE, ROUTE_BLOB, TOKEN_DELETE, blob_delete},
+	{METHOD_POST, ROUTE_UPLOAD_START, TOKEN_PUSH, upload_start},
+	{METHOD_GET, ROUTE_UPLOAD, TOKEN_PUSH, upload_status},
+	{METHOD_PATCH, ROUTE_UPLOAD, TOKEN_PUSH, upload_patch},
+	{METHOD_PUT, ROUTE_UPLOAD, TOKEN_PUSH, upload_put},
+	{METHOD_DELETE, ROUTE_UPLOAD, TOKEN_PUSH, upload_cancel},
+	{METHOD_GET, ROUTE_MANIFEST, TOKEN_PULL, manifest_get},
+	{METHOD_HEAD, ROUTE_MANIFEST, TOKEN_PULL, manifest_get},
+	{METHOD_PUT, ROUTE_MANIFEST, TOKEN_PUSH, manifest_put},
+	{METHOD_DELETE, ROUTE_MANIFEST, TOKEN_DELETE, manifest_delete},
+	{METHOD_GET, ROUTE_TAGS, TOKEN_PULL, tags_list},
+	{METHOD_GET, ROUTE_CATALOG, 0, tags_catalog},
+	{METHOD_GET, ROUTE_REFERRERS, TOKEN_PULL, referrers_get},
 };
 
 void
@@ -250,9 +253,15 @@ router_dispatch(struct request *req)
 {
 	int rc, kind_known = 0;
 
+	/* Docker's token endpoint lives beside /v2/. */
+	if (strcmp(req->path, "/token") == 0) {
+		if (req->method == METHOD_GET)
+			auth_token_handler(req);
+		else
+			req_error(req, ERR_METHOD, NULL);
+		return;
+	}
 	if ((rc = router_split(req->path, &req->m)) != 0) {
-		/* The kind is known even when the name or reference is bad:
-		 * keep it for logs. */
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
@@ -260,10 +269,13 @@ router_dispatch(struct request *req)
 		if (router_table[i].kind != req->m.kind)
 			continue;
 		kind_known = 1;
-		if (router_table[i].method == req->method) {
-			router_table[i].handle(req);
+		if (router_table[i].method != req->method)
+			continue;
+		if (auth_request(req->w->auth, req, router_table[i].kind == ROUTE_BASE ||
+		    router_table[i].kind == ROUTE_CATALOG ? NULL : req->m.name, router_table[i].need) != 0)
 			return;
-		}
+		router_table[i].handle(req);
+		return;
 	}
 	req_error(req, kind_known ? ERR_METHOD : ERR_NOT_FOUND, NULL);
 }

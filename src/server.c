@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
@@ -32,6 +33,8 @@
 #include <http_parser.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +66,8 @@
 struct server {
 	const struct config *cfg;
 	struct store *store;
+	struct auth *auth;
+	SSL_CTX *ssl_ctx;		/* NULL: plain HTTP */
 	struct worker *workers;
 	int nworkers;
 	pthread_t *threads;
@@ -96,12 +101,16 @@ struct http_conn {
 	int freed;
 	struct http_conn *next, *prev;	/* the worker's list, for shutdown */
 	int waiting;			/* a deferred answer is outstanding */
+	int tls;			/* bufferevent_openssl: no direct reads */
+	int file_fd;			/* TLS file response being pumped, or -1 */
+	uint64_t file_off, file_left;
 	struct event *resume_ev;	/* resume parsing after a deferred answer */
 };
 
 static http_parser_settings server_parser_settings;
 
 static int server_detached(struct request *req);
+static void server_file_pump(struct http_conn *c);
 static void server_deferred_answered(struct request *req);
 
 long long
@@ -252,6 +261,17 @@ req_respond_file(struct request *req, int status, const char *content_type,
 	server_write_head(req, status, content_type, len);
 	if (req->method == METHOD_HEAD || len == 0) {
 		close(fd);
+		server_deferred_answered(req);
+		return;
+	}
+	if (req->conn->tls) {
+		/* No sendfile through TLS, and libevent would map the whole
+		 * range: pump the file in slices as the output drains. */
+		req->conn->file_fd = fd;
+		req->conn->file_off = offset;
+		req->conn->file_left = len;
+		req->bytes_out = len;
+		server_file_pump(req->conn);
 		server_deferred_answered(req);
 		return;
 	}
@@ -654,6 +674,47 @@ cb_message_complete(http_parser *p)
 	return 0;
 }
 
+#define SERVER_PUMP_FILL (1u << 20)
+#define SERVER_PUMP_SLICE (256u << 10)
+
+/* Refill the output with the next slices of the file being sent over TLS
+ * (bounded memory: at most SERVER_PUMP_FILL queued).  When the file is
+ * done, parsing of further requests resumes. */
+static void
+server_file_pump(struct http_conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	while (c->file_fd >= 0 && c->file_left > 0 && evbuffer_get_length(out) < SERVER_PUMP_FILL) {
+		struct evbuffer_iovec v;
+		size_t want = c->file_left < SERVER_PUMP_SLICE ? (size_t)c->file_left : SERVER_PUMP_SLICE;
+		ssize_t n;
+
+		if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1)
+			break;
+		n = pread(c->file_fd, v.iov_base, want, (off_t)c->file_off);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			/* The answer is half sent: all we can do is close. */
+			log_error("%s: reading file for response: %s", c->peer,
+			    n < 0 ? strerror(errno) : "file shorter than announced");
+			c->closing = 1;
+			c->file_left = 0;
+			break;
+		}
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(out, &v, 1);
+		c->file_off += (uint64_t)n;
+		c->file_left -= (uint64_t)n;
+	}
+	if (c->file_fd >= 0 && c->file_left == 0) {
+		close(c->file_fd);
+		c->file_fd = -1;
+		event_active(c->resume_ev, EV_TIMEOUT, 0);
+	}
+}
+
 static void
 server_conn_free(struct http_conn *c)
 {
@@ -664,6 +725,8 @@ server_conn_free(struct http_conn *c)
 		server_req_finish(c, 1);
 	event_free(c->header_timer);
 	event_free(c->resume_ev);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
 	bufferevent_free(c->bev);
 	c->w->nconns--;
 	if (c->prev != NULL)
@@ -683,7 +746,7 @@ server_feed(struct http_conn *c, const char *data, size_t len)
 {
 	size_t off = 0;
 
-	while (off < len && !c->closing && !c->waiting) {
+	while (off < len && !c->closing && !c->waiting && c->file_fd < 0) {
 		size_t n;
 		enum http_errno err;
 
@@ -734,7 +797,8 @@ server_conn_process(struct http_conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t budget = SERVER_DIRECT_BUDGET;
 
-	while (!c->closing && !c->reading_paused && !c->waiting && evbuffer_get_length(in) > 0) {
+	while (!c->closing && !c->reading_paused && !c->waiting && c->file_fd < 0 &&
+	    evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t n;
 
@@ -753,8 +817,8 @@ server_conn_process(struct http_conn *c)
 	 * we read the socket ourselves into the worker's large buffer and feed
 	 * the parser from there, up to a budget per turn for fairness; bytes
 	 * the parser does not take now go back into the input buffer. */
-	while (!c->closing && !c->reading_paused && !c->waiting && evbuffer_get_length(in) == 0 &&
-	    budget > 0) {
+	while (!c->tls && !c->closing && !c->reading_paused && !c->waiting && c->file_fd < 0 &&
+	    evbuffer_get_length(in) == 0 && budget > 0) {
 		ssize_t n = recv(bufferevent_getfd(c->bev), c->w->rbuf, SERVER_RBUF, 0);
 		size_t used;
 
@@ -799,8 +863,11 @@ static void
 server_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
-	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+	size_t left;
 
+	if (c->file_fd >= 0)
+		server_file_pump(c);
+	left = evbuffer_get_length(bufferevent_get_output(bev));
 	if (c->closing && left == 0) {
 		server_conn_free(c);
 		return;
@@ -817,6 +884,8 @@ server_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct http_conn *c = arg;
 
+	if (what & BEV_EVENT_CONNECTED)
+		return;		/* the TLS handshake finished */
 	if ((what & BEV_EVENT_EOF) && c->req == NULL &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
 		/* The client half-closed after its last request: deliver
@@ -871,7 +940,18 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 	} else {
 		snprintf(c->peer, sizeof(c->peer), "local");
 	}
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->file_fd = -1;
+	if (w->srv->ssl_ctx != NULL) {
+		SSL *ssl = SSL_new(w->srv->ssl_ctx);
+
+		c->tls = 1;
+		c->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(w->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL && ssl != NULL)
+			SSL_free(ssl);
+	} else {
+		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	c->header_timer = evtimer_new(w->base, server_header_timeout, c);
 	c->resume_ev = evtimer_new(w->base, server_resume_cb, c);
 	if (c->bev == NULL || c->header_timer == NULL || c->resume_ev == NULL) {
@@ -991,8 +1071,69 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 	server_stop(arg);
 }
 
+/* A TLS context from cfg's certificate and key: TLS 1.2 minimum, forward
+ * secret AEAD ciphers for 1.2 (1.3 suites are OpenSSL's defaults).  NULL
+ * with "FILE: reason" in err. */
+static SSL_CTX *
+server_tls_ctx(const struct config *cfg, char *err, size_t cap)
+{
+	SSL_CTX *ctx;
+	char why[256];
+
+	if (cfg->tls_key[0] == '\0') {
+		snprintf(err, cap, "%s: [tls] certificate is set but key is not", cfg->path);
+		return NULL;
+	}
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		snprintf(err, cap, "TLS: cannot create a context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!DSS");
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_certificate) != 1) {
+		ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+		snprintf(err, cap, "%s: cannot load certificate: %s", cfg->tls_certificate, why);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+		ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+		snprintf(err, cap, "%s: cannot load key: %s", cfg->tls_key, why);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, cap, "%s: key does not match certificate %s", cfg->tls_key,
+		    cfg->tls_certificate);
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return NULL;
+}
+
+int
+server_tls_check(const struct config *cfg, char *err, size_t cap)
+{
+	SSL_CTX *ctx;
+
+	if (cfg->tls_certificate[0] == '\0') {
+		if (cfg->tls_key[0] != '\0') {
+			snprintf(err, cap, "%s: [tls] key is set but certificate is not", cfg->path);
+			return -1;
+		}
+		return 0;
+	}
+	if ((ctx = server_tls_ctx(cfg, err, cap)) == NULL)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
 struct server *
-server_new(const struct config *cfg, struct store *store)
+server_new(const struct config *cfg, struct store *store, struct auth *auth)
 {
 	struct server *srv;
 	struct sockaddr_storage ss;
@@ -1016,8 +1157,18 @@ server_new(const struct config *cfg, struct store *store)
 	signal(SIGPIPE, SIG_IGN);
 	srv->cfg = cfg;
 	srv->store = store;
+	srv->auth = auth;
 	if ((srv->pool = pool_new(2)) == NULL)
 		goto fail;
+	if (cfg->tls_certificate[0] != '\0' || cfg->tls_key[0] != '\0') {
+		char err[2 * PATH_MAX + 256];
+
+		if (server_tls_check(cfg, err, sizeof(err)) != 0 ||
+		    (srv->ssl_ctx = server_tls_ctx(cfg, err, sizeof(err))) == NULL) {
+			log_error("%s", err);
+			goto fail;
+		}
+	}
 	srv->nworkers = cfg->workers > 0 ? cfg->workers : 1;
 	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
 	srv->threads = calloc((size_t)srv->nworkers, sizeof(*srv->threads));
@@ -1031,6 +1182,7 @@ server_new(const struct config *cfg, struct store *store)
 		w->cfg = cfg;
 		w->store = store;
 		w->pool = srv->pool;
+		w->auth = auth;
 		if ((w->base = event_base_new()) == NULL || (w->rbuf = malloc(SERVER_RBUF)) == NULL)
 			goto fail;
 		/* Split the manifest cache between the workers. */
@@ -1153,6 +1305,8 @@ server_free(struct server *srv)
 	/* Joined before the bases go: no job hands back to a freed base. */
 	pool_free(srv->pool);
 	srv->pool = NULL;
+	if (srv->ssl_ctx != NULL)
+		SSL_CTX_free(srv->ssl_ctx);
 	free(srv->workers);
 	free(srv->threads);
 	free(srv);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "handlers.h"
 #include "meta.h"
 #include "oci.h"
@@ -18,6 +19,7 @@
 #define TAGS_PAGE_MAX 10000L
 
 struct tags_page {
+	struct request *filter;		/* catalog: list only what it may pull */
 	struct oci_doc *doc;
 	char last[REFERENCE_NAME_MAX + 1];
 	int failed;
@@ -29,6 +31,9 @@ tags_add(void *arg, const char *item)
 	struct tags_page *p = arg;
 	size_t n = strlen(item);
 
+	if (p->filter != NULL &&
+	    !(auth_request_actions(p->filter->w->auth, p->filter, item) & TOKEN_PULL))
+		return 2;	/* skipped, not counted */
 	if (oci_list_add(p->doc, item) != 0) {
 		p->failed = 1;
 		return 1;
@@ -127,12 +132,14 @@ tags_catalog(struct request *req)
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
+	if (auth_enabled(req->w->auth))
+		p.filter = req;
 	if ((p.doc = oci_list_new(NULL, "repositories")) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}
 	if (n != 0 && (rc = meta_repo_list(req->w->meta, last, n < 0 ? TAGS_PAGE_MAX : n,
-	    tags_add, &p, &more)) != 0) {
+	    p.filter != NULL, tags_add, &p, &more)) != 0) {
 		oci_doc_free(p.doc);
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;

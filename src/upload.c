@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "auth.h"
 #include "config.h"
 #include "handlers.h"
 #include "log.h"
@@ -506,16 +507,20 @@ upload_try_mount(struct request *req, const struct digest *d, const char *from)
 	int rc;
 
 	if (from != NULL) {
-		if (!reference_name_valid(from))
+		/* Never reveal a blob the caller could not pull. */
+		if (!reference_name_valid(from) ||
+		    !(auth_request_actions(req->w->auth, req, from) & TOKEN_PULL))
 			return 0;
 		memcpy(src, from, strlen(from) + 1);	/* valid: <= NAME_MAX */
 		if (meta_blob_get(req->w->meta, src, d->str, &size) != 0)
 			return 0;
 	} else if (meta_blob_get(req->w->meta, req->m.name, d->str, &size) != 0) {
-		/* No `from` (spec 1.1 automatic content discovery): any
-		 * repository that holds it.  XXX with access control this
-		 * must consider only repositories the caller may pull. */
+		/* No `from` (spec 1.1 automatic content discovery): a
+		 * repository that holds it -- with access control, only
+		 * when no permissions stand in the way (XXX: we try one
+		 * candidate repository, not every one the caller can pull). */
 		if (meta_blob_find_repo(req->w->meta, d->str, req->m.name, src) != 0 ||
+		    !(auth_request_actions(req->w->auth, req, src) & TOKEN_PULL) ||
 		    meta_blob_get(req->w->meta, src, d->str, &size) != 0)
 			return 0;
 	}

@@ -158,7 +158,7 @@ repos(struct meta *m, const char *last, long n, const char *want, int want_more)
 	int more = -1;
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(meta_repo_list(m, last, n, list_cb, &l, &more), 0);
+	assert_int_equal(meta_repo_list(m, last, n, 0, list_cb, &l, &more), 0);
 	assert_list(&l, want);
 	if (more != want_more)
 		fail_msg("repos after '%s' n=%ld: more=%d, want %d", last, n, more, want_more);
