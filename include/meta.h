@@ -32,6 +32,9 @@ int meta_blob_link(struct meta *m, const char *repo, const char *digest, uint64_
 int meta_blob_get(struct meta *m, const char *repo, const char *digest, uint64_t *size);
 /* Remove a blob from a repository: 0 or -ERR_BLOB_UNKNOWN. */
 int meta_blob_unlink(struct meta *m, const char *repo, const char *digest);
+/* Link digest into dst only if src holds it, atomically (a mount):
+ * 0, or -ERR_BLOB_UNKNOWN if src does not hold it. */
+int meta_blob_mount(struct meta *m, const char *src, const char *dst, const char *digest);
 /* Find a repository other than `except` that holds digest (mount without
  * `from`).  Writes its name into out; 0 or -ERR_BLOB_UNKNOWN. */
 int meta_blob_find_repo(struct meta *m, const char *digest, const char *except,
@@ -62,11 +65,13 @@ struct meta_manifest {
 struct meta_ref {
 	const char *digest;
 	int is_manifest;		/* index child (1) or blob (0) */
+	int skip_check;			/* need not be present (foreign layer) */
 };
 
 /* Store a manifest row with its references and, if tag is not NULL, point
- * the tag at it; one transaction.  The manifest's bytes must already be a
- * blob in the store. */
+ * the tag at it; one transaction, in which every reference (unless
+ * skip_check) is checked to be present: -ERR_MANIFEST_BLOB_UNKNOWN if not.
+ * The manifest's bytes must already be a blob in the store. */
 int meta_manifest_put(struct meta *m, const char *repo, const struct meta_manifest *mf,
     const struct meta_ref *refs, size_t nrefs, const char *tag);
 /* Look a manifest up by digest: 0, -ERR_NAME_UNKNOWN or -ERR_MANIFEST_UNKNOWN. */

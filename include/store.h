@@ -26,7 +26,9 @@ int store_blob_stat(struct store *s, const struct digest *d, uint64_t *size);
 /* Open a blob for reading; *fd is the caller's to close. */
 int store_blob_open(struct store *s, const struct digest *d, int *fd, uint64_t *size);
 /* Store a small blob from memory (manifests).  d must be the digest of the
- * data; an existing blob is left as it is. */
+ * data; an existing blob is left as it is.  Callers call it again after
+ * committing the row that names the blob: if garbage collection removed an
+ * old copy meanwhile, that puts it back (otherwise it is one stat). */
 int store_blob_put(struct store *s, const struct digest *d, const void *data, size_t len);
 /* Read a small blob (a manifest) into a malloc'd buffer of at most max
  * bytes (-ERR_TOO_LARGE past it); *buf is the caller's to free. */
@@ -43,8 +45,12 @@ int store_upload_open(struct store *s, const char *id, uint64_t size, int *fd);
 /* Open an upload read-only (to hash what an earlier process received). */
 int store_upload_open_read(struct store *s, const char *id, int *fd);
 /* Make the upload the blob d: fsync, rename into place, fsync the directory.
- * If the blob already exists the upload is simply removed. */
+ * If the blob already exists the spool stays until store_upload_settle. */
 int store_upload_commit(struct store *s, const char *id, const struct digest *d);
+/* After the blob's row is committed: make sure the blob file exists (a
+ * concurrent garbage collection may have removed the old copy; then the
+ * spool takes its place) and remove the spool. */
+int store_upload_settle(struct store *s, const char *id, const struct digest *d);
 /* Remove an upload's spool file; a missing file is not an error. */
 int store_upload_remove(struct store *s, const char *id);
 

@@ -118,6 +118,7 @@ manifest_put_done(struct request *req)
 
 		refs[i].digest = r->digest.str;
 		refs[i].is_manifest = r->is_manifest;
+		refs[i].skip_check = r->foreign;
 		if (r->is_manifest)
 			rc = meta_manifest_get(req->w->meta, req->m.name, r->digest.str, &child);
 		else if (r->foreign)
@@ -131,6 +132,17 @@ manifest_put_done(struct request *req)
 		if (rc != 0)
 			goto fail;
 	}
+	/* One digest, one media type: the same bytes under another type
+	 * would make GET by digest ambiguous. */
+	if (meta_manifest_get(req->w->meta, req->m.name, got.str, &mf) == 0 &&
+	    strcmp(mf.media_type, om.media_type) != 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "these bytes are stored as %.250s, not %.250s", mf.media_type,
+		    om.media_type);
+		req_error(req, ERR_MANIFEST_INVALID, why);
+		goto out;
+	}
 	memset(&mf, 0, sizeof(mf));
 	snprintf(mf.digest, sizeof(mf.digest), "%s", got.str);
 	snprintf(mf.media_type, sizeof(mf.media_type), "%s", om.media_type);
@@ -141,7 +153,15 @@ manifest_put_done(struct request *req)
 	/* Bytes first, then the rows that point at them. */
 	if ((rc = store_blob_put(req->w->store, &got, req->body ? req->body : "", req->body_len)) != 0)
 		goto fail;
-	if ((rc = meta_manifest_put(req->w->meta, req->m.name, &mf, refs, om.nrefs, tag)) != 0)
+	if ((rc = meta_manifest_put(req->w->meta, req->m.name, &mf, refs, om.nrefs, tag)) != 0) {
+		if (rc == -ERR_MANIFEST_BLOB_UNKNOWN) {
+			req_error(req, ERR_MANIFEST_BLOB_UNKNOWN, "a referenced blob was removed meanwhile");
+			goto out;
+		}
+		goto fail;
+	}
+	/* Again after the row: see store_blob_put. */
+	if ((rc = store_blob_put(req->w->store, &got, req->body ? req->body : "", req->body_len)) != 0)
 		goto fail;
 	req_add_header(req, "Location", "/v2/%s/manifests/%s", req->m.name, got.str);
 	req_add_header(req, "Docker-Content-Digest", "%s", got.str);

@@ -45,6 +45,10 @@ enum meta_stmt {
 	S_REPO_LIST,
 	S_REFERRERS,
 	S_REFERRERS_TYPE,
+	S_BLOB_MOUNT,
+	S_REPO_BLOB_DELETE_ID,
+	S_REF_CHECK_BLOB,
+	S_REF_CHECK_MANIFEST,
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
@@ -70,7 +74,8 @@ static const char *const meta_sql[S_COUNT] = {
 	[S_UPLOAD_SET_SIZE] = "UPDATE uploads SET size = ?2, updated = ?3 WHERE id = ?1",
 	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
 	[S_MANIFEST_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, subject, "
-	    "size, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+	    "size, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+	    "ON CONFLICT DO UPDATE SET created = excluded.created",
 	[S_MANIFEST_GET] = "SELECT m.media_type, m.artifact_type, m.subject, m.size FROM manifests m "
 	    "WHERE m.repo_id = ?1 AND m.digest = ?2",
 	[S_REF_INSERT] = "INSERT INTO manifest_refs(repo_id, digest, ref, is_manifest) "
@@ -91,6 +96,12 @@ static const char *const meta_sql[S_COUNT] = {
 	    "WHERE repo_id = ?1 AND subject = ?2 ORDER BY digest",
 	[S_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
 	    "WHERE repo_id = ?1 AND subject = ?2 AND artifact_type = ?3 ORDER BY digest",
+	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
+	    "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM repo_blobs rb JOIN repositories r "
+	    "ON r.id = rb.repo_id WHERE r.name = ?4 AND rb.digest = ?2) ON CONFLICT DO NOTHING",
+	[S_REPO_BLOB_DELETE_ID] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
+	[S_REF_CHECK_BLOB] = "SELECT 1 FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
+	[S_REF_CHECK_MANIFEST] = "SELECT 1 FROM manifests WHERE repo_id = ?1 AND digest = ?2",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -464,6 +475,67 @@ meta_blob_find_repo(struct meta *m, const char *digest, const char *except,
 }
 
 int
+meta_blob_mount(struct meta *m, const char *src, const char *dst, const char *digest)
+{
+	sqlite3_int64 id;
+	sqlite3_stmt *st;
+	int rc, changed;
+
+	if ((rc = meta_begin(m)) != 0)
+		return rc;
+	if ((rc = meta_repo_id(m, dst, 1, &id)) != 0)
+		goto fail;
+	if ((st = meta_stmt(m, S_BLOB_MOUNT)) == NULL) {
+		rc = -ERR_INTERNAL;
+		goto fail;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, meta_now());
+	sqlite3_bind_text(st, 4, src, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		rc = meta_fail(m, "mount");
+		goto fail;
+	}
+	changed = sqlite3_changes(m->db);
+	if (changed == 0 && strcmp(src, dst) != 0) {
+		/* Either the source lost it, or dst had it already. */
+		uint64_t size;
+
+		if (meta_blob_get(m, dst, digest, &size) != 0) {
+			rc = -ERR_BLOB_UNKNOWN;
+			goto fail;
+		}
+	}
+	if ((rc = meta_commit(m)) != 0)
+		goto fail;
+	return 0;
+fail:
+	meta_rollback(m);
+	return rc;
+}
+
+/* Inside meta_manifest_put's transaction: is the reference still there? */
+static int
+meta_ref_present(struct meta *m, sqlite3_int64 id, const struct meta_ref *r)
+{
+	sqlite3_stmt *st = meta_stmt(m, r->is_manifest ? S_REF_CHECK_MANIFEST : S_REF_CHECK_BLOB);
+	int rc;
+
+	if (st == NULL)
+		return -ERR_INTERNAL;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, r->digest, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ERR_MANIFEST_BLOB_UNKNOWN : meta_fail(m, "check reference");
+}
+
+int
 meta_upload_create(struct meta *m, const char *id, const char *repo)
 {
 	sqlite3_stmt *st;
@@ -598,6 +670,10 @@ meta_manifest_put(struct meta *m, const char *repo, const struct meta_manifest *
 		goto fail;
 	}
 	for (size_t i = 0; i < nrefs; i++) {
+		/* Checked again under the write lock: garbage collection may
+		 * have dropped a blob since the handler looked. */
+		if (!refs[i].skip_check && (rc = meta_ref_present(m, id, &refs[i])) != 0)
+			goto fail;
 		if ((st = meta_stmt(m, S_REF_INSERT)) == NULL) {
 			rc = -ERR_INTERNAL;
 			goto fail;
@@ -731,8 +807,10 @@ meta_manifest_delete(struct meta *m, const char *repo, const char *digest)
 		rc = -ERR_MANIFEST_UNKNOWN;
 		goto fail;
 	}
+	/* The manifest's own bytes leave the repository with it. */
 	if ((rc = meta_exec_id_text(m, S_REFS_DELETE, id, digest)) != 0 ||
 	    (rc = meta_exec_id_text(m, S_TAGS_DELETE_DIGEST, id, digest)) != 0 ||
+	    (rc = meta_exec_id_text(m, S_REPO_BLOB_DELETE_ID, id, digest)) != 0 ||
 	    (rc = meta_commit(m)) != 0)
 		goto fail;
 	return 0;

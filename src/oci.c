@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "errors.h"
 #include "oci.h"
@@ -59,7 +60,7 @@ oci_mt_eq(const char *a, const char *b)
 {
 	size_t n = oci_mt_len(a);
 
-	return n == strlen(b) && strncmp(a, b, n) == 0;
+	return n == strlen(b) && strncasecmp(a, b, n) == 0;
 }
 
 /* Validate one descriptor; fill ref. */
@@ -81,9 +82,10 @@ oci_descriptor(const cJSON *d, const char *where, struct oci_ref *ref, char *err
 	    size->valuedouble != (double)(int64_t)size->valuedouble)
 		return oci_fail(err, cap, "%s: size must be a non-negative integer", where);
 	ref->size = (int64_t)size->valuedouble;
-	/* Non-distributable ("foreign") layers live elsewhere by design. */
-	ref->foreign = strstr(mt, "nondistributable") != NULL || strstr(mt, ".foreign.") != NULL ||
-	    cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(d, "urls"));
+	/* Non-distributable ("foreign") layers live elsewhere by design:
+	 * their media type says so (urls alone do not; callers reset this
+	 * for anything but layers). */
+	ref->foreign = strstr(mt, "nondistributable") != NULL || strstr(mt, ".foreign.") != NULL;
 	return 0;
 }
 
@@ -187,6 +189,7 @@ oci_manifest_parse(const char *body, size_t len, const char *content_type,
 
 		if ((rc = oci_descriptor(config, "config", &r, err, errcap)) != 0)
 			goto out;
+		r.foreign = 0;
 		oci_add_ref(out, &r, cap);
 		cJSON_ArrayForEach(item, layers) {
 			char where[32];

@@ -151,9 +151,12 @@ store_blob_open(struct store *s, const struct digest *d, int *fd, uint64_t *size
 	return 0;
 }
 
-/* Rename a finished spool file into its content address. */
+/* Rename a finished spool file into its content address.  If the blob is
+ * already there the spool is left in place when keep is set (the caller
+ * settles it after recording the blob, see store_upload_settle), else
+ * removed. */
 static int
-store_install(struct store *s, const char *tmp, const struct digest *d)
+store_install(struct store *s, const char *tmp, const struct digest *d, int keep)
 {
 	char path[PATH_MAX + 256], dir[PATH_MAX + 256];
 	int created = 0;
@@ -170,7 +173,8 @@ store_install(struct store *s, const char *tmp, const struct digest *d)
 		if (errno != EEXIST)
 			return store_fail("rename", path);
 		/* Same content is already there: immutable, keep it. */
-		unlink(tmp);
+		if (!keep)
+			unlink(tmp);
 		return 0;
 	}
 	if (s->sync) {
@@ -230,7 +234,7 @@ store_blob_put(struct store *s, const struct digest *d, const void *data, size_t
 		unlink(tmp);
 		return rc;
 	}
-	if ((rc = store_install(s, tmp, d)) != 0)
+	if ((rc = store_install(s, tmp, d, 0)) != 0)
 		unlink(tmp);
 	return rc;
 }
@@ -353,7 +357,26 @@ store_upload_commit(struct store *s, const char *id, const struct digest *d)
 	char path[PATH_MAX + 64];
 
 	store_upload_path(s, id, path, sizeof(path));
-	return store_install(s, path, d);
+	return store_install(s, path, d, 1);
+}
+
+int
+store_upload_settle(struct store *s, const char *id, const struct digest *d)
+{
+	char path[PATH_MAX + 64];
+	uint64_t size;
+	int rc = 0;
+
+	store_upload_path(s, id, path, sizeof(path));
+	/* Garbage collection may have taken the existing copy between our
+	 * rename attempt and the metadata commit: then ours goes in. */
+	if (store_blob_stat(s, d, &size) == -ERR_BLOB_UNKNOWN && access(path, F_OK) == 0) {
+		log_warn("store: %s vanished while being pushed again; installing the new copy", d->str);
+		rc = store_install(s, path, d, 0);
+	}
+	if (unlink(path) != 0 && errno != ENOENT && rc == 0)
+		rc = store_fail("unlink", path);
+	return rc;
 }
 
 int

@@ -249,6 +249,8 @@ upload_finish(struct request *req, struct upload_ctx *u, int rc)
 	if (rc == 0)
 		rc = meta_upload_finish(req->w->meta, u->id, req->m.name, u->want.str,
 		    u->start + u->written);
+	if (rc == 0)
+		rc = store_upload_settle(req->w->store, u->id, &u->want);
 	if (rc == 0 || rc == -ERR_DIGEST_INVALID || u->monolithic) {
 		/* Done or hopeless (the bytes can never match): drop the
 		 * session so nothing unverified lingers. */
@@ -514,7 +516,8 @@ upload_try_mount(struct request *req, const struct digest *d, const char *from)
 		memcpy(src, from, strlen(from) + 1);	/* valid: <= NAME_MAX */
 		if (meta_blob_get(req->w->meta, src, d->str, &size) != 0)
 			return 0;
-	} else if (meta_blob_get(req->w->meta, req->m.name, d->str, &size) != 0) {
+	} else if (memcpy(src, req->m.name, strlen(req->m.name) + 1),
+	    meta_blob_get(req->w->meta, req->m.name, d->str, &size) != 0) {
 		/* No `from` (spec 1.1 automatic content discovery): a
 		 * repository that holds it -- with access control, only
 		 * when no permissions stand in the way (XXX: we try one
@@ -526,7 +529,11 @@ upload_try_mount(struct request *req, const struct digest *d, const char *from)
 	}
 	if (store_blob_stat(req->w->store, d, &fsize) != 0 || fsize != size)
 		return 0;
-	if ((rc = meta_blob_link(req->w->meta, req->m.name, d->str, size)) != 0) {
+	/* The link is made only if the source still holds the blob, in the
+	 * same transaction: a collection cannot slip in between. */
+	if ((rc = meta_blob_mount(req->w->meta, src, req->m.name, d->str)) != 0) {
+		if (rc == -ERR_BLOB_UNKNOWN)
+			return 0;
 		req_error(req, (enum reg_error)-rc, NULL);
 		return 1;
 	}

@@ -1,0 +1,508 @@
+# shellcheck shell=bash
+# lib.sh — helpers for the ociregd end-to-end tests.  Source it from a
+# tests/e2e/t_*.sh script:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   e2e_init            # temp dir, config, trap
+#   daemon_start        # sets $BASE, $PORT, $ROOT, $DAEMON_PID, $LOG
+#   req GET /v2/        # sets $STATUS, $BODY (file), $HDRS (file), $DLSIZE
+#   assert_status 200 "GET /v2/"
+#   ...
+#   e2e_finish          # stops the daemon (asserting exit 0), prints counts, exits
+#
+# Output is TAP-like: "ok N - desc" / "not ok N - desc" followed by "#" lines
+# with the actual value.  Every wait is bounded.  Environment:
+#   OCIREGD   the binary (default: build/ociregd of this checkout)
+#   E2E_KEEP  if 1, keep the temp dir (its path is printed)
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${OCIREGD:=$(cd "$E2E_DIR/../.." && pwd)/build/ociregd}"
+export OCIREGD
+E2E_NAME=$(basename "$0")
+
+T_N=0
+T_PASS=0
+T_FAIL=0
+TMP=
+ROOT=
+CONF=
+LOG=
+BASE=
+PORT=
+DAEMON_PID=
+DAEMON_STARTS=0
+STATUS=
+DLSIZE=
+BODY=
+HDRS=
+# Extra INI lines appended to [server] / [storage] / [limits] by e2e_config.
+E2E_EXTRA_SERVER=
+E2E_EXTRA_LIMITS=
+
+# Spec error codes (distribution-spec v1.1, "Error Codes").
+SPEC_CODES="BLOB_UNKNOWN BLOB_UPLOAD_INVALID BLOB_UPLOAD_UNKNOWN DIGEST_INVALID MANIFEST_BLOB_UNKNOWN MANIFEST_INVALID MANIFEST_UNKNOWN NAME_INVALID NAME_UNKNOWN SIZE_INVALID UNAUTHORIZED DENIED UNSUPPORTED TOOMANYREQUESTS"
+EMPTY_SHA256=sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+
+# ---------------------------------------------------------------- results
+
+diag() {
+	local line
+	while IFS= read -r line; do
+		printf '#   %s\n' "$line"
+	done <<<"$*"
+}
+
+t_pass() {
+	T_N=$((T_N + 1))
+	T_PASS=$((T_PASS + 1))
+	printf 'ok %d - %s\n' "$T_N" "$1"
+}
+
+# t_fail DESC [ACTUAL-DESCRIPTION...]
+t_fail() {
+	local desc=$1
+	shift
+	T_N=$((T_N + 1))
+	T_FAIL=$((T_FAIL + 1))
+	printf 'not ok %d - %s\n' "$T_N" "$desc"
+	[ $# -gt 0 ] && diag "$*"
+	return 0
+}
+
+# A failure that makes the rest of the script meaningless.
+bail() {
+	t_fail "$1" "${2:-}"
+	[ -n "$LOG" ] && [ -f "$LOG" ] && { echo "# daemon log (tail):"; tail -n 20 "$LOG" | diag "$(cat)"; }
+	e2e_finish
+}
+
+# ---------------------------------------------------------------- setup
+
+e2e_cleanup() {
+	local rc=$?
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null
+		wait_dead "$DAEMON_PID" 100 || kill -KILL "$DAEMON_PID" 2>/dev/null
+		wait "$DAEMON_PID" 2>/dev/null
+	fi
+	DAEMON_PID=
+	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+		if [ "${E2E_KEEP:-0}" = 1 ]; then
+			echo "# kept $TMP"
+		else
+			rm -rf "$TMP"
+		fi
+	fi
+	exit "$rc"
+}
+
+e2e_init() {
+	command -v curl >/dev/null && command -v jq >/dev/null && command -v sqlite3 >/dev/null &&
+		command -v sha256sum >/dev/null || {
+		echo "not ok 1 - curl, jq, sqlite3 and sha256sum are required"
+		exit 1
+	}
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/ociregd-e2e.XXXXXX") || {
+		echo "not ok 1 - mktemp -d"
+		exit 1
+	}
+	ROOT=$TMP/var
+	CONF=$TMP/ociregd.ini
+	BODY=$TMP/body
+	HDRS=$TMP/headers
+	trap e2e_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	echo "# $E2E_NAME: binary $OCIREGD, temp $TMP"
+	if [ ! -x "$OCIREGD" ]; then
+		bail "binary $OCIREGD exists and is executable"
+	fi
+}
+
+# Write the config file: listen on a kernel-chosen port, one worker.
+e2e_config() {
+	{
+		echo "[server]"
+		echo "listen = 127.0.0.1:0"
+		echo "workers = ${E2E_WORKERS:-1}"
+		echo "log_level = info"
+		[ -n "$E2E_EXTRA_SERVER" ] && printf '%s\n' "$E2E_EXTRA_SERVER"
+		echo "[storage]"
+		echo "root = $ROOT"
+		echo "sync = ${E2E_SYNC:-true}"
+		if [ -n "$E2E_EXTRA_LIMITS" ]; then
+			echo "[limits]"
+			printf '%s\n' "$E2E_EXTRA_LIMITS"
+		fi
+	} >"$CONF"
+}
+
+# wait_dead PID TENTHS: 0 once PID has exited (or is a zombie), 1 on timeout.
+wait_dead() {
+	local pid=$1 n=${2:-100} state
+	while [ "$n" -gt 0 ]; do
+		kill -0 "$pid" 2>/dev/null || return 0
+		state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)
+		[ "$state" = Z ] && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# Start the daemon on $ROOT (created by the daemon) and wait until it logs its
+# port.  Each start has its own log file; $LOG is the current one.
+daemon_start() {
+	local n port
+	[ -n "$DAEMON_PID" ] && bail "daemon_start: a daemon is already running"
+	[ -f "$CONF" ] || e2e_config
+	DAEMON_STARTS=$((DAEMON_STARTS + 1))
+	LOG=$TMP/daemon.$DAEMON_STARTS.log
+	"$OCIREGD" -c "$CONF" </dev/null >>"$LOG" 2>&1 &
+	DAEMON_PID=$!
+	port=
+	for ((n = 0; n < 150; n++)); do
+		port=$(sed -n 's/.*listening on .* (port \([0-9][0-9]*\), [0-9]* workers\{0,1\}).*/\1/p' "$LOG" | head -n 1)
+		[ -n "$port" ] && break
+		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+			wait "$DAEMON_PID"
+			local rc=$?
+			DAEMON_PID=
+			bail "daemon start #$DAEMON_STARTS" "exited with $rc before listening; log: $(cat "$LOG")"
+		fi
+		sleep 0.1
+	done
+	if [ -z "$port" ]; then
+		bail "daemon start #$DAEMON_STARTS" "no 'listening on ... (port N' line within 15s; log: $(cat "$LOG")"
+	fi
+	PORT=$port
+	BASE=http://127.0.0.1:$PORT
+	echo "# daemon #$DAEMON_STARTS pid $DAEMON_PID on $BASE"
+}
+
+# Stop with SIGTERM and assert a clean exit (status 0, "stopped" logged, no
+# sanitizer report in the log).
+daemon_stop() {
+	local rc pid=$DAEMON_PID
+	[ -z "$pid" ] && return 0
+	if ! daemon_alive; then
+		t_fail "daemon #$DAEMON_STARTS still running when the test stops it" "$(daemon_gone_why)"
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	if ! wait_dead "$pid" 150; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		DAEMON_PID=
+		t_fail "daemon #$DAEMON_STARTS stops within 15s of SIGTERM" "had to SIGKILL it"
+		return 0
+	fi
+	wait "$pid"
+	rc=$?
+	DAEMON_PID=
+	if [ "$rc" -eq 0 ]; then
+		t_pass "daemon #$DAEMON_STARTS exits 0 on SIGTERM"
+	else
+		t_fail "daemon #$DAEMON_STARTS exits 0 on SIGTERM" "exit status $rc; log tail: $(tail -n 30 "$LOG")"
+	fi
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined|Leak)' "$LOG"; then
+		t_fail "daemon #$DAEMON_STARTS log has no sanitizer report" "$(grep -E -A30 'ERROR: |runtime error:' "$LOG" | head -n 60)"
+	fi
+}
+
+daemon_restart() {
+	daemon_stop
+	daemon_start
+}
+
+# e2e_finish: stop the daemon, print the counts, exit non-zero on failure.
+e2e_finish() {
+	daemon_stop
+	echo "1..$T_N"
+	echo "# $E2E_NAME: $T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ] && exit 0
+	exit 1
+}
+
+# ---------------------------------------------------------------- HTTP
+
+# req METHOD PATH-OR-URL [curl args...]
+# Sets STATUS (000 if no answer), DLSIZE (body bytes received), $BODY, $HDRS
+# (CR stripped).  HEAD is sent as a real HEAD (curl -I).  Paths are sent as
+# given (--path-as-is: "..", "//" reach the daemon).
+req() {
+	local method=$1 target=$2 out
+	shift 2
+	case $target in
+	http://* | https://*) ;;
+	*) target=$BASE$target ;;
+	esac
+	local m=(-X "$method")
+	[ "$method" = HEAD ] && m=(-I)
+	: >"$BODY"
+	: >"$HDRS.raw"
+	out=$(curl -s --path-as-is --max-time 30 "${m[@]}" -o "$BODY" -D "$HDRS.raw" \
+		-w '%{http_code} %{size_download} %{exitcode}' "$@" "$target" </dev/null)
+	STATUS=${out%% *}
+	out=${out#* }
+	DLSIZE=${out%% *}
+	CURL_RC=${out##* }
+	# Keep only the final response's header block (drop "100 Continue").
+	awk '{sub(/\r$/, "")} /^HTTP\//{n=0} {h[n++]=$0} END{for(i=0;i<n;i++) print h[i]}' "$HDRS.raw" >"$HDRS"
+	[ "$method" = HEAD ] && : >"$BODY"
+	if [ "$STATUS" = 000 ] && [ -n "$DAEMON_PID" ] && ! daemon_alive; then
+		bail "daemon #$DAEMON_STARTS is still running at $method $target" \
+			"no answer$(curl_why) and $(daemon_gone_why)"
+	fi
+	return 0
+}
+
+# daemon_alive: the daemon we started is running and nobody signalled it.
+daemon_alive() {
+	[ -n "$DAEMON_PID" ] || return 1
+	kill -0 "$DAEMON_PID" 2>/dev/null || return 1
+	[ "$(awk '{print $3}' "/proc/$DAEMON_PID/stat" 2>/dev/null)" != Z ] || return 1
+	! grep -q ' info: signal [0-9]*: stopping' "$LOG"
+}
+
+daemon_gone_why() {
+	if grep -q ' info: signal [0-9]*: stopping' "$LOG"; then
+		printf 'the daemon got a signal this test did not send (someone else killed it?): %s' \
+			"$(grep -E 'signal [0-9]+: stopping|stopped' "$LOG" | tr '\n' ' ')"
+	else
+		printf 'the daemon process is gone; log tail: %s' "$(tail -n 15 "$LOG")"
+	fi
+}
+
+# hdr NAME: the value(s) of a response header (case-insensitive name), one
+# per line; empty if absent.
+hdr() {
+	awk -v n="$1" 'BEGIN{n=tolower(n)} {i=index($0,":"); if(i>0 && tolower(substr($0,1,i-1))==n){v=substr($0,i+1); sub(/^[ \t]+/,"",v); sub(/[ \t]+$/,"",v); print v}}' "$HDRS"
+}
+
+# Absolute URL for a Location value.
+loc_url() {
+	case $1 in
+	http://* | https://*) printf '%s' "$1" ;;
+	*) printf '%s%s' "$BASE" "$1" ;;
+	esac
+}
+
+# URL with a query parameter appended.
+with_query() {
+	case $1 in
+	*\?*) printf '%s&%s' "$1" "$2" ;;
+	*) printf '%s?%s' "$1" "$2" ;;
+	esac
+}
+
+# " (curl exit N: ...)" when curl got no HTTP answer.
+curl_why() {
+	[ "${CURL_RC:-0}" = 0 ] && return
+	case $CURL_RC in
+	7) printf ' (curl exit 7: connection refused)' ;;
+	28) printf ' (curl exit 28: timed out)' ;;
+	52) printf ' (curl exit 52: empty reply, connection closed)' ;;
+	55) printf ' (curl exit 55: send failed)' ;;
+	56) printf ' (curl exit 56: receive failed / reset)' ;;
+	*) printf ' (curl exit %s)' "$CURL_RC" ;;
+	esac
+}
+
+err_code() { jq -r '.errors[0].code // empty' "$BODY" 2>/dev/null; }
+
+# ---------------------------------------------------------------- blobs
+
+# mkblob FILE SIZE: random bytes.
+mkblob() { head -c "$2" /dev/urandom >"$1"; }
+sha256_of() { printf 'sha256:%s' "$(sha256sum "$1" | cut -d' ' -f1)"; }
+sha512_of() { printf 'sha512:%s' "$(sha512sum "$1" | cut -d' ' -f1)"; }
+body_sha256() { sha256_of "$BODY"; }
+fsize() { stat -c %s "$1"; }
+# slice FILE OFFSET LEN OUT
+slice() { tail -c +"$(($2 + 1))" "$1" | head -c "$3" >"$4"; }
+# Where the store keeps a digest's bytes.
+blob_path() {
+	local alg=${1%%:*} hex=${1#*:}
+	printf '%s/blobs/%s/%s/%s' "$ROOT" "$alg" "${hex:0:2}" "$hex"
+}
+blob_file_count() { find "$ROOT/blobs" -type f 2>/dev/null | wc -l; }
+
+# db SQL: run a query on meta.db (read-only use).
+db() { sqlite3 -batch -noheader -cmd '.timeout 3000' "$ROOT/meta.db" "$1" 2>&1; }
+sqlq() { printf "'%s'" "${1//\'/\'\'}"; }
+
+# Start an upload session in REPO; sets UPLOAD_LOC (absolute URL) and
+# UPLOAD_ID.  Asserts the 202.
+upload_start() {
+	req POST "/v2/$1/blobs/uploads/"
+	UPLOAD_LOC=
+	UPLOAD_ID=
+	if [ "$STATUS" = 202 ] && [ -n "$(hdr Location)" ]; then
+		UPLOAD_LOC=$(loc_url "$(hdr Location)")
+		UPLOAD_ID=$(hdr Docker-Upload-UUID)
+		return 0
+	fi
+	t_fail "POST /v2/$1/blobs/uploads/ starts a session" "status $STATUS, Location '$(hdr Location)', body $(head -c 300 "$BODY")"
+	return 1
+}
+
+# push_blob REPO FILE [DIGEST]: monolithic POST; asserts 201.
+push_blob() {
+	local d=${3:-$(sha256_of "$2")}
+	req POST "/v2/$1/blobs/uploads/?digest=$d" -H 'Content-Type: application/octet-stream' --data-binary "@$2"
+	assert_status 201 "monolithic push of $(fsize "$2") bytes to $1"
+}
+
+# ---------------------------------------------------------------- assertions
+
+# assert_eq ACTUAL EXPECTED DESC
+assert_eq() {
+	if [ "$1" = "$2" ]; then
+		t_pass "$3"
+	else
+		t_fail "$3" "expected: '$2'" "  actual: '$1'"
+	fi
+}
+
+assert_ne() {
+	if [ "$1" != "$2" ]; then
+		t_pass "$3"
+	else
+		t_fail "$3" "expected anything but '$2'"
+	fi
+}
+
+# assert_match ACTUAL ERE DESC
+assert_match() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		t_pass "$3"
+	else
+		t_fail "$3" "expected to match: /$2/" "  actual: '$1'"
+	fi
+}
+
+assert_status() {
+	if [ "$STATUS" = "$1" ]; then
+		t_pass "$2 (status $1)"
+	else
+		t_fail "$2 (status $1)" "expected status $1, got $STATUS$(curl_why); body: $(head -c 400 "$BODY")"
+	fi
+}
+
+# assert_header NAME VALUE DESC: header present exactly once with this value.
+assert_header() {
+	local v
+	v=$(hdr "$1")
+	if [ "$v" = "$2" ]; then
+		t_pass "$3 ($1: $2)"
+	else
+		t_fail "$3 ($1: $2)" "expected $1: '$2'" "  actual: '$(printf '%s' "$v" | tr '\n' '|')' (status $STATUS)"
+	fi
+}
+
+assert_no_header() {
+	local v
+	v=$(hdr "$1")
+	if [ -z "$v" ]; then
+		t_pass "$2 (no $1)"
+	else
+		t_fail "$2 (no $1)" "unexpected $1: '$v'"
+	fi
+}
+
+# assert_error CODE DESC: the body is the spec's envelope and errors[0].code
+# is CODE.
+declare -A E2E_JQ_CACHE=()
+assert_error() {
+	local c b=
+	# jq costs ~20ms a run; identical small bodies are checked once.
+	[ -s "$BODY" ] && [ "$(fsize "$BODY")" -lt 4096 ] && b=$(<"$BODY")
+	if [ -n "$b" ] && [ -n "${E2E_JQ_CACHE[$b]+set}" ]; then
+		c=${E2E_JQ_CACHE[$b]}
+	else
+		c=$(jq -r 'if (.errors|type)=="array" and (.errors|length)>=1 and
+		    (.errors[0]|has("code") and has("message") and has("detail"))
+		    then .errors[0].code else "(not the spec envelope)" end' "$BODY" 2>/dev/null)
+		[ -n "$b" ] && E2E_JQ_CACHE[$b]=$c
+	fi
+	if [ "$c" = "$1" ]; then
+		t_pass "$2 (code $1)"
+	else
+		t_fail "$2 (code $1)" "expected code $1 in the {errors:[{code,message,detail}]} envelope" \
+			"  actual (status $STATUS): $(head -c 400 "$BODY")"
+	fi
+}
+
+# assert_status_error STATUS CODE DESC
+assert_status_error() {
+	assert_status "$1" "$3"
+	assert_error "$2" "$3"
+}
+
+# assert_body_digest DIGEST DESC: the downloaded body hashes to DIGEST.
+assert_body_digest() {
+	local got
+	case $1 in
+	sha512:*) got=$(sha512_of "$BODY") ;;
+	*) got=$(sha256_of "$BODY") ;;
+	esac
+	assert_eq "$got" "$1" "$2 (body digest)"
+}
+
+assert_file_exists() {
+	if [ -f "$1" ]; then t_pass "$2"; else t_fail "$2" "no file $1"; fi
+}
+
+assert_file_absent() {
+	if [ ! -e "$1" ]; then t_pass "$2"; else t_fail "$2" "unexpected file $1 ($(stat -c %s "$1") bytes)"; fi
+}
+
+# assert_rows SQL-COUNT-QUERY EXPECTED DESC
+assert_rows() {
+	local got
+	got=$(db "$1")
+	if [ "$got" = "$2" ]; then
+		t_pass "$3"
+	else
+		t_fail "$3" "query: $1" "expected: $2" "  actual: $got"
+	fi
+}
+
+assert_code_in_spec() {
+	local c
+	c=$(err_code)
+	case " $SPEC_CODES " in
+	*" $c "*) [ -n "$c" ] && { t_pass "$1 (code $c is a spec code)"; return; } ;;
+	esac
+	t_fail "$1 (error code is one of the spec's codes)" "code '$c' is not in: $SPEC_CODES"
+}
+
+# wait_log ERE: bounded wait (3s) for a line in the current daemon log.
+wait_log() {
+	local n
+	for ((n = 0; n < 30; n++)); do
+		grep -Eq -- "$1" "$LOG" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# assert_log ERE DESC
+assert_log() {
+	if wait_log "$1"; then
+		t_pass "$2"
+	else
+		t_fail "$2" "no log line matching /$1/; last lines: $(tail -n 5 "$LOG")"
+	fi
+}
+
+# assert_no_5xx DESC: no 5xx in any access log line of this script so far.
+assert_no_5xx() {
+	local bad
+	bad=$(cat "$TMP"/daemon.*.log 2>/dev/null | grep -E '^.*access: .* 5[0-9][0-9] in=' | head -n 5)
+	if [ -z "$bad" ]; then
+		t_pass "$1"
+	else
+		t_fail "$1" "$bad"
+	fi
+}
