@@ -30,6 +30,9 @@ struct config_section {
 	int nkv;
 };
 
+/* [gc] untagged: what happens to manifests no tag points at. */
+enum config_untagged { CONFIG_UNTAGGED_KEEP = 0, CONFIG_UNTAGGED_DELETE = 1 };
+
 struct config {
 	char path[PATH_MAX];
 	/* [server] */
@@ -39,15 +42,24 @@ struct config {
 	int header_timeout;		/* seconds to receive a request's headers */
 	int read_timeout;		/* seconds of silence before a connection drops */
 	int max_connections;		/* per worker */
+	int access_log;			/* 0 off, 1 text, 2 json */
+	char metrics_listen[256];	/* "" = /metrics on the main listener */
+	int shutdown_timeout;		/* seconds requests in flight may take at stop */
 	/* [storage] */
 	char root[PATH_MAX];
 	int sync;			/* fsync blobs and directories before 2xx */
+	int upload_expiry;		/* seconds an idle upload session lives */
 	/* [limits] */
 	long long max_manifest_size;
 	long long chunk_min_length;
 	long long max_blob_size;	/* 0: unlimited */
 	/* [cache] */
 	long long manifest_cache_size;	/* bytes of manifests kept in memory */
+	/* [gc] */
+	int gc_interval;		/* seconds between background runs; 0: off */
+	int gc_untagged;		/* enum config_untagged */
+	int gc_untagged_grace;		/* seconds an untagged manifest is kept anyway */
+	int gc_grace;			/* seconds an unreferenced blob is kept anyway */
 	/* [auth]: on when users is set */
 	char auth_users[PATH_MAX];
 	int auth_anonymous;		/* 0: none, 1: pull */

@@ -18,9 +18,22 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
-/* One access-log line: peer, method, target, status, bytes received and
- * sent, microseconds, and the worker that served it. */
-void log_access(const char *peer, const char *method, const char *path, int status,
-    unsigned long long bytes_in, unsigned long long bytes_out, long long usec, int worker);
+struct log_access_rec {
+	const char *peer;
+	const char *user;	/* NULL or "" if anonymous */
+	const char *method;
+	const char *path;
+	const char *digest;	/* NULL if none applies */
+	int status;
+	unsigned long long bytes_in, bytes_out;
+	long long usec;
+	int worker;
+};
+
+enum log_access_format { LOG_ACCESS_OFF = 0, LOG_ACCESS_TEXT = 1, LOG_ACCESS_JSON = 2 };
+
+/* One access-log line: text ("access: PEER METHOD TARGET STATUS in=N
+ * out=N Nus w=N") or one JSON object. */
+void log_access(enum log_access_format fmt, const struct log_access_rec *r);
 
 #endif

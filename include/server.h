@@ -55,6 +55,9 @@ struct worker {
 	struct cache *manifests;	/* this worker's manifest cache */
 	struct pool *pool;		/* shared blocking-work threads */
 	struct auth *auth;		/* users, permissions, tokens */
+	struct ssl_ctx_st *ssl_ctx;	/* NULL: plain HTTP */
+	struct metrics_worker *metrics;	/* this worker's counters */
+	int draining;			/* stopping: no new connections */
 };
 
 struct req_header {
@@ -77,6 +80,9 @@ struct request {
 	const char *method_name;
 	const char *peer;		/* client address, for logs */
 	void *auth_ident;		/* auth.c: who the client is */
+	const char *user;		/* authenticated user, for logs */
+	const char *log_digest;		/* digest the answer carried */
+	int metric_route;		/* route label for metrics */
 	const char *url;		/* raw target, for logs */
 	const char *path;		/* percent-decoded path */
 	const char *query;		/* raw query string or NULL */
@@ -144,6 +150,13 @@ struct auth;
 /* The server: workers listening on cfg's address; auth may have
  * authentication off.  Neither store nor auth is owned. */
 struct server *server_new(const struct config *cfg, struct store *store, struct auth *auth);
+/* SIGHUP: fn builds a new config and auth (both malloc'd; the server keeps
+ * them until it is freed) or returns -1 after logging why. */
+typedef int (*server_reload_fn)(void *arg, struct config **cfg, struct auth **auth);
+void server_set_reload(struct server *srv, server_reload_fn fn, void *arg);
+/* Graceful stop (what SIGTERM does): stop accepting, finish requests in
+ * flight up to [server] shutdown_timeout, then server_run returns. */
+void server_shutdown(struct server *srv);
 /* Whether cfg's [tls] files load and match: 0, or -1 with a reason. */
 int server_tls_check(const struct config *cfg, char *err, size_t cap);
 /* Run until server_stop (or SIGTERM/SIGINT).  0 or -1. */

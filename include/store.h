@@ -21,6 +21,8 @@ struct store *store_open(const char *root, int sync);
 void store_close(struct store *s);
 const char *store_root(const struct store *s);
 
+/* Whether the store takes a new file (readiness): 0 or an error. */
+int store_writable(struct store *s);
 /* Size of a stored blob: 0, -ERR_BLOB_UNKNOWN or an I/O error. */
 int store_blob_stat(struct store *s, const struct digest *d, uint64_t *size);
 /* Open a blob for reading; *fd is the caller's to close. */

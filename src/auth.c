@@ -686,6 +686,7 @@ auth_request(struct auth *a, struct request *req, const char *repo, unsigned nee
 		}
 		id->authenticated = c->sub[0] != '\0';
 		snprintf(id->user, sizeof(id->user), "%s", c->sub);
+		req->user = id->user;
 		if (repo == NULL)
 			return 0;
 		granted = auth_token_grants(c, repo);
@@ -718,6 +719,7 @@ auth_request(struct auth *a, struct request *req, const char *repo, unsigned nee
 		sodium_memzero(pass, sizeof(pass));
 		id->authenticated = 1;
 		snprintf(id->user, sizeof(id->user), "%s", user);
+		req->user = id->user;
 		if (repo == NULL || (need & ~auth_user_actions(a, user, repo)) == 0)
 			return 0;
 		req_error(req, ERR_DENIED, repo);

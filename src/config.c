@@ -21,7 +21,7 @@
 
 enum config_type {
 	CT_STRING, CT_OPTSTR, CT_INT, CT_SIZE, CT_DURATION, CT_LOGLEVEL, CT_BOOL, CT_LISTEN,
-	CT_ANON
+	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED
 };
 
 struct config_key {
@@ -50,10 +50,18 @@ static const struct config_key config_keys[] = {
 	    "Silence after which a connection is dropped (idle or mid-body)."},
 	{"server", "max_connections", CT_INT, F(max_connections), "4096", 1, 1000000,
 	    "Open connections per worker."},
+	{"server", "access_log", CT_ACCESSLOG, F(access_log), "text", 0, 0,
+	    "One line per request on stderr: off, text or json."},
+	{"server", "metrics_listen", CT_OPTLISTEN, F(metrics_listen), "", 0, 0,
+	    "Separate HOST:PORT for /metrics, /healthz and /readyz; empty = the main listener."},
+	{"server", "shutdown_timeout", CT_DURATION, F(shutdown_timeout), "30s", 0, 3600,
+	    "On SIGTERM, how long requests in flight may take before they are cut."},
 	{"storage", "root", CT_STRING, F(root), "./var", 0, 0,
 	    "Directory for blobs, uploads and meta.db; created on start."},
 	{"storage", "sync", CT_BOOL, F(sync), "true", 0, 1,
 	    "fsync blobs and directories before acknowledging a push."},
+	{"storage", "upload_expiry", CT_DURATION, F(upload_expiry), "24h", 60, 365 * 86400,
+	    "Upload sessions idle this long are removed by gc, with their spool files."},
 	{"limits", "max_manifest_size", CT_SIZE, F(max_manifest_size), "4M", 1024, 1LL << 30,
 	    "Largest manifest body accepted."},
 	{"limits", "chunk_min_length", CT_SIZE, F(chunk_min_length), "0", 0, 1LL << 30,
@@ -62,6 +70,14 @@ static const struct config_key config_keys[] = {
 	    "Largest blob accepted; 0 = unlimited."},
 	{"cache", "manifest_cache_size", CT_SIZE, F(manifest_cache_size), "16M", 0, 1LL << 34,
 	    "Memory for manifests served from RAM (split between workers); 0 = off."},
+	{"gc", "interval", CT_DURATION, F(gc_interval), "0", 0, 365 * 86400,
+	    "Run garbage collection in the daemon this often; 0 = off (use `ociregd gc`)."},
+	{"gc", "untagged", CT_UNTAGGED, F(gc_untagged), "keep", 0, 0,
+	    "Manifests no tag, index or live subject keeps: keep, or delete after untagged_grace."},
+	{"gc", "untagged_grace", CT_DURATION, F(gc_untagged_grace), "24h", 0, 3650 * 86400,
+	    "Age below which an untagged manifest is kept even with untagged = delete."},
+	{"gc", "grace", CT_DURATION, F(gc_grace), "1h", 0, 3650 * 86400,
+	    "Age below which an unreferenced blob is kept (a manifest may be about to use it)."},
 	{"auth", "users", CT_OPTSTR, F(auth_users), "", 0, 0,
 	    "Users file (name:hash lines, Argon2id or bcrypt); setting it turns authentication on."},
 	{"auth", "anonymous", CT_ANON, F(auth_anonymous), "none", 0, 0,
@@ -203,6 +219,12 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 	enum log_level lv;
 
 	switch (k->type) {
+	case CT_OPTLISTEN:
+		if (v[0] == '\0') {
+			*field = '\0';
+			return 0;
+		}
+		/* FALLTHROUGH */
 	case CT_LISTEN:
 		if (!server_listen_valid(v)) {
 			config_fail(p, k->section, k->key, "'%s' is not HOST:PORT or [IPV6]:PORT", v);
@@ -217,6 +239,18 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 		}
 		memcpy(field, v, strlen(v) + 1);
 		return 0;
+	case CT_ACCESSLOG:
+		if (strcmp(v, "off") == 0)
+			*(int *)field = 0;
+		else if (strcmp(v, "text") == 0)
+			*(int *)field = 1;
+		else if (strcmp(v, "json") == 0)
+			*(int *)field = 2;
+		else {
+			config_fail(p, k->section, k->key, "'%s' is not one of off, text, json", v);
+			return -1;
+		}
+		return 0;
 	case CT_ANON:
 		if (strcmp(v, "none") == 0)
 			*(int *)field = 0;
@@ -224,6 +258,16 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 			*(int *)field = 1;
 		else {
 			config_fail(p, k->section, k->key, "'%s' is not one of none, pull", v);
+			return -1;
+		}
+		return 0;
+	case CT_UNTAGGED:
+		if (strcmp(v, "keep") == 0)
+			*(int *)field = CONFIG_UNTAGGED_KEEP;
+		else if (strcmp(v, "delete") == 0)
+			*(int *)field = CONFIG_UNTAGGED_DELETE;
+		else {
+			config_fail(p, k->section, k->key, "'%s' is not one of keep, delete", v);
 			return -1;
 		}
 		return 0;
@@ -552,6 +596,9 @@ config_type_name(enum config_type t)
 	case CT_STRING: return "string";
 	case CT_OPTSTR: return "string, may be empty";
 	case CT_ANON: return "none|pull";
+	case CT_UNTAGGED: return "keep|delete";
+	case CT_ACCESSLOG: return "off|text|json";
+	case CT_OPTLISTEN: return "address, may be empty";
 	case CT_INT: return "integer";
 	case CT_SIZE: return "size";
 	case CT_DURATION: return "duration";

@@ -83,18 +83,80 @@ log_msg(enum log_level level, const char *fmt, ...)
 	log_write(buf, len, sizeof(buf));
 }
 
-void
-log_access(const char *peer, const char *method, const char *path, int status,
-    unsigned long long bytes_in, unsigned long long bytes_out, long long usec, int worker)
+/* Append s JSON-escaped; client-controlled text stays one valid line. */
+static size_t
+log_json_str(char *buf, size_t len, size_t cap, const char *s)
 {
-	char buf[2048];
-	size_t len;
+	static const char hex[] = "0123456789abcdef";
+
+	if (len + 2 >= cap)
+		return len;
+	buf[len++] = '"';
+	for (; s != NULL && *s != '\0' && len + 8 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			buf[len++] = '\\';
+			buf[len++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			len += (size_t)snprintf(buf + len, cap - len, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+		} else {
+			buf[len++] = (char)c;
+		}
+	}
+	buf[len++] = '"';
+	return len;
+}
+
+void
+log_access(enum log_access_format fmt, const struct log_access_rec *r)
+{
+	char buf[4096];
+	size_t len = 0;
 	int n;
 
-	len = log_stamp(buf, sizeof(buf));
-	n = snprintf(buf + len, sizeof(buf) - len, "access: %s %s %s %d in=%llu out=%llu %lldus w=%d",
-	    peer, method, path, status, bytes_in, bytes_out, usec, worker);
-	if (n > 0)
+	if (fmt == LOG_ACCESS_OFF)
+		return;
+	if (fmt == LOG_ACCESS_TEXT) {
+		len = log_stamp(buf, sizeof(buf));
+		n = snprintf(buf + len, sizeof(buf) - len, "access: %s %s %s %d in=%llu out=%llu %lldus w=%d",
+		    r->peer, r->method, r->path, r->status, r->bytes_in, r->bytes_out, r->usec, r->worker);
+		if (n > 0)
+			len += (size_t)n;
+		log_write(buf, len, sizeof(buf));
+		return;
+	}
+	{
+		struct timespec ts;
+		struct tm tm;
+		char t[40];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(buf, sizeof(buf), "{\"time\":\"%s.%03ldZ\",\"remote\":", t, ts.tv_nsec / 1000000);
+		len = n > 0 ? (size_t)n : 0;
+	}
+	len = log_json_str(buf, len, sizeof(buf), r->peer);
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",\"user\":");
+	len = log_json_str(buf, len, sizeof(buf), r->user ? r->user : "");
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",\"method\":");
+	len = log_json_str(buf, len, sizeof(buf), r->method);
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",\"path\":");
+	len = log_json_str(buf, len, sizeof(buf), r->path);
+	n = snprintf(buf + len, sizeof(buf) - len, ",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+	    "\"duration_us\":%lld,\"worker\":%d,\"digest\":", r->status, r->bytes_in, r->bytes_out,
+	    r->usec, r->worker);
+	if (n > 0 && (size_t)n < sizeof(buf) - len)
 		len += (size_t)n;
+	if (r->digest != NULL) {
+		len = log_json_str(buf, len, sizeof(buf), r->digest);
+	} else if (len + 4 < sizeof(buf)) {
+		memcpy(buf + len, "null", 4);
+		len += 4;
+	}
+	if (len + 1 < sizeof(buf))
+		buf[len++] = '}';
+	/* JSON lines carry their own timestamp: no prefix. */
 	log_write(buf, len, sizeof(buf));
 }

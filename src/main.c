@@ -101,6 +101,34 @@ check_config(const struct config *cfg)
 	return EXIT_OK;
 }
 
+/* SIGHUP: build a new config and auth from the same file; on any error
+ * log it and keep the running ones. */
+static int
+reload(void *arg, struct config **out_cfg, struct auth **out_auth)
+{
+	const char *path = arg;
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct auth *auth;
+	char err[1024];
+
+	if (cfg == NULL)
+		return -1;
+	if (load_config(path, cfg) != 0) {
+		log_error("reload refused: the configuration has errors (see above); keeping the old one");
+		free(cfg);
+		return -1;
+	}
+	if ((auth = auth_new(cfg, err, sizeof(err))) == NULL) {
+		log_error("reload refused: %s", err);
+		config_free(cfg);
+		free(cfg);
+		return -1;
+	}
+	*out_cfg = cfg;
+	*out_auth = auth;
+	return 0;
+}
+
 static int
 serve(const struct config *cfg)
 {
@@ -132,6 +160,7 @@ serve(const struct config *cfg)
 		store_close(store);
 		return EXIT_BIND;
 	}
+	server_set_reload(srv, reload, (void *)cfg->path);
 	log_info("ociregd %s: storage %s%s%s", OCIREGD_VERSION, cfg->root,
 	    auth_enabled(auth) ? ", authentication on" : "", cfg->tls_certificate[0] ? ", TLS" : "");
 	server_run(srv);

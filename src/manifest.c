@@ -17,6 +17,7 @@
 #include "config.h"
 #include "handlers.h"
 #include "log.h"
+#include "metrics.h"
 #include "meta.h"
 #include "oci.h"
 #include "server.h"
@@ -51,9 +52,11 @@ manifest_get(struct request *req)
 	/* Manifests are immutable: serve from this worker's cache, fill it
 	 * on a miss.  HEAD needs only the row. */
 	if (cache_get(req->w->manifests, mf.digest, &data, &len)) {
+		__atomic_add_fetch(&req->w->metrics->manifest_cache_hits, 1, __ATOMIC_RELAXED);
 		req_respond(req, 200, mf.media_type, data, len);
 		return;
 	}
+	__atomic_add_fetch(&req->w->metrics->manifest_cache_misses, 1, __ATOMIC_RELAXED);
 	if (digest_parse(mf.digest, &d) != 0) {
 		req_error(req, ERR_INTERNAL, "stored manifest digest is malformed");
 		return;

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "errors.h"
 #include "handlers.h"
+#include "metrics.h"
 #include "router.h"
 #include "server.h"
 
@@ -255,13 +256,16 @@ router_dispatch(struct request *req)
 
 	/* Docker's token endpoint lives beside /v2/. */
 	if (strcmp(req->path, "/token") == 0) {
+		req->metric_route = METRICS_ROUTE_TOKEN;
 		if (req->method == METHOD_GET)
 			auth_token_handler(req);
 		else
 			req_error(req, ERR_METHOD, NULL);
 		return;
 	}
-	if ((rc = router_split(req->path, &req->m)) != 0) {
+	rc = router_split(req->path, &req->m);
+	req->metric_route = (int)req->m.kind;
+	if (rc != 0) {
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}

@@ -49,7 +49,11 @@
 #include "cache.h"
 #include "config.h"
 #include "log.h"
+#include "auth.h"
 #include "meta.h"
+#include "metrics.h"
+#include "notify.h"
+#include "store.h"
 #include "pool.h"
 #include "router.h"
 #include "server.h"
@@ -72,8 +76,19 @@ struct server {
 	int nworkers;
 	pthread_t *threads;
 	int port;
-	struct event *sig_term, *sig_int;
+	struct event *sig_term, *sig_int, *sig_hup;
+	struct event *watchdog;
+	struct evconnlistener *metrics_listener;	/* on worker 0 */
 	struct pool *pool;
+	int metrics_port;
+	/* SIGHUP: the caller's reload function, and what reloads replaced
+	 * (freed at the end: requests in flight may still point at them). */
+	server_reload_fn reload_fn;
+	void *reload_arg;
+	struct config **old_cfgs;
+	struct auth **old_auths;
+	size_t nold;
+	SSL_CTX *pending_ctx;
 	volatile int stopping;
 };
 
@@ -102,6 +117,7 @@ struct http_conn {
 	struct http_conn *next, *prev;	/* the worker's list, for shutdown */
 	int waiting;			/* a deferred answer is outstanding */
 	int tls;			/* bufferevent_openssl: no direct reads */
+	int metrics_only;		/* accepted on [server] metrics_listen */
 	int file_fd;			/* TLS file response being pumped, or -1 */
 	uint64_t file_off, file_left;
 	struct event *resume_ev;	/* resume parsing after a deferred answer */
@@ -110,6 +126,8 @@ struct http_conn {
 static http_parser_settings server_parser_settings;
 
 static int server_detached(struct request *req);
+static int server_ops_dispatch(struct request *req);
+static SSL_CTX *server_tls_ctx(const struct config *cfg, char *err, size_t cap);
 static void server_file_pump(struct http_conn *c);
 static void server_deferred_answered(struct request *req);
 
@@ -161,8 +179,11 @@ req_add_header(struct request *req, const char *name, const char *fmt, ...)
 	}
 	req->out[req->nout].name = arena_strdup(req->arena, name);
 	req->out[req->nout].value = arena_strdup(req->arena, value);
-	if (req->out[req->nout].name != NULL && req->out[req->nout].value != NULL)
+	if (req->out[req->nout].name != NULL && req->out[req->nout].value != NULL) {
+		if (strcmp(name, "Docker-Content-Digest") == 0)
+			req->log_digest = req->out[req->nout].value;
 		req->nout++;
+	}
 }
 
 static const char *
@@ -205,7 +226,7 @@ server_write_head(struct request *req, int status, const char *content_type, uin
 
 	req->responded = 1;
 	req->status = status;
-	if (!http_should_keep_alive(&c->parser))
+	if (!http_should_keep_alive(&c->parser) || c->w->draining)
 		c->closing = 1;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Docker-Distribution-API-Version: registry/2.0\r\n"
@@ -353,9 +374,18 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg);
 static void
 server_req_free(struct request *req)
 {
-	log_access(req->peer, req->method_name, req->url ? req->url : "-",
-	    req->responded ? req->status : 499, (unsigned long long)req->body_bytes,
-	    (unsigned long long)req->bytes_out, server_now_us() - req->t_start_us, req->w->id);
+	struct log_access_rec r = {
+		.peer = req->peer, .user = req->user, .method = req->method_name,
+		.path = req->url ? req->url : "-", .status = req->responded ? req->status : 499,
+		.bytes_in = req->body_bytes, .bytes_out = req->bytes_out,
+		.usec = server_now_us() - req->t_start_us, .worker = req->w->id,
+	};
+
+	r.digest = req->log_digest != NULL ? req->log_digest :
+	    (req->m.ref_is_digest ? req->m.ref : NULL);
+	metrics_observe(req->w->metrics, req->metric_route, (int)req->method, r.status, r.usec,
+	    r.bytes_in, r.bytes_out);
+	log_access((enum log_access_format)req->w->cfg->access_log, &r);
 	free(req->body);
 	arena_free(req->arena);
 }
@@ -452,7 +482,12 @@ server_conn_fail(struct http_conn *c, enum reg_error e)
 		    "Connection: close\r\n\r\n", errors_status(e),
 		    server_reason(errors_status(e)), n);
 		evbuffer_add(out, buf, n);
-		log_access(c->peer, "-", "-", errors_status(e), 0, n, 0, c->w->id);
+		{
+			struct log_access_rec r = {.peer = c->peer, .method = "-", .path = "-",
+			    .status = errors_status(e), .bytes_out = n, .worker = c->w->id};
+
+			log_access((enum log_access_format)c->w->cfg->access_log, &r);
+		}
 	}
 	bufferevent_disable(c->bev, EV_READ);
 }
@@ -634,11 +669,64 @@ cb_headers_complete(http_parser *p)
 		return 0;
 	}
 	req->path = path;
-	router_dispatch(req);
+	if (!server_ops_dispatch(req))
+		router_dispatch(req);
 	if (!req->responded && req_header(req, "Expect") != NULL &&
 	    strcasecmp(req_header(req, "Expect"), "100-continue") == 0 &&
 	    (req->chunked || req->content_length > 0))
 		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	return 0;
+}
+
+/* The operator's endpoints: /metrics, /healthz, /readyz.  On a connection
+ * from [server] metrics_listen they are all there is; without that setting
+ * they share the main listener.  Returns 1 if the request was handled. */
+static int
+server_ops_dispatch(struct request *req)
+{
+	struct server *srv = req->w->srv;
+	int ops_here = req->conn->metrics_only || srv->cfg->metrics_listen[0] == '\0';
+
+	if (ops_here && strcmp(req->path, "/healthz") == 0) {
+		req->metric_route = METRICS_ROUTE_HEALTH;
+		req_respond(req, 200, "text/plain", "ok\n", 3);
+		return 1;
+	}
+	if (ops_here && (strcmp(req->path, "/readyz") == 0 || strcmp(req->path, "/metrics") == 0)) {
+		struct metrics_gauges g = {0};
+		struct metrics_worker *blocks[256];
+		size_t n = 0, len;
+		char *text;
+
+		/* Ready: the database answers and the storage root takes a
+		 * new file. */
+		g.ready = meta_stats(req->w->meta, &g.uploads_in_progress, &g.blobs_stored,
+		    &g.blob_bytes_stored) == 0 && store_writable(req->w->store) == 0;
+		if (strcmp(req->path, "/readyz") == 0) {
+			req->metric_route = METRICS_ROUTE_HEALTH;
+			if (g.ready)
+				req_respond(req, 200, "text/plain", "ready\n", 6);
+			else
+				req_respond(req, 503, "text/plain", "not ready\n", 10);
+			return 1;
+		}
+		req->metric_route = METRICS_ROUTE_METRICS;
+		for (int i = 0; i < srv->nworkers && n < 256; i++) {
+			blocks[n++] = srv->workers[i].metrics;
+			g.sqlite_busy_retries += meta_busy_retries(srv->workers[i].meta);
+		}
+		if ((text = metrics_render(blocks, n, &g, &len)) == NULL) {
+			req_error(req, ERR_INTERNAL, NULL);
+			return 1;
+		}
+		req_respond(req, 200, "text/plain; version=0.0.4", text, len);
+		free(text);
+		return 1;
+	}
+	if (req->conn->metrics_only) {
+		req_error(req, ERR_NOT_FOUND, NULL);
+		return 1;
+	}
 	return 0;
 }
 
@@ -729,6 +817,9 @@ server_conn_free(struct http_conn *c)
 		close(c->file_fd);
 	bufferevent_free(c->bev);
 	c->w->nconns--;
+	__atomic_sub_fetch(&c->w->metrics->connections_open, 1, __ATOMIC_RELAXED);
+	if (c->w->draining && c->w->nconns == 0)
+		event_base_loopexit(c->w->base, NULL);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -912,7 +1003,6 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 	struct timeval tv = {w->cfg->read_timeout, 0};
 	int one = 1;
 
-	(void)l;
 	(void)salen;
 	if (w->nconns >= (unsigned long)w->cfg->max_connections) {
 		log_warn("connection limit (%d per worker) reached", w->cfg->max_connections);
@@ -941,8 +1031,9 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 		snprintf(c->peer, sizeof(c->peer), "local");
 	}
 	c->file_fd = -1;
-	if (w->srv->ssl_ctx != NULL) {
-		SSL *ssl = SSL_new(w->srv->ssl_ctx);
+	c->metrics_only = l != NULL && l == w->srv->metrics_listener;
+	if (w->ssl_ctx != NULL && !c->metrics_only) {
+		SSL *ssl = SSL_new(w->ssl_ctx);
 
 		c->tls = 1;
 		c->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(w->base, fd, ssl,
@@ -967,6 +1058,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 		return;
 	}
 	w->nconns++;
+	__atomic_add_fetch(&w->metrics->connections_open, 1, __ATOMIC_RELAXED);
 	c->next = w->conns;
 	if (c->next != NULL)
 		c->next->prev = c;
@@ -1063,12 +1155,197 @@ server_probe(const struct sockaddr_storage *ss, int sslen)
 	return rc;
 }
 
+/* ---- lifecycle: graceful stop, reload, watchdog ---- */
+
+static void
+server_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->nconns > 0)
+		log_warn("worker %d: shutdown_timeout: cutting %lu connection%s", w->id, w->nconns,
+		    w->nconns == 1 ? "" : "s");
+	event_base_loopexit(w->base, NULL);
+}
+
+/* Runs on each worker's own thread: stop accepting, close idle
+ * connections, let the others finish their request (answers carry
+ * Connection: close), and leave the loop when none is left or at the
+ * deadline.  Uploads cut at the deadline stay resumable (upload.c). */
+static void
+server_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct http_conn *c, *next;
+	struct timeval tv = {w->cfg->shutdown_timeout, 0};
+
+	(void)fd;
+	(void)what;
+	w->draining = 1;
+	if (w->listener != NULL)
+		evconnlistener_disable(w->listener);
+	if (w->id == 0 && w->srv->metrics_listener != NULL)
+		evconnlistener_disable(w->srv->metrics_listener);
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->req == NULL && c->file_fd < 0 &&
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			server_conn_free(c);
+		else
+			c->closing = c->req == NULL ? 1 : c->closing;
+	}
+	if (w->nconns == 0) {
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
+	event_base_once(w->base, -1, EV_TIMEOUT, server_drain_deadline, w, &tv);
+}
+
+void
+server_shutdown(struct server *srv)
+{
+	struct timeval now = {0, 0};
+
+	if (srv->stopping) {
+		/* A second signal: stop now. */
+		server_stop(srv);
+		return;
+	}
+	srv->stopping = 1;
+	notify_send("STOPPING=1");
+	log_info("stopping: finishing requests in flight (up to %ds)", srv->cfg->shutdown_timeout);
+	for (int i = 0; i < srv->nworkers; i++)
+		event_base_once(srv->workers[i].base, -1, EV_TIMEOUT, server_drain_cb, &srv->workers[i], &now);
+}
+
+struct server_swap {
+	struct worker *w;
+	const struct config *cfg;
+	struct auth *auth;
+	SSL_CTX *ctx;
+};
+
+/* Runs on the worker's thread, between requests of its loop. */
+static void
+server_swap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_swap *sw = arg;
+
+	(void)fd;
+	(void)what;
+	sw->w->cfg = sw->cfg;
+	sw->w->auth = sw->auth;
+	if (sw->w->ssl_ctx != NULL)
+		SSL_CTX_free(sw->w->ssl_ctx);
+	sw->w->ssl_ctx = sw->ctx;
+	free(sw);
+}
+
+/* Fields a reload cannot change in a running process. */
+static void
+server_reload_warn(const struct config *old, const struct config *cfg)
+{
+	if (strcmp(old->listen, cfg->listen) != 0 || strcmp(old->root, cfg->root) != 0 ||
+	    old->workers != cfg->workers || strcmp(old->metrics_listen, cfg->metrics_listen) != 0 ||
+	    (old->tls_certificate[0] == '\0') != (cfg->tls_certificate[0] == '\0'))
+		log_warn("reload: listen, metrics_listen, root, workers and turning TLS on or off "
+		    "take effect only at the next start");
+}
+
+static void
+server_reload(struct server *srv)
+{
+	struct config *cfg = NULL;
+	struct auth *auth = NULL;
+	SSL_CTX *ctx = NULL;
+	char err[2 * PATH_MAX + 256];
+	void *p;
+
+	if (srv->reload_fn == NULL)
+		return;
+	notify_send("RELOADING=1");
+	if (srv->reload_fn(srv->reload_arg, &cfg, &auth) != 0)
+		goto out;	/* the function logged why; the old config stays */
+	if (srv->ssl_ctx != NULL && cfg->tls_certificate[0] != '\0' &&
+	    (ctx = server_tls_ctx(cfg, err, sizeof(err))) == NULL) {
+		log_error("reload refused: %s", err);
+		config_free(cfg);
+		free(cfg);
+		auth_free(auth);
+		goto out;
+	}
+	server_reload_warn(srv->cfg, cfg);
+	if ((p = realloc(srv->old_cfgs, (srv->nold + 1) * sizeof(*srv->old_cfgs))) != NULL)
+		srv->old_cfgs = p;
+	if ((p = realloc(srv->old_auths, (srv->nold + 1) * sizeof(*srv->old_auths))) != NULL)
+		srv->old_auths = p;
+	if (srv->old_cfgs == NULL || srv->old_auths == NULL) {
+		log_error("reload refused: out of memory");
+		goto out;
+	}
+	/* Keep the new pair until exit; the first pair belongs to the
+	 * caller. */
+	srv->old_cfgs[srv->nold] = cfg;
+	srv->old_auths[srv->nold] = auth;
+	srv->nold++;
+	srv->cfg = cfg;
+	log_set_level((enum log_level)cfg->log_level);
+	for (int i = 0; i < srv->nworkers; i++) {
+		struct server_swap *sw = calloc(1, sizeof(*sw));
+		struct timeval now = {0, 0};
+
+		if (sw == NULL)
+			continue;
+		sw->w = &srv->workers[i];
+		sw->cfg = cfg;
+		sw->auth = auth;
+		sw->ctx = ctx;
+		if (ctx != NULL)
+			SSL_CTX_up_ref(ctx);
+		if (event_base_once(srv->workers[i].base, -1, EV_TIMEOUT, server_swap_cb, sw, &now) != 0) {
+			if (ctx != NULL)
+				SSL_CTX_free(ctx);
+			free(sw);
+		}
+	}
+	if (ctx != NULL)
+		SSL_CTX_free(ctx);
+	log_info("reloaded %s", cfg->path);
+out:
+	notify_send("READY=1");
+}
+
+void
+server_set_reload(struct server *srv, server_reload_fn fn, void *arg)
+{
+	srv->reload_fn = fn;
+	srv->reload_arg = arg;
+}
+
 static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct server *srv = arg;
+
 	(void)what;
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: reloading configuration");
+		server_reload(srv);
+		return;
+	}
 	log_info("signal %d: stopping", (int)sig);
-	server_stop(arg);
+	server_shutdown(srv);
+}
+
+static void
+server_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_send("WATCHDOG=1");
 }
 
 /* A TLS context from cfg's certificate and key: TLS 1.2 minimum, forward
@@ -1137,7 +1414,7 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 {
 	struct server *srv;
 	struct sockaddr_storage ss;
-	int sslen, i;
+	int sslen, i, lfd;
 
 	if (server_parse_listen(cfg->listen, &ss, &sslen) != 0) {
 		log_error("listen: cannot parse '%s'", cfg->listen);
@@ -1158,6 +1435,8 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 	srv->cfg = cfg;
 	srv->store = store;
 	srv->auth = auth;
+	/* Socket activation: systemd passes the listening socket. */
+	lfd = notify_listen_fd();
 	if ((srv->pool = pool_new(2)) == NULL)
 		goto fail;
 	if (cfg->tls_certificate[0] != '\0' || cfg->tls_key[0] != '\0') {
@@ -1183,6 +1462,12 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 		w->store = store;
 		w->pool = srv->pool;
 		w->auth = auth;
+		if (srv->ssl_ctx != NULL) {
+			SSL_CTX_up_ref(srv->ssl_ctx);
+			w->ssl_ctx = srv->ssl_ctx;
+		}
+		if ((w->metrics = calloc(1, sizeof(*w->metrics))) == NULL)
+			goto fail;
 		if ((w->base = event_base_new()) == NULL || (w->rbuf = malloc(SERVER_RBUF)) == NULL)
 			goto fail;
 		/* Split the manifest cache between the workers. */
@@ -1191,6 +1476,18 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 			goto fail;
 		if ((w->meta = meta_open(cfg->root)) == NULL)
 			goto fail;
+		if (lfd >= 0) {
+			/* Every worker accepts on (a duplicate of) the one
+			 * inherited socket. */
+			int fd = i == 0 ? lfd : fcntl(lfd, F_DUPFD_CLOEXEC, 3);
+
+			if (fd < 0 || (w->listener = evconnlistener_new(w->base, server_accept_cb, w,
+			    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd)) == NULL) {
+				log_error("socket activation: cannot listen on fd %d: %s", fd, strerror(errno));
+				goto fail;
+			}
+			goto bound;
+		}
 		/* Every worker binds the same address with SO_REUSEPORT; with
 		 * port 0 the first bind picks the port and the rest follow. */
 		if (i > 0 && srv->port != 0) {
@@ -1212,6 +1509,7 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 			log_error("listen %s: %s", cfg->listen, strerror(errno));
 			goto fail;
 		}
+bound:
 		if (i == 0) {
 			struct sockaddr_storage bound;
 			socklen_t blen = sizeof(bound);
@@ -1222,12 +1520,45 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 			    ((struct sockaddr_in *)&bound)->sin_port);
 		}
 	}
+	if (cfg->metrics_listen[0] != '\0') {
+		struct sockaddr_storage ms;
+		int mslen;
+
+		if (server_parse_listen(cfg->metrics_listen, &ms, &mslen) != 0 ||
+		    (srv->metrics_listener = evconnlistener_new_bind(srv->workers[0].base,
+		    server_accept_cb, &srv->workers[0], LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+		    LEV_OPT_CLOSE_ON_EXEC, 64, (struct sockaddr *)&ms, mslen)) == NULL) {
+			log_error("metrics_listen %s: %s", cfg->metrics_listen, strerror(errno));
+			goto fail;
+		}
+		{
+			struct sockaddr_storage bound;
+			socklen_t blen = sizeof(bound);
+
+			getsockname(evconnlistener_get_fd(srv->metrics_listener),
+			    (struct sockaddr *)&bound, &blen);
+			srv->metrics_port = ntohs(bound.ss_family == AF_INET6 ?
+			    ((struct sockaddr_in6 *)&bound)->sin6_port :
+			    ((struct sockaddr_in *)&bound)->sin_port);
+		}
+	}
 	srv->sig_term = evsignal_new(srv->workers[0].base, SIGTERM, server_signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->workers[0].base, SIGINT, server_signal_cb, srv);
-	if (srv->sig_term == NULL || srv->sig_int == NULL)
+	srv->sig_hup = evsignal_new(srv->workers[0].base, SIGHUP, server_signal_cb, srv);
+	if (srv->sig_term == NULL || srv->sig_int == NULL || srv->sig_hup == NULL)
 		goto fail;
 	evsignal_add(srv->sig_term, NULL);
 	evsignal_add(srv->sig_int, NULL);
+	evsignal_add(srv->sig_hup, NULL);
+	if (notify_watchdog_usec() > 0) {
+		long long half = notify_watchdog_usec() / 2;
+		struct timeval tv = {half / 1000000, half % 1000000};
+
+		if ((srv->watchdog = event_new(srv->workers[0].base, -1, EV_PERSIST,
+		    server_watchdog_cb, srv)) == NULL)
+			goto fail;
+		evtimer_add(srv->watchdog, &tv);
+	}
 	return srv;
 fail:
 	server_free(srv);
@@ -1256,6 +1587,8 @@ server_run(struct server *srv)
 
 	log_info("listening on %s (port %d, %d worker%s)", srv->cfg->listen, srv->port,
 	    srv->nworkers, srv->nworkers == 1 ? "" : "s");
+	if (srv->metrics_listener != NULL)
+		log_info("metrics on %s (port %d)", srv->cfg->metrics_listen, srv->metrics_port);
 	for (i = 1; i < srv->nworkers; i++) {
 		if (pthread_create(&srv->threads[i], NULL, server_thread, &srv->workers[i]) != 0) {
 			log_error("pthread_create: %s", strerror(errno));
@@ -1264,8 +1597,12 @@ server_run(struct server *srv)
 		}
 		started++;
 	}
+	notify_send("READY=1");
 	event_base_dispatch(srv->workers[0].base);
-	server_stop(srv);
+	/* In a graceful stop each worker leaves its loop when its last
+	 * connection is done; otherwise make them all stop now. */
+	if (!srv->stopping)
+		server_stop(srv);
 	for (i = 1; i < started; i++)
 		pthread_join(srv->threads[i], NULL);
 	return 0;
@@ -1289,6 +1626,12 @@ server_free(struct server *srv)
 		event_free(srv->sig_term);
 	if (srv->sig_int != NULL)
 		event_free(srv->sig_int);
+	if (srv->sig_hup != NULL)
+		event_free(srv->sig_hup);
+	if (srv->watchdog != NULL)
+		event_free(srv->watchdog);
+	if (srv->metrics_listener != NULL)
+		evconnlistener_free(srv->metrics_listener);
 	for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
 		struct worker *w = &srv->workers[i];
 
@@ -1298,6 +1641,9 @@ server_free(struct server *srv)
 			evconnlistener_free(w->listener);
 		meta_close(w->meta);
 		free(w->rbuf);
+		free(w->metrics);
+		if (w->ssl_ctx != NULL)
+			SSL_CTX_free(w->ssl_ctx);
 		cache_free(w->manifests);
 		if (w->base != NULL)
 			event_base_free(w->base);
@@ -1307,6 +1653,13 @@ server_free(struct server *srv)
 	srv->pool = NULL;
 	if (srv->ssl_ctx != NULL)
 		SSL_CTX_free(srv->ssl_ctx);
+	for (size_t i = 0; i < srv->nold; i++) {
+		config_free(srv->old_cfgs[i]);
+		free(srv->old_cfgs[i]);
+		auth_free(srv->old_auths[i]);
+	}
+	free(srv->old_cfgs);
+	free(srv->old_auths);
 	free(srv->workers);
 	free(srv->threads);
 	free(srv);

@@ -114,6 +114,23 @@ store_upload_path(const struct store *s, const char *id, char *out, size_t cap)
 }
 
 int
+store_writable(struct store *s)
+{
+	char path[PATH_MAX + 64];
+	unsigned char r[8];
+	int fd;
+
+	randombytes_buf(r, sizeof(r));
+	snprintf(path, sizeof(path), "%s/uploads/ready-%02x%02x%02x%02x%02x%02x%02x%02x", s->root,
+	    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return -(int)errors_from_errno(errno);
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+int
 store_blob_stat(struct store *s, const struct digest *d, uint64_t *size)
 {
 	char path[PATH_MAX + 256];

@@ -1,0 +1,54 @@
+/* metrics.h — Prometheus metrics.  Each worker counts into its own block
+ * (no locks on the request path); a scrape sums the blocks with relaxed
+ * atomic loads and adds gauges read from the metadata store. */
+#ifndef OCIREGD_METRICS_H
+#define OCIREGD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "router.h"
+
+/* Route labels: the router's kinds, then these. */
+enum {
+	METRICS_ROUTE_TOKEN = ROUTE_COUNT,
+	METRICS_ROUTE_METRICS,
+	METRICS_ROUTE_HEALTH,
+	METRICS_NROUTES
+};
+
+#define METRICS_NMETHODS 7
+#define METRICS_NSTATUS 20
+#define METRICS_NBUCKETS 11
+
+struct metrics_worker {
+	uint64_t requests[METRICS_NROUTES][METRICS_NMETHODS][METRICS_NSTATUS];
+	uint64_t dur_bucket[METRICS_NROUTES][METRICS_NBUCKETS];
+	uint64_t dur_count[METRICS_NROUTES];
+	uint64_t dur_sum_us[METRICS_NROUTES];
+	uint64_t bytes_in, bytes_out;
+	uint64_t manifest_cache_hits, manifest_cache_misses;
+	uint64_t proxy_hits, proxy_misses;
+	uint64_t connections_open;
+};
+
+/* Count one finished request (called on the worker's thread). */
+void metrics_observe(struct metrics_worker *m, int route, int method, int status,
+    long long usec, uint64_t bytes_in, uint64_t bytes_out);
+
+/* Values the scrape reads from elsewhere. */
+struct metrics_gauges {
+	uint64_t uploads_in_progress;
+	uint64_t blobs_stored;
+	uint64_t blob_bytes_stored;
+	uint64_t sqlite_busy_retries;
+	int ready;
+};
+
+/* Render the text exposition format (version 0.0.4) summing n workers'
+ * blocks.  Returns a malloc'd string (caller frees) and its length, or
+ * NULL. */
+char *metrics_render(struct metrics_worker *const *workers, size_t n,
+    const struct metrics_gauges *g, size_t *len);
+
+#endif
