@@ -21,6 +21,10 @@ struct meta *meta_open(const char *root);
 void meta_close(struct meta *m);
 /* Schema version of the open database. */
 int meta_schema_version(struct meta *m);
+/* Times this connection waited for a lock (metrics). */
+uint64_t meta_busy_retries(struct meta *m);
+/* Upload sessions, blobs and blob bytes (metrics, readiness): 0 or error. */
+int meta_stats(struct meta *m, uint64_t *uploads, uint64_t *blobs, uint64_t *bytes);
 
 /* Whether the repository exists: 0 or -ERR_NAME_UNKNOWN. */
 int meta_repo_exists(struct meta *m, const char *repo);

@@ -162,6 +162,7 @@ static const char *const meta_migrations[] = {
 
 struct meta {
 	sqlite3 *db;
+	uint64_t busy;			/* lock waits, for metrics */
 	sqlite3_stmt *stmt[S_COUNT];
 	char path[PATH_MAX];
 };
@@ -278,6 +279,47 @@ fail:
 	return -ERR_INTERNAL;
 }
 
+/* Wait for a lock held by another connection: up to ~10 s in short
+ * sleeps, counting each wait for the metrics. */
+static int
+meta_busy(void *arg, int n)
+{
+	struct meta *m = arg;
+
+	__atomic_add_fetch(&m->busy, 1, __ATOMIC_RELAXED);
+	if (n >= 2000)
+		return 0;
+	usleep(n < 10 ? 1000 : 5000);
+	return 1;
+}
+
+uint64_t
+meta_busy_retries(struct meta *m)
+{
+	return __atomic_load_n(&m->busy, __ATOMIC_RELAXED);
+}
+
+int
+meta_stats(struct meta *m, uint64_t *uploads, uint64_t *blobs, uint64_t *bytes)
+{
+	sqlite3_stmt *st;
+	int rc = -ERR_INTERNAL;
+
+	if (sqlite3_prepare_v2(m->db, "SELECT (SELECT count(*) FROM uploads), count(*), "
+	    "coalesce(sum(size), 0) FROM blobs", -1, &st, NULL) != SQLITE_OK)
+		return meta_fail(m, "stats");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*uploads = (uint64_t)sqlite3_column_int64(st, 0);
+		*blobs = (uint64_t)sqlite3_column_int64(st, 1);
+		*bytes = (uint64_t)sqlite3_column_int64(st, 2);
+		rc = 0;
+	} else {
+		rc = meta_fail(m, "stats");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 struct meta *
 meta_open(const char *root)
 {
@@ -294,7 +336,7 @@ meta_open(const char *root)
 	/* Several workers write through their own connections: wait for the
 	 * lock rather than fail.  synchronous=FULL in WAL mode makes every
 	 * commit durable before the client hears 2xx. */
-	sqlite3_busy_timeout(m->db, 10000);
+	sqlite3_busy_handler(m->db, meta_busy, m);
 	if (sqlite3_exec(m->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
 	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;", NULL, NULL, NULL) != SQLITE_OK) {
 		meta_fail(m, "pragmas");
