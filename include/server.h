@@ -104,6 +104,8 @@ struct request {
 
 	/* response */
 	int deferred;			/* req_defer: answered later */
+	int streaming;			/* req_stream_begin .. req_stream_end */
+	void (*drain_fn)(struct request *);	/* output drained (streaming) */
 	int responded;
 	int status;
 	uint64_t bytes_out;
@@ -138,6 +140,22 @@ void req_error(struct request *req, enum reg_error e, const char *detail);
  * if the connection went away meanwhile the answer is dropped and the
  * request freed by that call, so touch nothing of req after answering. */
 void req_defer(struct request *req);
+
+/* A streamed answer (the pull-through cache): headers now with the final
+ * Content-Length, the body in pieces as it arrives, then req_stream_end
+ * exactly once (ok = 0 closes the connection: the client sees a short
+ * body).  req_stream_write copies data and returns -1 once the client is
+ * gone (call req_stream_end anyway: it frees the request).  The drain
+ * callback runs when the client has taken what was queued, so a producer
+ * can bound req_stream_pending(). */
+void req_stream_begin(struct request *req, int status, const char *content_type, uint64_t len);
+int req_stream_write(struct request *req, const void *data, size_t len);
+/* Queue len bytes of fd from off (sendfile on plain connections; fd stays
+ * the caller's).  0 or -1. */
+int req_stream_file(struct request *req, int fd, uint64_t off, uint64_t len);
+size_t req_stream_pending(const struct request *req);
+void req_stream_on_drain(struct request *req, void (*fn)(struct request *));
+void req_stream_end(struct request *req, int ok);
 
 /* Stream the body to fn; done is called once at its end (see above). */
 void req_stream_body(struct request *req, req_body_fn fn, req_done_fn done, void *ctx);

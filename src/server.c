@@ -410,7 +410,7 @@ server_req_finish(struct http_conn *c, int aborted)
 		req->done_fn = NULL;
 		done(req);
 	}
-	if (req->deferred && !req->responded) {
+	if (req->deferred && (!req->responded || req->streaming)) {
 		if (aborted) {
 			req->conn = NULL;
 			c->req = NULL;
@@ -432,6 +432,102 @@ req_defer(struct request *req)
 	req->deferred = 1;
 }
 
+void
+req_stream_begin(struct request *req, int status, const char *content_type, uint64_t len)
+{
+	req->deferred = 1;
+	if (server_detached(req) || req->responded)
+		return;
+	req->streaming = 1;
+	server_early_answer(req);
+	server_write_head(req, status, content_type, len);
+	if (req->method == METHOD_HEAD)
+		req_stream_end(req, 1);
+}
+
+int
+req_stream_write(struct request *req, const void *data, size_t len)
+{
+	if (req->conn == NULL || !req->streaming)
+		return -1;
+	if (evbuffer_add(bufferevent_get_output(req->conn->bev), data, len) != 0)
+		return -1;
+	req->bytes_out += len;
+	return 0;
+}
+
+int
+req_stream_file(struct request *req, int fd, uint64_t off, uint64_t len)
+{
+	struct evbuffer *out;
+	int dfd;
+
+	if (req->conn == NULL || !req->streaming)
+		return -1;
+	if (len == 0)
+		return 0;
+	out = bufferevent_get_output(req->conn->bev);
+	if (req->conn->tls) {
+		/* No sendfile under TLS: copy the slice (callers bound it). */
+		struct evbuffer_iovec v;
+		ssize_t n;
+
+		if (evbuffer_reserve_space(out, (ev_ssize_t)len, &v, 1) < 1)
+			return -1;
+		n = pread(fd, v.iov_base, (size_t)len, (off_t)off);
+		if (n < 0 || (uint64_t)n != len)
+			return -1;
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(out, &v, 1);
+	} else {
+		if ((dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+			return -1;
+		if (evbuffer_add_file(out, dfd, (ev_off_t)off, (ev_off_t)len) != 0) {
+			close(dfd);
+			return -1;
+		}
+	}
+	req->bytes_out += len;
+	return 0;
+}
+
+size_t
+req_stream_pending(const struct request *req)
+{
+	if (req->conn == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(req->conn->bev));
+}
+
+void
+req_stream_on_drain(struct request *req, void (*fn)(struct request *))
+{
+	req->drain_fn = fn;
+}
+
+void
+req_stream_end(struct request *req, int ok)
+{
+	if (req->conn == NULL) {
+		/* The client left; free the detached request now. */
+		req->streaming = 0;
+		server_detached(req);
+		return;
+	}
+	req->streaming = 0;
+	req->drain_fn = NULL;
+	if (!ok) {
+		/* Part of the body is out: the only honest end is to close. */
+		req->conn->closing = 1;
+		bufferevent_disable(req->conn->bev, EV_READ);
+	}
+	server_deferred_answered(req);
+	if (!ok && req->conn != NULL && req->conn->req == req) {
+		/* Still receiving the request: finish it when it completes. */
+		return;
+	}
+}
+
 /* A detached request (its connection is gone) that answers now is freed;
  * returns 1 if req was detached. */
 static int
@@ -451,7 +547,7 @@ server_deferred_answered(struct request *req)
 {
 	struct http_conn *c = req->conn;
 
-	if (!req->deferred || !c->waiting)
+	if (!req->deferred || !c->waiting || req->streaming)
 		return;
 	c->waiting = 0;
 	server_req_free(req);
@@ -958,6 +1054,8 @@ server_write_cb(struct bufferevent *bev, void *arg)
 
 	if (c->file_fd >= 0)
 		server_file_pump(c);
+	if (c->req != NULL && c->req->streaming && c->req->drain_fn != NULL)
+		c->req->drain_fn(c->req);
 	left = evbuffer_get_length(bufferevent_get_output(bev));
 	if (c->closing && left == 0) {
 		server_conn_free(c);
