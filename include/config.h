@@ -53,6 +53,8 @@ struct config {
 	long long max_manifest_size;
 	long long chunk_min_length;
 	long long max_blob_size;	/* 0: unlimited */
+	int max_uploads;		/* upload bodies being received at once */
+	int max_uploads_per_client;	/* the same per client address */
 	/* [cache] */
 	long long manifest_cache_size;	/* bytes of manifests kept in memory */
 	/* [gc] */

@@ -112,6 +112,76 @@ upload_release(const char *id, struct hasher *h, uint64_t offset, int gone)
 	hasher_free(h);
 }
 
+/* ---- limits on concurrent uploads ([limits] max_uploads and
+ * max_uploads_per_client): requests that are receiving a body ---- */
+
+#define UPLOAD_CLIENT_SLOTS 4096
+
+static int upload_active;
+static struct {
+	char ip[64];
+	int n;
+} upload_clients[UPLOAD_CLIENT_SLOTS];
+
+static unsigned
+upload_client_slot(const char *peer, char *ip, size_t cap)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+	uint32_t h = 2166136261u;
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(ip, peer, n);
+	ip[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)ip[i]) * 16777619u;
+	return h % UPLOAD_CLIENT_SLOTS;
+}
+
+/* 0, or -ERR_TOOMANYREQUESTS.  A slot whose hash another address holds is
+ * shared: the limit then errs on the strict side for both. */
+static int
+upload_slot_take(struct request *req)
+{
+	const struct config *cfg = req->w->cfg;
+	char ip[64];
+	unsigned k = upload_client_slot(req->peer ? req->peer : "-", ip, sizeof(ip));
+	int rc = 0;
+
+	pthread_mutex_lock(&upload_mu);
+	if (upload_clients[k].n > 0 && strcmp(upload_clients[k].ip, ip) != 0 &&
+	    upload_clients[k].n >= cfg->max_uploads_per_client)
+		rc = -ERR_TOOMANYREQUESTS;
+	else if (upload_active >= cfg->max_uploads ||
+	    (strcmp(upload_clients[k].ip, ip) == 0 && upload_clients[k].n >= cfg->max_uploads_per_client))
+		rc = -ERR_TOOMANYREQUESTS;
+	if (rc == 0) {
+		if (upload_clients[k].n == 0)
+			snprintf(upload_clients[k].ip, sizeof(upload_clients[k].ip), "%s", ip);
+		upload_clients[k].n++;
+		upload_active++;
+	}
+	pthread_mutex_unlock(&upload_mu);
+	if (rc != 0)
+		log_warn("upload limit reached for %s (%d in all)", ip, upload_active);
+	return rc;
+}
+
+static void
+upload_slot_put(struct request *req)
+{
+	char ip[64];
+	unsigned k = upload_client_slot(req->peer ? req->peer : "-", ip, sizeof(ip));
+
+	pthread_mutex_lock(&upload_mu);
+	if (upload_clients[k].n > 0)
+		upload_clients[k].n--;
+	if (upload_active > 0)
+		upload_active--;
+	pthread_mutex_unlock(&upload_mu);
+}
+
 /* ---- the state of one request that writes to a session ---- */
 
 struct upload_ctx {
@@ -126,6 +196,7 @@ struct upload_ctx {
 	int monolithic;			/* POST ?digest=: no session row survives */
 	struct digest want;		/* PUT / monolithic: the digest to match */
 	struct request *req;		/* for the pool's done callback */
+	int slot;			/* holds an upload slot */
 	int rc;				/* the pool job's outcome */
 };
 
@@ -298,6 +369,10 @@ upload_done(struct request *req)
 	int rc;
 
 	upload_ctx_close(u);
+	if (u->slot) {
+		upload_slot_put(req);
+		u->slot = 0;
+	}
 	if (req->aborted || u->failed) {
 		/* Keep what was written and hashed: the client can ask where
 		 * the session stands and resume from there. */
@@ -362,8 +437,14 @@ upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, ui
 	u->fd = -1;
 	u->start = size;
 	u->expect = UINT64_MAX;
-	if ((rc = upload_claim(id, size, &u->h)) != 0)
+	if ((rc = upload_slot_take(req)) != 0)
 		return rc;
+	u->slot = 1;
+	if ((rc = upload_claim(id, size, &u->h)) != 0) {
+		upload_slot_put(req);
+		u->slot = 0;
+		return rc;
+	}
 	if (u->h != NULL && hasher_alg(u->h) != alg) {
 		hasher_free(u->h);
 		u->h = NULL;
@@ -383,6 +464,8 @@ fail:
 	hasher_free(u->h);
 	u->h = NULL;
 	upload_release(id, NULL, 0, 0);
+	upload_slot_put(req);
+	u->slot = 0;
 	return rc;
 }
 
