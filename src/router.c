@@ -71,6 +71,8 @@ router_query(const char *query, const char *key, char *out, size_t cap)
 		if (plen >= klen && strncmp(p, key, klen) == 0 &&
 		    (plen == klen || p[klen] == '=')) {
 			if (plen == klen) {
+				if (cap == 0)
+					return -1;
 				out[0] = '\0';
 				return 1;
 			}
