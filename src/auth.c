@@ -582,7 +582,7 @@ auth_check_password(struct auth *a, const char *user, const char *password)
 static int
 auth_parse_basic(const char *hdr, char *user, size_t ucap, char *pass, size_t pcap)
 {
-	unsigned char buf[1024];
+	unsigned char buf[AUTH_USER_MAX + 1024 + 2];
 	size_t len;
 	char *colon;
 
@@ -702,7 +702,7 @@ auth_request(struct auth *a, struct request *req, const char *repo, unsigned nee
 		return -1;
 	}
 	if (hdr != NULL && strncasecmp(hdr, "Basic ", 6) == 0) {
-		char user[AUTH_USER_MAX], pass[512];
+		char user[AUTH_USER_MAX], pass[1024];
 
 		if (auth_limited(a, ip)) {
 			req_error(req, ERR_TOOMANYREQUESTS, "too many failed logins");
@@ -794,7 +794,7 @@ auth_token_handler(struct request *req)
 	struct auth *a = req->w->auth;
 	const char *hdr = req_header(req, "Authorization");
 	struct token_claims *c;
-	char user[AUTH_USER_MAX] = "", pass[512], ip[64], issued[32], *jwt, *body;
+	char user[AUTH_USER_MAX] = "", pass[1024], ip[64], issued[32], *jwt, *body;
 	const char *q;
 	long long now = auth_now();
 	size_t blen;
@@ -887,6 +887,11 @@ auth_read_password(char *out, size_t cap)
 		fprintf(stderr, "\n");
 	}
 	n = strcspn(out, "\r\n");
+	if (out[n] == '\0' && n == cap - 1 && !feof(stdin)) {
+		/* Longer than we take: refuse rather than cut it. */
+		sodium_memzero(out, cap);
+		return -2;
+	}
 	out[n] = '\0';
 	return n > 0 ? 0 : -1;
 }
@@ -894,7 +899,7 @@ auth_read_password(char *out, size_t cap)
 int
 auth_passwd_command(const struct config *cfg, const char *user)
 {
-	char pass[512], hash[crypto_pwhash_STRBYTES], tmp[PATH_MAX + 8], line[2048];
+	char pass[1024], hash[crypto_pwhash_STRBYTES], tmp[PATH_MAX + 8], line[2048];
 	FILE *in, *out;
 	int fd, replaced = 0;
 
@@ -906,7 +911,13 @@ auth_passwd_command(const struct config *cfg, const char *user)
 		fprintf(stderr, "ociregd passwd: '%s' is not a valid user name\n", user);
 		return 64;
 	}
-	if (auth_read_password(pass, sizeof(pass)) != 0) {
+	switch (auth_read_password(pass, sizeof(pass))) {
+	case 0:
+		break;
+	case -2:
+		fprintf(stderr, "ociregd passwd: password longer than %zu characters\n", sizeof(pass) - 2);
+		return 64;
+	default:
 		fprintf(stderr, "ociregd passwd: empty password\n");
 		return 64;
 	}
@@ -935,6 +946,9 @@ auth_passwd_command(const struct config *cfg, const char *user)
 				replaced = 1;
 			} else {
 				fputs(line, out);
+				/* A last line without its newline stays a line. */
+				if (line[strlen(line) - 1] != '\n')
+					fputc('\n', out);
 			}
 		}
 		fclose(in);
