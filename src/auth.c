@@ -502,18 +502,26 @@ auth_fail_slot(struct auth *a, const char *ip)
 	return &a->fails[h % AUTH_FAIL_SLOTS];
 }
 
-static int
+/* Seconds until ip may try again (0: not limited). */
+static long long
 auth_limited(struct auth *a, const char *ip)
 {
 	struct auth_fail *f;
-	int limited;
+	long long wait = 0, now = auth_now();
 
 	pthread_mutex_lock(&a->mu);
 	f = auth_fail_slot(a, ip);
-	limited = strcmp(f->ip, ip) == 0 && auth_now() - f->start < a->window &&
-	    f->count >= a->max_failures;
+	if (strcmp(f->ip, ip) == 0 && now - f->start < a->window && f->count >= a->max_failures)
+		wait = f->start + a->window - now;
 	pthread_mutex_unlock(&a->mu);
-	return limited;
+	return wait;
+}
+
+static void
+auth_too_many(struct request *req, long long wait)
+{
+	req_add_header(req, "Retry-After", "%lld", wait > 0 ? wait : 1);
+	req_error(req, ERR_TOOMANYREQUESTS, "too many failed logins");
 }
 
 static void
@@ -703,9 +711,10 @@ auth_request(struct auth *a, struct request *req, const char *repo, unsigned nee
 	}
 	if (hdr != NULL && strncasecmp(hdr, "Basic ", 6) == 0) {
 		char user[AUTH_USER_MAX], pass[1024];
+		long long wait;
 
-		if (auth_limited(a, ip)) {
-			req_error(req, ERR_TOOMANYREQUESTS, "too many failed logins");
+		if ((wait = auth_limited(a, ip)) > 0) {
+			auth_too_many(req, wait);
 			return -1;
 		}
 		if (auth_parse_basic(hdr + 6, user, sizeof(user), pass, sizeof(pass)) != 0 ||
@@ -796,7 +805,7 @@ auth_token_handler(struct request *req)
 	struct token_claims *c;
 	char user[AUTH_USER_MAX] = "", pass[1024], ip[64], issued[32], *jwt, *body;
 	const char *q;
-	long long now = auth_now();
+	long long now = auth_now(), wait;
 	size_t blen;
 
 	if (a == NULL || !a->enabled) {
@@ -809,8 +818,8 @@ auth_token_handler(struct request *req)
 	}
 	auth_peer_ip(req, ip, sizeof(ip));
 	if (hdr != NULL && strncasecmp(hdr, "Basic ", 6) == 0) {
-		if (auth_limited(a, ip)) {
-			req_error(req, ERR_TOOMANYREQUESTS, "too many failed logins");
+		if ((wait = auth_limited(a, ip)) > 0) {
+			auth_too_many(req, wait);
 			return;
 		}
 		if (auth_parse_basic(hdr + 6, user, sizeof(user), pass, sizeof(pass)) != 0 ||

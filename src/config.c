@@ -74,6 +74,9 @@ static const struct config_key config_keys[] = {
 	    "Upload requests receiving a body at once from one client address."},
 	{"cache", "manifest_cache_size", CT_SIZE, F(manifest_cache_size), "16M", 0, 1LL << 34,
 	    "Memory for manifests served from RAM (split between workers); 0 = off."},
+	{"cache", "max_size", CT_SIZE, F(cache_max_size), "0", 0, 1LL << 50,
+	    "Bytes of pull-through cached content ([proxy]) kept; past it the least recently "
+	    "pulled cached blobs and manifests are evicted; 0 = no limit."},
 	{"gc", "interval", CT_DURATION, F(gc_interval), "0", 0, 365 * 86400,
 	    "Run garbage collection in the daemon this often; 0 = off (use `ociregd gc`)."},
 	{"gc", "untagged", CT_UNTAGGED, F(gc_untagged), "keep", 0, 0,
@@ -353,6 +356,7 @@ config_named_handler(struct config_parse *p, const char *section, const char *na
 	nlen = (size_t)(q2 - q1 - 1);
 	cs = cfg->nsections ? &cfg->sections[cfg->nsections - 1] : NULL;
 	if (cs == NULL || p->named_open == 0 || strcmp(p->named_current, section) != 0) {
+		/* (named_open is cleared at every [header] line.) */
 		/* A new section (the same name twice is an error). */
 		for (size_t i = 0; i < cfg->nsections; i++) {
 			if (strcmp(cfg->sections[i].kind, config_named[kind].kind) == 0 &&
@@ -458,6 +462,44 @@ config_handler(void *user, const char *section, const char *name, const char *va
 	return 1;
 }
 
+/* Section headers, seen by the readers: inih (as Debian builds it) calls
+ * the handler only for keys, so an empty or unknown [section] would pass
+ * unnoticed, and a named section repeated right after itself would merge. */
+static void
+config_note_line(struct config_parse *p, const char *line)
+{
+	const char *q, *end;
+	char name[300];
+	size_t n;
+	int known = 0;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line != '[' || (end = strchr(line, ']')) == NULL)
+		return;
+	n = (size_t)(end - line - 1);
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, line + 1, n);
+	name[n] = '\0';
+	p->named_open = 0;	/* the next key starts a new section */
+	if ((q = strchr(name, '"')) != NULL) {
+		size_t kl = (size_t)(q - name);
+
+		while (kl > 0 && name[kl - 1] == ' ')
+			kl--;
+		for (size_t i = 0; i < sizeof(config_named) / sizeof(config_named[0]); i++)
+			if (strlen(config_named[i].kind) == kl && strncmp(name, config_named[i].kind, kl) == 0)
+				known = 1;
+	} else {
+		for (size_t i = 0; i < NKEYS; i++)
+			if (strcmp(config_keys[i].section, name) == 0)
+				known = 1;
+	}
+	if (!known)
+		config_fail(p, NULL, NULL, "unknown section [%s]", name);
+}
+
 static char *
 config_reader_file(char *str, int num, void *stream)
 {
@@ -481,6 +523,7 @@ config_reader_file(char *str, int num, void *stream)
 		p->too_long = 1;
 		return NULL;
 	}
+	config_note_line(p, str);
 	return r;
 }
 
@@ -507,6 +550,7 @@ config_reader_string(char *str, int num, void *stream)
 	p->text += n;
 	if (n > 0 && (str[n - 1] == '\n' || *p->text == '\0'))
 		p->line++;
+	config_note_line(p, str);
 	return str;
 }
 
@@ -543,6 +587,9 @@ config_globals(void)
 	 * mean something else; refuse them.  Long lines (paths) are fine. */
 	ini_allow_multiline = false;
 	ini_max_line = 4096;
+	/* "key = value  # note" as in our example files ('#' after white
+	 * space; a '#' inside a value without space before it stays). */
+	ini_inline_comment_prefixes = (char *)";#";
 }
 
 int

@@ -3,6 +3,7 @@
  * table, end-1 .. end-13) and the route table that maps {method, kind} to
  * handler modules.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
@@ -282,6 +283,24 @@ router_dispatch(struct request *req)
 			return;
 		router_table[i].handle(req);
 		return;
+	}
+	if (kind_known) {
+		/* RFC 9110: a 405 lists what the resource does allow. */
+		char allow[64] = "";
+		size_t o = 0;
+
+		for (size_t i = 0; i < sizeof(router_table) / sizeof(router_table[0]); i++) {
+			static const char *const names[] = {"", "GET", "HEAD", "POST", "PUT", "PATCH",
+			    "DELETE"};
+
+			if (router_table[i].kind != req->m.kind)
+				continue;
+			o += (size_t)snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "",
+			    names[router_table[i].method]);
+			if (o >= sizeof(allow))
+				break;
+		}
+		req_add_header(req, "Allow", "%s", allow);
 	}
 	req_error(req, kind_known ? ERR_METHOD : ERR_NOT_FOUND, NULL);
 }

@@ -323,8 +323,14 @@ req_error(struct request *req, enum reg_error e, const char *detail)
 	if (errors_status(e) >= 500)
 		log_error("%s %s: %s%s%s", req->method_name, req->path ? req->path : req->url,
 		    errors_message(e), detail ? ": " : "", detail ? detail : "");
-	if (e == ERR_TOOMANYREQUESTS)
-		req_add_header(req, "Retry-After", "5");
+	if (e == ERR_TOOMANYREQUESTS) {
+		int has = 0;
+
+		for (size_t i = 0; i < req->nout; i++)
+			has |= strcasecmp(req->out[i].name, "Retry-After") == 0;
+		if (!has)
+			req_add_header(req, "Retry-After", "5");
+	}
 	req_respond(req, errors_status(e), "application/json", buf, n);
 }
 

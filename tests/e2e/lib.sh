@@ -35,9 +35,11 @@ STATUS=
 DLSIZE=
 BODY=
 HDRS=
-# Extra INI lines appended to [server] / [storage] / [limits] by e2e_config.
-E2E_EXTRA_SERVER=
-E2E_EXTRA_LIMITS=
+# Extra INI lines for e2e_config (set before e2e_init or daemon_start):
+# E2E_EXTRA_SERVER goes into [server], E2E_EXTRA_LIMITS into [limits],
+# E2E_EXTRA_INI (whole sections) at the end.  E2E_WORKERS (default 1) and
+# E2E_SYNC (default true) set server.workers and storage.sync.
+: "${E2E_EXTRA_SERVER:=}" "${E2E_EXTRA_LIMITS:=}" "${E2E_EXTRA_INI:=}"
 
 # Spec error codes (distribution-spec v1.1, "Error Codes").
 SPEC_CODES="BLOB_UNKNOWN BLOB_UPLOAD_INVALID BLOB_UPLOAD_UNKNOWN DIGEST_INVALID MANIFEST_BLOB_UNKNOWN MANIFEST_INVALID MANIFEST_UNKNOWN NAME_INVALID NAME_UNKNOWN SIZE_INVALID UNAUTHORIZED DENIED UNSUPPORTED TOOMANYREQUESTS"
@@ -134,6 +136,7 @@ e2e_config() {
 			echo "[limits]"
 			printf '%s\n' "$E2E_EXTRA_LIMITS"
 		fi
+		[ -n "$E2E_EXTRA_INI" ] && printf '%s\n' "$E2E_EXTRA_INI"
 	} >"$CONF"
 }
 
@@ -158,11 +161,12 @@ daemon_start() {
 	[ -f "$CONF" ] || e2e_config
 	DAEMON_STARTS=$((DAEMON_STARTS + 1))
 	LOG=$TMP/daemon.$DAEMON_STARTS.log
+	: >"$LOG" # the background job's redirection happens asynchronously
 	"$OCIREGD" -c "$CONF" </dev/null >>"$LOG" 2>&1 &
 	DAEMON_PID=$!
 	port=
 	for ((n = 0; n < 150; n++)); do
-		port=$(sed -n 's/.*listening on .* (port \([0-9][0-9]*\), [0-9]* workers\{0,1\}).*/\1/p' "$LOG" | head -n 1)
+		port=$(sed -n 's/.*listening on .* (port \([0-9][0-9]*\), [0-9]* workers\{0,1\}).*/\1/p' "$LOG" 2>/dev/null | head -n 1)
 		[ -n "$port" ] && break
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
 			wait "$DAEMON_PID"
@@ -180,7 +184,7 @@ daemon_start() {
 	echo "# daemon #$DAEMON_STARTS pid $DAEMON_PID on $BASE"
 }
 
-# Stop with SIGTERM and assert a clean exit (status 0, "stopped" logged, no
+# Stop with SIGTERM and assert a clean exit (status 0 within 15s, no
 # sanitizer report in the log).
 daemon_stop() {
 	local rc pid=$DAEMON_PID

@@ -97,6 +97,19 @@ req POST "/v2/auto/dst2/blobs/uploads/?mount=$UNK"
 assert_status 202 "mount without from of an unknown digest"
 assert_match "$(hdr Location)" "^/v2/auto/dst2/blobs/uploads/[0-9a-f-]{36}$" "fallback Location without from"
 
+# the only repository holding a blob deleted it: nothing to discover
+F4=$TMP/blob4
+mkblob "$F4" 50000
+D4=$(sha256_of "$F4")
+push_blob solo/repo "$F4"
+req DELETE "/v2/solo/repo/blobs/$D4"
+assert_status 202 "DELETE the only link of a blob"
+req POST "/v2/auto/dst3/blobs/uploads/?mount=$D4"
+assert_status 202 "mount without from of a blob no repository links any more"
+assert_eq "$(repo_has auto/dst3 "$D4")" 0 "nothing linked in auto/dst3"
+req GET "/v2/auto/dst3/blobs/$D4"
+assert_status_error 404 BLOB_UNKNOWN "blob not visible in auto/dst3"
+
 # ---- malformed mount digest
 req POST "/v2/team/dst8/blobs/uploads/?mount=sha256:nothex&from=$SRC"
 assert_status_error 400 DIGEST_INVALID "mount= with a malformed digest"
