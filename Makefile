@@ -45,7 +45,7 @@ FUZZ_SECONDS ?= 20
 FUZZ_REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/replay/%)
 FUZZ_REPLAY_SAN ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-.PHONY: all asan check unit e2e style fuzz fuzz-smoke clean install bench
+.PHONY: all asan check check-asan unit e2e style fuzz fuzz-smoke clean install bench
 
 all: $(BUILD)/ociregd
 
@@ -72,12 +72,20 @@ unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 e2e: $(BUILD)/ociregd
-	OCIREGD=$(CURDIR)/$(BUILD)/ociregd tests/e2e/run-all
+	OCIREGD=$(CURDIR)/$(BUILD)/ociregd E2E_WORKERS=$(or $(E2E_WORKERS),1) tests/e2e/run-all
 
 style:
 	scripts/check-style
 
-check: style unit e2e
+# The whole suite: the normal build with one worker, then unit and
+# end-to-end tests again under ASan/UBSan with four workers (so both worker
+# counts and the sanitizers are covered in one CI run), then every fuzz
+# target replayed over its corpus.
+check: style unit e2e check-asan fuzz-replay
+
+check-asan:
+	$(MAKE) SAN=1 unit
+	$(MAKE) SAN=1 E2E_WORKERS=4 e2e
 
 # Fuzz targets: each tests/fuzz/fuzz_X.c links against the library objects
 # built with clang, libFuzzer, ASan and UBSan.
