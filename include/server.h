@@ -185,6 +185,10 @@ void server_free(struct server *srv);
 int server_port(const struct server *srv);
 
 long long server_now_us(void);
+/* For fuzzing and tests: play one client connection that sends data, run
+ * worker 0's loop until its answers stop coming, then hang up.  *outlen is
+ * what the server wrote back.  Not for use while server_run runs. */
+int server_fuzz_connection(struct server *srv, const void *data, size_t len, size_t *outlen);
 /* Whether a [server] listen value parses ("HOST:PORT", "[V6]:PORT"). */
 int server_listen_valid(const char *listen);
 

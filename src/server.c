@@ -126,6 +126,8 @@ struct http_conn {
 static http_parser_settings server_parser_settings;
 
 static int server_detached(struct request *req);
+struct http_conn;
+static int server_conn_adopt(struct worker *w, struct http_conn *c, evutil_socket_t fd);
 static int server_ops_dispatch(struct request *req);
 static SSL_CTX *server_tls_ctx(const struct config *cfg, char *err, size_t cap);
 static void server_file_pump(struct http_conn *c);
@@ -1104,7 +1106,6 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 {
 	struct worker *w = arg;
 	struct http_conn *c;
-	struct timeval tv = {w->cfg->read_timeout, 0};
 	int one = 1;
 
 	(void)salen;
@@ -1147,19 +1148,31 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 	} else {
 		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}
+	if (server_conn_adopt(w, c, fd) != 0)
+		return;
+}
+
+/* Finish setting up a connection whose bufferevent is in c->bev: timers,
+ * the parser, callbacks, the worker's list.  On failure everything is
+ * released (fd closed if there is no bufferevent) and -1 returned. */
+static int
+server_conn_adopt(struct worker *w, struct http_conn *c, evutil_socket_t fd)
+{
+	struct timeval tv = {w->cfg->read_timeout, 0};
+
 	c->header_timer = evtimer_new(w->base, server_header_timeout, c);
 	c->resume_ev = evtimer_new(w->base, server_resume_cb, c);
 	if (c->bev == NULL || c->header_timer == NULL || c->resume_ev == NULL) {
 		if (c->bev != NULL)
 			bufferevent_free(c->bev);
-		else
+		else if (fd >= 0)
 			evutil_closesocket(fd);
 		if (c->header_timer != NULL)
 			event_free(c->header_timer);
 		if (c->resume_ev != NULL)
 			event_free(c->resume_ev);
 		free(c);
-		return;
+		return -1;
 	}
 	w->nconns++;
 	__atomic_add_fetch(&w->metrics->connections_open, 1, __ATOMIC_RELAXED);
@@ -1174,6 +1187,60 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+int
+server_fuzz_connection(struct server *srv, const void *data, size_t len, size_t *outlen)
+{
+	struct worker *w = &srv->workers[0];
+	struct bufferevent *pair[2];
+	struct http_conn *c;
+	size_t last = (size_t)-1;
+	int idle = 0;
+
+	*outlen = 0;
+	if (bufferevent_pair_new(w->base, 0, pair) != 0)
+		return -1;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		bufferevent_free(pair[0]);
+		bufferevent_free(pair[1]);
+		return -1;
+	}
+	c->w = w;
+	c->file_fd = -1;
+	c->tls = 1;		/* no socket under a pair: no direct reads */
+	c->bev = pair[0];
+	snprintf(c->peer, sizeof(c->peer), "fuzz");
+	if (server_conn_adopt(w, c, -1) != 0) {
+		bufferevent_free(pair[1]);
+		return -1;
+	}
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	bufferevent_write(pair[1], data, len);
+	/* Run the loop until the output stops growing for a while (deferred
+	 * answers come back from pool threads), bounded. */
+	for (int i = 0; i < 2000 && idle < 20; i++) {
+		size_t now;
+
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
+		now = evbuffer_get_length(bufferevent_get_input(pair[1]));
+		if (now == last) {
+			idle++;
+			usleep(200);
+		} else {
+			idle = 0;
+			last = now;
+		}
+	}
+	*outlen = evbuffer_get_length(bufferevent_get_input(pair[1]));
+	/* Hang up: the server side sees EOF and aborts what is left. */
+	bufferevent_free(pair[1]);
+	for (int i = 0; i < 20; i++)
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
+	while (w->conns != NULL)
+		server_conn_free(w->conns);
+	return 0;
 }
 
 /* ---- the server and its workers ---- */
