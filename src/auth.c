@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -945,8 +946,16 @@ auth_passwd_command(const struct config *cfg, const char *user)
 		return 73;
 	}
 	/* Copy the file, replacing the user's line; the new file replaces
-	 * the old by rename, so a reader never sees half of it. */
+	 * the old by rename, so a reader never sees half of it.  It keeps the
+	 * old file's mode and owner (e.g. 0640 root:ociregd for the unit). */
 	if ((in = fopen(cfg->auth_users, "r")) != NULL) {
+		struct stat st;
+
+		if (fstat(fileno(in), &st) == 0) {
+			if (fchown(fileno(out), st.st_uid, st.st_gid) != 0)
+				log_warn("passwd: cannot keep the owner of %s", cfg->auth_users);
+			fchmod(fileno(out), st.st_mode & 07777);
+		}
 		while (fgets(line, sizeof(line), in) != NULL) {
 			size_t ul = strlen(user);
 
