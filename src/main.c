@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC
- * main.c — the ociregd command: serve (default), check-config, version.
+ * main.c — the ociregd command: serve (default), check-config, gc, fsck,
+ * version.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,8 @@
 
 #include "auth.h"
 #include "config.h"
+#include "fsck.h"
+#include "gc.h"
 #include "log.h"
 #include "meta.h"
 #include "server.h"
@@ -35,6 +39,8 @@ usage(FILE *f)
 	    "usage: ociregd [-c FILE]\n"
 	    "       ociregd check-config [-c FILE]\n"
 	    "       ociregd passwd [-c FILE] USER\n"
+	    "       ociregd gc [-c FILE] [--dry-run]\n"
+	    "       ociregd fsck [-c FILE] [--repair]\n"
 	    "       ociregd print-config\n"
 	    "       ociregd version\n"
 	    "       ociregd --help\n"
@@ -50,6 +56,11 @@ load_config(const char *path, struct config *cfg)
 
 	if (config_load(path, cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (gc_config_check(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		config_free(cfg);
 		return -1;
 	}
 	if (cfg->workers == 0) {
@@ -136,7 +147,9 @@ serve(const struct config *cfg)
 	struct meta *meta;
 	struct server *srv;
 	struct auth *auth;
+	struct gc_runner *gc;
 	char err[1024];
+	int gc_failed;
 
 	log_set_level((enum log_level)cfg->log_level);
 	if ((store = store_open(cfg->root, cfg->sync)) == NULL)
@@ -161,9 +174,18 @@ serve(const struct config *cfg)
 		return EXIT_BIND;
 	}
 	server_set_reload(srv, reload, (void *)cfg->path);
+	/* XXX the collector keeps the settings it started with: a reload
+	 * does not change [gc] or [retention] until a restart. */
+	if ((gc = gc_runner_start(cfg, store, &gc_failed)) == NULL && gc_failed) {
+		server_free(srv);
+		auth_free(auth);
+		store_close(store);
+		return EXIT_STORAGE;
+	}
 	log_info("ociregd %s: storage %s%s%s", OCIREGD_VERSION, cfg->root,
 	    auth_enabled(auth) ? ", authentication on" : "", cfg->tls_certificate[0] ? ", TLS" : "");
 	server_run(srv);
+	gc_runner_stop(gc);
 	server_free(srv);
 	auth_free(auth);
 	store_close(store);
@@ -177,11 +199,13 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"repair", no_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = CONFIG_DEFAULT_PATH, *cmd = "serve";
 	struct config *cfg;
-	int ch, rc;
+	int ch, rc, dry_run = 0, repair = 0;
 
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
@@ -196,12 +220,19 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
+		case 'n':
+			dry_run = 1;
+			break;
+		case 'r':
+			repair = 1;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
-	if (strcmp(cmd, "passwd") == 0 ? optind != argc - 1 : optind != argc) {
+	if ((strcmp(cmd, "passwd") == 0 ? optind != argc - 1 : optind != argc) ||
+	    (dry_run && strcmp(cmd, "gc") != 0) || (repair && strcmp(cmd, "fsck") != 0)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -214,11 +245,14 @@ main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
-	    strcmp(cmd, "passwd") != 0) {
+	    strcmp(cmd, "passwd") != 0 && strcmp(cmd, "gc") != 0 && strcmp(cmd, "fsck") != 0) {
 		fprintf(stderr, "ociregd: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* Few threads, short-lived allocations: two malloc arenas are plenty
+	 * and keep the resident set small. */
+	mallopt(M_ARENA_MAX, 2);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "ociregd: libsodium failed to initialise\n");
 		return EXIT_STORAGE;
@@ -233,6 +267,11 @@ main(int argc, char **argv)
 		rc = auth_passwd_command(cfg, argv[optind]);
 	} else if (strcmp(cmd, "check-config") == 0) {
 		rc = check_config(cfg);
+	} else if (strcmp(cmd, "gc") == 0 || strcmp(cmd, "fsck") == 0) {
+		/* fsck: 0 clean, 1 problems found; both: -1 storage errors. */
+		log_set_level((enum log_level)cfg->log_level);
+		rc = cmd[0] == 'g' ? gc_command(cfg, dry_run) : fsck_command(cfg, repair);
+		rc = rc < 0 ? EXIT_STORAGE : rc;
 	} else {
 		rc = serve(cfg);
 	}

@@ -61,8 +61,10 @@ static const char *const meta_sql[S_COUNT] = {
 	    "ON CONFLICT(name) DO NOTHING",
 	[S_BLOB_INSERT] = "INSERT INTO blobs(digest, size, created) VALUES (?1, ?2, ?3) "
 	    "ON CONFLICT(digest) DO NOTHING",
+	/* A link pushed or mounted again is new again: garbage collection
+	 * spares links younger than [gc] grace. */
 	[S_REPO_BLOB_INSERT] = "INSERT INTO repo_blobs(repo_id, digest, created) VALUES (?1, ?2, ?3) "
-	    "ON CONFLICT DO NOTHING",
+	    "ON CONFLICT DO UPDATE SET created = excluded.created",
 	[S_REPO_BLOB_GET] = "SELECT b.size FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
 	    "JOIN blobs b ON b.digest = rb.digest WHERE r.name = ?1 AND rb.digest = ?2",
 	[S_REPO_BLOB_DELETE] = "DELETE FROM repo_blobs WHERE digest = ?2 AND repo_id = "
@@ -98,7 +100,8 @@ static const char *const meta_sql[S_COUNT] = {
 	    "WHERE repo_id = ?1 AND subject = ?2 AND artifact_type = ?3 ORDER BY digest",
 	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
 	    "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM repo_blobs rb JOIN repositories r "
-	    "ON r.id = rb.repo_id WHERE r.name = ?4 AND rb.digest = ?2) ON CONFLICT DO NOTHING",
+	    "ON r.id = rb.repo_id WHERE r.name = ?4 AND rb.digest = ?2) "
+	    "ON CONFLICT DO UPDATE SET created = excluded.created",
 	[S_REPO_BLOB_DELETE_ID] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
 	[S_REF_CHECK_BLOB] = "SELECT 1 FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
 	[S_REF_CHECK_MANIFEST] = "SELECT 1 FROM manifests WHERE repo_id = ?1 AND digest = ?2",
@@ -156,6 +159,17 @@ static const char *const meta_migrations[] = {
 	"  updated INTEGER NOT NULL,"
 	"  PRIMARY KEY (repo_id, name)) WITHOUT ROWID;"
 	"CREATE INDEX tags_digest ON tags(repo_id, digest);",
+	/* 1 -> 2: the pull-through cache (proxy.c).  A repository filled from
+	 * an upstream names its [proxy] section; blobs and links it brought
+	 * are `cached` (evictable under [cache] max_size, least recently
+	 * pulled first); a cached tag remembers when the upstream last
+	 * confirmed it. */
+	"ALTER TABLE repositories ADD COLUMN proxy TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE blobs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE blobs ADD COLUMN last_pulled INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE repo_blobs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tags ADD COLUMN checked INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX blobs_cached ON blobs(last_pulled, created) WHERE cached = 1;",
 };
 
 #define META_SCHEMA_VERSION ((int)(sizeof(meta_migrations) / sizeof(meta_migrations[0])))
@@ -337,8 +351,11 @@ meta_open(const char *root)
 	 * lock rather than fail.  synchronous=FULL in WAL mode makes every
 	 * commit durable before the client hears 2xx. */
 	sqlite3_busy_handler(m->db, meta_busy, m);
+	/* A 1 MiB page cache per connection: the hot rows (tags, recent
+	 * blobs) fit, and N workers do not each pin SQLite's 2 MiB default. */
 	if (sqlite3_exec(m->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;", NULL, NULL, NULL) != SQLITE_OK) {
+	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-1024;",
+	    NULL, NULL, NULL) != SQLITE_OK) {
 		meta_fail(m, "pragmas");
 		goto fail;
 	}
@@ -960,4 +977,696 @@ meta_referrers(struct meta *m, const char *repo, const char *subject,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return meta_fail(m, "referrers");
 	return 0;
+}
+
+/* ---- garbage collection and integrity checks (gc.c, fsck.c) ----
+ *
+ * Not hot paths: statements are prepared per call, not cached.  Listing
+ * functions step one SELECT and hand each row to a callback that must not
+ * write through this connection (collect, then act): a write while the
+ * SELECT is open would stretch one implicit transaction over the sweep.
+ * Deleting functions re-check, in the statement or the transaction that
+ * deletes, that what they delete is still unreferenced now. */
+
+static int
+meta_gc_prepare(struct meta *m, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(m->db, sql, -1, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return meta_fail(m, sql);
+	}
+	return 0;
+}
+
+/* Step a listing whose columns are (repo_id, repo, digest, aux, size, time,
+ * kind) to its end, then finalize it.  A non-zero callback result stops
+ * the listing and is returned. */
+static int
+meta_gc_list(struct meta *m, sqlite3_stmt *st, meta_gc_fn fn, void *arg)
+{
+	struct meta_gc_row row;
+	int rc, r = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t;
+
+		row.repo_id = sqlite3_column_int64(st, 0);
+		t = sqlite3_column_text(st, 1);
+		row.repo = t ? (const char *)t : "";
+		t = sqlite3_column_text(st, 2);
+		row.digest = t ? (const char *)t : "";
+		t = sqlite3_column_text(st, 3);
+		row.aux = t ? (const char *)t : "";
+		row.size = (uint64_t)sqlite3_column_int64(st, 4);
+		row.time = sqlite3_column_int64(st, 5);
+		row.kind = sqlite3_column_int(st, 6);
+		if ((r = fn(arg, &row)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = meta_fail(m, "gc listing");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Step a prepared write statement once and finalize it; *changed (if not
+ * NULL) gets the number of rows it changed. */
+static int
+meta_gc_exec(struct meta *m, sqlite3_stmt *st, const char *what, int *changed)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return meta_fail(m, what);
+	if (changed != NULL)
+		*changed = sqlite3_changes(m->db);
+	return 0;
+}
+
+int
+meta_gc_reset(struct meta *m)
+{
+	char *err = NULL;
+
+	/* The temp tables hold what a dry run would have removed, so the
+	 * later listings can leave it out; a real run keeps them empty. */
+	if (sqlite3_exec(m->db,
+	    "CREATE TEMP TABLE IF NOT EXISTS gc_dead (repo_id INTEGER NOT NULL, digest TEXT NOT NULL,"
+	    "  PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
+	    "CREATE TEMP TABLE IF NOT EXISTS gc_unlinked (repo_id INTEGER NOT NULL, digest TEXT NOT NULL,"
+	    "  PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
+	    "DELETE FROM temp.gc_dead; DELETE FROM temp.gc_unlinked;", NULL, NULL, &err) != SQLITE_OK) {
+		log_error("meta: gc temp tables: %s", err ? err : "?");
+		sqlite3_free(err);
+		return -ERR_INTERNAL;
+	}
+	return 0;
+}
+
+int
+meta_gc_read_begin(struct meta *m)
+{
+	if (sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return meta_fail(m, "begin read");
+	return 0;
+}
+
+void
+meta_gc_read_end(struct meta *m)
+{
+	if (!sqlite3_get_autocommit(m->db))
+		sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
+}
+
+int
+meta_gc_manifests(struct meta *m, meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "SELECT m.repo_id, r.name, m.digest, m.subject, m.size, m.created, 0 "
+	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id ORDER BY m.repo_id, m.digest",
+	    &st)) != 0)
+		return rc;
+	return meta_gc_list(m, st, fn, arg);
+}
+
+int
+meta_gc_tags(struct meta *m, meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "SELECT t.repo_id, r.name, t.digest, t.name, 0, t.updated, 0 "
+	    "FROM tags t JOIN repositories r ON r.id = t.repo_id "
+	    "ORDER BY t.repo_id, t.updated DESC, t.name", &st)) != 0)
+		return rc;
+	return meta_gc_list(m, st, fn, arg);
+}
+
+int
+meta_gc_children(struct meta *m, meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "SELECT repo_id, '', digest, ref, 0, 0, 0 FROM manifest_refs "
+	    "WHERE is_manifest = 1", &st)) != 0)
+		return rc;
+	return meta_gc_list(m, st, fn, arg);
+}
+
+int
+meta_gc_tag_delete(struct meta *m, int64_t repo_id, const char *name, const char *digest,
+    int64_t updated, int *removed)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* Only if nobody moved or re-pushed the tag since the snapshot. */
+	if ((rc = meta_gc_prepare(m, "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2 AND "
+	    "digest = ?3 AND updated = ?4", &st)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, repo_id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, updated);
+	return meta_gc_exec(m, st, "gc delete tag", removed);
+}
+
+int
+meta_gc_manifest_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t before,
+    int *removed)
+{
+	sqlite3_stmt *st;
+	int rc, n = 0;
+
+	*removed = 0;
+	if ((rc = meta_begin(m)) != 0)
+		return rc;
+	/* Still unreferenced now: no tag, no index that lists it, no subject
+	 * it refers to, and not pushed (again) since the collection began. */
+	if ((rc = meta_gc_prepare(m, "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2 "
+	    "AND created < ?3 "
+	    "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = ?1 AND t.digest = ?2) "
+	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f JOIN manifests p ON p.repo_id = f.repo_id "
+	    "  AND p.digest = f.digest WHERE f.repo_id = ?1 AND f.ref = ?2 AND f.is_manifest = 1) "
+	    "AND (subject = '' OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = ?1 "
+	    "  AND s.digest = manifests.subject))", &st)) != 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, repo_id);
+	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, before);
+	if ((rc = meta_gc_exec(m, st, "gc delete manifest", &n)) != 0)
+		goto fail;
+	if (n > 0) {
+		if ((rc = meta_gc_prepare(m, "DELETE FROM manifest_refs WHERE repo_id = ?1 AND digest = ?2",
+		    &st)) != 0)
+			goto fail;
+		sqlite3_bind_int64(st, 1, repo_id);
+		sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+		if ((rc = meta_gc_exec(m, st, "gc delete manifest refs", NULL)) != 0)
+			goto fail;
+	}
+	if ((rc = meta_commit(m)) != 0)
+		goto fail;
+	*removed = n > 0;
+	return 0;
+fail:
+	meta_rollback(m);
+	return rc;
+}
+
+/* Record (repo_id, digest) in a temp table (dry run). */
+static int
+meta_gc_dry_insert(struct meta *m, const char *sql, int64_t repo_id, const char *digest)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, sql, &st)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, repo_id);
+	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+	return meta_gc_exec(m, st, "gc dry run", NULL);
+}
+
+int
+meta_gc_dry_manifest(struct meta *m, int64_t repo_id, const char *digest)
+{
+	return meta_gc_dry_insert(m, "INSERT OR IGNORE INTO temp.gc_dead(repo_id, digest) "
+	    "VALUES (?1, ?2)", repo_id, digest);
+}
+
+int
+meta_gc_dry_link(struct meta *m, int64_t repo_id, const char *digest)
+{
+	return meta_gc_dry_insert(m, "INSERT OR IGNORE INTO temp.gc_unlinked(repo_id, digest) "
+	    "VALUES (?1, ?2)", repo_id, digest);
+}
+
+int
+meta_gc_links(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* A link is referenced by a manifest of its repository that lists
+	 * it, or is that manifest's own bytes (minus what a dry run has
+	 * already counted as removed). */
+	if ((rc = meta_gc_prepare(m, "SELECT rb.repo_id, r.name, rb.digest, '', b.size, rb.created, 0 "
+	    "FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
+	    "JOIN blobs b ON b.digest = rb.digest WHERE rb.created < ?1 "
+	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = rb.repo_id "
+	    "  AND x.digest = rb.digest AND NOT EXISTS (SELECT 1 FROM temp.gc_dead d "
+	    "  WHERE d.repo_id = x.repo_id AND d.digest = x.digest)) "
+	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = rb.repo_id "
+	    "  AND f.ref = rb.digest AND NOT EXISTS (SELECT 1 FROM temp.gc_dead d "
+	    "  WHERE d.repo_id = f.repo_id AND d.digest = f.digest)) "
+	    "ORDER BY r.name, rb.digest", &st)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, before);
+	return meta_gc_list(m, st, fn, arg);
+}
+
+int
+meta_gc_link_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t before,
+    int *removed)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2 "
+	    "AND created < ?3 "
+	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = ?1 AND x.digest = ?2) "
+	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = ?1 AND f.ref = ?2)",
+	    &st)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, repo_id);
+	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, before);
+	return meta_gc_exec(m, st, "gc delete link", removed);
+}
+
+int
+meta_gc_blobs(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "SELECT 0, '', b.digest, '', b.size, b.created, 0 FROM blobs b "
+	    "WHERE b.created < ?1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.digest = b.digest "
+	    "  AND NOT EXISTS (SELECT 1 FROM temp.gc_unlinked u WHERE u.repo_id = rb.repo_id "
+	    "  AND u.digest = rb.digest)) ORDER BY b.digest", &st)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, before);
+	return meta_gc_list(m, st, fn, arg);
+}
+
+int
+meta_gc_blob_delete(struct meta *m, const char *digest, int64_t before, int *removed)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "DELETE FROM blobs WHERE digest = ?1 AND created < ?2 "
+	    "AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = ?1)", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, before);
+	return meta_gc_exec(m, st, "gc delete blob", removed);
+}
+
+int
+meta_gc_blob_exists(struct meta *m, const char *digest, int *exists)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "SELECT 1 FROM blobs WHERE digest = ?1", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, "gc blob exists");
+	*exists = rc == SQLITE_ROW;
+	return 0;
+}
+
+int
+meta_gc_uploads(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "SELECT 0, repo, id, '', size, updated, 0 FROM uploads "
+	    "WHERE updated < ?1 ORDER BY updated", &st)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, before);
+	return meta_gc_list(m, st, fn, arg);
+}
+
+int
+meta_gc_upload_delete(struct meta *m, const char *id, int64_t before, int *removed)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* A request that wrote to the session since the listing saved it. */
+	if ((rc = meta_gc_prepare(m, "DELETE FROM uploads WHERE id = ?1 AND updated < ?2", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, before);
+	return meta_gc_exec(m, st, "gc delete upload", removed);
+}
+
+int
+meta_gc_upload_exists(struct meta *m, const char *id, int *exists)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "SELECT 1 FROM uploads WHERE id = ?1", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return meta_fail(m, "gc upload exists");
+	*exists = rc == SQLITE_ROW;
+	return 0;
+}
+
+int
+meta_fsck_blobs(struct meta *m, meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_gc_prepare(m, "SELECT 0, '', digest, '', size, created, 0 FROM blobs "
+	    "ORDER BY digest", &st)) != 0)
+		return rc;
+	return meta_gc_list(m, st, fn, arg);
+}
+
+int
+meta_fsck_refs(struct meta *m, meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* One row per reference, and one per manifest for its own bytes
+	 * (kind 2); size says whether the target is in the repository. */
+	if ((rc = meta_gc_prepare(m,
+	    "SELECT f.repo_id, r.name, f.digest, f.ref, CASE WHEN f.is_manifest = 1 THEN "
+	    "  EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = f.repo_id AND x.digest = f.ref) "
+	    "  ELSE EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = f.repo_id AND rb.digest = f.ref) "
+	    "  END, 0, f.is_manifest "
+	    "FROM manifest_refs f JOIN repositories r ON r.id = f.repo_id "
+	    "UNION ALL "
+	    "SELECT m.repo_id, r.name, m.digest, m.digest, EXISTS (SELECT 1 FROM repo_blobs rb "
+	    "  WHERE rb.repo_id = m.repo_id AND rb.digest = m.digest), 0, 2 "
+	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id "
+	    "ORDER BY 2, 3, 7 DESC, 4", &st)) != 0)
+		return rc;
+	return meta_gc_list(m, st, fn, arg);
+}
+
+int
+meta_fsck_drop_blob(struct meta *m, const char *digest, int *links)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*links = 0;
+	if ((rc = meta_begin(m)) != 0)
+		return rc;
+	if ((rc = meta_gc_prepare(m, "DELETE FROM repo_blobs WHERE digest = ?1", &st)) != 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+	if ((rc = meta_gc_exec(m, st, "fsck drop links", links)) != 0)
+		goto fail;
+	if ((rc = meta_gc_prepare(m, "DELETE FROM blobs WHERE digest = ?1", &st)) != 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+	if ((rc = meta_gc_exec(m, st, "fsck drop blob", NULL)) != 0)
+		goto fail;
+	if ((rc = meta_commit(m)) != 0)
+		goto fail;
+	return 0;
+fail:
+	meta_rollback(m);
+	return rc;
+}
+
+/* ---- the pull-through cache (proxy.c) ----
+ *
+ * Statements are prepared per call.  A cached blob (blobs.cached = 1) is
+ * one the proxy brought in; it stays evictable only while no repository
+ * holds it as a local push or mount (repo_blobs.cached = 0) and no manifest
+ * of such a link references it. */
+
+static int
+meta_proxy_prepare(struct meta *m, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(m->db, sql, -1, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return meta_fail(m, sql);
+	}
+	return 0;
+}
+
+/* Step a statement that returns no rows, then finalize it. */
+static int
+meta_proxy_exec(struct meta *m, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		rc = meta_fail(m, what);
+		sqlite3_finalize(st);
+		return rc;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+meta_proxy_repo(struct meta *m, const char *repo, char proxy[META_PROXY_NAME_MAX], int *local)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*local = 0;
+	proxy[0] = '\0';
+	if ((rc = meta_proxy_prepare(m, "SELECT r.proxy, "
+	    "EXISTS (SELECT 1 FROM manifests WHERE repo_id = r.id) OR "
+	    "EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = r.id) OR "
+	    "EXISTS (SELECT 1 FROM tags WHERE repo_id = r.id) "
+	    "FROM repositories r WHERE r.name = ?1", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		meta_copy_col(st, 0, proxy, META_PROXY_NAME_MAX);
+		*local = proxy[0] == '\0' && sqlite3_column_int(st, 1) != 0;
+		sqlite3_finalize(st);
+		return 0;
+	}
+	rc = rc == SQLITE_DONE ? -ERR_NAME_UNKNOWN : meta_fail(m, "proxy repository");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The cached blob and link rows, inside the caller's transaction.  A blob
+ * already known as local content stays local (cached is only set on
+ * insert); a repository is marked as the proxy's if nothing else claimed
+ * it. */
+static int
+meta_proxy_link_tx(struct meta *m, const char *repo, const char *proxy, const char *digest,
+    uint64_t size)
+{
+	sqlite3_int64 id;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_repo_id(m, repo, 1, &id)) != 0)
+		return rc;
+	if ((rc = meta_proxy_prepare(m, "UPDATE repositories SET proxy = ?2 "
+	    "WHERE id = ?1 AND proxy = ''", &st)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, proxy, -1, SQLITE_STATIC);
+	if ((rc = meta_proxy_exec(m, st, "mark proxy repository")) != 0)
+		return rc;
+	if ((rc = meta_proxy_prepare(m, "INSERT INTO blobs(digest, size, created, cached, "
+	    "last_pulled) VALUES (?1, ?2, ?3, 1, ?3) "
+	    "ON CONFLICT(digest) DO UPDATE SET last_pulled = excluded.last_pulled", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+	sqlite3_bind_int64(st, 3, meta_now());
+	if ((rc = meta_proxy_exec(m, st, "insert cached blob")) != 0)
+		return rc;
+	if ((rc = meta_proxy_prepare(m, "INSERT INTO repo_blobs(repo_id, digest, created, cached) "
+	    "VALUES (?1, ?2, ?3, 1) ON CONFLICT DO UPDATE SET created = excluded.created", &st)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, meta_now());
+	return meta_proxy_exec(m, st, "insert cached link");
+}
+
+int
+meta_proxy_link(struct meta *m, const char *repo, const char *proxy, const char *digest,
+    uint64_t size)
+{
+	int rc;
+
+	if ((rc = meta_begin(m)) != 0)
+		return rc;
+	if ((rc = meta_proxy_link_tx(m, repo, proxy, digest, size)) != 0 ||
+	    (rc = meta_commit(m)) != 0)
+		meta_rollback(m);
+	return rc;
+}
+
+int
+meta_proxy_blob_finish(struct meta *m, const char *id, const char *repo, const char *proxy,
+    const char *digest, uint64_t size)
+{
+	int rc;
+
+	if ((rc = meta_begin(m)) != 0)
+		return rc;
+	if ((rc = meta_upload_delete_tx(m, id)) != 0 ||
+	    (rc = meta_proxy_link_tx(m, repo, proxy, digest, size)) != 0 ||
+	    (rc = meta_commit(m)) != 0)
+		meta_rollback(m);
+	return rc;
+}
+
+int
+meta_proxy_tag_checked(struct meta *m, const char *repo, const char *tag, int64_t *checked)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_proxy_prepare(m, "SELECT t.checked FROM tags t JOIN repositories r "
+	    "ON r.id = t.repo_id WHERE r.name = ?1 AND t.name = ?2", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*checked = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	rc = rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_fail(m, "tag checked");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+meta_proxy_tag_set_checked(struct meta *m, const char *repo, const char *tag, int64_t when)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_proxy_prepare(m, "UPDATE tags SET checked = ?3 WHERE name = ?2 AND "
+	    "repo_id = (SELECT id FROM repositories WHERE name = ?1)", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)when);
+	return meta_proxy_exec(m, st, "set tag checked");
+}
+
+int
+meta_proxy_touch(struct meta *m, const char *digest)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* At most one write per blob per second, and none for local ones. */
+	if ((rc = meta_proxy_prepare(m, "UPDATE blobs SET last_pulled = ?2 "
+	    "WHERE digest = ?1 AND cached = 1 AND last_pulled < ?2", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, meta_now());
+	return meta_proxy_exec(m, st, "touch cached blob");
+}
+
+/* Whether a cached blob may go: nothing local holds or references it. */
+#define META_PROXY_EVICTABLE \
+	"b.cached = 1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb " \
+	"WHERE rb.digest = b.digest AND rb.cached = 0) AND NOT EXISTS (SELECT 1 FROM " \
+	"manifest_refs mr JOIN repo_blobs rb ON rb.repo_id = mr.repo_id AND rb.digest = mr.digest " \
+	"WHERE mr.ref = b.digest AND rb.cached = 0)"
+
+int
+meta_proxy_cached_bytes(struct meta *m, uint64_t *bytes)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_proxy_prepare(m, "SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE "
+	    "b.cached = 1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb "
+	    "WHERE rb.digest = b.digest AND rb.cached = 0)", &st)) != 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*bytes = (uint64_t)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	rc = meta_fail(m, "cached bytes");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+meta_proxy_evict_next(struct meta *m, char digest[META_PROXY_DIGEST_MAX], uint64_t *size)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_proxy_prepare(m, "SELECT b.digest, b.size FROM blobs b WHERE "
+	    META_PROXY_EVICTABLE " ORDER BY b.last_pulled, b.created, b.digest LIMIT 1", &st)) != 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		meta_copy_col(st, 0, digest, META_PROXY_DIGEST_MAX);
+		*size = (uint64_t)sqlite3_column_int64(st, 1);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	rc = rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "eviction candidate");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+meta_proxy_evict(struct meta *m, const char *digest)
+{
+	static const char *const drop[] = {
+		"DELETE FROM tags WHERE digest = ?1",
+		"DELETE FROM manifest_refs WHERE digest = ?1",
+		"DELETE FROM manifests WHERE digest = ?1",
+		"DELETE FROM repo_blobs WHERE digest = ?1",
+		"DELETE FROM blobs WHERE digest = ?1",
+	};
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_begin(m)) != 0)
+		return rc;
+	/* Checked again under the write lock: a push or mount may have made
+	 * it local since it was chosen. */
+	if ((rc = meta_proxy_prepare(m, "SELECT 1 FROM blobs b WHERE b.digest = ?1 AND "
+	    META_PROXY_EVICTABLE, &st)) != 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		rc = rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "eviction check");
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+		if ((rc = meta_proxy_prepare(m, drop[i], &st)) != 0)
+			goto fail;
+		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+		if ((rc = meta_proxy_exec(m, st, drop[i])) != 0)
+			goto fail;
+	}
+	if ((rc = meta_commit(m)) != 0)
+		goto fail;
+	return 0;
+fail:
+	meta_rollback(m);
+	return rc;
 }
