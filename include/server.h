@@ -75,6 +75,7 @@ typedef void (*req_done_fn)(struct request *req);
 struct request {
 	struct http_conn *conn;
 	struct worker *w;
+	const struct config *cfg;	/* as it was when the request began */
 	struct arena *arena;		/* freed when the request ends */
 	enum http_method_kind method;
 	const char *method_name;

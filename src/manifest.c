@@ -61,7 +61,7 @@ manifest_get(struct request *req)
 		req_error(req, ERR_INTERNAL, "stored manifest digest is malformed");
 		return;
 	}
-	if (req->method == METHOD_GET && mf.size <= (uint64_t)req->w->cfg->max_manifest_size &&
+	if (req->method == METHOD_GET && mf.size <= (uint64_t)req->cfg->max_manifest_size &&
 	    store_blob_read(req->w->store, &d, (size_t)mf.size, &buf, &len) == 0) {
 		cache_put(req->w->manifests, mf.digest, buf, len);
 		req_respond(req, 200, mf.media_type, buf, len);
@@ -186,7 +186,7 @@ manifest_put(struct request *req)
 		req_error(req, ERR_MANIFEST_INVALID, "manifest body required");
 		return;
 	}
-	req_read_body(req, (size_t)req->w->cfg->max_manifest_size, manifest_put_done, NULL);
+	req_read_body(req, (size_t)req->cfg->max_manifest_size, manifest_put_done, NULL);
 }
 
 void

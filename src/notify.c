@@ -79,7 +79,11 @@ notify_listen_fd(void)
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+	/* systemd passes a blocking socket unless NonBlocking=yes; libevent
+	 * accepts until EAGAIN, which on a blocking socket would hang the
+	 * worker inside accept(2). */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
 		return -1;
 	return fd;
 }

@@ -393,7 +393,7 @@ server_req_free(struct request *req)
 	    (req->m.ref_is_digest ? req->m.ref : NULL);
 	metrics_observe(req->w->metrics, req->metric_route, (int)req->method, r.status, r.usec,
 	    r.bytes_in, r.bytes_out);
-	log_access((enum log_access_format)req->w->cfg->access_log, &r);
+	log_access((enum log_access_format)req->cfg->access_log, &r);
 	free(req->body);
 	arena_free(req->arena);
 }
@@ -738,6 +738,9 @@ cb_headers_complete(http_parser *p)
 	req->arena = a;
 	req->conn = c;
 	req->w = c->w;
+	/* The config this request lives by, even if a reload swaps the
+	 * worker's meanwhile (old ones stay allocated until exit). */
+	req->cfg = c->w->cfg;
 	req->t_start_us = server_now_us();
 	req->method = server_method(p->method);
 	req->method_name = http_method_str((enum http_method)p->method);

@@ -144,7 +144,7 @@ upload_client_slot(const char *peer, char *ip, size_t cap)
 static int
 upload_slot_take(struct request *req)
 {
-	const struct config *cfg = req->w->cfg;
+	const struct config *cfg = req->cfg;
 	char ip[64];
 	unsigned k = upload_client_slot(req->peer ? req->peer : "-", ip, sizeof(ip));
 	int rc = 0;
@@ -247,7 +247,7 @@ static int
 upload_body(struct request *req, const char *data, size_t len)
 {
 	struct upload_ctx *u = req->ctx;
-	const struct config *cfg = req->w->cfg;
+	const struct config *cfg = req->cfg;
 	size_t left = len;
 
 	if (cfg->max_blob_size > 0 && u->start + u->written + len > (uint64_t)cfg->max_blob_size) {
@@ -675,6 +675,6 @@ upload_start(struct request *req)
 		return;
 	}
 	upload_location(req, id, 0);
-	req_add_header(req, "OCI-Chunk-Min-Length", "%lld", req->w->cfg->chunk_min_length);
+	req_add_header(req, "OCI-Chunk-Min-Length", "%lld", req->cfg->chunk_min_length);
 	req_respond(req, 202, NULL, NULL, 0);
 }
