@@ -57,6 +57,7 @@ struct config {
 	int max_uploads_per_client;	/* the same per client address */
 	/* [cache] */
 	long long manifest_cache_size;	/* bytes of manifests kept in memory */
+	long long cache_max_size;	/* bytes of pull-through cached content; 0: no cap */
 	/* [gc] */
 	int gc_interval;		/* seconds between background runs; 0: off */
 	int gc_untagged;		/* enum config_untagged */

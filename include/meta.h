@@ -107,4 +107,118 @@ typedef int (*meta_referrer_fn)(void *arg, const struct meta_manifest *mf);
 int meta_referrers(struct meta *m, const char *repo, const char *subject,
     const char *artifact_type, meta_referrer_fn fn, void *arg);
 
+/* ---- garbage collection (gc.c) and integrity checks (fsck.c) ----
+ * Not hot paths: statements are prepared per call.  Listings call fn once
+ * per row; fn returns 0 to go on or a non-zero value that stops the listing
+ * and is returned.  fn must not write through the same connection.  The
+ * deleting functions re-check in the statement (or transaction) that
+ * deletes that the row is still unreferenced now, and set *removed to
+ * whether it went. */
+
+/* One listed row; which fields mean what is said at each listing.  The
+ * strings live until fn returns. */
+struct meta_gc_row {
+	int64_t repo_id;
+	const char *repo;		/* repository name, "" where none */
+	const char *digest;
+	const char *aux;
+	uint64_t size;
+	int64_t time;			/* unix seconds */
+	int kind;
+};
+typedef int (*meta_gc_fn)(void *arg, const struct meta_gc_row *row);
+
+/* Create (or empty) the connection's temp tables that let a dry run leave
+ * out what it has already counted as removed.  Call before each run. */
+int meta_gc_reset(struct meta *m);
+/* Begin / end one read transaction: every listing in between sees the
+ * same snapshot (WAL), while writers go on. */
+int meta_gc_read_begin(struct meta *m);
+void meta_gc_read_end(struct meta *m);
+/* Manifests: digest, aux = subject ("" if none), size, time = created;
+ * ordered by repo_id, digest. */
+int meta_gc_manifests(struct meta *m, meta_gc_fn fn, void *arg);
+/* Tags: digest = manifest, aux = tag name, time = updated; ordered by
+ * repo_id, newest first, then name. */
+int meta_gc_tags(struct meta *m, meta_gc_fn fn, void *arg);
+/* Index children: digest = the index, aux = the child (repo unset). */
+int meta_gc_children(struct meta *m, meta_gc_fn fn, void *arg);
+/* Delete a tag if it still points at digest with the same updated time. */
+int meta_gc_tag_delete(struct meta *m, int64_t repo_id, const char *name, const char *digest,
+    int64_t updated, int *removed);
+/* Delete a manifest and its references, in one transaction, if it was
+ * created before `before` and no tag, no index of the repository and no
+ * subject (a manifest its subject field names) keeps it now. */
+int meta_gc_manifest_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t before,
+    int *removed);
+/* Dry run: count a manifest, or a repository link, as removed for the
+ * listings that follow. */
+int meta_gc_dry_manifest(struct meta *m, int64_t repo_id, const char *digest);
+int meta_gc_dry_link(struct meta *m, int64_t repo_id, const char *digest);
+/* Repository links created before `before` that no manifest of their
+ * repository lists or is: digest, size (of the blob), time = created. */
+int meta_gc_links(struct meta *m, int64_t before, meta_gc_fn fn, void *arg);
+int meta_gc_link_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t before,
+    int *removed);
+/* Blob rows created before `before` that no repository links: digest,
+ * size, time = created. */
+int meta_gc_blobs(struct meta *m, int64_t before, meta_gc_fn fn, void *arg);
+int meta_gc_blob_delete(struct meta *m, const char *digest, int64_t before, int *removed);
+/* Whether a blob row exists now. */
+int meta_gc_blob_exists(struct meta *m, const char *digest, int *exists);
+/* Upload sessions last written before `before`: digest = session id,
+ * repo, size, time = updated. */
+int meta_gc_uploads(struct meta *m, int64_t before, meta_gc_fn fn, void *arg);
+int meta_gc_upload_delete(struct meta *m, const char *id, int64_t before, int *removed);
+int meta_gc_upload_exists(struct meta *m, const char *id, int *exists);
+/* Every blob row: digest, size, time = created; ordered by digest. */
+int meta_fsck_blobs(struct meta *m, meta_gc_fn fn, void *arg);
+/* Every reference of every manifest: digest = the manifest, aux = what it
+ * references, kind 0 a blob, 1 a child manifest, 2 the manifest's own
+ * bytes; size = 1 if the target is in the repository, else 0. */
+int meta_fsck_refs(struct meta *m, meta_gc_fn fn, void *arg);
+/* Drop a blob row and every repository's link to it (fsck --repair);
+ * *links gets how many links went. */
+int meta_fsck_drop_blob(struct meta *m, const char *digest, int *links);
+
+/* ---- the pull-through cache (proxy.c) ----
+ * Statements are prepared per call.  Cached content is what the proxy
+ * brought in: evictable under [cache] max_size, least recently pulled
+ * first, unless a local push or mount holds it. */
+
+#define META_PROXY_NAME_MAX 256
+#define META_PROXY_DIGEST_MAX 140
+
+/* The [proxy] section that filled repo ("" if none) and whether the
+ * repository holds local content (manifests, tags or blobs, not filled by
+ * a proxy): 0 or -ERR_NAME_UNKNOWN. */
+int meta_proxy_repo(struct meta *m, const char *repo, char proxy[META_PROXY_NAME_MAX], int *local);
+/* Record a cached blob (or a cached manifest's bytes, before
+ * meta_manifest_put) in repo, marking the repository as proxy's; one
+ * transaction.  Content already local stays local. */
+int meta_proxy_link(struct meta *m, const char *repo, const char *proxy, const char *digest,
+    uint64_t size);
+/* A verified upstream blob spooled as upload id: drop the session row and
+ * link the cached blob, in one transaction. */
+int meta_proxy_blob_finish(struct meta *m, const char *id, const char *repo, const char *proxy,
+    const char *digest, uint64_t size);
+/* When the upstream last confirmed a cached tag (unix seconds; 0 never):
+ * 0 or -ERR_MANIFEST_UNKNOWN. */
+int meta_proxy_tag_checked(struct meta *m, const char *repo, const char *tag, int64_t *checked);
+int meta_proxy_tag_set_checked(struct meta *m, const char *repo, const char *tag, int64_t when);
+/* A cached blob or manifest was pulled now (for least-recently-pulled
+ * eviction); local content is left alone. */
+int meta_proxy_touch(struct meta *m, const char *digest);
+/* Bytes of cached content no local link holds. */
+int meta_proxy_cached_bytes(struct meta *m, uint64_t *bytes);
+/* The least recently pulled evictable blob: 0 or -ERR_BLOB_UNKNOWN. */
+int meta_proxy_evict_next(struct meta *m, char digest[META_PROXY_DIGEST_MAX], uint64_t *size);
+/* Drop an evictable blob's rows (and, if it is a manifest, its manifest,
+ * reference and tag rows in every repository), in one transaction that
+ * checks again that it is evictable: 0 or -ERR_BLOB_UNKNOWN.  The caller
+ * removes the file afterwards. */
+int meta_proxy_evict(struct meta *m, const char *digest);
+/* Whether a manifest of repo references digest: 0 or -ERR_BLOB_UNKNOWN. */
+int meta_proxy_ref_known(struct meta *m, const char *repo, const char *digest);
+
 #endif

@@ -64,4 +64,18 @@ int oci_referrers_add(struct oci_doc *d, const char *digest, uint64_t size,
 char *oci_doc_render(struct oci_doc *d);
 void oci_doc_free(struct oci_doc *d);
 
+/* Upstream documents (the pull-through cache).  A token endpoint's answer:
+ * "token" (or "access_token") copied into token (cap bytes), expires_in in
+ * seconds (60 when absent).  0, or -1 if malformed or too long. */
+int oci_token_parse(const char *body, size_t len, char *token, size_t cap, long long *expires_in);
+/* Call fn for each string of the array `key` of a JSON object (a tags
+ * list: key "tags"; null or absent is an empty list).  Returns fn's first
+ * non-zero result, 0, or -1 if malformed. */
+int oci_list_parse(const char *body, size_t len, const char *key,
+    int (*fn)(void *arg, const char *item), void *arg);
+/* Add to a referrers document the descriptors of an upstream referrers
+ * index that it does not hold yet (by digest), keeping only those of
+ * artifact_type if not NULL.  0 or -1. */
+int oci_referrers_merge(struct oci_doc *d, const char *body, size_t len, const char *artifact_type);
+
 #endif

@@ -56,4 +56,40 @@ int store_upload_settle(struct store *s, const char *id, const struct digest *d)
 /* Remove an upload's spool file; a missing file is not an error. */
 int store_upload_remove(struct store *s, const char *id);
 
+/* ---- garbage collection (gc.c) and integrity checks (fsck.c) ---- */
+
+/* The path of blob d's file (for messages). */
+void store_blob_file(const struct store *s, const struct digest *d, char *out, size_t cap);
+/* Move blob d's file into <root>/trash/ under a name unique to this call,
+ * written to name; *size gets its size.  -ERR_BLOB_UNKNOWN if there is no
+ * file.  Follow with store_trash_remove or store_trash_restore. */
+int store_blob_trash(struct store *s, const struct digest *d, char *name, size_t cap,
+    uint64_t *size);
+/* Put a trashed file back as blob d.  If d exists again (a pusher
+ * installed it meanwhile) theirs is kept and the trashed copy removed. */
+int store_trash_restore(struct store *s, const char *name, const struct digest *d);
+/* Remove a trashed file for good; a missing one is not an error. */
+int store_trash_remove(struct store *s, const char *name);
+/* Move blob d's file to <root>/quarantine/<alg>-<hex> (a suffix if that
+ * exists); dest gets the new path.  -ERR_BLOB_UNKNOWN if there is no file. */
+int store_blob_quarantine(struct store *s, const struct digest *d, char *dest, size_t cap);
+
+enum store_area { STORE_BLOBS, STORE_UPLOADS, STORE_TRASH };
+
+/* A file found by store_each. */
+struct store_file {
+	const char *path;		/* full path */
+	const char *name;		/* last component */
+	const struct digest *digest;	/* blobs: the digest its path names, else NULL */
+	int regular;
+	uint64_t size;
+	int64_t mtime, ctime;
+};
+/* Return 0 to go on; anything else stops the walk and is returned. */
+typedef int (*store_each_fn)(void *arg, const struct store_file *f);
+/* Call fn for every entry of an area: blobs/<alg>/<2 hex>/<hex> (anything
+ * else found under blobs/ comes with digest NULL), or the files directly
+ * in uploads/ or trash/.  Entries may vanish or appear during the walk. */
+int store_each(struct store *s, enum store_area area, store_each_fn fn, void *arg);
+
 #endif

@@ -16,6 +16,7 @@
 #include "gc.h"
 #include "log.h"
 #include "meta.h"
+#include "proxy.h"
 #include "server.h"
 #include "store.h"
 
@@ -58,7 +59,8 @@ load_config(const char *path, struct config *cfg)
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
-	if (gc_config_check(cfg, err, sizeof(err)) != 0) {
+	if (gc_config_check(cfg, err, sizeof(err)) != 0 ||
+	    proxy_config_check(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		config_free(cfg);
 		return -1;

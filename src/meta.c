@@ -1670,3 +1670,20 @@ fail:
 	meta_rollback(m);
 	return rc;
 }
+
+int
+meta_proxy_ref_known(struct meta *m, const char *repo, const char *digest)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_proxy_prepare(m, "SELECT 1 FROM manifest_refs mr JOIN repositories r "
+	    "ON r.id = mr.repo_id WHERE r.name = ?1 AND mr.ref = ?2 LIMIT 1", &st)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "proxy reference");
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -335,3 +335,95 @@ oci_doc_free(struct oci_doc *d)
 	cJSON_Delete(d->root);
 	free(d);
 }
+
+/* ---- upstream documents (the pull-through cache, proxy.c) ---- */
+
+int
+oci_token_parse(const char *body, size_t len, char *token, size_t cap, long long *expires_in)
+{
+	const cJSON *ex;
+	const char *t;
+	cJSON *root;
+	int rc = -1;
+
+	if ((root = cJSON_ParseWithLength(body, len)) == NULL)
+		return -1;
+	/* Docker's "token", or OAuth2's "access_token" (both may be set). */
+	if ((t = oci_string(root, "token")) == NULL || t[0] == '\0')
+		t = oci_string(root, "access_token");
+	if (t != NULL && t[0] != '\0' && strlen(t) < cap) {
+		memcpy(token, t, strlen(t) + 1);
+		ex = cJSON_GetObjectItemCaseSensitive(root, "expires_in");
+		*expires_in = cJSON_IsNumber(ex) && ex->valuedouble >= 1 &&
+		    ex->valuedouble < 1e9 ? (long long)ex->valuedouble : 60;
+		rc = 0;
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+oci_list_parse(const char *body, size_t len, const char *key,
+    int (*fn)(void *arg, const char *item), void *arg)
+{
+	const cJSON *arr, *item;
+	cJSON *root;
+	int rc = 0;
+
+	if ((root = cJSON_ParseWithLength(body, len)) == NULL)
+		return -1;
+	arr = cJSON_GetObjectItemCaseSensitive(root, key);
+	if (cJSON_IsArray(arr)) {
+		cJSON_ArrayForEach(item, arr) {
+			if (cJSON_IsString(item) && (rc = fn(arg, item->valuestring)) != 0)
+				break;
+		}
+	} else if (!cJSON_IsNull(arr) && arr != NULL) {
+		rc = -1;
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+oci_referrers_merge(struct oci_doc *d, const char *body, size_t len, const char *artifact_type)
+{
+	const cJSON *arr, *item, *have;
+	cJSON *root;
+	int rc = 0;
+
+	if ((root = cJSON_ParseWithLength(body, len)) == NULL)
+		return -1;
+	arr = cJSON_GetObjectItemCaseSensitive(root, "manifests");
+	if (!cJSON_IsArray(arr)) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	cJSON_ArrayForEach(item, arr) {
+		const char *dg = oci_string(item, "digest"), *at = oci_string(item, "artifactType");
+		struct digest parsed;
+		int dup = 0;
+		cJSON *copy;
+
+		if (dg == NULL || digest_parse(dg, &parsed) != 0 || oci_string(item, "mediaType") == NULL)
+			continue;
+		/* The upstream may ignore the filter (no OCI-Filters-Applied). */
+		if (artifact_type != NULL && (at == NULL || strcmp(at, artifact_type) != 0))
+			continue;
+		cJSON_ArrayForEach(have, d->array) {
+			const char *hd = oci_string(have, "digest");
+
+			if (hd != NULL && strcmp(hd, dg) == 0)
+				dup = 1;
+		}
+		if (dup)
+			continue;
+		if ((copy = cJSON_Duplicate(item, 1)) == NULL || !cJSON_AddItemToArray(d->array, copy)) {
+			cJSON_Delete(copy);
+			rc = -1;
+			break;
+		}
+	}
+	cJSON_Delete(root);
+	return rc;
+}

@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "handlers.h"
 #include "metrics.h"
+#include "proxy.h"
 #include "router.h"
 #include "server.h"
 
@@ -280,6 +281,9 @@ router_dispatch(struct request *req)
 			continue;
 		if (auth_request(req->w->auth, req, router_table[i].kind == ROUTE_BASE ||
 		    router_table[i].kind == ROUTE_CATALOG ? NULL : req->m.name, router_table[i].need) != 0)
+			return;
+		/* Repositories of a [proxy] section: the pull-through cache. */
+		if (proxy_handle(req))
 			return;
 		router_table[i].handle(req);
 		return;

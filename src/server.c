@@ -55,6 +55,7 @@
 #include "notify.h"
 #include "store.h"
 #include "pool.h"
+#include "proxy.h"
 #include "router.h"
 #include "server.h"
 
@@ -1811,6 +1812,8 @@ server_free(struct server *srv)
 
 		while (w->conns != NULL)
 			server_conn_free(w->conns);
+		/* Upstream transfers and the requests waiting on them. */
+		proxy_worker_free(w);
 		if (w->listener != NULL)
 			evconnlistener_free(w->listener);
 		meta_close(w->meta);

@@ -6,6 +6,7 @@
  * fsync the directory.  Rename uses RENAME_NOREPLACE so an existing blob is
  * never rewritten: a second push of the same content just drops its spool.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -405,4 +406,206 @@ store_upload_remove(struct store *s, const char *id)
 	if (unlink(path) != 0 && errno != ENOENT)
 		return store_fail("unlink", path);
 	return 0;
+}
+
+/* ---- garbage collection and fsck ----
+ *
+ * A blob file leaves in two steps: rename into <root>/trash/ (under a name
+ * unique to the call, so two collections never share one), then either
+ * unlink, or rename back if its row reappeared meanwhile.  A pusher that
+ * finds the blob gone installs its own copy (store_upload_settle,
+ * store_blob_put), so restoring never overwrites: RENAME_NOREPLACE, and an
+ * existing file wins. */
+
+void
+store_blob_file(const struct store *s, const struct digest *d, char *out, size_t cap)
+{
+	store_blob_path(s, d, out, cap);
+}
+
+static void
+store_area_path(const struct store *s, const char *area, const char *name, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s/%s", s->root, area, name);
+}
+
+/* Move a file into <root>/<area>/ under name (creating the directory). */
+static int
+store_move_aside(struct store *s, const char *from, const char *area, const char *name)
+{
+	char dir[PATH_MAX + 32], to[PATH_MAX + 512];
+
+	snprintf(dir, sizeof(dir), "%s/%s", s->root, area);
+	if (store_mkdir(dir) != 0)
+		return store_fail("mkdir", dir);
+	store_area_path(s, area, name, to, sizeof(to));
+	if (rename(from, to) != 0) {
+		if (errno == ENOENT)
+			return -ERR_BLOB_UNKNOWN;
+		return store_fail("rename", from);
+	}
+	return 0;
+}
+
+int
+store_blob_trash(struct store *s, const struct digest *d, char *name, size_t cap, uint64_t *size)
+{
+	static unsigned long counter;
+	char path[PATH_MAX + 256];
+	struct stat st;
+
+	store_blob_path(s, d, path, sizeof(path));
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return -ERR_BLOB_UNKNOWN;
+		return store_fail("stat", path);
+	}
+	*size = (uint64_t)st.st_size;
+	snprintf(name, cap, "%s-%s.%ld.%lu", digest_alg_name(d->alg), digest_hex(d), (long)getpid(),
+	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+	return store_move_aside(s, path, "trash", name);
+}
+
+int
+store_trash_restore(struct store *s, const char *name, const struct digest *d)
+{
+	char from[PATH_MAX + 512], path[PATH_MAX + 256], dir[PATH_MAX + 256];
+
+	store_area_path(s, "trash", name, from, sizeof(from));
+	snprintf(dir, sizeof(dir), "%s/blobs/%s/%.2s", s->root, digest_alg_name(d->alg), digest_hex(d));
+	if (store_mkdir(dir) != 0)
+		return store_fail("mkdir", dir);
+	store_blob_path(s, d, path, sizeof(path));
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
+		if (errno != EEXIST)
+			return store_fail("rename", from);
+		/* A pusher installed the same content again: keep theirs. */
+		unlink(from);
+		return 0;
+	}
+	if (s->sync && store_fsync_path(dir) != 0)
+		return store_fail("fsync", dir);
+	return 0;
+}
+
+int
+store_trash_remove(struct store *s, const char *name)
+{
+	char path[PATH_MAX + 512];
+
+	store_area_path(s, "trash", name, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		return store_fail("unlink", path);
+	return 0;
+}
+
+int
+store_blob_quarantine(struct store *s, const struct digest *d, char *dest, size_t cap)
+{
+	char path[PATH_MAX + 256], name[DIGEST_STR_MAX + 32];
+	int rc = 0;
+
+	store_blob_path(s, d, path, sizeof(path));
+	/* Keep every copy that was ever quarantined: a second corrupt copy
+	 * of the same digest gets a suffix. */
+	for (int i = 0; i < 1000; i++) {
+		struct stat st;
+
+		if (i == 0)
+			snprintf(name, sizeof(name), "%s-%s", digest_alg_name(d->alg), digest_hex(d));
+		else
+			snprintf(name, sizeof(name), "%s-%s.%d", digest_alg_name(d->alg), digest_hex(d), i);
+		store_area_path(s, "quarantine", name, dest, cap);
+		if (lstat(dest, &st) != 0 && errno == ENOENT) {
+			rc = store_move_aside(s, path, "quarantine", name);
+			return rc;
+		}
+	}
+	log_error("store: quarantine: too many copies of %s", d->str);
+	return -ERR_INTERNAL;
+}
+
+/* Parse blobs/<alg>/<2 hex>/<hex> back into a digest. */
+static int
+store_path_digest(const char *alg, const char *sub, const char *name, struct digest *d)
+{
+	char s[DIGEST_STR_MAX + 8];
+	size_t na = strlen(alg), nn = strlen(name);
+
+	if (na + 1 + nn >= sizeof(s))
+		return -1;
+	memcpy(s, alg, na);
+	s[na] = ':';
+	memcpy(s + na + 1, name, nn + 1);
+	if (digest_parse(s, d) != 0 || strcmp(d->str, s) != 0 || strlen(sub) != 2 ||
+	    strncmp(sub, name, 2) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+store_each_file(const char *path, const char *name, const struct digest *d, store_each_fn fn,
+    void *arg)
+{
+	struct store_file f;
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : store_fail("lstat", path);
+	memset(&f, 0, sizeof(f));
+	f.path = path;
+	f.name = name;
+	f.digest = d;
+	f.regular = S_ISREG(st.st_mode);
+	f.size = (uint64_t)st.st_size;
+	f.mtime = (int64_t)st.st_mtime;
+	f.ctime = (int64_t)st.st_ctime;
+	return fn(arg, &f);
+}
+
+/* Every entry of dir (not . and ..), recursing `depth` more levels into
+ * subdirectories; names[] collects the path components below the area. */
+static int
+store_walk(const char *dir, int depth, const char **names, int level, store_each_fn fn, void *arg)
+{
+	struct dirent *e;
+	DIR *dp;
+	int rc = 0;
+
+	if ((dp = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : store_fail("opendir", dir);
+	while (rc == 0 && (errno = 0, e = readdir(dp)) != NULL) {
+		char path[PATH_MAX + 512];
+		struct digest d;
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		names[level] = e->d_name;
+		if (level < depth && lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			rc = store_walk(path, depth, names, level + 1, fn, arg);
+			continue;
+		}
+		if (depth == 2 && level == 2 && store_path_digest(names[0], names[1], names[2], &d) == 0)
+			rc = store_each_file(path, e->d_name, &d, fn, arg);
+		else
+			rc = store_each_file(path, e->d_name, NULL, fn, arg);
+	}
+	if (rc == 0 && errno != 0)
+		rc = store_fail("readdir", dir);
+	closedir(dp);
+	return rc;
+}
+
+int
+store_each(struct store *s, enum store_area area, store_each_fn fn, void *arg)
+{
+	static const char *const areas[] = {"blobs", "uploads", "trash"};
+	const char *names[3] = {"", "", ""};
+	char dir[PATH_MAX + 32];
+
+	snprintf(dir, sizeof(dir), "%s/%s", s->root, areas[area]);
+	return store_walk(dir, area == STORE_BLOBS ? 2 : 0, names, 0, fn, arg);
 }

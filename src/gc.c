@@ -1,0 +1,1507 @@
+/* SPDX-License-Identifier: ISC
+ * gc.c — storage lifecycle: garbage collection while pushes go on, tag
+ * retention, expiry of upload sessions, and the daemon's background runner
+ * (`ociregd gc`, [gc] interval).
+ *
+ * There is no lock on the whole registry.  A collection is a mark from one
+ * read snapshot followed by a sweep in many short write transactions, each
+ * of which re-checks the current state before it deletes anything, so
+ * whatever a concurrent push did after the snapshot wins.
+ *
+ * Mark.  One read transaction (SQLite WAL: writers go on) loads every
+ * manifest, tag and index->child reference.  Per repository, retention
+ * ([retention "GLOB"], the most specific pattern wins, as for [access])
+ * keeps the newest keep_last tags by push time, the tags matching a
+ * keep_tags glob and the tags pushed within keep_days; the others are to
+ * be deleted.  The roots are then: manifests a kept tag points at;
+ * manifests created since the collection began (time T0); untagged
+ * manifests younger than [gc] untagged_grace; and, with untagged = keep,
+ * every other untagged manifest except "dependents" (an index's children,
+ * or referrers whose subject is in the repository), whose life is their
+ * parent's or subject's.  A manifest that lost its last tag to retention
+ * is no root, grace or not.  Liveness flows from a manifest to its index
+ * children and to its referrers (manifests whose subject it is), to a
+ * fixpoint.  What is not live is dead.
+ *
+ * Sweep, each step its own short transaction(s):
+ *  0. retention's tags, each only if it still points where it did with the
+ *     same push time;
+ *  1. dead manifests (and their references), each only if, now, no tag
+ *     points at it, no remaining index lists it, the subject it refers to
+ *     is gone, and it was created before T0.  Passes repeat until one
+ *     makes no progress: an index goes before its children, a subject
+ *     before its referrers;
+ *  2. repository links to blobs that no remaining manifest of the
+ *     repository lists (or is) and that are older than [gc] grace -- a
+ *     blob pushed for a manifest that is about to be pushed is spared;
+ *     link times are refreshed when a blob is pushed or mounted again;
+ *  3. blob rows with no link left, older than grace: the row goes in one
+ *     transaction (if still unlinked), then the file is renamed into
+ *     <root>/trash/, then a second transaction asks whether a row for the
+ *     digest reappeared (a concurrent push).  If so the file is renamed
+ *     back (if the pusher already reinstalled the file, the trashed copy
+ *     just goes), else it is unlinked.  The push side keeps its side of the
+ *     bargain: an upload keeps its spool until its row is committed and
+ *     then reinstalls the file if it vanished (store_upload_settle); a
+ *     manifest PUT writes its bytes again after its row; a mount links
+ *     only if the source still holds the blob, atomically.  Blob files
+ *     with no row at all (a push that failed after installing its file)
+ *     go the same way once older than both grace and upload_expiry, and
+ *     trash left by an interrupted collection is settled after an hour;
+ *  4. upload sessions idle longer than [storage] upload_expiry, row first
+ *     then spool; and spool or temporary files in uploads/ that no session
+ *     owns, older than upload_expiry.
+ *
+ * Because a concurrent push re-checks its references inside its own
+ * transaction (meta_manifest_put), a push either commits before a sweep
+ * step (and the step sees it) or fails with MANIFEST_BLOB_UNKNOWN; it is
+ * never acknowledged and then lost.  A dry run marks the same way, sweeps
+ * nothing, and lists what each step would remove given the steps before.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "digest.h"
+#include "errors.h"
+#include "gc.h"
+#include "log.h"
+#include "meta.h"
+#include "store.h"
+
+#define GC_KEEP_LAST_MAX 1000000
+#define GC_KEEP_DAYS_MAX 36500
+#define GC_TRASH_AGE 3600		/* trash older than this is a crashed run's */
+
+/* ---- small helpers ---- */
+
+static double
+gc_now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+gc_size(uint64_t n, char *buf, size_t cap)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		snprintf(buf, cap, "%llu B", (unsigned long long)n);
+		return;
+	}
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, "%.1f %s", v, units[u]);
+}
+
+void
+gc_duration(long long s, char *buf, size_t cap)
+{
+	if (s > 0 && s % 86400 == 0)
+		snprintf(buf, cap, "%lldd", s / 86400);
+	else if (s > 0 && s % 3600 == 0)
+		snprintf(buf, cap, "%lldh", s / 3600);
+	else if (s > 0 && s % 60 == 0)
+		snprintf(buf, cap, "%lldm", s / 60);
+	else
+		snprintf(buf, cap, "%llds", s);
+}
+
+/* An age in the largest whole unit: "4d", "7h", "12m", "30s". */
+static void
+gc_age(long long s, char *buf, size_t cap)
+{
+	if (s >= 2 * 86400)
+		snprintf(buf, cap, "%lldd", s / 86400);
+	else if (s >= 2 * 3600)
+		snprintf(buf, cap, "%lldh", s / 3600);
+	else if (s >= 120)
+		snprintf(buf, cap, "%lldm", s / 60);
+	else
+		snprintf(buf, cap, "%llds", s < 0 ? 0 : s);
+}
+
+/* ---- progress ---- */
+
+void
+gc_progress_begin(struct gc_progress *p, FILE *f, int on, const char *what, uint64_t total,
+    uint64_t bytes_total)
+{
+	memset(p, 0, sizeof(*p));
+	p->f = f;
+	p->on = on && f != NULL;
+	p->what = what;
+	p->total = total;
+	p->bytes_total = bytes_total;
+	p->t0 = p->last = gc_now_mono();
+}
+
+static void
+gc_progress_draw(struct gc_progress *p, int force)
+{
+	char b[32], bt[32], r[32];
+	double now, dt;
+
+	if (!p->on)
+		return;
+	now = gc_now_mono();
+	if (!force && now - p->last < 0.1)
+		return;
+	p->last = now;
+	dt = now - p->t0;
+	gc_size(p->bytes, b, sizeof(b));
+	gc_size(p->bytes_total, bt, sizeof(bt));
+	gc_size(dt > 0.05 ? (uint64_t)((double)p->bytes / dt) : 0, r, sizeof(r));
+	fprintf(p->f, "\r%s: %llu/%llu, %s/%s, %s/s, %.0f items/s\033[K", p->what,
+	    (unsigned long long)p->n, (unsigned long long)p->total, b, bt, r,
+	    dt > 0.05 ? (double)p->n / dt : 0.0);
+	fflush(p->f);
+	p->shown = 1;
+}
+
+void
+gc_progress_bytes(struct gc_progress *p, uint64_t bytes)
+{
+	p->bytes += bytes;
+	gc_progress_draw(p, 0);
+}
+
+void
+gc_progress_item(struct gc_progress *p)
+{
+	p->n++;
+	gc_progress_draw(p, p->n == p->total);
+}
+
+void
+gc_progress_clear(struct gc_progress *p)
+{
+	if (p->on && p->shown) {
+		fputs("\r\033[K", p->f);
+		fflush(p->f);
+		p->shown = 0;
+	}
+}
+
+/* ---- retention rules ---- */
+
+struct gc_rule {
+	const char *pattern;		/* the section name, in cfg */
+	int literal, wild;		/* specificity, as auth.c ranks [access] */
+	long keep_last;			/* -1: not set */
+	long keep_days;			/* -1: not set */
+	const char *keep_tags;		/* comma/space separated globs, or NULL */
+};
+
+static int gc_errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+gc_errf(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Characters of a glob over names of kind: repository names ("r") or tags
+ * ("t"), plus the glob syntax fnmatch understands. */
+static int
+gc_glob_valid(const char *g, size_t n, int tag)
+{
+	if (n == 0 || n > 255)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = g[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-' || c == '*' || c == '?' || c == '[' || c == ']' || c == '!' || c == '^')
+			continue;
+		if (tag && (c >= 'A' && c <= 'Z'))
+			continue;
+		if (!tag && c == '/')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/* Call fn on each item of a "a, b c" list; stop at a non-zero result. */
+static int
+gc_list_each(const char *list, int (*fn)(void *, const char *, size_t), void *arg)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n;
+		int r;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == 0)
+			break;
+		if ((r = fn(arg, p, n)) != 0)
+			return r;
+		p += n;
+	}
+	return 0;
+}
+
+static int
+gc_tag_glob_check(void *arg, const char *item, size_t n)
+{
+	(void)arg;
+	return gc_glob_valid(item, n, 1) ? 0 : 1;
+}
+
+static int
+gc_parse_long(const char *v, long max, long *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 0 || n > max)
+		return -1;
+	*out = (long)n;
+	return 0;
+}
+
+/* Build the rules from cfg's [retention] sections; *rules is malloc'd
+ * (NULL if none).  0, or -1 with a message. */
+static int
+gc_rules_load(const struct config *cfg, struct gc_rule **rules, size_t *nrules, char *err,
+    size_t cap)
+{
+	struct gc_rule *r = NULL;
+	size_t n = 0;
+
+	*rules = NULL;
+	*nrules = 0;
+	for (size_t i = 0; i < cfg->nsections; i++) {
+		const struct config_section *s = &cfg->sections[i];
+		const char *v;
+		struct gc_rule *nr;
+
+		if (strcmp(s->kind, "retention") != 0)
+			continue;
+		if (!gc_glob_valid(s->name, strlen(s->name), 0)) {
+			free(r);
+			return gc_errf(err, cap, "%s:%d: [retention \"%s\"]: not a repository name "
+			    "pattern (lowercase, digits, . _ - /, and * ? [ ])", cfg->path, s->line, s->name);
+		}
+		if ((nr = realloc(r, (n + 1) * sizeof(*r))) == NULL) {
+			free(r);
+			return gc_errf(err, cap, "out of memory");
+		}
+		r = nr;
+		nr = &r[n++];
+		memset(nr, 0, sizeof(*nr));
+		nr->pattern = s->name;
+		nr->keep_last = nr->keep_days = -1;
+		for (const char *p = s->name; *p != '\0'; p++) {
+			if (*p == '*' || *p == '?' || *p == '[')
+				nr->wild++;
+			else
+				nr->literal++;
+		}
+		if ((v = config_section_get(s, "keep_last")) != NULL &&
+		    gc_parse_long(v, GC_KEEP_LAST_MAX, &nr->keep_last) != 0) {
+			free(r);
+			return gc_errf(err, cap, "%s:%d: retention \"%s\".keep_last: '%s' is not a "
+			    "number of tags from 0 to %d", cfg->path, config_section_line(s, "keep_last"),
+			    s->name, v, GC_KEEP_LAST_MAX);
+		}
+		if ((v = config_section_get(s, "keep_days")) != NULL &&
+		    gc_parse_long(v, GC_KEEP_DAYS_MAX, &nr->keep_days) != 0) {
+			free(r);
+			return gc_errf(err, cap, "%s:%d: retention \"%s\".keep_days: '%s' is not a "
+			    "number of days from 0 to %d", cfg->path, config_section_line(s, "keep_days"),
+			    s->name, v, GC_KEEP_DAYS_MAX);
+		}
+		if ((v = config_section_get(s, "keep_tags")) != NULL) {
+			if (v[strspn(v, " \t,")] == '\0' || gc_list_each(v, gc_tag_glob_check, NULL) != 0) {
+				free(r);
+				return gc_errf(err, cap, "%s:%d: retention \"%s\".keep_tags: '%s' is not a "
+				    "list of tag patterns (letters, digits, . _ -, and * ? [ ])", cfg->path,
+				    config_section_line(s, "keep_tags"), s->name, v);
+			}
+			nr->keep_tags = v;
+		}
+		if (nr->keep_last < 0 && nr->keep_days < 0 && nr->keep_tags == NULL) {
+			/* An empty section would delete every tag: surely not
+			 * what anyone meant. */
+			free(r);
+			return gc_errf(err, cap, "%s:%d: [retention \"%s\"]: set at least one of "
+			    "keep_last, keep_tags, keep_days", cfg->path, s->line, s->name);
+		}
+	}
+	*rules = r;
+	*nrules = n;
+	return 0;
+}
+
+int
+gc_config_check(const struct config *cfg, char *err, size_t cap)
+{
+	struct gc_rule *rules;
+	size_t n;
+
+	if (gc_rules_load(cfg, &rules, &n, err, cap) != 0)
+		return -1;
+	free(rules);
+	return 0;
+}
+
+/* The most specific rule matching repo: most literal characters, then
+ * fewest wildcards (as [access] in auth.c). */
+static const struct gc_rule *
+gc_rule_find(const struct gc_rule *rules, size_t n, const char *repo)
+{
+	const struct gc_rule *best = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct gc_rule *r = &rules[i];
+
+		if (fnmatch(r->pattern, repo, 0) != 0)
+			continue;
+		if (best == NULL || r->literal > best->literal ||
+		    (r->literal == best->literal && r->wild < best->wild))
+			best = r;
+	}
+	return best;
+}
+
+struct gc_tag_match {
+	const char *tag;
+	int found;
+};
+
+static int
+gc_tag_match_item(void *arg, const char *item, size_t n)
+{
+	struct gc_tag_match *t = arg;
+	char glob[256];
+
+	if (n >= sizeof(glob))
+		return 0;
+	memcpy(glob, item, n);
+	glob[n] = '\0';
+	if (fnmatch(glob, t->tag, 0) == 0) {
+		t->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- the run's state ---- */
+
+/* Strings of the snapshot: a chain of chunks freed at the end. */
+struct gc_chunk {
+	struct gc_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+struct gc_mf {
+	int64_t repo_id;
+	const char *repo;
+	const char *digest;
+	const char *subject;		/* NULL if none */
+	uint64_t size;
+	int64_t created;
+	int ntags, nkept;		/* tags in the snapshot; kept by retention */
+	int nparents;			/* indexes listing it */
+	long subject_idx;		/* its subject in the repository, or -1 */
+	long dead_parent;		/* a dead index listing it (for the reason) */
+	const struct gc_rule *rule;	/* retention took its tags */
+	int root, live, done;
+	size_t edge0, nedges;		/* its dependents in gc->edges */
+};
+
+struct gc_tag {
+	int64_t repo_id;
+	const char *repo;
+	const char *name;
+	const char *digest;
+	int64_t updated;
+	long mf;
+	char *why;			/* retention's reason; NULL: kept */
+};
+
+struct gc_pair {
+	long from, to;			/* liveness flows from -> to */
+};
+
+/* A sweep candidate: a link, a blob, an upload, a file. */
+struct gc_item {
+	int64_t repo_id;
+	const char *repo;
+	const char *name;		/* digest, upload id or file name */
+	uint64_t size;
+	int64_t time;
+	int flag;
+};
+
+struct gc {
+	const struct config *cfg;
+	struct meta *m;
+	struct store *s;
+	const struct gc_options *opt;
+	struct gc_stats *st;
+	int64_t t0;			/* collection start (unix seconds) */
+	struct gc_chunk *chunks;
+	struct gc_rule *rules;
+	size_t nrules;
+	struct gc_mf *mfs;
+	size_t nmfs, capmfs;
+	long *hash;			/* open addressing over mfs: index + 1 */
+	size_t hashcap;
+	struct gc_tag *tags;
+	size_t ntags, captags;
+	struct gc_pair *pairs;
+	size_t npairs, cappairs;
+	long *edges;			/* CSR of pairs by `from` */
+	struct gc_item *items;
+	size_t nitems, capitems;
+	struct gc_progress prog;
+	int use_mtime;			/* gc_collect_file: uploads/ */
+	const char *last_repo;		/* interning the repository name */
+};
+
+static const char *
+gc_str(struct gc *gc, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	struct gc_chunk *c = gc->chunks;
+	char *p;
+
+	if (c == NULL || c->cap - c->used < n) {
+		size_t cap = n > 65536 ? n : 65536;
+
+		if ((c = malloc(sizeof(*c) + cap)) == NULL)
+			return NULL;
+		c->next = gc->chunks;
+		c->used = 0;
+		c->cap = cap;
+		gc->chunks = c;
+	}
+	p = c->data + c->used;
+	memcpy(p, s, n);
+	c->used += n;
+	return p;
+}
+
+/* Make room for one more element in a growing array. */
+static int
+gc_grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	void *p;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 256;
+	if ((p = realloc(*arr, ncap * elem)) == NULL)
+		return -ERR_INTERNAL;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static int
+gc_stopped(struct gc *gc)
+{
+	if (gc->opt->stop != NULL && __atomic_load_n(gc->opt->stop, __ATOMIC_RELAXED)) {
+		gc->st->interrupted = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void gc_report(struct gc *gc, const char *kind, const char *what, uint64_t size,
+    const char *repo, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* One line per removed (or, dry, removable) item:
+ *   KIND DIGEST-OR-ID SIZE REPOSITORY: WHY */
+static void
+gc_report(struct gc *gc, const char *kind, const char *what, uint64_t size, const char *repo,
+    const char *fmt, ...)
+{
+	char why[768], sz[32];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (size == UINT64_MAX)
+		snprintf(sz, sizeof(sz), "-");
+	else
+		gc_size(size, sz, sizeof(sz));
+	if (gc->opt->out == NULL) {
+		log_info("gc: %s %s %s %s %s: %s", gc->opt->dry_run ? "would remove" : "removed", kind,
+		    what, sz, repo[0] ? repo : "-", why);
+		return;
+	}
+	gc_progress_clear(&gc->prog);
+	fprintf(gc->opt->out, "%-8s %s %s %s: %s\n", kind, what, sz, repo[0] ? repo : "-", why);
+}
+
+/* ---- mark ---- */
+
+static uint64_t
+gc_hash(int64_t repo_id, const char *digest)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)repo_id;
+
+	for (const char *p = digest; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+static long
+gc_find(const struct gc *gc, int64_t repo_id, const char *digest)
+{
+	size_t i;
+
+	if (gc->hashcap == 0)
+		return -1;
+	for (i = gc_hash(repo_id, digest) & (gc->hashcap - 1); gc->hash[i] != 0;
+	    i = (i + 1) & (gc->hashcap - 1)) {
+		const struct gc_mf *f = &gc->mfs[gc->hash[i] - 1];
+
+		if (f->repo_id == repo_id && strcmp(f->digest, digest) == 0)
+			return gc->hash[i] - 1;
+	}
+	return -1;
+}
+
+static int
+gc_index(struct gc *gc)
+{
+	gc->hashcap = 16;
+	while (gc->hashcap < gc->nmfs * 2)
+		gc->hashcap *= 2;
+	if ((gc->hash = calloc(gc->hashcap, sizeof(*gc->hash))) == NULL)
+		return -ERR_INTERNAL;
+	for (size_t k = 0; k < gc->nmfs; k++) {
+		size_t i = gc_hash(gc->mfs[k].repo_id, gc->mfs[k].digest) & (gc->hashcap - 1);
+
+		while (gc->hash[i] != 0)
+			i = (i + 1) & (gc->hashcap - 1);
+		gc->hash[i] = (long)k + 1;
+	}
+	return 0;
+}
+
+static const char *
+gc_repo_str(struct gc *gc, const char *repo)
+{
+	/* Rows come grouped by repository: one copy of each name. */
+	if (gc->last_repo == NULL || strcmp(gc->last_repo, repo) != 0)
+		gc->last_repo = gc_str(gc, repo);
+	return gc->last_repo;
+}
+
+static int
+gc_load_manifest(void *arg, const struct meta_gc_row *row)
+{
+	struct gc *gc = arg;
+	struct gc_mf *f;
+
+	if (gc_grow((void **)&gc->mfs, &gc->capmfs, gc->nmfs, sizeof(*gc->mfs)) != 0)
+		return -ERR_INTERNAL;
+	f = &gc->mfs[gc->nmfs];
+	memset(f, 0, sizeof(*f));
+	f->repo_id = row->repo_id;
+	f->repo = gc_repo_str(gc, row->repo);
+	f->digest = gc_str(gc, row->digest);
+	f->subject = row->aux[0] ? gc_str(gc, row->aux) : NULL;
+	if (f->repo == NULL || f->digest == NULL || (row->aux[0] && f->subject == NULL))
+		return -ERR_INTERNAL;
+	f->size = row->size;
+	f->created = row->time;
+	f->subject_idx = f->dead_parent = -1;
+	gc->nmfs++;
+	return 0;
+}
+
+static int
+gc_load_tag(void *arg, const struct meta_gc_row *row)
+{
+	struct gc *gc = arg;
+	struct gc_tag *t;
+
+	if (gc_grow((void **)&gc->tags, &gc->captags, gc->ntags, sizeof(*gc->tags)) != 0)
+		return -ERR_INTERNAL;
+	t = &gc->tags[gc->ntags];
+	memset(t, 0, sizeof(*t));
+	t->repo_id = row->repo_id;
+	t->repo = gc_repo_str(gc, row->repo);
+	t->name = gc_str(gc, row->aux);
+	t->digest = gc_str(gc, row->digest);
+	if (t->repo == NULL || t->name == NULL || t->digest == NULL)
+		return -ERR_INTERNAL;
+	t->updated = row->time;
+	gc->ntags++;
+	return 0;
+}
+
+static int
+gc_add_pair(struct gc *gc, long from, long to)
+{
+	if (gc_grow((void **)&gc->pairs, &gc->cappairs, gc->npairs, sizeof(*gc->pairs)) != 0)
+		return -ERR_INTERNAL;
+	gc->pairs[gc->npairs].from = from;
+	gc->pairs[gc->npairs].to = to;
+	gc->npairs++;
+	return 0;
+}
+
+static int
+gc_load_child(void *arg, const struct meta_gc_row *row)
+{
+	struct gc *gc = arg;
+	long p = gc_find(gc, row->repo_id, row->digest), c = gc_find(gc, row->repo_id, row->aux);
+
+	if (p < 0 || c < 0)
+		return 0;
+	gc->mfs[c].nparents++;
+	return gc_add_pair(gc, p, c);
+}
+
+/* Apply retention to one repository's tags [a, b) (newest first). */
+static int
+gc_retention(struct gc *gc, size_t a, size_t b)
+{
+	const struct gc_rule *r = gc_rule_find(gc->rules, gc->nrules, gc->tags[a].repo);
+	int64_t since;
+
+	if (r == NULL)
+		return 0;
+	since = gc->t0 - (int64_t)r->keep_days * 86400;
+	for (size_t i = a; i < b; i++) {
+		struct gc_tag *t = &gc->tags[i];
+		struct gc_tag_match tm = {t->name, 0};
+		char why[600], age[32];
+		size_t off;
+
+		if (r->keep_last >= 0 && (long)(i - a) < r->keep_last)
+			continue;
+		if (r->keep_days >= 0 && t->updated >= since)
+			continue;
+		if (r->keep_tags != NULL) {
+			gc_list_each(r->keep_tags, gc_tag_match_item, &tm);
+			if (tm.found)
+				continue;
+		}
+		off = (size_t)snprintf(why, sizeof(why), "retention \"%s\":", r->pattern);
+		if (r->keep_last >= 0)
+			off += (size_t)snprintf(why + off, sizeof(why) - off, " not among the newest "
+			    "keep_last=%ld (it is #%zu);", r->keep_last, i - a + 1);
+		if (r->keep_days >= 0 && off < sizeof(why)) {
+			gc_age(gc->t0 - t->updated, age, sizeof(age));
+			off += (size_t)snprintf(why + off, sizeof(why) - off, " pushed %s ago, keep_days=%ld;",
+			    age, r->keep_days);
+		}
+		if (r->keep_tags != NULL && off < sizeof(why))
+			off += (size_t)snprintf(why + off, sizeof(why) - off, " matches no keep_tags (%s);",
+			    r->keep_tags);
+		if (off < sizeof(why) && off > 0 && why[off - 1] == ';')
+			why[off - 1] = '\0';
+		if ((t->why = (char *)gc_str(gc, why)) == NULL)
+			return -ERR_INTERNAL;
+		if (t->mf >= 0)
+			gc->mfs[t->mf].rule = r;
+	}
+	return 0;
+}
+
+static int
+gc_pair_cmp(const void *a, const void *b)
+{
+	const struct gc_pair *x = a, *y = b;
+
+	return x->from < y->from ? -1 : x->from > y->from;
+}
+
+static int
+gc_mark(struct gc *gc)
+{
+	const struct config *cfg = gc->cfg;
+	int64_t young = gc->t0 - cfg->gc_untagged_grace;
+	long *queue = NULL;
+	size_t qh = 0, qt = 0, a;
+	int rc;
+
+	if ((rc = meta_gc_read_begin(gc->m)) != 0)
+		return rc;
+	if ((rc = meta_gc_manifests(gc->m, gc_load_manifest, gc)) != 0 ||
+	    (rc = gc_index(gc)) != 0 ||
+	    (rc = meta_gc_tags(gc->m, gc_load_tag, gc)) != 0 ||
+	    (rc = meta_gc_children(gc->m, gc_load_child, gc)) != 0) {
+		meta_gc_read_end(gc->m);
+		return rc;
+	}
+	meta_gc_read_end(gc->m);
+
+	/* Tags: retention per repository (rows come grouped, newest first). */
+	for (size_t i = 0; i < gc->ntags; i++)
+		gc->tags[i].mf = gc_find(gc, gc->tags[i].repo_id, gc->tags[i].digest);
+	for (a = 0; a < gc->ntags;) {
+		size_t b = a + 1;
+
+		while (b < gc->ntags && gc->tags[b].repo_id == gc->tags[a].repo_id)
+			b++;
+		if ((rc = gc_retention(gc, a, b)) != 0)
+			return rc;
+		a = b;
+	}
+	for (size_t i = 0; i < gc->ntags; i++) {
+		if (gc->tags[i].mf < 0)
+			continue;
+		gc->mfs[gc->tags[i].mf].ntags++;
+		if (gc->tags[i].why == NULL)
+			gc->mfs[gc->tags[i].mf].nkept++;
+	}
+	/* Referrers live as long as their subject. */
+	for (size_t i = 0; i < gc->nmfs; i++) {
+		struct gc_mf *f = &gc->mfs[i];
+
+		if (f->subject != NULL && (f->subject_idx = gc_find(gc, f->repo_id, f->subject)) >= 0 &&
+		    (rc = gc_add_pair(gc, f->subject_idx, (long)i)) != 0)
+			return rc;
+	}
+	/* Dependents of each manifest, in CSR form. */
+	qsort(gc->pairs, gc->npairs, sizeof(*gc->pairs), gc_pair_cmp);
+	if ((gc->edges = calloc(gc->npairs + 1, sizeof(*gc->edges))) == NULL ||
+	    (queue = calloc(gc->nmfs + 1, sizeof(*queue))) == NULL) {
+		free(queue);
+		return -ERR_INTERNAL;
+	}
+	for (size_t i = 0; i < gc->npairs; i++) {
+		struct gc_mf *f = &gc->mfs[gc->pairs[i].from];
+
+		if (f->nedges++ == 0)
+			f->edge0 = i;
+		gc->edges[i] = gc->pairs[i].to;
+	}
+	/* Roots. */
+	for (size_t i = 0; i < gc->nmfs; i++) {
+		struct gc_mf *f = &gc->mfs[i];
+		int dependent = f->nparents > 0 || f->subject_idx >= 0;
+
+		if (f->created >= gc->t0 || f->nkept > 0)
+			f->root = 1;
+		else if (f->ntags > 0)
+			f->root = 0;	/* retention took its last tag */
+		else if (f->created >= young)
+			f->root = 1;
+		else
+			f->root = !dependent && cfg->gc_untagged == CONFIG_UNTAGGED_KEEP;
+		if (f->root) {
+			f->live = 1;
+			queue[qt++] = (long)i;
+		}
+	}
+	/* Liveness flows to index children and referrers. */
+	while (qh < qt) {
+		struct gc_mf *f = &gc->mfs[queue[qh++]];
+
+		for (size_t e = f->edge0; e < f->edge0 + f->nedges; e++) {
+			struct gc_mf *d = &gc->mfs[gc->edges[e]];
+
+			if (!d->live) {
+				d->live = 1;
+				queue[qt++] = gc->edges[e];
+			}
+		}
+	}
+	free(queue);
+	/* For the reasons: a dead index that lists each dead child. */
+	for (size_t i = 0; i < gc->npairs; i++) {
+		struct gc_mf *p = &gc->mfs[gc->pairs[i].from], *c = &gc->mfs[gc->pairs[i].to];
+
+		if (!p->live && !c->live && c->subject_idx != gc->pairs[i].from)
+			c->dead_parent = gc->pairs[i].from;
+	}
+	return 0;
+}
+
+/* Why a dead manifest is dead, in words. */
+static void
+gc_mf_why(const struct gc *gc, const struct gc_mf *f, char *why, size_t cap)
+{
+	char grace[32];
+
+	if (f->ntags > 0)
+		snprintf(why, cap, "its last tag goes by retention \"%s\", and no index or subject "
+		    "keeps it", f->rule ? f->rule->pattern : "?");
+	else if (f->subject_idx >= 0 && !gc->mfs[f->subject_idx].live)
+		snprintf(why, cap, "referrer of %s, which is removed", f->subject);
+	else if (f->dead_parent >= 0)
+		snprintf(why, cap, "child of index %s, which is removed%s",
+		    gc->mfs[f->dead_parent].digest, f->nparents > 1 ? " (as is every other index "
+		    "listing it)" : "");
+	else {
+		gc_duration(gc->cfg->gc_untagged_grace, grace, sizeof(grace));
+		snprintf(why, cap, "untagged for more than %s (untagged = delete)", grace);
+	}
+}
+
+/* ---- sweep ---- */
+
+static int
+gc_sweep_tags(struct gc *gc)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < gc->ntags; i++)
+		total += gc->tags[i].why != NULL;
+	if (total == 0)
+		return 0;
+	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: tags", total, 0);
+	for (size_t i = 0; i < gc->ntags && !gc_stopped(gc); i++) {
+		struct gc_tag *t = &gc->tags[i];
+		char ref[600];
+		int removed = 1, rc;
+
+		if (t->why == NULL)
+			continue;
+		if (!gc->opt->dry_run &&
+		    (rc = meta_gc_tag_delete(gc->m, t->repo_id, t->name, t->digest, t->updated,
+		    &removed)) != 0) {
+			gc->st->errors++;
+			return rc;
+		}
+		gc_progress_item(&gc->prog);
+		if (!removed) {
+			/* Pushed again or moved since the snapshot. */
+			gc->st->kept++;
+			if (t->mf >= 0)
+				gc->mfs[t->mf].root = gc->mfs[t->mf].live = 1;
+			continue;
+		}
+		snprintf(ref, sizeof(ref), "%s:%s", t->repo, t->name);
+		gc_report(gc, "tag", t->digest, UINT64_MAX, ref, "%s", t->why);
+		gc->st->tags++;
+	}
+	gc_progress_clear(&gc->prog);
+	return 0;
+}
+
+static int
+gc_sweep_manifests(struct gc *gc)
+{
+	size_t total = 0, left, progress;
+	int rc;
+
+	for (size_t i = 0; i < gc->nmfs; i++)
+		total += !gc->mfs[i].live;
+	if (total == 0)
+		return 0;
+	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: manifests", total, 0);
+	left = total;
+	/* Each pass removes what nothing references any more; an index goes
+	 * in the pass before its children, a subject before its referrers. */
+	do {
+		progress = 0;
+		for (size_t i = 0; i < gc->nmfs && !gc_stopped(gc); i++) {
+			struct gc_mf *f = &gc->mfs[i];
+			char why[700];
+			int removed = 1;
+
+			if (f->live || f->done)
+				continue;
+			if (gc->opt->dry_run)
+				rc = meta_gc_dry_manifest(gc->m, f->repo_id, f->digest);
+			else
+				rc = meta_gc_manifest_delete(gc->m, f->repo_id, f->digest, gc->t0, &removed);
+			if (rc != 0) {
+				gc->st->errors++;
+				return rc;
+			}
+			if (!removed)
+				continue;
+			f->done = 1;
+			progress++;
+			left--;
+			gc_progress_item(&gc->prog);
+			gc_mf_why(gc, f, why, sizeof(why));
+			gc_report(gc, "manifest", f->digest, f->size, f->repo, "%s", why);
+			gc->st->manifests++;
+		}
+	} while (progress > 0 && left > 0 && !gc_stopped(gc));
+	/* The rest was tagged, listed or pushed again meanwhile. */
+	gc->st->kept += left;
+	gc_progress_clear(&gc->prog);
+	return 0;
+}
+
+static int
+gc_collect_item(void *arg, const struct meta_gc_row *row)
+{
+	struct gc *gc = arg;
+	struct gc_item *it;
+
+	if (gc_grow((void **)&gc->items, &gc->capitems, gc->nitems, sizeof(*gc->items)) != 0)
+		return -ERR_INTERNAL;
+	it = &gc->items[gc->nitems];
+	memset(it, 0, sizeof(*it));
+	it->repo_id = row->repo_id;
+	it->repo = gc_repo_str(gc, row->repo);
+	it->name = gc_str(gc, row->digest);
+	if (it->repo == NULL || it->name == NULL)
+		return -ERR_INTERNAL;
+	it->size = row->size;
+	it->time = row->time;
+	gc->nitems++;
+	return 0;
+}
+
+static void
+gc_items_progress(struct gc *gc, const char *what)
+{
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < gc->nitems; i++)
+		bytes += gc->items[i].size;
+	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, what, gc->nitems, bytes);
+}
+
+static int
+gc_sweep_links(struct gc *gc)
+{
+	char grace[32];
+	int rc;
+
+	gc->nitems = 0;
+	if ((rc = meta_gc_links(gc->m, gc->t0 - gc->cfg->gc_grace, gc_collect_item, gc)) != 0)
+		return rc;
+	gc_duration(gc->cfg->gc_grace, grace, sizeof(grace));
+	gc_items_progress(gc, "gc: blob links");
+	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
+		struct gc_item *it = &gc->items[i];
+		int removed = 1;
+		long k;
+
+		if (gc->opt->dry_run)
+			rc = meta_gc_dry_link(gc->m, it->repo_id, it->name);
+		else
+			rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, gc->t0 - gc->cfg->gc_grace,
+			    &removed);
+		if (rc != 0) {
+			gc->st->errors++;
+			return rc;
+		}
+		gc_progress_bytes(&gc->prog, it->size);
+		gc_progress_item(&gc->prog);
+		if (!removed) {
+			gc->st->kept++;
+			continue;
+		}
+		if ((k = gc_find(gc, it->repo_id, it->name)) >= 0 && !gc->mfs[k].live)
+			gc_report(gc, "link", it->name, it->size, it->repo, "the bytes of a manifest "
+			    "removed above");
+		else
+			gc_report(gc, "link", it->name, it->size, it->repo, "no manifest in the "
+			    "repository references it, linked more than %s ago", grace);
+		gc->st->links++;
+	}
+	gc_progress_clear(&gc->prog);
+	return 0;
+}
+
+/* Remove a blob file whose row is gone: trash it, then look again for a
+ * row.  *freed gets the bytes removed (0 if there was no file); *restored
+ * is set if a row reappeared and the file went back.  0 or an error. */
+static int
+gc_blob_file(struct gc *gc, const struct digest *d, uint64_t *freed, int *restored)
+{
+	char name[DIGEST_STR_MAX + 64];
+	uint64_t size;
+	int exists, rc;
+
+	*freed = 0;
+	*restored = 0;
+	if ((rc = store_blob_trash(gc->s, d, name, sizeof(name), &size)) != 0)
+		return rc == -ERR_BLOB_UNKNOWN ? 0 : rc;
+	/* A push of the same content may have committed its row since our
+	 * delete: then the file goes back (unless the pusher reinstalled it
+	 * already).  A push that commits after this check finds the file
+	 * missing and installs its own copy. */
+	if ((rc = meta_gc_blob_exists(gc->m, d->str, &exists)) != 0) {
+		/* Unsure: put it back, the next run decides. */
+		store_trash_restore(gc->s, name, d);
+		return rc;
+	}
+	if (exists) {
+		gc->st->kept++;
+		*restored = 1;
+		return store_trash_restore(gc->s, name, d);
+	}
+	if ((rc = store_trash_remove(gc->s, name)) != 0)
+		return rc;
+	*freed = size;
+	return 0;
+}
+
+static int
+gc_sweep_blobs(struct gc *gc)
+{
+	char grace[32];
+	int rc;
+
+	gc->nitems = 0;
+	if ((rc = meta_gc_blobs(gc->m, gc->t0 - gc->cfg->gc_grace, gc_collect_item, gc)) != 0)
+		return rc;
+	gc_duration(gc->cfg->gc_grace, grace, sizeof(grace));
+	gc_items_progress(gc, "gc: blobs");
+	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
+		struct gc_item *it = &gc->items[i];
+		struct digest d;
+		uint64_t freed = 0;
+		int removed = 1, restored = 0;
+
+		gc_progress_bytes(&gc->prog, it->size);
+		gc_progress_item(&gc->prog);
+		if (digest_parse(it->name, &d) != 0) {
+			log_error("gc: blob row with a malformed digest '%s' left alone", it->name);
+			gc->st->errors++;
+			continue;
+		}
+		if (!gc->opt->dry_run) {
+			if ((rc = meta_gc_blob_delete(gc->m, it->name, gc->t0 - gc->cfg->gc_grace,
+			    &removed)) != 0) {
+				gc->st->errors++;
+				return rc;
+			}
+			if (!removed) {
+				gc->st->kept++;
+				continue;
+			}
+			if ((rc = gc_blob_file(gc, &d, &freed, &restored)) != 0) {
+				log_error("gc: %s: could not remove its file (its row is gone; the next "
+				    "run retries)", it->name);
+				gc->st->errors++;
+				continue;
+			}
+			if (restored)
+				continue;	/* pushed again meanwhile */
+		} else {
+			freed = it->size;
+		}
+		gc_report(gc, "blob", it->name, it->size, "", "no repository holds it, unused for more "
+		    "than %s%s", grace, !gc->opt->dry_run && freed == 0 ? " (its file was already "
+		    "gone)" : "");
+		gc->st->blobs++;
+		gc->st->blob_bytes += freed;
+	}
+	gc_progress_clear(&gc->prog);
+	return 0;
+}
+
+static int
+gc_collect_file(void *arg, const struct store_file *f)
+{
+	struct gc *gc = arg;
+	struct gc_item *it;
+
+	/* Age: a rename into blobs/ or trash/ sets ctime (mtime stays the
+	 * content's); a spool's age is its last write. */
+	int64_t t = gc->use_mtime ? f->mtime : f->ctime;
+
+	if (!f->regular || t >= gc->t0)
+		return 0;
+	if (gc_grow((void **)&gc->items, &gc->capitems, gc->nitems, sizeof(*gc->items)) != 0)
+		return -ERR_INTERNAL;
+	it = &gc->items[gc->nitems];
+	memset(it, 0, sizeof(*it));
+	it->repo = "";
+	if ((it->name = gc_str(gc, f->digest != NULL ? f->digest->str : f->name)) == NULL)
+		return -ERR_INTERNAL;
+	it->size = f->size;
+	it->time = t;
+	it->flag = f->digest != NULL;
+	gc->nitems++;
+	return 0;
+}
+
+/* Blob files no row names: a push that installed its file and then
+ * failed.  Only old ones: an upload renames its file in before it commits
+ * its row, so a young file without a row may be a push in flight. */
+static int
+gc_sweep_strays(struct gc *gc)
+{
+	int64_t age = gc->cfg->gc_grace > gc->cfg->upload_expiry ? gc->cfg->gc_grace :
+	    gc->cfg->upload_expiry;
+	char ages[32];
+	int rc;
+
+	gc->nitems = 0;
+	if ((rc = store_each(gc->s, STORE_BLOBS, gc_collect_file, gc)) != 0)
+		return rc;
+	gc_duration(age, ages, sizeof(ages));
+	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
+		struct gc_item *it = &gc->items[i];
+		struct digest d;
+		uint64_t freed = it->size;
+		int exists, restored = 0;
+
+		if (!it->flag || it->time >= gc->t0 - age || digest_parse(it->name, &d) != 0)
+			continue;	/* not a blob path: fsck reports those */
+		if ((rc = meta_gc_blob_exists(gc->m, it->name, &exists)) != 0)
+			return rc;
+		if (exists)
+			continue;
+		if (!gc->opt->dry_run && (rc = gc_blob_file(gc, &d, &freed, &restored)) != 0) {
+			gc->st->errors++;
+			continue;
+		}
+		if (!gc->opt->dry_run && (restored || freed == 0))
+			continue;
+		gc_report(gc, "blob", it->name, it->size, "", "a file without a blob row, older than %s "
+		    "(a push that failed after storing it)", ages);
+		gc->st->blobs++;
+		gc->st->blob_bytes += freed;
+	}
+	return 0;
+}
+
+/* Trash left by a collection that stopped between its two checks. */
+static int
+gc_sweep_trash(struct gc *gc)
+{
+	int rc;
+
+	if (gc->opt->dry_run)
+		return 0;
+	gc->nitems = 0;
+	if ((rc = store_each(gc->s, STORE_TRASH, gc_collect_file, gc)) != 0)
+		return rc;
+	for (size_t i = 0; i < gc->nitems; i++) {
+		struct gc_item *it = &gc->items[i];
+		char ds[DIGEST_STR_MAX + 8];
+		const char *dash = strchr(it->name, '-'), *dot;
+		struct digest d;
+		int exists;
+
+		if (it->time >= gc->t0 - GC_TRASH_AGE || dash == NULL ||
+		    (dot = strchr(dash, '.')) == NULL || (size_t)(dot - it->name) >= sizeof(ds))
+			continue;
+		memcpy(ds, it->name, (size_t)(dot - it->name));
+		ds[dot - it->name] = '\0';
+		ds[dash - it->name] = ':';
+		if (digest_parse(ds, &d) != 0 || meta_gc_blob_exists(gc->m, d.str, &exists) != 0)
+			continue;
+		if (exists) {
+			log_warn("gc: restoring %s from the trash of an interrupted collection", d.str);
+			store_trash_restore(gc->s, it->name, &d);
+		} else {
+			store_trash_remove(gc->s, it->name);
+		}
+	}
+	return 0;
+}
+
+static int
+gc_sweep_uploads(struct gc *gc)
+{
+	int64_t before = gc->t0 - gc->cfg->upload_expiry;
+	char expiry[32];
+	size_t n;
+	int rc;
+
+	gc_duration(gc->cfg->upload_expiry, expiry, sizeof(expiry));
+	gc->nitems = 0;
+	if ((rc = meta_gc_uploads(gc->m, before, gc_collect_item, gc)) != 0)
+		return rc;
+	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
+		struct gc_item *it = &gc->items[i];
+		int removed = 1;
+
+		/* Row first: a request that finds no session answers 404,
+		 * and only then the spool goes. */
+		if (!gc->opt->dry_run) {
+			if ((rc = meta_gc_upload_delete(gc->m, it->name, before, &removed)) != 0)
+				return rc;
+			if (!removed) {
+				gc->st->kept++;
+				continue;
+			}
+			store_upload_remove(gc->s, it->name);
+		}
+		gc_report(gc, "upload", it->name, it->size, it->repo, "upload session idle for more "
+		    "than %s", expiry);
+		gc->st->uploads++;
+		gc->st->upload_bytes += it->size;
+	}
+	/* Files in uploads/ that no session owns: spools of sessions that
+	 * are gone, temporary files of manifest PUTs that died. */
+	n = gc->nitems;
+	gc->use_mtime = 1;
+	rc = store_each(gc->s, STORE_UPLOADS, gc_collect_file, gc);
+	gc->use_mtime = 0;
+	if (rc != 0)
+		return rc;
+	for (size_t i = n; i < gc->nitems && !gc_stopped(gc); i++) {
+		struct gc_item *it = &gc->items[i];
+		int exists = 0;
+
+		/* (Dry, the spools of the sessions above still have their
+		 * rows, so they are not counted twice.) */
+		if (it->time >= before)
+			continue;
+		if ((rc = meta_gc_upload_exists(gc->m, it->name, &exists)) != 0)
+			return rc;
+		if (exists)
+			continue;
+		if (!gc->opt->dry_run && store_upload_remove(gc->s, it->name) != 0) {
+			gc->st->errors++;
+			continue;
+		}
+		gc_report(gc, "upload", it->name, it->size, "", "a file in uploads/ without a session, "
+		    "older than %s", expiry);
+		gc->st->uploads++;
+		gc->st->upload_bytes += it->size;
+	}
+	return 0;
+}
+
+static void
+gc_free(struct gc *gc)
+{
+	while (gc->chunks != NULL) {
+		struct gc_chunk *c = gc->chunks;
+
+		gc->chunks = c->next;
+		free(c);
+	}
+	free(gc->rules);
+	free(gc->mfs);
+	free(gc->hash);
+	free(gc->tags);
+	free(gc->pairs);
+	free(gc->edges);
+	free(gc->items);
+}
+
+int
+gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct gc_options *opt,
+    struct gc_stats *st)
+{
+	struct gc gc;
+	char err[512];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	memset(&gc, 0, sizeof(gc));
+	gc.cfg = cfg;
+	gc.m = m;
+	gc.s = s;
+	gc.opt = opt;
+	gc.st = st;
+	/* Anything created at or after t0 is live.  Times are whole
+	 * seconds, so t0 is the second the collection began: a row of that
+	 * second may be newer than the snapshot and is spared. */
+	gc.t0 = (int64_t)time(NULL);
+	if (gc_rules_load(cfg, &gc.rules, &gc.nrules, err, sizeof(err)) != 0) {
+		log_error("gc: %s", err);
+		return -ERR_INTERNAL;
+	}
+	if ((rc = meta_gc_reset(m)) != 0)
+		goto out;
+	if (opt->out != NULL && opt->dry_run)
+		fprintf(opt->out, "gc: dry run, nothing is changed; this is what would be removed:\n");
+	if ((rc = gc_mark(&gc)) != 0)
+		goto out;
+	if ((rc = gc_sweep_tags(&gc)) != 0 || (rc = gc_sweep_manifests(&gc)) != 0 ||
+	    (rc = gc_sweep_links(&gc)) != 0 || (rc = gc_sweep_blobs(&gc)) != 0 ||
+	    (rc = gc_sweep_strays(&gc)) != 0 || (rc = gc_sweep_trash(&gc)) != 0 ||
+	    (rc = gc_sweep_uploads(&gc)) != 0)
+		goto out;
+out:
+	gc_progress_clear(&gc.prog);
+	if (rc != 0)
+		log_error("gc: stopped: %s", errors_message((enum reg_error)-rc));
+	gc_free(&gc);
+	return rc;
+}
+
+void
+gc_summary(FILE *f, const struct gc_stats *st, int dry_run, double seconds)
+{
+	char bb[32], ub[32], tb[32], line[1024];
+	uint64_t total = st->blob_bytes + st->upload_bytes;
+
+	gc_size(st->blob_bytes, bb, sizeof(bb));
+	gc_size(st->upload_bytes, ub, sizeof(ub));
+	gc_size(total, tb, sizeof(tb));
+	snprintf(line, sizeof(line), "gc: %s %llu tag%s, %llu manifest%s, %llu blob link%s, "
+	    "%llu blob%s (%s), %llu upload%s (%s): %llu bytes (%s) %s in %.1f s%s%s",
+	    dry_run ? "would remove" : "removed",
+	    (unsigned long long)st->tags, st->tags == 1 ? "" : "s",
+	    (unsigned long long)st->manifests, st->manifests == 1 ? "" : "s",
+	    (unsigned long long)st->links, st->links == 1 ? "" : "s",
+	    (unsigned long long)st->blobs, st->blobs == 1 ? "" : "s", bb,
+	    (unsigned long long)st->uploads, st->uploads == 1 ? "" : "s", ub,
+	    (unsigned long long)total, tb, dry_run ? "would be freed" : "freed", seconds,
+	    st->kept ? "; candidates used again meanwhile, kept: " : "",
+	    st->interrupted ? " (interrupted)" : "");
+	if (st->kept) {
+		size_t n = strlen(line);
+
+		snprintf(line + n, sizeof(line) - n, "%llu", (unsigned long long)st->kept);
+	}
+	if (st->errors) {
+		size_t n = strlen(line);
+
+		snprintf(line + n, sizeof(line) - n, "; %llu error%s (see the log)",
+		    (unsigned long long)st->errors, st->errors == 1 ? "" : "s");
+	}
+	if (f != NULL)
+		fprintf(f, "%s\n", line);
+	else
+		log_info("%s", line);
+}
+
+int
+gc_command(const struct config *cfg, int dry_run)
+{
+	struct gc_options opt = {.dry_run = dry_run, .out = stdout};
+	struct gc_stats st;
+	struct store *s;
+	struct meta *m;
+	double t;
+	int rc;
+
+	opt.progress = isatty(STDOUT_FILENO);
+	if ((s = store_open(cfg->root, cfg->sync)) == NULL)
+		return -1;
+	if ((m = meta_open(cfg->root)) == NULL) {
+		store_close(s);
+		return -1;
+	}
+	t = gc_now_mono();
+	rc = gc_run(cfg, m, s, &opt, &st);
+	if (rc == 0)
+		gc_summary(stdout, &st, dry_run, gc_now_mono() - t);
+	fflush(stdout);
+	meta_close(m);
+	store_close(s);
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- the daemon's runner ---- */
+
+struct gc_runner {
+	const struct config *cfg;
+	struct store *store;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;			/* under mu; read atomically by gc_run */
+};
+
+static void *
+gc_runner_main(void *arg)
+{
+	struct gc_runner *r = arg;
+	struct gc_options opt = {.stop = &r->stop};
+	struct meta *m = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		struct timespec deadline;
+		struct gc_stats st;
+		double t;
+
+		/* A timed wait, so that a stop request does not wait for the
+		 * interval to run out. */
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += r->cfg->gc_interval;
+		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &deadline) != ETIMEDOUT)
+			;
+		if (r->stop)
+			break;
+		pthread_mutex_unlock(&r->mu);
+		if (m == NULL && (m = meta_open(r->cfg->root)) == NULL)
+			log_error("gc: cannot open the metadata; trying again in %d s", r->cfg->gc_interval);
+		if (m != NULL) {
+			t = gc_now_mono();
+			log_debug("gc: collecting");
+			if (gc_run(r->cfg, m, r->store, &opt, &st) == 0)
+				gc_summary(NULL, &st, 0, gc_now_mono() - t);
+		}
+		pthread_mutex_lock(&r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	meta_close(m);
+	return NULL;
+}
+
+struct gc_runner *
+gc_runner_start(const struct config *cfg, struct store *s, int *failed)
+{
+	struct gc_runner *r;
+	pthread_condattr_t ca;
+	char every[32];
+
+	*failed = 0;
+	if (cfg->gc_interval <= 0)
+		return NULL;
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		*failed = 1;
+		return NULL;
+	}
+	r->cfg = cfg;
+	r->store = s;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&r->thread, NULL, gc_runner_main, r) != 0) {
+		log_error("gc: cannot start the collector thread: %s", strerror(errno));
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mu);
+		free(r);
+		*failed = 1;
+		return NULL;
+	}
+	gc_duration(cfg->gc_interval, every, sizeof(every));
+	log_info("gc: collecting every %s", every);
+	return r;
+}
+
+void
+gc_runner_stop(struct gc_runner *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->mu);
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
