@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS := libevent libevent_pthreads libevent_openssl libcjson sqlite3 libsodium inih openssl libcrypt
+PKGS := libevent libevent_pthreads libevent_openssl libcjson sqlite3 libsodium inih openssl libcrypt libcurl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lhttp_parser -lpthread
 
