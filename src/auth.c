@@ -158,7 +158,8 @@ auth_hash_new(const char *password, char *out, size_t cap)
 static int
 auth_user_name_valid(const char *s, size_t n)
 {
-	if (n == 0 || n >= AUTH_USER_MAX)
+	/* '@' may not lead: "@name" in an access list means a group. */
+	if (n == 0 || n >= AUTH_USER_MAX || s[0] == '@')
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];

@@ -373,7 +373,7 @@ test_error_lines(void **state)
 	    "[nope]\n"
 	    "# comment\n"
 	    "x = 1\n",
-	    NAME ":5: unknown section [nope]");
+	    NAME ":3: unknown section [nope]");
 	load_fails("\n\n# keys outside any section\nworkers = 1\n",
 	    NAME ":4: unknown section [(none)]");
 	load_fails("[storage]\n"
