@@ -208,6 +208,8 @@ push(struct fixture *f, const char *id, const void *data, size_t len, struct dig
 	write_all(fd, data, len);
 	assert_int_equal(close(fd), 0);
 	assert_int_equal(store_upload_commit(f->s, id, d), 0);
+	/* The row would be committed here; then the spool is settled. */
+	assert_int_equal(store_upload_settle(f->s, id, d), 0);
 }
 
 static void
