@@ -394,7 +394,7 @@ server_req_free(struct request *req)
 	    (req->m.ref_is_digest ? req->m.ref : NULL);
 	metrics_observe(req->w->metrics, req->metric_route, (int)req->method, r.status, r.usec,
 	    r.bytes_in, r.bytes_out);
-	log_access((enum log_access_format)req->cfg->access_log, &r);
+	log_access((enum log_access_format)req->w->cfg->access_log, &r);
 	free(req->body);
 	arena_free(req->arena);
 }
@@ -1069,7 +1069,9 @@ server_write_cb(struct bufferevent *bev, void *arg)
 	if (c->req != NULL && c->req->streaming && c->req->drain_fn != NULL)
 		c->req->drain_fn(c->req);
 	left = evbuffer_get_length(bufferevent_get_output(bev));
-	if (c->closing && left == 0) {
+	/* A streamed answer drains between its pieces: close only after
+	 * req_stream_end. */
+	if (c->closing && left == 0 && (c->req == NULL || !c->req->streaming)) {
 		server_conn_free(c);
 		return;
 	}
