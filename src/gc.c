@@ -457,7 +457,6 @@ struct gc_item {
 	const char *name;		/* digest, upload id or file name */
 	uint64_t size;
 	int64_t time;
-	int flag;
 };
 
 struct gc {
@@ -483,6 +482,8 @@ struct gc {
 	size_t nitems, capitems;
 	struct gc_progress prog;
 	int use_mtime;			/* gc_collect_file: uploads/ */
+	int64_t file_before;		/* gc_collect_file: older files only */
+	int strays;			/* gc_collect_file: blobs without a row */
 	const char *last_repo;		/* interning the repository name */
 };
 
@@ -626,6 +627,8 @@ gc_load_manifest(void *arg, const struct meta_gc_row *row)
 	struct gc *gc = arg;
 	struct gc_mf *f;
 
+	if ((gc->nmfs & 4095) == 4095 && gc_stopped(gc))
+		return 1;
 	if (gc_grow((void **)&gc->mfs, &gc->capmfs, gc->nmfs, sizeof(*gc->mfs)) != 0)
 		return -ERR_INTERNAL;
 	f = &gc->mfs[gc->nmfs];
@@ -649,6 +652,8 @@ gc_load_tag(void *arg, const struct meta_gc_row *row)
 	struct gc *gc = arg;
 	struct gc_tag *t;
 
+	if ((gc->ntags & 4095) == 4095 && gc_stopped(gc))
+		return 1;
 	if (gc_grow((void **)&gc->tags, &gc->captags, gc->ntags, sizeof(*gc->tags)) != 0)
 		return -ERR_INTERNAL;
 	t = &gc->tags[gc->ntags];
@@ -790,7 +795,8 @@ gc_mark(struct gc *gc)
 			return rc;
 	}
 	/* Dependents of each manifest, in CSR form. */
-	qsort(gc->pairs, gc->npairs, sizeof(*gc->pairs), gc_pair_cmp);
+	if (gc->npairs > 0)
+		qsort(gc->pairs, gc->npairs, sizeof(*gc->pairs), gc_pair_cmp);
 	if ((gc->edges = calloc(gc->npairs + 1, sizeof(*gc->edges))) == NULL ||
 	    (queue = calloc(gc->nmfs + 1, sizeof(*queue))) == NULL) {
 		free(queue);
@@ -1127,9 +1133,16 @@ gc_collect_file(void *arg, const struct store_file *f)
 	/* Age: a rename into blobs/ or trash/ sets ctime (mtime stays the
 	 * content's); a spool's age is its last write. */
 	int64_t t = gc->use_mtime ? f->mtime : f->ctime;
+	int exists, rc = 0;
 
-	if (!f->regular || t >= gc->t0)
+	if (!f->regular || t >= gc->file_before)
 		return 0;
+	/* Strays: checked here, so only the few without a row are kept in
+	 * memory (not a list of every blob file).  Anything not named like
+	 * a blob is left for fsck to report. */
+	if (gc->strays && (f->digest == NULL ||
+	    (rc = meta_gc_blob_exists(gc->m, f->digest->str, &exists)) != 0 || exists))
+		return rc;
 	if (gc_grow((void **)&gc->items, &gc->capitems, gc->nitems, sizeof(*gc->items)) != 0)
 		return -ERR_INTERNAL;
 	it = &gc->items[gc->nitems];
@@ -1139,7 +1152,6 @@ gc_collect_file(void *arg, const struct store_file *f)
 		return -ERR_INTERNAL;
 	it->size = f->size;
 	it->time = t;
-	it->flag = f->digest != NULL;
 	gc->nitems++;
 	return 0;
 }
@@ -1156,20 +1168,21 @@ gc_sweep_strays(struct gc *gc)
 	int rc;
 
 	gc->nitems = 0;
-	if ((rc = store_each(gc->s, STORE_BLOBS, gc_collect_file, gc)) != 0)
+	gc->file_before = gc->t0 - age;
+	gc->strays = 1;
+	rc = store_each(gc->s, STORE_BLOBS, gc_collect_file, gc);
+	gc->strays = 0;
+	gc->file_before = gc->t0;
+	if (rc != 0)
 		return rc;
 	gc_duration(age, ages, sizeof(ages));
 	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
 		struct gc_item *it = &gc->items[i];
 		struct digest d;
 		uint64_t freed = it->size;
-		int exists, restored = 0;
+		int restored = 0;
 
-		if (!it->flag || it->time >= gc->t0 - age || digest_parse(it->name, &d) != 0)
-			continue;	/* not a blob path: fsck reports those */
-		if ((rc = meta_gc_blob_exists(gc->m, it->name, &exists)) != 0)
-			return rc;
-		if (exists)
+		if (digest_parse(it->name, &d) != 0)
 			continue;
 		if (!gc->opt->dry_run && (rc = gc_blob_file(gc, &d, &freed, &restored)) != 0) {
 			gc->st->errors++;
@@ -1194,7 +1207,10 @@ gc_sweep_trash(struct gc *gc)
 	if (gc->opt->dry_run)
 		return 0;
 	gc->nitems = 0;
-	if ((rc = store_each(gc->s, STORE_TRASH, gc_collect_file, gc)) != 0)
+	gc->file_before = gc->t0 - GC_TRASH_AGE;
+	rc = store_each(gc->s, STORE_TRASH, gc_collect_file, gc);
+	gc->file_before = gc->t0;
+	if (rc != 0)
 		return rc;
 	for (size_t i = 0; i < gc->nitems; i++) {
 		struct gc_item *it = &gc->items[i];
@@ -1203,7 +1219,7 @@ gc_sweep_trash(struct gc *gc)
 		struct digest d;
 		int exists;
 
-		if (it->time >= gc->t0 - GC_TRASH_AGE || dash == NULL ||
+		if (dash == NULL ||
 		    (dot = strchr(dash, '.')) == NULL || (size_t)(dot - it->name) >= sizeof(ds))
 			continue;
 		memcpy(ds, it->name, (size_t)(dot - it->name));
@@ -1257,7 +1273,9 @@ gc_sweep_uploads(struct gc *gc)
 	 * are gone, temporary files of manifest PUTs that died. */
 	n = gc->nitems;
 	gc->use_mtime = 1;
+	gc->file_before = before;
 	rc = store_each(gc->s, STORE_UPLOADS, gc_collect_file, gc);
+	gc->file_before = gc->t0;
 	gc->use_mtime = 0;
 	if (rc != 0)
 		return rc;
@@ -1322,6 +1340,7 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 	 * seconds, so t0 is the second the collection began: a row of that
 	 * second may be newer than the snapshot and is spared. */
 	gc.t0 = (int64_t)time(NULL);
+	gc.file_before = gc.t0;
 	if (gc_rules_load(cfg, &gc.rules, &gc.nrules, err, sizeof(err)) != 0) {
 		log_error("gc: %s", err);
 		return -ERR_INTERNAL;
@@ -1330,8 +1349,12 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 		goto out;
 	if (opt->out != NULL && opt->dry_run)
 		fprintf(opt->out, "gc: dry run, nothing is changed; this is what would be removed:\n");
-	if ((rc = gc_mark(&gc)) != 0)
+	if ((rc = gc_mark(&gc)) != 0) {
+		/* A stop request ends the mark early: nothing was changed. */
+		if (st->interrupted)
+			rc = 0;
 		goto out;
+	}
 	if ((rc = gc_sweep_tags(&gc)) != 0 || (rc = gc_sweep_manifests(&gc)) != 0 ||
 	    (rc = gc_sweep_links(&gc)) != 0 || (rc = gc_sweep_blobs(&gc)) != 0 ||
 	    (rc = gc_sweep_strays(&gc)) != 0 || (rc = gc_sweep_trash(&gc)) != 0 ||
