@@ -187,9 +187,13 @@ store_install(struct store *s, const char *tmp, const struct digest *d, int keep
 	else if (errno != EEXIST)
 		return store_fail("mkdir", dir);
 	store_blob_path(s, d, path, sizeof(path));
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
+	/* An upload's spool is hard-linked, not renamed: until the row is
+	 * committed and store_upload_settle drops the spool, a crash or a
+	 * failed commit leaves the session whole, so the client's retried PUT
+	 * finds its bytes.  Either way an existing blob is never replaced. */
+	if ((keep ? link(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) != 0) {
 		if (errno != EEXIST)
-			return store_fail("rename", path);
+			return store_fail(keep ? "link" : "rename", path);
 		/* Same content is already there: immutable, keep it. */
 		if (!keep)
 			unlink(tmp);

@@ -368,6 +368,13 @@ upload_done(struct request *req)
 	uint64_t size = u->start + u->written;
 	int rc;
 
+	if (u->fd >= 0 && !u->monolithic && (u->failed ||
+	    (u->expect != UINT64_MAX && u->written != u->expect && !req->aborted))) {
+		/* A chunk we refused must not keep its bytes (a full disk stays
+		 * full otherwise): back to the size the session records. */
+		if (ftruncate(u->fd, (off_t)u->start) != 0)
+			log_warn("upload %s: truncate: %s", u->id, strerror(errno));
+	}
 	upload_ctx_close(u);
 	if (u->slot) {
 		upload_slot_put(req);
