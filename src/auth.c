@@ -736,8 +736,11 @@ auth_request(struct auth *a, struct request *req, const char *repo, unsigned nee
 		req_error(req, ERR_DENIED, repo);
 		return -1;
 	}
-	/* No credentials. */
-	if (a->anonymous && (repo == NULL || (need & ~TOKEN_PULL) == 0))
+	/* No credentials.  /v2/ still challenges even when anonymous pull is
+	 * on: clients (skopeo, docker) learn there that the registry speaks
+	 * the token protocol, and fetch an anonymous token for pulls or log
+	 * in for pushes; a 200 there makes them push without credentials. */
+	if (a->anonymous && req->m.kind != ROUTE_BASE && (repo == NULL || (need & ~TOKEN_PULL) == 0))
 		return 0;
 	auth_challenge(a, req, repo, need, NULL);
 	return -1;

@@ -1365,6 +1365,9 @@ meta_fsck_refs(struct meta *m, meta_gc_fn fn, void *arg)
 	    "  ELSE EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = f.repo_id AND rb.digest = f.ref) "
 	    "  END, 0, f.is_manifest "
 	    "FROM manifest_refs f JOIN repositories r ON r.id = f.repo_id "
+	    /* A pull-through cache fetches blobs lazily: their absence
+	     * from a cached repository is not a problem. */
+	    "WHERE r.proxy = '' "
 	    "UNION ALL "
 	    "SELECT m.repo_id, r.name, m.digest, m.digest, EXISTS (SELECT 1 FROM repo_blobs rb "
 	    "  WHERE rb.repo_id = m.repo_id AND rb.digest = m.digest), 0, 2 "

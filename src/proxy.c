@@ -184,6 +184,15 @@ proxy_section_parse(const struct config *cfg, const struct config_section *cs,
 	size_t hlen, n;
 	char why[PATH_MAX + 64];
 
+	/* An empty value is the documented default: not set. */
+	if (user != NULL && user[0] == '\0')
+		user = NULL;
+	if (pw != NULL && pw[0] == '\0')
+		pw = NULL;
+	if (pwf != NULL && pwf[0] == '\0')
+		pwf = NULL;
+	if (prefix != NULL && prefix[0] == '\0')
+		prefix = NULL;
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", cs->name);
 	s->tls_verify = 1;
@@ -195,31 +204,32 @@ proxy_section_parse(const struct config *cfg, const struct config_section *cs,
 		return proxy_conf_fail(err, cap, cfg, cs, "url", "must be a plain URL without query, at most %zu bytes",
 		    sizeof(s->url) - 1);
 	memcpy(s->url, url, strlen(url) + 1);
-	n = strlen(s->url);
-	while (n > 0 && s->url[n - 1] == '/')
-		s->url[--n] = '\0';
 	host = strstr(s->url, "://") + 3;
 	hlen = strcspn(host, "/");
 	if (hlen == 0 || hlen >= sizeof(s->host))
 		return proxy_conf_fail(err, cap, cfg, cs, "url", "'%.200s' has no host", url);
+	/* Trailing slashes of the path go: we append "/v2/...". */
+	n = strlen(s->url);
+	while (s->url + n > host + hlen && s->url[n - 1] == '/')
+		s->url[--n] = '\0';
 	if (memchr(host, '@', hlen) != NULL)
 		return proxy_conf_fail(err, cap, cfg, cs, "url", "must not carry credentials (set username and password)");
 	for (size_t i = 0; i < hlen; i++)
 		s->host[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ? host[i] - 'A' + 'a' : host[i]);
 	if (pw != NULL && pwf != NULL)
 		return proxy_conf_fail(err, cap, cfg, cs, "password_file", "set password or password_file, not both");
-	if ((pw != NULL || pwf != NULL) && (user == NULL || user[0] == '\0'))
+	if ((pw != NULL || pwf != NULL) && user == NULL)
 		return proxy_conf_fail(err, cap, cfg, cs, pw != NULL ? "password" : "password_file",
 		    "needs username");
-	if (user != NULL && user[0] != '\0') {
+	if (user != NULL) {
 		if (strlen(user) >= sizeof(s->username) || strchr(user, ':') != NULL)
 			return proxy_conf_fail(err, cap, cfg, cs, "username", "too long or contains ':'");
 		memcpy(s->username, user, strlen(user) + 1);
 		if (pw == NULL && pwf == NULL)
 			return proxy_conf_fail(err, cap, cfg, cs, "username", "needs password or password_file");
 		if (pw != NULL) {
-			if (pw[0] == '\0' || strlen(pw) >= sizeof(s->password))
-				return proxy_conf_fail(err, cap, cfg, cs, "password", "empty or too long");
+			if (strlen(pw) >= sizeof(s->password))
+				return proxy_conf_fail(err, cap, cfg, cs, "password", "too long");
 			memcpy(s->password, pw, strlen(pw) + 1);
 		} else if (proxy_read_password(pwf, s->password, sizeof(s->password), why, sizeof(why)) != 0) {
 			return proxy_conf_fail(err, cap, cfg, cs, "password_file", "%s", why);
@@ -1130,6 +1140,7 @@ struct proxy_fetch {
 	struct proxy_fetch *next;	/* proxy_fetches while running */
 	/* the owner's */
 	struct worker *w;
+	const struct config *cfg;	/* the first request's */
 	struct proxy_section *sec;
 	char upstream[REFERENCE_NAME_MAX + 1];
 	char local[REFERENCE_NAME_MAX + 1];
@@ -1239,7 +1250,8 @@ proxy_fetch_unref_locked(struct proxy_fetch *f, struct proxy_fetch **gone)
 
 /* The fetch is over: record the outcome, take it out of the table (later
  * requests find the metadata instead), wake everyone, drop the owner's
- * reference. */
+ * reference.  Waiters on other workers may free f at once: the owner must
+ * not touch it afterwards. */
 static void
 proxy_fetch_finish(struct proxy_fetch *f, enum proxy_state state, enum reg_error err,
     const char *detail)
@@ -1294,6 +1306,7 @@ proxy_join(struct request *req, const char *key, int blob, const char *local, in
 		f->refs = 1;
 		f->rfd = f->wfd = -1;
 		f->w = req->w;
+		f->cfg = req->cfg;
 		f->next = proxy_fetches;
 		proxy_fetches = f;
 		*created = 1;
@@ -1460,9 +1473,9 @@ static int proxy_evicting;
 /* Keep cached content under [cache] max_size: drop the least recently
  * pulled cached blobs and manifests that nothing local holds. */
 static void
-proxy_evict(struct worker *w)
+proxy_evict(struct worker *w, const struct config *cfg)
 {
-	long long max = w->cfg->cache_max_size;
+	long long max = cfg->cache_max_size;
 	char dg[META_PROXY_DIGEST_MAX];
 	uint64_t bytes, size;
 	unsigned evicted = 0;
@@ -1581,7 +1594,7 @@ proxy_manifest_request(struct proxy_fetch *f, int head, const char *ref)
 		return -1;
 	x->head = head;
 	x->accept = 1;
-	x->max = (size_t)f->w->cfg->max_manifest_size;
+	x->max = (size_t)f->cfg->max_manifest_size;
 	x->arg = f;
 	x->done = proxy_manifest_get_done;
 	proxy_xfer_run(x);
@@ -1592,6 +1605,7 @@ proxy_manifest_request(struct proxy_fetch *f, int head, const char *ref)
 static void
 proxy_manifest_stale(struct proxy_fetch *f, const char *why)
 {
+	meta_proxy_touch(f->w->meta, f->local_digest);
 	log_warn("proxy %s: %s:%s: %s; serving the cached copy (stale)", f->sec->name, f->local, f->ref,
 	    why);
 	proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);
@@ -1608,6 +1622,7 @@ proxy_manifest_head_done(struct proxy_xfer *x)
 		if (strcmp(x->dcd, f->local_digest) == 0) {
 			/* Unchanged: confirmed without a pull. */
 			meta_proxy_tag_set_checked(f->w->meta, f->local, f->ref, (int64_t)time(NULL));
+			meta_proxy_touch(f->w->meta, f->local_digest);
 			proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);
 			return;
 		}
@@ -1648,8 +1663,11 @@ proxy_manifest_get_done(struct proxy_xfer *x)
 		rc = proxy_manifest_store(f, x->body != NULL ? x->body : "", x->len, x->ctype, detail,
 		    sizeof(detail));
 		if (rc == 0) {
-			proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);
-			proxy_evict(f->w);
+			struct worker *w = f->w;
+			const struct config *cfg = f->cfg;
+
+			proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);	/* f may be gone */
+			proxy_evict(w, cfg);
 			return;
 		}
 		if (f->have_local) {
@@ -1685,6 +1703,8 @@ proxy_manifest(struct request *req, struct proxy_section *sec, const char *upstr
 	if (req->m.ref_is_digest) {
 		rc = meta_manifest_get(req->w->meta, local, req->m.digest.str, &mf);
 	} else {
+		/* XXX with push = true a tag pushed here is revalidated too,
+		 * and the upstream's tag of the same name replaces it. */
 		rc = meta_tag_get(req->w->meta, local, req->m.ref, &mf);
 		have_local = rc == 0;
 		if (rc == 0 && meta_proxy_tag_checked(req->w->meta, local, req->m.ref, &checked) == 0 &&
@@ -1749,7 +1769,7 @@ static void
 proxy_blob_headers(struct proxy_xfer *x)
 {
 	struct proxy_fetch *f = x->arg;
-	long long max = f->w->cfg->max_blob_size;
+	long long max = f->cfg->max_blob_size;
 
 	if (x->has_clen && max > 0 && x->clen > (uint64_t)max) {
 		f->too_big = 1;	/* the sink refuses the body */
@@ -1808,6 +1828,7 @@ proxy_blob_commit_done(void *arg)
 {
 	struct proxy_fetch *f = arg;
 	struct worker *w = f->w;
+	const struct config *cfg = f->cfg;
 	int rc = f->commit_rc;
 
 	if (rc == 0)
@@ -1821,8 +1842,8 @@ proxy_blob_commit_done(void *arg)
 	}
 	log_info("proxy %s: cached %s/blobs/%s (%llu bytes) as %s", f->sec->name, f->upstream,
 	    f->want.str, (unsigned long long)f->have, f->local);
-	proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);
-	proxy_evict(w);
+	proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);	/* f may be gone */
+	proxy_evict(w, cfg);
 }
 
 static void
@@ -1925,6 +1946,12 @@ proxy_blob(struct request *req, struct proxy_section *sec, const char *upstream,
 		proxy_serve_local(req, local);
 		return;
 	}
+	/* A miss, GET or HEAD: the blob is fetched (a HEAD is answered
+	 * once the upstream announced the length, and warms the cache).
+	 * XXX a blob the store holds for another repository, that no cached
+	 * manifest of this one lists, is fetched again rather than checked
+	 * with an upstream HEAD; a transfer that breaks is not resumed with
+	 * a Range request. */
 	__atomic_add_fetch(&req->w->metrics->proxy_misses, 1, __ATOMIC_RELAXED);
 	snprintf(key, sizeof(key), "b %s %s", local, req->m.digest.str);
 	if ((wt = proxy_join(req, key, 1, local, &created)) == NULL) {
@@ -2051,9 +2078,11 @@ proxy_tags_done(struct proxy_xfer *x)
 	req_respond(req, 200, "application/json", json, strlen(json));
 	free(json);
 out:
+	/* l is not the request's: the answer may have freed the request. */
 	for (size_t i = 0; i < l->nitems; i++)
 		free(l->items[i]);
 	free(l->items);
+	free(l);
 }
 
 static void
@@ -2065,7 +2094,7 @@ proxy_tags(struct request *req, struct proxy_section *sec, const char *upstream,
 	uint64_t v;
 	int rc;
 
-	if ((l = arena_alloc(req->arena, sizeof(*l))) == NULL) {
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}
@@ -2075,12 +2104,15 @@ proxy_tags(struct request *req, struct proxy_section *sec, const char *upstream,
 	if ((rc = req_query(req, "n", nbuf, sizeof(nbuf))) < 0 ||
 	    (rc == 1 && range_parse_u64(nbuf, nbuf + strlen(nbuf), &v) != 0) ||
 	    req_query(req, "last", l->last, sizeof(l->last)) < 0) {
+		free(l);
 		req_error(req, ERR_PAGINATION, NULL);
 		return;
 	}
 	if (rc == 1)
 		l->n = v > (uint64_t)PROXY_TAGS_PAGE_MAX ? PROXY_TAGS_PAGE_MAX : (long)v;
+	/* XXX only the upstream's first page: its Link is not followed. */
 	if ((x = proxy_xfer_for(req->w, sec, upstream, "tags/list", NULL, NULL)) == NULL) {
+		free(l);
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}
@@ -2260,7 +2292,7 @@ proxy_handle(struct request *req)
 	default:
 		return 0;
 	}
-	if ((pc = proxy_conf_for(req->w->cfg)) == NULL)
+	if ((pc = proxy_conf_for(req->cfg)) == NULL)
 		return 0;
 	if ((t = arena_alloc(req->arena, sizeof(*t))) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
@@ -2308,14 +2340,13 @@ proxy_worker_free(struct worker *w)
 {
 	struct proxy_worker *pw, **pp;
 
+	/* Closing but still listed: nothing makes new curl state for w. */
 	pthread_mutex_lock(&proxy_mu);
-	for (pp = &proxy_workers; (pw = *pp) != NULL; pp = &pw->next)
+	for (pw = proxy_workers; pw != NULL; pw = pw->next)
 		if (pw->w == w)
 			break;
-	if (pw != NULL) {
-		*pp = pw->next;
+	if (pw != NULL)
 		pw->closing = 1;
-	}
 	pthread_mutex_unlock(&proxy_mu);
 	/* This worker's waiting requests: the loops have stopped, so the
 	 * wake-ups scheduled on its base will never run.  Free the finished
@@ -2367,5 +2398,13 @@ proxy_worker_free(struct worker *w)
 	}
 	curl_multi_cleanup(pw->multi);
 	event_free(pw->timer);
+	pthread_mutex_lock(&proxy_mu);
+	for (pp = &proxy_workers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == pw) {
+			*pp = pw->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&proxy_mu);
 	free(pw);
 }

@@ -530,11 +530,9 @@ req_stream_end(struct request *req, int ok)
 		req->conn->closing = 1;
 		bufferevent_disable(req->conn->bev, EV_READ);
 	}
+	/* This may free req (the message is complete); if the request is
+	 * still being received it is finished when it completes. */
 	server_deferred_answered(req);
-	if (!ok && req->conn != NULL && req->conn->req == req) {
-		/* Still receiving the request: finish it when it completes. */
-		return;
-	}
 }
 
 /* A detached request (its connection is gone) that answers now is freed;
