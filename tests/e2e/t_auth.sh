@@ -846,7 +846,9 @@ assert_challenge "repository:team/app:delete" "anonymous = pull: DELETE without 
 treq POST "/v2/pub/p/blobs/uploads/?mount=$L_APP&from=team/app"
 assert_challenge "repository:pub/p:pull,push" "anonymous = pull: mount without credentials"
 treq GET /v2/
-assert_status 200 "anonymous = pull: GET /v2/ without credentials"
+# /v2/ challenges even with anonymous pull: that is where clients learn to
+# fetch a token (anonymous for pulls, with credentials for pushes).
+assert_challenge "" "anonymous = pull: GET /v2/ without credentials still challenges"
 treq GET /v2/_catalog
 assert_status 200 "anonymous = pull: GET /v2/_catalog without credentials"
 assert_json .repositories '["pub/p","team/app","team/carol","team/secret/x"]' "anonymous catalog: every repository anonymous may pull"
