@@ -186,6 +186,11 @@ auth_load_users(struct auth *a, const char *path, char *err, size_t cap)
 		size_t n;
 
 		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			fclose(f);
+			return auth_errf(err, cap, "%s:%d: line longer than %zu bytes", path, lineno,
+			    sizeof(line) - 2);
+		}
 		line[strcspn(line, "\r\n")] = '\0';
 		while (*p == ' ' || *p == '\t')
 			p++;

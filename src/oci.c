@@ -161,6 +161,10 @@ oci_manifest_parse(const char *body, size_t len, const char *content_type,
 		rc = oci_fail(err, errcap, "unsupported manifest media type '%.200s'", mt);
 		goto out;
 	}
+	if (oci_mt_len(mt) >= sizeof(out->media_type)) {
+		rc = oci_fail(err, errcap, "mediaType longer than %zu characters", sizeof(out->media_type) - 1);
+		goto out;
+	}
 	oci_copy(out->media_type, sizeof(out->media_type), mt, oci_mt_len(mt));
 	if (out->kind == OCI_KIND_MANIFEST) {
 		if (!cJSON_IsObject(config)) {
@@ -219,8 +223,16 @@ oci_manifest_parse(const char *body, size_t len, const char *content_type,
 		}
 		at = oci_string(root, "artifactType");
 	}
-	if (at != NULL)
+	if (at != NULL) {
+		/* RFC 6838 caps type and subtype at 127 characters each; a
+		 * longer value would be cut, and then never match a filter. */
+		if (strlen(at) >= sizeof(out->artifact_type)) {
+			rc = oci_fail(err, errcap, "artifactType longer than %zu characters",
+			    sizeof(out->artifact_type) - 1);
+			goto out;
+		}
 		oci_copy(out->artifact_type, sizeof(out->artifact_type), at, strlen(at));
+	}
 	subject = cJSON_GetObjectItemCaseSensitive(root, "subject");
 	if (subject != NULL) {
 		struct oci_ref r = {0};

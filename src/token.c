@@ -192,15 +192,32 @@ out:
 static unsigned char *
 token_unb64(const char *s, size_t len, size_t *outlen)
 {
-	unsigned char *out = malloc(len + 1);
+	unsigned char *out;
+	char *again;
 
-	if (out == NULL)
+	/* Only the URL-safe alphabet, and only the canonical encoding (the
+	 * spare bits of the last character zero): one token, one spelling. */
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_'))
+			return NULL;
+	}
+	if ((out = malloc(len + 1)) == NULL)
 		return NULL;
 	if (sodium_base642bin(out, len, s, len, NULL, outlen, NULL,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    (again = token_b64(out, *outlen)) == NULL) {
 		free(out);
 		return NULL;
 	}
+	if (strlen(again) != len || memcmp(again, s, len) != 0) {
+		free(again);
+		free(out);
+		return NULL;
+	}
+	free(again);
 	out[*outlen] = '\0';
 	return out;
 }
