@@ -80,8 +80,9 @@ style:
 # The whole suite: the normal build with one worker, then unit and
 # end-to-end tests again under ASan/UBSan with four workers (so both worker
 # counts and the sanitizers are covered in one CI run), then every fuzz
-# target replayed over its corpus.
+# target replayed over its corpus and fuzzed for CHECK_FUZZ_SECONDS (10).
 check: style unit e2e check-asan fuzz-replay
+	$(MAKE) fuzz-smoke FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),10)
 
 check-asan:
 	$(MAKE) SAN=1 unit
