@@ -36,6 +36,44 @@ oci_fail(char *err, size_t cap, const char *fmt, ...)
 	return -ERR_MANIFEST_INVALID;
 }
 
+/* Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF). */
+static int
+oci_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p;
+		size_t n;
+		unsigned cp, min;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			n = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return 0;
+		}
+		if ((size_t)(end - p) <= n)
+			return 0;
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
 static const char *
 oci_string(const cJSON *obj, const char *key)
 {
@@ -119,6 +157,10 @@ oci_manifest_parse(const char *body, size_t len, const char *content_type,
 
 	memset(out, 0, sizeof(*out));
 	err[0] = '\0';
+	/* RFC 8259: JSON between systems is UTF-8.  Bytes we accept are
+	 * copied into our own answers (referrers), which must stay valid. */
+	if (!oci_utf8_valid(body, len))
+		return oci_fail(err, errcap, "body is not valid UTF-8");
 	if ((root = cJSON_ParseWithLength(body, len)) == NULL)
 		return oci_fail(err, errcap, "body is not valid JSON");
 	if (!cJSON_IsObject(root)) {

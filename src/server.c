@@ -964,8 +964,12 @@ server_feed(struct http_conn *c, const char *data, size_t len)
 		if (err != HPE_OK) {
 			enum reg_error e = c->parse_err;
 
-			if (e == ERR_NONE)
-				e = err == HPE_HEADER_OVERFLOW ? ERR_HEADERS_TOO_LARGE : ERR_BAD_REQUEST;
+			if (e == ERR_NONE && err == HPE_HEADER_OVERFLOW)
+				/* http-parser counts the request line in its
+				 * header limit: before any header it is the URI. */
+				e = c->nhdr == 0 ? ERR_URI_TOO_LONG : ERR_HEADERS_TOO_LARGE;
+			else if (e == ERR_NONE)
+				e = ERR_BAD_REQUEST;
 			log_debug("%s: http parse error: %s", c->peer, http_errno_name(err));
 			server_conn_fail(c, e);
 			break;
@@ -1030,8 +1034,15 @@ server_conn_process(struct http_conn *c)
 			return;
 		}
 		used = server_feed(c, c->w->rbuf, (size_t)n);
-		if (used < (size_t)n)
-			evbuffer_add(in, c->w->rbuf + used, (size_t)n - used);
+		/* What the parser did not take waits in the input buffer (empty
+		 * here).  Its end is frozen by the bufferevent, its start is
+		 * not: prepend.  Losing these bytes would desynchronise the
+		 * stream (a body parsed as a request). */
+		if (used < (size_t)n && evbuffer_prepend(in, c->w->rbuf + used, (size_t)n - used) != 0) {
+			log_error("%s: cannot keep %zu unparsed bytes; closing", c->peer, (size_t)n - used);
+			server_conn_fail(c, ERR_INTERNAL);
+			break;
+		}
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 	}
 	server_conn_settle(c);

@@ -647,8 +647,9 @@ upload_start(struct request *req)
 			req_error(req, ERR_DIGEST_INVALID, "malformed mount digest");
 			return;
 		}
-		has_from = req_query(req, "from", from, sizeof(from)) == 1;
-		if (upload_try_mount(req, &d, has_from ? from : NULL))
+		has_from = req_query(req, "from", from, sizeof(from));
+		/* A malformed `from` mounts nothing: a plain session follows. */
+		if (has_from >= 0 && upload_try_mount(req, &d, has_from == 1 ? from : NULL))
 			return;
 	}
 	has_digest = req_query(req, "digest", dig, sizeof(dig));
