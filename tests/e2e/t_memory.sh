@@ -3,6 +3,13 @@
 # (monolithic, and as one chunked-encoding PATCH the way docker sends it)
 # and its pull keep the daemon's peak RSS (VmHWM) under 64 MiB.
 . "$(dirname "$0")/lib.sh"
+# Under ASan the resident set also holds shadow memory and the allocator's
+# quarantine: keep the quarantine small and allow for the shadow.
+LIMIT=64
+if grep -aq -e __asan_init "$OCIREGD"; then
+	export ASAN_OPTIONS="quarantine_size_mb=8${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	LIMIT=192
+fi
 e2e_init
 daemon_start
 
@@ -22,17 +29,17 @@ assert_eq "$out" 202 "a ${MB} MiB chunked-encoding PATCH is accepted"
 req PUT "$(with_query "$UPLOAD_LOC" "digest=$D")"
 assert_status 201 "PUT closes the ${MB} MiB upload"
 peak=$(hwm)
-if [ "$peak" -lt 64 ]; then
-	t_pass "peak RSS after a ${MB} MiB push is ${peak} MiB (< 64)"
+if [ "$peak" -lt "$LIMIT" ]; then
+	t_pass "peak RSS after a ${MB} MiB push is ${peak} MiB (< $LIMIT)"
 else
-	t_fail "peak RSS after a ${MB} MiB push stays under 64 MiB" "VmHWM ${peak} MiB"
+	t_fail "peak RSS after a ${MB} MiB push stays under $LIMIT MiB" "VmHWM ${peak} MiB"
 fi
 got=$(curl -s --max-time 120 "$BASE/v2/team/big/blobs/$D" | sha256sum | cut -d' ' -f1)
 assert_eq "sha256:$got" "$D" "the ${MB} MiB blob pulls back intact"
 peak=$(hwm)
-if [ "$peak" -lt 64 ]; then
-	t_pass "peak RSS after pulling it is ${peak} MiB (< 64): sent from the file, not memory"
+if [ "$peak" -lt "$LIMIT" ]; then
+	t_pass "peak RSS after pulling it is ${peak} MiB (< $LIMIT): sent from the file, not memory"
 else
-	t_fail "peak RSS after the pull stays under 64 MiB" "VmHWM ${peak} MiB"
+	t_fail "peak RSS after the pull stays under $LIMIT MiB" "VmHWM ${peak} MiB"
 fi
 e2e_finish
