@@ -413,6 +413,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "accepted a users file the oracle rejects at line %d (%s)\n", p.line,
 			    reasons[p.v]);
 		FUZZ_CHECK(a == NULL);
+		/* auth.c's stricter hash-shape check (see below) may stop at an
+		 * earlier line than the oracle's reason. */
+		if (strstr(err, "unsupported password hash") != NULL) {
+			oracle_free(&p);
+			return 0;
+		}
 		snprintf(want_prefix, sizeof(want_prefix), "%s:%d: ", users_path, p.line);
 		if (strncmp(err, want_prefix, strlen(want_prefix)) != 0 || strstr(err, reasons[p.v]) == NULL)
 			fprintf(stderr, "error '%s', oracle: line %d, %s\n", err, p.line, reasons[p.v]);
