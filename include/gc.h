@@ -71,6 +71,10 @@ void gc_runner_stop(struct gc_runner *r);
 /* A one-line progress display ("what: items/total, bytes/total, rate")
  * redrawn with \r at most ten times a second; shared with fsck.  Off
  * (every call a no-op) unless `on`. */
+/* Make room for element n of a growing array (*arr of *cap elements of
+ * elem bytes; doubles, from 256).  0 or -ERR_INTERNAL.  Shared with fsck. */
+int gc_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
 struct gc_progress {
 	FILE *f;
 	int on;

@@ -78,22 +78,6 @@ struct fsck {
 	char *buf;
 };
 
-static int
-fsck_grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	void *p;
-	size_t ncap;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 256;
-	if ((p = realloc(*arr, ncap * elem)) == NULL)
-		return -ERR_INTERNAL;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 static void fsck_report(struct fsck *f, const char *kind, const char *digest, const char *where,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
@@ -121,7 +105,7 @@ fsck_collect_blob(void *arg, const struct meta_gc_row *row)
 	struct fsck *f = arg;
 	struct fsck_blob *b;
 
-	if (fsck_grow((void **)&f->blobs, &f->capblobs, f->nblobs, sizeof(*f->blobs)) != 0)
+	if (gc_grow((void **)&f->blobs, &f->capblobs, f->nblobs, sizeof(*f->blobs)) != 0)
 		return -ERR_INTERNAL;
 	b = &f->blobs[f->nblobs];
 	if ((b->digest = strdup(row->digest)) == NULL)
@@ -136,7 +120,7 @@ fsck_add_bad(struct fsck *f, const char *digest, const char *what)
 {
 	struct fsck_bad *b;
 
-	if (fsck_grow((void **)&f->bad, &f->capbad, f->nbad, sizeof(*f->bad)) != 0)
+	if (gc_grow((void **)&f->bad, &f->capbad, f->nbad, sizeof(*f->bad)) != 0)
 		return -ERR_INTERNAL;
 	b = &f->bad[f->nbad++];
 	snprintf(b->digest, sizeof(b->digest), "%s", digest);
@@ -329,7 +313,7 @@ fsck_collect_ref(void *arg, const struct meta_gc_row *row)
 	/* Only what may be a problem: missing, or a bad blob of pass 1. */
 	if (row->size != 0 && fsck_find_bad(f, row->aux) == NULL)
 		return 0;
-	if (fsck_grow((void **)&f->refs, &f->caprefs, f->nrefs, sizeof(*f->refs)) != 0)
+	if (gc_grow((void **)&f->refs, &f->caprefs, f->nrefs, sizeof(*f->refs)) != 0)
 		return -ERR_INTERNAL;
 	r = &f->refs[f->nrefs];
 	memset(r, 0, sizeof(*r));

@@ -510,8 +510,7 @@ gc_str(struct gc *gc, const char *s)
 	return p;
 }
 
-/* Make room for one more element in a growing array. */
-static int
+int
 gc_grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
 	void *p;
