@@ -48,6 +48,7 @@ struct config {
 	/* [storage] */
 	char root[PATH_MAX];
 	int sync;			/* fsync blobs and directories before 2xx */
+	int direct_io;			/* O_DIRECT spool writes when sync */
 	int upload_expiry;		/* seconds an idle upload session lives */
 	/* [limits] */
 	long long max_manifest_size;

@@ -19,6 +19,9 @@ struct store;
  * before a blob becomes visible.  NULL on failure (logged). */
 struct store *store_open(const char *root, int sync);
 void store_close(struct store *s);
+/* Write upload spools with O_DIRECT where the filesystem allows (pays when
+ * sync is on; see store_spool_open). */
+void store_set_direct(struct store *s, int on);
 const char *store_root(const struct store *s);
 
 /* Whether the store takes a new file (readiness): 0 or an error. */
@@ -44,6 +47,18 @@ int store_upload_create(struct store *s, const char *id);
 /* Open an upload for appending at offset `size`: anything past it (bytes of
  * a chunk that was never acknowledged) is cut off.  *fd is the caller's. */
 int store_upload_open(struct store *s, const char *id, uint64_t size, int *fd);
+/* A writer appending to an upload's spool (direct I/O when set, with the
+ * bytes of a partial block staged until store_spool_flush). */
+struct store_spool;
+/* As store_upload_open, as a writer; *out is the caller's to close. */
+int store_spool_open(struct store *s, const char *id, uint64_t size, struct store_spool **out);
+/* Append len bytes: 0 or an error (the file then holds an unknown prefix). */
+int store_spool_write(struct store_spool *sp, const void *data, size_t len);
+/* Write what is staged: after 0 the file holds every byte given. */
+int store_spool_flush(struct store_spool *sp);
+/* Drop what is staged and cut the file to size bytes. */
+int store_spool_truncate(struct store_spool *sp, uint64_t size);
+void store_spool_close(struct store_spool *sp);
 /* Open an upload read-only (to hash what an earlier process received). */
 int store_upload_open_read(struct store *s, const char *id, int *fd);
 /* Make the upload the blob d: fsync, rename into place, fsync the directory.

@@ -60,6 +60,8 @@ static const struct config_key config_keys[] = {
 	    "Directory for blobs, uploads and meta.db; created on start."},
 	{"storage", "sync", CT_BOOL, F(sync), "true", 0, 1,
 	    "fsync blobs and directories before acknowledging a push."},
+	{"storage", "direct_io", CT_BOOL, F(direct_io), "true", 0, 1,
+	    "With sync on, write upload spools with O_DIRECT (past the page cache)."},
 	{"storage", "upload_expiry", CT_DURATION, F(upload_expiry), "24h", 60, 365 * 86400,
 	    "Upload sessions idle this long are removed by gc, with their spool files."},
 	{"limits", "max_manifest_size", CT_SIZE, F(max_manifest_size), "4M", 1024, 1LL << 30,

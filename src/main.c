@@ -156,6 +156,7 @@ serve(const struct config *cfg)
 	log_set_level((enum log_level)cfg->log_level);
 	if ((store = store_open(cfg->root, cfg->sync)) == NULL)
 		return EXIT_STORAGE;
+	store_set_direct(store, cfg->sync && cfg->direct_io);
 	/* After the store: the token key defaults to a file in its root. */
 	if ((auth = auth_new(cfg, err, sizeof(err))) == NULL) {
 		log_error("%s", err);

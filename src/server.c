@@ -1435,9 +1435,10 @@ server_reload_warn(const struct config *old, const struct config *cfg)
 {
 	if (strcmp(old->listen, cfg->listen) != 0 || strcmp(old->root, cfg->root) != 0 ||
 	    old->workers != cfg->workers || strcmp(old->metrics_listen, cfg->metrics_listen) != 0 ||
+	    old->sync != cfg->sync || old->direct_io != cfg->direct_io ||
 	    (old->tls_certificate[0] == '\0') != (cfg->tls_certificate[0] == '\0'))
-		log_warn("reload: listen, metrics_listen, root, workers and turning TLS on or off "
-		    "take effect only at the next start");
+		log_warn("reload: listen, metrics_listen, root, workers, sync, direct_io and turning "
+		    "TLS on or off take effect only at the next start");
 }
 
 static void

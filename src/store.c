@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 struct store {
 	char root[PATH_MAX];
 	int sync;
+	int direct;			/* spools written with O_DIRECT when possible */
 };
 
 static int
@@ -94,6 +97,12 @@ void
 store_close(struct store *s)
 {
 	free(s);
+}
+
+void
+store_set_direct(struct store *s, int on)
+{
+	s->direct = on;
 }
 
 const char *
@@ -357,6 +366,313 @@ store_upload_open(struct store *s, const char *id, uint64_t size, int *fd)
 		return rc;
 	}
 	return 0;
+}
+
+/* ---- the spool writer ----
+ *
+ * With sync on, every pushed byte has to reach the disk before the 201.  On
+ * the machines we measured, writing through the page cache and fsyncing at
+ * the end runs at a fifth of what the device takes with O_DIRECT (scripts/
+ * bench: dd+fsync 285 MiB/s, dd oflag=direct 1.4 GB/s): the kernel's
+ * writeback, not the disk, is the limit.  So an upload's bytes are staged in
+ * two aligned 1 MiB buffers, each written with O_DIRECT in whole blocks by a
+ * spool thread while the worker fills (and hashes) the other one; the
+ * unaligned head (up to the next block after a chunk that ended mid-block)
+ * and tail (the last partial block of a request) go through the page cache,
+ * and the fsync at commit makes both durable together with the device's
+ * write cache (InnoDB's innodb_flush_method = O_DIRECT works the same way).
+ * A filesystem without O_DIRECT (tmpfs before 6.6) gets plain writes.
+ */
+
+#define SPOOL_ALIGN 4096u
+#define SPOOL_BUF (1u << 20)
+#define SPOOL_THREADS 2
+
+/* One direct write handed to the spool threads, so the worker hashes the
+ * next megabyte while the device takes this one (double buffering: a
+ * worker waits only when the disk is behind). */
+struct spool_io {
+	struct spool_io *next;
+	struct store_spool *sp;
+	const char *p;
+	size_t len;
+	uint64_t off;
+	int busy;			/* queued or being written */
+	int rc;
+};
+
+struct store_spool {
+	int fd;				/* plain descriptor: head, tail, fallback */
+	int dfd;			/* O_DIRECT descriptor or -1 */
+	uint64_t pos;			/* file offset of buf[cur][0] / of the next byte */
+	size_t len;			/* bytes staged in buf[cur] */
+	char *mem;			/* 2 * SPOOL_BUF bytes, page aligned */
+	char *buf[2];
+	int cur;
+	int err;			/* a failed background write, sticky */
+	struct spool_io io;		/* the write of buf[!cur] */
+	char id[64];
+};
+
+static pthread_mutex_t spool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spool_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t spool_done = PTHREAD_COND_INITIALIZER;
+static struct spool_io *spool_head, *spool_tail;
+static int spool_started;		/* threads running; -1: could not start */
+
+static int
+spool_pwrite(struct store_spool *sp, int fd, const char *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("store: upload %s: write at %llu: %s", sp->id,
+			    (unsigned long long)off, strerror(errno));
+			return -(int)errors_from_errno(errno);
+		}
+		if (n == 0) {
+			log_error("store: upload %s: write at %llu made no progress", sp->id,
+			    (unsigned long long)off);
+			return -ERR_INTERNAL;
+		}
+		/* A short direct write leaves an unaligned rest: plain. */
+		fd = sp->fd;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static void *
+spool_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&spool_mu);
+	for (;;) {
+		struct spool_io *io;
+
+		while ((io = spool_head) == NULL)
+			pthread_cond_wait(&spool_work, &spool_mu);
+		if ((spool_head = io->next) == NULL)
+			spool_tail = NULL;
+		pthread_mutex_unlock(&spool_mu);
+		io->rc = spool_pwrite(io->sp, io->sp->dfd, io->p, io->len, io->off);
+		pthread_mutex_lock(&spool_mu);
+		io->busy = 0;
+		pthread_cond_broadcast(&spool_done);
+	}
+	return NULL;
+}
+
+/* Under spool_mu: start the threads once; 0 if they run. */
+static int
+spool_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (spool_started != 0)
+		return spool_started > 0 ? 0 : -1;
+	spool_started = -1;
+	if (pthread_attr_init(&attr) != 0)
+		return -1;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	for (int i = 0; i < SPOOL_THREADS; i++) {
+		if (pthread_create(&t, &attr, spool_thread, NULL) != 0) {
+			if (i == 0) {
+				pthread_attr_destroy(&attr);
+				return -1;
+			}
+			break;
+		}
+		spool_started = 1;
+	}
+	pthread_attr_destroy(&attr);
+	return 0;
+}
+
+/* Wait for the background write of buf[!cur]; its outcome (sticky). */
+static int
+spool_wait(struct store_spool *sp)
+{
+	pthread_mutex_lock(&spool_mu);
+	while (sp->io.busy)
+		pthread_cond_wait(&spool_done, &spool_mu);
+	pthread_mutex_unlock(&spool_mu);
+	if (sp->io.rc != 0 && sp->err == 0)
+		sp->err = sp->io.rc;
+	sp->io.rc = 0;
+	return sp->err;
+}
+
+/* buf[cur] is full: write it in the background (or here, without threads)
+ * and continue in the other buffer. */
+static int
+spool_submit(struct store_spool *sp)
+{
+	int rc, queued = 0;
+
+	if ((rc = spool_wait(sp)) != 0)
+		return rc;
+	sp->io = (struct spool_io){.sp = sp, .p = sp->buf[sp->cur], .len = SPOOL_BUF,
+	    .off = sp->pos, .busy = 1};
+	pthread_mutex_lock(&spool_mu);
+	if (spool_start() == 0) {
+		if (spool_tail != NULL)
+			spool_tail->next = &sp->io;
+		else
+			spool_head = &sp->io;
+		spool_tail = &sp->io;
+		pthread_cond_signal(&spool_work);
+		queued = 1;
+	}
+	pthread_mutex_unlock(&spool_mu);
+	if (!queued) {
+		sp->io.busy = 0;
+		if ((rc = spool_pwrite(sp, sp->dfd, sp->buf[sp->cur], SPOOL_BUF, sp->pos)) != 0)
+			return sp->err = rc;
+	}
+	sp->pos += SPOOL_BUF;
+	sp->len = 0;
+	sp->cur ^= 1;
+	return 0;
+}
+
+int
+store_spool_open(struct store *s, const char *id, uint64_t size, struct store_spool **out)
+{
+	struct store_spool *sp;
+	char path[PATH_MAX + 64];
+	int rc;
+
+	if ((sp = calloc(1, sizeof(*sp))) == NULL)
+		return -ERR_INTERNAL;
+	sp->dfd = -1;
+	sp->pos = size;
+	snprintf(sp->id, sizeof(sp->id), "%s", id);
+	if ((rc = store_upload_open(s, id, size, &sp->fd)) != 0) {
+		free(sp);
+		return rc;
+	}
+	if (s->direct) {
+		store_upload_path(s, id, path, sizeof(path));
+		sp->mem = mmap(NULL, 2 * SPOOL_BUF, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (sp->mem == MAP_FAILED)
+			sp->mem = NULL;
+		else if ((sp->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC)) < 0) {
+			if (errno == EINVAL) {
+				log_info("store: %s: no direct I/O on this filesystem; writing "
+				    "through the page cache", s->root);
+				s->direct = 0;
+			} else
+				log_warn("store: open %s with O_DIRECT: %s", path, strerror(errno));
+		}
+		if (sp->dfd < 0 && sp->mem != NULL) {
+			munmap(sp->mem, 2 * SPOOL_BUF);
+			sp->mem = NULL;
+		}
+		if (sp->mem != NULL) {
+			sp->buf[0] = sp->mem;
+			sp->buf[1] = sp->mem + SPOOL_BUF;
+		}
+	}
+	*out = sp;
+	return 0;
+}
+
+int
+store_spool_write(struct store_spool *sp, const void *data, size_t len)
+{
+	const char *p = data;
+	int rc;
+
+	if (sp->dfd < 0) {
+		if ((rc = spool_pwrite(sp, sp->fd, p, len, sp->pos)) == 0)
+			sp->pos += len;
+		return rc;
+	}
+	if (sp->err != 0)
+		return sp->err;
+	while (len > 0) {
+		size_t n;
+
+		if (sp->len == 0 && sp->pos % SPOOL_ALIGN != 0) {
+			/* Head: up to the next block boundary, plain. */
+			n = SPOOL_ALIGN - (size_t)(sp->pos % SPOOL_ALIGN);
+			n = n < len ? n : len;
+			if ((rc = spool_pwrite(sp, sp->fd, p, n, sp->pos)) != 0)
+				return sp->err = rc;
+			sp->pos += n;
+		} else {
+			n = SPOOL_BUF - sp->len;
+			n = n < len ? n : len;
+			memcpy(sp->buf[sp->cur] + sp->len, p, n);
+			sp->len += n;
+			if (sp->len == SPOOL_BUF && (rc = spool_submit(sp)) != 0)
+				return rc;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+store_spool_flush(struct store_spool *sp)
+{
+	size_t whole = sp->len & ~(size_t)(SPOOL_ALIGN - 1);
+	const char *b;
+	int rc;
+
+	if (sp->dfd < 0)
+		return 0;
+	if ((rc = spool_wait(sp)) != 0 || sp->len == 0)
+		return rc;
+	b = sp->buf[sp->cur];
+	if (whole > 0 && (rc = spool_pwrite(sp, sp->dfd, b, whole, sp->pos)) != 0)
+		return sp->err = rc;
+	if (sp->len > whole &&
+	    (rc = spool_pwrite(sp, sp->fd, b + whole, sp->len - whole, sp->pos + whole)) != 0)
+		return sp->err = rc;
+	sp->pos += sp->len;
+	sp->len = 0;
+	return 0;
+}
+
+int
+store_spool_truncate(struct store_spool *sp, uint64_t size)
+{
+	if (sp->dfd >= 0)
+		(void)spool_wait(sp);
+	sp->len = 0;
+	sp->pos = size;
+	if (ftruncate(sp->fd, (off_t)size) != 0) {
+		log_warn("store: upload %s: truncate: %s", sp->id, strerror(errno));
+		return -(int)errors_from_errno(errno);
+	}
+	return 0;
+}
+
+void
+store_spool_close(struct store_spool *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->dfd >= 0) {
+		(void)spool_wait(sp);	/* the thread may still read buf */
+		close(sp->dfd);
+	}
+	if (sp->fd >= 0)
+		close(sp->fd);
+	if (sp->mem != NULL)
+		munmap(sp->mem, 2 * SPOOL_BUF);
+	free(sp);
 }
 
 int

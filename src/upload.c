@@ -186,7 +186,7 @@ upload_slot_put(struct request *req)
 
 struct upload_ctx {
 	char id[REFERENCE_UUID_LEN + 1];
-	int fd;
+	struct store_spool *sp;		/* the spool being appended to */
 	struct hasher *h;
 	uint64_t start;			/* session size before this request */
 	uint64_t written;		/* bytes of this request written */
@@ -248,7 +248,7 @@ upload_body(struct request *req, const char *data, size_t len)
 {
 	struct upload_ctx *u = req->ctx;
 	const struct config *cfg = req->cfg;
-	size_t left = len;
+	int rc;
 
 	if (cfg->max_blob_size > 0 && u->start + u->written + len > (uint64_t)cfg->max_blob_size) {
 		u->failed = 1;
@@ -258,20 +258,11 @@ upload_body(struct request *req, const char *data, size_t len)
 		u->failed = 1;
 		return -ERR_SIZE_INVALID;
 	}
-	while (left > 0) {
-		ssize_t n = write(u->fd, data, left);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("upload %s: write: %s", u->id, strerror(errno));
-			u->failed = 1;
-			return -(int)errors_from_errno(errno);
-		}
-		data += n;
-		left -= (size_t)n;
+	if ((rc = store_spool_write(u->sp, data, len)) != 0) {
+		u->failed = 1;
+		return rc;
 	}
-	hasher_update(u->h, data - len, len);
+	hasher_update(u->h, data, len);
 	u->written += len;
 	return 0;
 }
@@ -279,9 +270,8 @@ upload_body(struct request *req, const char *data, size_t len)
 static void
 upload_ctx_close(struct upload_ctx *u)
 {
-	if (u->fd >= 0)
-		close(u->fd);
-	u->fd = -1;
+	store_spool_close(u->sp);
+	u->sp = NULL;
 }
 
 /* Check the finished session against u->want (hashing again if the client
@@ -368,12 +358,15 @@ upload_done(struct request *req)
 	uint64_t size = u->start + u->written;
 	int rc;
 
-	if (u->fd >= 0 && !u->monolithic && (u->failed ||
+	int flush_rc = 0;
+
+	if (u->sp != NULL && !u->failed && (flush_rc = store_spool_flush(u->sp)) != 0)
+		u->failed = 1;	/* the staged bytes did not make it (disk full) */
+	if (u->sp != NULL && !u->monolithic && (u->failed ||
 	    (u->expect != UINT64_MAX && u->written != u->expect && !req->aborted))) {
 		/* A chunk we refused must not keep its bytes (a full disk stays
 		 * full otherwise): back to the size the session records. */
-		if (ftruncate(u->fd, (off_t)u->start) != 0)
-			log_warn("upload %s: truncate: %s", u->id, strerror(errno));
+		store_spool_truncate(u->sp, u->start);
 	}
 	upload_ctx_close(u);
 	if (u->slot) {
@@ -396,6 +389,10 @@ upload_done(struct request *req)
 			upload_release(u->id, NULL, 0, 0);
 		}
 		u->h = NULL;
+		/* A failed body was answered when it failed; a failed flush
+		 * is answered here. */
+		if (flush_rc != 0 && !req->aborted)
+			req_error(req, (enum reg_error)-flush_rc, NULL);
 		return;
 	}
 	if (u->expect != UINT64_MAX && u->written != u->expect) {
@@ -441,7 +438,7 @@ upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, ui
 	int rc;
 
 	memcpy(u->id, id, sizeof(u->id));
-	u->fd = -1;
+	u->sp = NULL;
 	u->start = size;
 	u->expect = UINT64_MAX;
 	if ((rc = upload_slot_take(req)) != 0)
@@ -464,7 +461,7 @@ upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, ui
 		if (size > 0 && (rc = upload_rehash(req, id, size, u->h)) != 0)
 			goto fail;
 	}
-	if ((rc = store_upload_open(req->w->store, id, size, &u->fd)) != 0)
+	if ((rc = store_spool_open(req->w->store, id, size, &u->sp)) != 0)
 		goto fail;
 	return 0;
 fail:

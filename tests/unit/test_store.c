@@ -490,6 +490,74 @@ test_large_upload_in_chunks(void **state)
 	free(data);
 }
 
+/* The spool writer, with and without O_DIRECT: requests of odd sizes that
+ * end mid-block, pieces that straddle the 1 MiB staging buffers (so writes
+ * go to the background threads), a refused chunk cut off again, and a
+ * request whose staged bytes are never flushed (a failed one) - the file
+ * must hold exactly the acknowledged bytes every time. */
+static void
+spool_requests(struct fixture *f, int direct)
+{
+	static const size_t req[] = {1, 4095, 4097, 3 * 1048576 + 17, 511, 2 * 1048576, 100000};
+	static const size_t piece[] = {1, 7, 4096, 65536, 1048576 + 3, 300001};
+	size_t len = 0, off = 0, k = 0;
+	unsigned char *data;
+	struct store_spool *sp;
+	struct digest d;
+	char p[PATH_MAX];
+
+	store_set_direct(f->s, direct);
+	for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+		len += req[i];
+	assert_non_null(data = malloc(len));
+	for (size_t i = 0; i < len; i++)
+		data[i] = (unsigned char)(i * 2654435761u >> 13);
+	assert_int_equal(store_upload_create(f->s, ID1), 0);
+	for (size_t r = 0; r < sizeof(req) / sizeof(req[0]); r++) {
+		size_t end = off + req[r];
+
+		/* A refused chunk first: written, then cut off. */
+		assert_int_equal(store_spool_open(f->s, ID1, off, &sp), 0);
+		assert_int_equal(store_spool_write(sp, "garbage!", 8), 0);
+		assert_int_equal(store_spool_flush(sp), 0);
+		assert_int_equal(store_spool_truncate(sp, off), 0);
+		store_spool_close(sp);
+		/* A request that fails before its staged bytes are flushed. */
+		assert_int_equal(store_spool_open(f->s, ID1, off, &sp), 0);
+		assert_int_equal(store_spool_write(sp, data + off, req[r] < 9 ? req[r] : 9), 0);
+		store_spool_close(sp);
+		/* The accepted one. */
+		assert_int_equal(store_spool_open(f->s, ID1, off, &sp), 0);
+		while (off < end) {
+			size_t n = piece[k++ % (sizeof(piece) / sizeof(piece[0]))];
+
+			n = end - off < n ? end - off : n;
+			assert_int_equal(store_spool_write(sp, data + off, n), 0);
+			off += n;
+		}
+		assert_int_equal(store_spool_flush(sp), 0);
+		store_spool_close(sp);
+		assert_file_is(upload_path(f, ID1, p, sizeof(p)), data, off);
+	}
+	assert_int_equal(digest_buffer(DIGEST_SHA256, data, len, &d), 0);
+	assert_int_equal(store_upload_commit(f->s, ID1, &d), 0);
+	assert_int_equal(store_upload_settle(f->s, ID1, &d), 0);
+	assert_file_is(blob_path(f, &d, p, sizeof(p)), data, len);
+	free(data);
+}
+
+static void
+test_spool_direct(void **state)
+{
+	spool_requests(*state, 1);
+}
+
+static void
+test_spool_plain(void **state)
+{
+	spool_requests(*state, 0);
+}
+
 static void
 test_blob_put_stat_open_delete(void **state)
 {
@@ -621,6 +689,8 @@ main(void)
 		T(test_upload_unknown),
 		T(test_upload_remove),
 		T(test_large_upload_in_chunks),
+		T(test_spool_direct),
+		T(test_spool_plain),
 		T(test_blob_put_stat_open_delete),
 		T(test_blob_sha512_and_empty),
 		T(test_blob_unknown),
