@@ -10,9 +10,10 @@ PREFIX ?= /usr/local
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS := libevent libevent_pthreads libevent_openssl libcjson sqlite3 libsodium inih openssl libcrypt libcurl
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lhttp_parser -lpthread
+PKGS := libevent libevent_pthreads libevent_openssl libcjson sqlite3 libsodium inih openssl libcrypt
+# libcurl: headers only; src/curl_dl.c loads it when a [proxy] section needs it.
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) libcurl)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lhttp_parser -lpthread -ldl
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wwrite-strings -Wundef -Werror

@@ -26,7 +26,6 @@
  * disk writes on the worker thread; the fsync and rename of a fetched blob
  * run on the pool.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
@@ -41,6 +40,7 @@
 #include "arena.h"
 #include "auth.h"
 #include "config.h"
+#include "curl_dl.h"
 #include "handlers.h"
 #include "log.h"
 #include "meta.h"
@@ -321,9 +321,18 @@ proxy_config_check(const struct config *cfg, char *err, size_t cap)
 {
 	struct proxy_conf *pc;
 
+	char why[256];
+	size_t n;
+
 	if (proxy_conf_parse(cfg, &pc, err, cap) != 0)
 		return -1;
+	n = pc->n;
 	proxy_conf_free(pc);
+	/* Without libcurl a [proxy] section cannot work: say so at start. */
+	if (n > 0 && curl_dl_load(why, sizeof(why)) != 0) {
+		snprintf(err, cap, "%s: [proxy] sections need libcurl: %s", cfg->path, why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -636,13 +645,16 @@ struct proxy_xfer {
 
 static pthread_mutex_t proxy_mu = PTHREAD_MUTEX_INITIALIZER;	/* workers, fetches, waiters */
 static struct proxy_worker *proxy_workers;
-static pthread_once_t proxy_curl_once = PTHREAD_ONCE_INIT;
-static int proxy_curl_ok;
-
-static void
-proxy_curl_init(void)
+/* libcurl is loaded on first use (curl_dl.h); 0 once it is there. */
+static int
+proxy_curl_ready(void)
 {
-	proxy_curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+	char err[256];
+
+	if (curl_dl_load(err, sizeof(err)) == 0)
+		return 0;
+	log_error("proxy: %s", err);
+	return -1;
 }
 
 static void proxy_xfer_finished(struct proxy_xfer *x);
@@ -744,8 +756,7 @@ proxy_worker_get(struct worker *w)
 {
 	struct proxy_worker *pw;
 
-	pthread_once(&proxy_curl_once, proxy_curl_init);
-	if (!proxy_curl_ok)
+	if (proxy_curl_ready() != 0)
 		return NULL;
 	pthread_mutex_lock(&proxy_mu);
 	for (pw = proxy_workers; pw != NULL; pw = pw->next)
@@ -2204,7 +2215,8 @@ proxy_referrers(struct request *req, struct proxy_section *sec, const char *upst
 	}
 	if (rc != 1)
 		l->filter[0] = '\0';
-	if (l->filter[0] != '\0' && ((esc = curl_easy_escape(NULL, l->filter, 0)) == NULL ||
+	if (l->filter[0] != '\0' && (proxy_curl_ready() != 0 ||
+	    (esc = curl_easy_escape(NULL, l->filter, 0)) == NULL ||
 	    (q = arena_printf(req->arena, "artifactType=%s", esc)) == NULL)) {
 		curl_free(esc);
 		req_error(req, ERR_INTERNAL, NULL);

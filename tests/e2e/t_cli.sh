@@ -69,6 +69,35 @@ cp "$TMP/out" "$TMP/example.ini"
 run "$OCIREGD" check-config -c "$TMP/example.ini"
 assert_eq "$RC" 0 "print-config output passes check-config"
 
+# ---- libcurl is loaded only for [proxy] sections (src/curl_dl.c)
+PXY=$TMP/proxy.ini
+cat >"$PXY" <<EOF
+[storage]
+root = $TMP/pxvar
+[proxy "hub"]
+url = http://127.0.0.1:9
+EOF
+run "$OCIREGD" check-config -c "$PXY"
+assert_eq "$RC" 0 "check-config with a [proxy] section and the real libcurl exits 0"
+if ldd "$OCIREGD" | grep -q 'libcurl'; then
+	t_fail "ociregd is not linked against libcurl" "$(ldd "$OCIREGD" | grep libcurl)"
+else
+	t_pass "ociregd is not linked against libcurl (loaded on demand)"
+fi
+# A libcurl.so.4 without curl's symbols, found first through LD_LIBRARY_PATH.
+mkdir -p "$TMP/fakecurl"
+printf 'int not_curl;\n' >"$TMP/fakecurl/c.c"
+if ${CC:-cc} -shared -fPIC -o "$TMP/fakecurl/libcurl.so.4" "$TMP/fakecurl/c.c" 2>"$TMP/err"; then
+	LD_LIBRARY_PATH=$TMP/fakecurl run "$OCIREGD" check-config -c "$PXY"
+	assert_eq "$RC" 78 "[proxy] section with a broken libcurl: exit 78 (config)"
+	assert_match "$ERR" "proxy.*sections need libcurl: libcurl.so.4 has no curl_global_init" \
+		"the message names the missing symbol"
+	LD_LIBRARY_PATH=$TMP/fakecurl run "$OCIREGD" check-config -c "$GOOD"
+	assert_eq "$RC" 0 "without [proxy] sections a broken libcurl does not matter"
+else
+	t_fail "compile a fake libcurl.so.4" "$(cat "$TMP/err")"
+fi
+
 # ---- check-config: errors.  bad_config NAME EXPECTED-LINE ERE-AFTER-LINE
 # writes $TMP/NAME.ini from stdin and checks exit status and the message.
 bad_config() {
