@@ -71,6 +71,10 @@ struct req_header {
  * `done`. */
 typedef int (*req_body_fn)(struct request *req, const char *data, size_t len);
 typedef void (*req_done_fn)(struct request *req);
+/* Optional, for a sink that stages the body anyway (upload spools): where
+ * the server may receive the next body bytes in place, *cap of them; they
+ * then reach the req_body_fn at that address.  NULL: the server's buffer. */
+typedef char *(*req_body_buf_fn)(struct request *req, size_t *cap);
 
 struct request {
 	struct http_conn *conn;
@@ -96,6 +100,7 @@ struct request {
 
 	/* body */
 	req_body_fn body_fn;
+	req_body_buf_fn body_buf_fn;
 	req_done_fn done_fn;
 	void *ctx;			/* the handler's */
 	uint64_t body_bytes;		/* decoded body bytes seen */
@@ -160,6 +165,8 @@ void req_stream_end(struct request *req, int ok);
 
 /* Stream the body to fn; done is called once at its end (see above). */
 void req_stream_body(struct request *req, req_body_fn fn, req_done_fn done, void *ctx);
+/* With req_stream_body: receive body bytes into the sink's own buffer. */
+void req_stream_body_buffer(struct request *req, req_body_buf_fn fn);
 /* Collect the body in memory up to max bytes (413 past it); done is called
  * with req->body / req->body_len set. */
 void req_read_body(struct request *req, size_t max, req_done_fn done, void *ctx);

@@ -54,6 +54,10 @@ struct store_spool;
 int store_spool_open(struct store *s, const char *id, uint64_t size, struct store_spool **out);
 /* Append len bytes: 0 or an error (the file then holds an unknown prefix). */
 int store_spool_write(struct store_spool *sp, const void *data, size_t len);
+/* Where the next bytes may be placed before store_spool_write is called
+ * with that address (saves the copy into the staging buffer): *cap bytes,
+ * or NULL when they must come from elsewhere. */
+char *store_spool_window(struct store_spool *sp, size_t *cap);
 /* Write what is staged: after 0 the file holds every byte given. */
 int store_spool_flush(struct store_spool *sp);
 /* Drop what is staged and cut the file to size bytes. */

@@ -65,7 +65,7 @@
 #define SERVER_READ_MAX (1 << 20)	/* one read(2) at most */
 #define SERVER_OUT_HIGH (1 << 20)	/* stop reading requests past this */
 #define SERVER_OUT_LOW (256 * 1024)
-#define SERVER_RBUF (1 << 20)		/* the worker's direct read buffer */
+#define SERVER_RBUF (256 * 1024)		/* the worker's direct read buffer */
 #define SERVER_DIRECT_BUDGET (16u << 20)	/* bytes per connection per loop turn */
 
 struct server {
@@ -101,10 +101,13 @@ struct http_conn {
 
 	/* request being parsed */
 	struct request *req;
-	char url[SERVER_URL_MAX + 1];
-	size_t url_len;
-	char hbuf[SERVER_HDR_BYTES];
-	size_t hlen;
+	/* URL and header bytes grow with the request, up to the limits: a
+	 * connection of a CI fleet costs ~3 KiB, not the 72 KiB of fixed
+	 * arrays (64 keep-alive connections held 4.9 MB). */
+	char *url;
+	size_t url_len, url_cap;
+	char *hbuf;
+	size_t hlen, hcap;
 	struct { size_t name, value; } hoff[SERVER_HDR_COUNT];
 	size_t nhdr;
 	int last_was_value;
@@ -343,6 +346,12 @@ req_stream_body(struct request *req, req_body_fn fn, req_done_fn done, void *ctx
 	req->body_fn = fn;
 	req->done_fn = done;
 	req->ctx = ctx;
+}
+
+void
+req_stream_body_buffer(struct request *req, req_body_buf_fn fn)
+{
+	req->body_buf_fn = fn;
 }
 
 static int
@@ -624,6 +633,27 @@ cb_message_begin(http_parser *p)
 	return 0;
 }
 
+/* Make *buf (capacity *cap) hold need bytes: doubling from 512, capped at
+ * max (need <= max).  0, or -1 out of memory. */
+static int
+server_grow(char **buf, size_t *cap, size_t need, size_t max)
+{
+	size_t n = *cap > 0 ? *cap : 512;
+	char *nb;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	if (n > max)
+		n = max;
+	if ((nb = realloc(*buf, n)) == NULL)
+		return -1;
+	*buf = nb;
+	*cap = n;
+	return 0;
+}
+
 static int
 cb_url(http_parser *p, const char *at, size_t len)
 {
@@ -631,6 +661,10 @@ cb_url(http_parser *p, const char *at, size_t len)
 
 	if (len > SERVER_URL_MAX - c->url_len) {
 		c->parse_err = ERR_URI_TOO_LONG;
+		return -1;
+	}
+	if (server_grow(&c->url, &c->url_cap, c->url_len + len, SERVER_URL_MAX) != 0) {
+		c->parse_err = ERR_INTERNAL;
 		return -1;
 	}
 	memcpy(c->url + c->url_len, at, len);
@@ -643,6 +677,10 @@ server_hbuf_add(struct http_conn *c, const char *at, size_t len)
 {
 	if (len >= SERVER_HDR_BYTES - c->hlen) {
 		c->parse_err = ERR_HEADERS_TOO_LARGE;
+		return -1;
+	}
+	if (server_grow(&c->hbuf, &c->hcap, c->hlen + len + 1, SERVER_HDR_BYTES) != 0) {
+		c->parse_err = ERR_INTERNAL;
 		return -1;
 	}
 	memcpy(c->hbuf + c->hlen, at, len);
@@ -729,6 +767,10 @@ cb_headers_complete(http_parser *p)
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	if (c->nhdr > 0 && server_hbuf_add(c, "", 1) != 0)
 		return -1;
+	if (server_grow(&c->url, &c->url_cap, 1, SERVER_URL_MAX) != 0) {
+		c->parse_err = ERR_INTERNAL;
+		return -1;
+	}
 	if ((a = arena_new()) == NULL || (req = arena_alloc(a, sizeof(*req))) == NULL) {
 		arena_free(a);
 		c->parse_err = ERR_INTERNAL;
@@ -932,6 +974,8 @@ server_conn_free(struct http_conn *c)
 		c->w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	free(c->url);
+	free(c->hbuf);
 	free(c);
 }
 
@@ -992,11 +1036,32 @@ server_conn_settle(struct http_conn *c)
 	return 0;
 }
 
+/* Where the next direct read may land: inside the body sink's own buffer
+ * when the request streams a body of known length into one (an upload
+ * spool), so the bytes are not copied again; no further than the body's
+ * end, so nothing of a pipelined request lands there. */
+static char *
+server_body_window(struct http_conn *c, size_t *cap)
+{
+	struct request *req = c->req;
+	uint64_t left = c->parser.content_length;
+	char *p;
+
+	if (req == NULL || req->body_buf_fn == NULL || req->body_fn == NULL || req->responded ||
+	    !c->in_message || req->chunked || !req->has_length || left == 0 || left == ULLONG_MAX)
+		return NULL;
+	if ((p = req->body_buf_fn(req, cap)) == NULL || *cap == 0)
+		return NULL;
+	if (*cap > left)
+		*cap = (size_t)left;
+	return p;
+}
+
 static void
 server_conn_process(struct http_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	size_t budget = SERVER_DIRECT_BUDGET;
+	size_t budget = SERVER_DIRECT_BUDGET, cap;
 
 	while (!c->closing && !c->reading_paused && !c->waiting && c->file_fd < 0 &&
 	    evbuffer_get_length(in) > 0) {
@@ -1020,8 +1085,15 @@ server_conn_process(struct http_conn *c)
 	 * the parser does not take now go back into the input buffer. */
 	while (!c->tls && !c->closing && !c->reading_paused && !c->waiting && c->file_fd < 0 &&
 	    evbuffer_get_length(in) == 0 && budget > 0) {
-		ssize_t n = recv(bufferevent_getfd(c->bev), c->w->rbuf, SERVER_RBUF, 0);
+		char *dst = server_body_window(c, &cap);
+		ssize_t n;
 		size_t used;
+
+		if (dst == NULL) {
+			dst = c->w->rbuf;
+			cap = SERVER_RBUF;
+		}
+		n = recv(bufferevent_getfd(c->bev), dst, cap, 0);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -1033,12 +1105,12 @@ server_conn_process(struct http_conn *c)
 			server_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
 			return;
 		}
-		used = server_feed(c, c->w->rbuf, (size_t)n);
+		used = server_feed(c, dst, (size_t)n);
 		/* What the parser did not take waits in the input buffer (empty
 		 * here).  Its end is frozen by the bufferevent, its start is
 		 * not: prepend.  Losing these bytes would desynchronise the
 		 * stream (a body parsed as a request). */
-		if (used < (size_t)n && evbuffer_prepend(in, c->w->rbuf + used, (size_t)n - used) != 0) {
+		if (used < (size_t)n && evbuffer_prepend(in, dst + used, (size_t)n - used) != 0) {
 			log_error("%s: cannot keep %zu unparsed bytes; closing", c->peer, (size_t)n - used);
 			server_conn_fail(c, ERR_INTERNAL);
 			break;

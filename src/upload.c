@@ -267,6 +267,14 @@ upload_body(struct request *req, const char *data, size_t len)
 	return 0;
 }
 
+static char *
+upload_body_buf(struct request *req, size_t *cap)
+{
+	struct upload_ctx *u = req->ctx;
+
+	return u->sp != NULL ? store_spool_window(u->sp, cap) : NULL;
+}
+
 static void
 upload_ctx_close(struct upload_ctx *u)
 {
@@ -534,6 +542,7 @@ upload_write_request(struct request *req, int finish)
 	if (cr != NULL)
 		u->expect = b - a + 1;
 	req_stream_body(req, upload_body, upload_done, u);
+	req_stream_body_buffer(req, upload_body_buf);
 }
 
 void
@@ -677,6 +686,7 @@ upload_start(struct request *req)
 			return;
 		}
 		req_stream_body(req, upload_body, upload_done, u);
+		req_stream_body_buffer(req, upload_body_buf);
 		return;
 	}
 	upload_location(req, id, 0);

@@ -558,6 +558,58 @@ test_spool_plain(void **state)
 	spool_requests(*state, 0);
 }
 
+/* Many uploads at once: the staging budget gives the first 1 MiB buffers,
+ * the next ones 256 KiB, the rest plain writes; interleaved writes to all
+ * of them must each land whole. */
+static void
+test_spool_many(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 8 };
+	static const char *const ids[N] = {
+	    "123e4567-e89b-42d3-a456-426614174010", "123e4567-e89b-42d3-a456-426614174011",
+	    "123e4567-e89b-42d3-a456-426614174012", "123e4567-e89b-42d3-a456-426614174013",
+	    "123e4567-e89b-42d3-a456-426614174014", "123e4567-e89b-42d3-a456-426614174015",
+	    "123e4567-e89b-42d3-a456-426614174016", "123e4567-e89b-42d3-a456-426614174017"};
+	const size_t len = 3 * 1048576 + 4095, step = 200003;
+	struct store_spool *sp[N];
+	unsigned char *data;
+	char p[PATH_MAX];
+
+	store_set_direct(f->s, 1);
+	assert_non_null(data = malloc(len));
+	for (size_t i = 0; i < len; i++)
+		data[i] = (unsigned char)(i * 2246822519u >> 11);
+	for (int k = 0; k < N; k++) {
+		assert_int_equal(store_upload_create(f->s, ids[k]), 0);
+		assert_int_equal(store_spool_open(f->s, ids[k], 0, &sp[k]), 0);
+	}
+	for (size_t off = 0; off < len; off += step)
+		for (int k = 0; k < N; k++) {
+			/* Each upload gets a rotated copy, so a mix-up shows. */
+			size_t n = len - off < step ? len - off : step;
+			unsigned char *tmp = malloc(n);
+
+			assert_non_null(tmp);
+			for (size_t i = 0; i < n; i++)
+				tmp[i] = (unsigned char)(data[off + i] + k);
+			assert_int_equal(store_spool_write(sp[k], tmp, n), 0);
+			free(tmp);
+		}
+	for (int k = 0; k < N; k++) {
+		unsigned char *want = malloc(len);
+
+		assert_non_null(want);
+		assert_int_equal(store_spool_flush(sp[k]), 0);
+		store_spool_close(sp[k]);
+		for (size_t i = 0; i < len; i++)
+			want[i] = (unsigned char)(data[i] + k);
+		assert_file_is(upload_path(f, ids[k], p, sizeof(p)), want, len);
+		free(want);
+	}
+	free(data);
+}
+
 static void
 test_blob_put_stat_open_delete(void **state)
 {
@@ -691,6 +743,7 @@ main(void)
 		T(test_large_upload_in_chunks),
 		T(test_spool_direct),
 		T(test_spool_plain),
+		T(test_spool_many),
 		T(test_blob_put_stat_open_delete),
 		T(test_blob_sha512_and_empty),
 		T(test_blob_unknown),
