@@ -50,8 +50,11 @@ int store_upload_open(struct store *s, const char *id, uint64_t size, int *fd);
 /* A writer appending to an upload's spool (direct I/O when set, with the
  * bytes of a partial block staged until store_spool_flush). */
 struct store_spool;
-/* As store_upload_open, as a writer; *out is the caller's to close. */
-int store_spool_open(struct store *s, const char *id, uint64_t size, struct store_spool **out);
+/* As store_upload_open, as a writer; *out is the caller's to close.
+ * expect: bytes this writer will likely get (UINT64_MAX: unknown); below
+ * 256 KiB the spool is written plainly. */
+int store_spool_open(struct store *s, const char *id, uint64_t size, uint64_t expect,
+    struct store_spool **out);
 /* Append len bytes: 0 or an error (the file then holds an unknown prefix). */
 int store_spool_write(struct store_spool *sp, const void *data, size_t len);
 /* Where the next bytes may be placed before store_spool_write is called

@@ -469,7 +469,8 @@ upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, ui
 		if (size > 0 && (rc = upload_rehash(req, id, size, u->h)) != 0)
 			goto fail;
 	}
-	if ((rc = store_spool_open(req->w->store, id, size, &u->sp)) != 0)
+	if ((rc = store_spool_open(req->w->store, id, size,
+	    req->has_length && !req->chunked ? req->content_length : UINT64_MAX, &u->sp)) != 0)
 		goto fail;
 	return 0;
 fail:

@@ -517,17 +517,17 @@ spool_requests(struct fixture *f, int direct)
 		size_t end = off + req[r];
 
 		/* A refused chunk first: written, then cut off. */
-		assert_int_equal(store_spool_open(f->s, ID1, off, &sp), 0);
+		assert_int_equal(store_spool_open(f->s, ID1, off, UINT64_MAX, &sp), 0);
 		assert_int_equal(store_spool_write(sp, "garbage!", 8), 0);
 		assert_int_equal(store_spool_flush(sp), 0);
 		assert_int_equal(store_spool_truncate(sp, off), 0);
 		store_spool_close(sp);
 		/* A request that fails before its staged bytes are flushed. */
-		assert_int_equal(store_spool_open(f->s, ID1, off, &sp), 0);
+		assert_int_equal(store_spool_open(f->s, ID1, off, UINT64_MAX, &sp), 0);
 		assert_int_equal(store_spool_write(sp, data + off, req[r] < 9 ? req[r] : 9), 0);
 		store_spool_close(sp);
 		/* The accepted one. */
-		assert_int_equal(store_spool_open(f->s, ID1, off, &sp), 0);
+		assert_int_equal(store_spool_open(f->s, ID1, off, UINT64_MAX, &sp), 0);
 		while (off < end) {
 			size_t n = piece[k++ % (sizeof(piece) / sizeof(piece[0]))];
 
@@ -582,7 +582,7 @@ test_spool_many(void **state)
 		data[i] = (unsigned char)(i * 2246822519u >> 11);
 	for (int k = 0; k < N; k++) {
 		assert_int_equal(store_upload_create(f->s, ids[k]), 0);
-		assert_int_equal(store_spool_open(f->s, ids[k], 0, &sp[k]), 0);
+		assert_int_equal(store_spool_open(f->s, ids[k], 0, k == 7 ? 100 : UINT64_MAX, &sp[k]), 0);
 	}
 	for (size_t off = 0; off < len; off += step)
 		for (int k = 0; k < N; k++) {
