@@ -65,7 +65,7 @@
 #define SERVER_READ_MAX (1 << 20)	/* one read(2) at most */
 #define SERVER_OUT_HIGH (1 << 20)	/* stop reading requests past this */
 #define SERVER_OUT_LOW (256 * 1024)
-#define SERVER_RBUF (256 * 1024)		/* the worker's direct read buffer */
+#define SERVER_RBUF (128 * 1024)	/* the worker's direct read buffer */
 #define SERVER_DIRECT_BUDGET (16u << 20)	/* bytes per connection per loop turn */
 
 struct server {
