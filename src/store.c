@@ -398,6 +398,7 @@ store_upload_open(struct store *s, const char *id, uint64_t size, int *fd)
  * of uploads. */
 #define SPOOL_MEM_MAX (4u << 20)
 #define SPOOL_BIG_MAX 1
+#define SPOOL_WARM_MAX (64 << 20)	/* see store_upload_commit */
 #define SPOOL_THREADS 2
 
 /* One direct write handed to the spool threads, so the worker hashes the
@@ -766,8 +767,21 @@ int
 store_upload_commit(struct store *s, const char *id, const struct digest *d)
 {
 	char path[PATH_MAX + 64];
+	struct stat st;
+	int fd;
 
 	store_upload_path(s, id, path, sizeof(path));
+	/* Direct writes left the bytes out of the page cache; a layer is
+	 * usually pulled soon after it is pushed (CI: push, then deploy), and
+	 * a cold read ran at 782 MB/s here against 5.8 GB/s cached (a skopeo
+	 * pull of 8 x 32 MiB right after its push: 1.06-1.19 s against 0.77-0.80
+	 * s from Distribution, whose writes stay cached).  So read blobs up to
+	 * SPOOL_WARM_MAX back in the background; bigger ones stay cold. */
+	if (s->direct && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_size <= SPOOL_WARM_MAX)
+			(void)posix_fadvise(fd, 0, st.st_size, POSIX_FADV_WILLNEED);
+		close(fd);
+	}
 	return store_install(s, path, d, 1);
 }
 
