@@ -16,13 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
 #include "log.h"
 #include "store.h"
+
+#define SPOOL_WARM_MAX (64 << 20)	/* see store_upload_commit */
 
 struct store {
 	char root[PATH_MAX];
@@ -46,6 +48,24 @@ store_fsync_path(const char *path)
 
 	if (fd < 0)
 		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* fsync a file; warm: also start reading it back into the page cache if
+ * it is at most SPOOL_WARM_MAX bytes (see store_upload_commit). */
+static int
+store_fsync_file(const char *path, int warm)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	if (warm && fstat(fd, &st) == 0 && st.st_size <= SPOOL_WARM_MAX)
+		(void)posix_fadvise(fd, 0, st.st_size, POSIX_FADV_WILLNEED);
 	rc = fsync(fd);
 	close(fd);
 	return rc;
@@ -103,7 +123,26 @@ store_close(struct store *s)
 void
 store_set_direct(struct store *s, int on)
 {
-	s->direct = on;
+	char path[PATH_MAX + 64];
+	int fd;
+
+	s->direct = 0;
+	if (!on)
+		return;
+	/* Decided once, here: a filesystem without O_DIRECT (tmpfs before
+	 * 6.6) refuses the open with EINVAL. */
+	snprintf(path, sizeof(path), "%s/uploads/.direct-probe", s->root);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600)) < 0) {
+		if (errno == EINVAL)
+			log_info("store: %s: no direct I/O on this filesystem; writing through the "
+			    "page cache", s->root);
+		else
+			log_warn("store: open %s with O_DIRECT: %s", path, strerror(errno));
+		return;
+	}
+	close(fd);
+	unlink(path);
+	s->direct = 1;
 }
 
 const char *
@@ -184,12 +223,12 @@ store_blob_open(struct store *s, const struct digest *d, int *fd, uint64_t *size
  * settles it after recording the blob, see store_upload_settle), else
  * removed. */
 static int
-store_install(struct store *s, const char *tmp, const struct digest *d, int keep)
+store_install(struct store *s, const char *tmp, const struct digest *d, int keep, int warm)
 {
 	char path[PATH_MAX + 256], dir[PATH_MAX + 256];
 	int created = 0;
 
-	if (s->sync && store_fsync_path(tmp) != 0)
+	if (s->sync && store_fsync_file(tmp, warm) != 0)
 		return store_fail("fsync", tmp);
 	snprintf(dir, sizeof(dir), "%s/blobs/%s/%.2s", s->root, digest_alg_name(d->alg), digest_hex(d));
 	if (mkdir(dir, 0755) == 0)
@@ -266,7 +305,7 @@ store_blob_put(struct store *s, const struct digest *d, const void *data, size_t
 		unlink(tmp);
 		return rc;
 	}
-	if ((rc = store_install(s, tmp, d, 0)) != 0)
+	if ((rc = store_install(s, tmp, d, 0, 0)) != 0)
 		unlink(tmp);
 	return rc;
 }
@@ -376,8 +415,8 @@ store_upload_open(struct store *s, const char *id, uint64_t size, int *fd)
  * the end runs at a fifth of what the device takes with O_DIRECT (scripts/
  * bench: dd+fsync 285 MiB/s, dd oflag=direct 1.4 GB/s): the kernel's
  * writeback, not the disk, is the limit.  So an upload's bytes are staged in
- * a ring of three aligned buffers (1 MiB, or 256 KiB when several uploads
- * run at once; see SPOOL_MEM_MAX), each written with O_DIRECT in whole
+ * a ring of three aligned buffers (1 MiB, or 256 KiB for a second upload at
+ * once; see SPOOL_MEM_MAX), each written with O_DIRECT in whole
  * blocks by a spool thread while the worker fills and hashes the next one
  * (with two buffers the worker waited 0.16-0.19 s per GiB for the disk,
  * with three 0.03 s: 1 GiB pushes 900-943 -> 948-1000 MiB/s); the
@@ -399,12 +438,11 @@ store_upload_open(struct store *s, const char *id, uint64_t size, int *fd)
  * of uploads. */
 #define SPOOL_MEM_MAX (4u << 20)
 #define SPOOL_BIG_MAX 1
-#define SPOOL_WARM_MAX (64 << 20)	/* see store_upload_commit */
 #define SPOOL_THREADS 2
 
-/* One direct write handed to the spool threads, so the worker hashes the
- * next megabyte while the device takes this one (double buffering: a
- * worker waits only when the disk is behind). */
+/* One direct write handed to the spool threads, so the worker fills and
+ * hashes the next buffer while the device takes this one (a worker waits
+ * only when the disk is a whole ring behind). */
 struct spool_io {
 	struct spool_io *next;
 	struct store_spool *sp;
@@ -596,7 +634,8 @@ spool_submit(struct store_spool *sp)
 static size_t spool_mem;		/* staging bytes in use, under spool_mu */
 static int spool_big;			/* uploads staging in SPOOL_BUF buffers */
 
-/* The size of the two buffers a new upload may stage in, or 0. */
+/* The size of each of the SPOOL_NBUF buffers a new upload may stage in,
+ * or 0 (write through the page cache). */
 static size_t
 spool_mem_take(void)
 {
@@ -685,14 +724,8 @@ store_spool_open(struct store *s, const char *id, uint64_t size, uint64_t expect
 	if (s->direct && expect >= SPOOL_BUF_SMALL && (sp->bufsz = spool_mem_take()) > 0) {
 		store_upload_path(s, id, path, sizeof(path));
 		if ((sp->mem = spool_map(sp->bufsz)) != NULL &&
-		    (sp->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC)) < 0) {
-			if (errno == EINVAL) {
-				log_info("store: %s: no direct I/O on this filesystem; writing "
-				    "through the page cache", s->root);
-				s->direct = 0;
-			} else
-				log_warn("store: open %s with O_DIRECT: %s", path, strerror(errno));
-		}
+		    (sp->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC)) < 0)
+			log_warn("store: open %s with O_DIRECT: %s", path, strerror(errno));
 		if (sp->dfd < 0) {
 			if (sp->mem != NULL)
 				spool_unmap(sp->mem, sp->bufsz);
@@ -830,22 +863,16 @@ int
 store_upload_commit(struct store *s, const char *id, const struct digest *d)
 {
 	char path[PATH_MAX + 64];
-	struct stat st;
-	int fd;
 
 	store_upload_path(s, id, path, sizeof(path));
 	/* Direct writes left the bytes out of the page cache; a layer is
 	 * usually pulled soon after it is pushed (CI: push, then deploy), and
 	 * a cold read ran at 782 MB/s here against 5.8 GB/s cached (a skopeo
 	 * pull of 8 x 32 MiB right after its push: 1.06-1.19 s against 0.77-0.80
-	 * s from Distribution, whose writes stay cached).  So read blobs up to
-	 * SPOOL_WARM_MAX back in the background; bigger ones stay cold. */
-	if (s->direct && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		if (fstat(fd, &st) == 0 && st.st_size <= SPOOL_WARM_MAX)
-			(void)posix_fadvise(fd, 0, st.st_size, POSIX_FADV_WILLNEED);
-		close(fd);
-	}
-	return store_install(s, path, d, 1);
+	 * s from Distribution, whose writes stay cached).  So blobs up to
+	 * SPOOL_WARM_MAX are read back in the background as they are synced;
+	 * bigger ones stay cold. */
+	return store_install(s, path, d, 1, s->direct);
 }
 
 int
@@ -860,7 +887,7 @@ store_upload_settle(struct store *s, const char *id, const struct digest *d)
 	 * rename attempt and the metadata commit: then ours goes in. */
 	if (store_blob_stat(s, d, &size) == -ERR_BLOB_UNKNOWN && access(path, F_OK) == 0) {
 		log_warn("store: %s vanished while being pushed again; installing the new copy", d->str);
-		rc = store_install(s, path, d, 0);
+		rc = store_install(s, path, d, 0, 0);
 	}
 	if (unlink(path) != 0 && errno != ENOENT && rc == 0)
 		rc = store_fail("unlink", path);

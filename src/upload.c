@@ -275,6 +275,16 @@ upload_body_buf(struct request *req, size_t *cap)
 	return u->sp != NULL ? store_spool_window(u->sp, cap) : NULL;
 }
 
+static void upload_done(struct request *req);
+
+/* Stream the request's body into u's spool (received in place if it can). */
+static void
+upload_stream(struct request *req, struct upload_ctx *u)
+{
+	req_stream_body(req, upload_body, upload_done, u);
+	req_stream_body_buffer(req, upload_body_buf);
+}
+
 static void
 upload_ctx_close(struct upload_ctx *u)
 {
@@ -364,9 +374,7 @@ upload_done(struct request *req)
 {
 	struct upload_ctx *u = req->ctx;
 	uint64_t size = u->start + u->written;
-	int rc;
-
-	int flush_rc = 0;
+	int rc, flush_rc = 0;
 
 	if (u->sp != NULL && !u->failed && (flush_rc = store_spool_flush(u->sp)) != 0)
 		u->failed = 1;	/* the staged bytes did not make it (disk full) */
@@ -542,8 +550,7 @@ upload_write_request(struct request *req, int finish)
 	}
 	if (cr != NULL)
 		u->expect = b - a + 1;
-	req_stream_body(req, upload_body, upload_done, u);
-	req_stream_body_buffer(req, upload_body_buf);
+	upload_stream(req, u);
 }
 
 void
@@ -686,8 +693,7 @@ upload_start(struct request *req)
 			req_error(req, (enum reg_error)-rc, NULL);
 			return;
 		}
-		req_stream_body(req, upload_body, upload_done, u);
-		req_stream_body_buffer(req, upload_body_buf);
+		upload_stream(req, u);
 		return;
 	}
 	upload_location(req, id, 0);
