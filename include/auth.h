@@ -26,10 +26,15 @@ int auth_enabled(const struct auth *a);
  * user NULL = anonymous.  push implies pull. */
 unsigned auth_user_actions(const struct auth *a, const char *user, const char *repo);
 
-/* Gate a request needing `need` on repo (repo NULL: just authenticated, as
- * for /v2/ and the catalog).  Returns 0 to go on (the identity is recorded
- * on req), or -1 after answering 401, 403 or 429. */
-int auth_request(struct auth *a, struct request *req, const char *repo, unsigned need);
+/* Gate a request needing `need` on repo, the repository the request is
+ * served from or written to (NULL: just authenticated, as for /v2/ and the
+ * catalog).  scope is the name the client wrote in the URL, which is what
+ * it asks /token for: a bearer token must grant `need` on scope, and the
+ * token's user (like a Basic user) must be allowed `need` on repo by the
+ * [access] rules now.  Returns 0 to go on (the identity is recorded on
+ * req), or -1 after answering 401, 403 or 429. */
+int auth_request(struct auth *a, struct request *req, const char *scope, const char *repo,
+    unsigned need);
 /* What the identity recorded on req may do on repo (for catalog filtering
  * and mount sources).  Without auth: everything. */
 unsigned auth_request_actions(const struct auth *a, const struct request *req, const char *repo);

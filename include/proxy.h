@@ -76,12 +76,26 @@ struct proxy_challenge {
  * a known value is too long. */
 int proxy_challenge_parse(const char *value, struct proxy_challenge *out);
 
-/* The router's hook, called after the route matched and the auth gate
- * passed.  Returns 1 if the proxy answered (or will answer: deferred), 0
- * to let the local handler run (no [proxy] section applies, or a push the
- * section allows; req->m.name may then have been rewritten to the stored
- * name).  Never blocks on the network. */
-int proxy_handle(struct request *req);
+/* The repository a request addresses, resolved before authorization (the
+ * router's resolve gate): a section and the upstream name, or local. */
+struct proxy_target {
+	struct proxy_section *sec;	/* NULL: a local repository */
+	char upstream[REFERENCE_NAME_MAX + 1];	/* the name upstream */
+	char local[REFERENCE_NAME_MAX + 1];	/* the name stored and served here */
+};
+
+/* Resolve the request's URL name (req->m.url_name) for a read (write = 0)
+ * or a write: by ?ns=, by a section's prefix, or through the mirror
+ * section.  Returns 0 with t->sec NULL and t->local = the URL name (local),
+ * 1 with t filled (a [proxy] section applies), or a negated reg_error.
+ * Reads the metadata store (mirror mode); never blocks on the network. */
+int proxy_resolve(struct request *req, int write, struct proxy_target *t);
+
+/* The cache's handler, called after the gates passed for t (proxy_resolve
+ * returned 1; req->m.name is t->local).  Returns 1 if the proxy answered
+ * (or will answer: deferred), 0 to let the local handler run (a push the
+ * section allows).  Never blocks on the network. */
+int proxy_handle(struct request *req, const struct proxy_target *t);
 
 /* Before a worker's event base is freed (server_free): abort its upstream
  * transfers, answer the requests waiting on this worker, release its curl

@@ -30,7 +30,16 @@ enum route_kind {
 
 struct route_match {
 	enum route_kind kind;
+	/* The repository the request is served from or written to.  After
+	 * router_split it is the name in the URL; the router's resolve gate
+	 * replaces it with the repository a [proxy] section maps the request
+	 * to (<prefix>/<name> for ?ns=) before anything is authorized, so
+	 * the name authorized is the name served. */
 	char name[REFERENCE_NAME_MAX + 1];
+	/* The name as the client wrote it in the URL: token scopes (clients
+	 * ask /token for it), challenges, and names echoed back in bodies
+	 * and Link headers. */
+	char url_name[REFERENCE_NAME_MAX + 1];
 	/* The reference as given: a digest, tag or upload id ("" if none). */
 	char ref[DIGEST_STR_MAX > REFERENCE_TAG_MAX + 1 ? DIGEST_STR_MAX : REFERENCE_TAG_MAX + 1];
 	int ref_is_digest;	/* ROUTE_MANIFEST: ref is a digest, not a tag */
@@ -58,8 +67,11 @@ const char *router_kind_name(enum route_kind kind);
 
 struct request;
 
-/* Dispatch a request whose headers are complete: match the route, check the
- * method, and call the handler.  Defined in router.c from the route table. */
+/* Dispatch a request whose headers are complete, through one fixed list of
+ * gates: split the path, find the route, resolve the target repository
+ * ([proxy] prefixes, ?ns=, mirror mode), authenticate and authorize that
+ * target, then call the handler (or the pull-through cache).  After the
+ * resolve gate req->m is never written again. */
 void router_dispatch(struct request *req);
 
 #endif

@@ -96,7 +96,10 @@ struct request {
 	uint64_t content_length;	/* valid if has_length */
 	int has_length;
 	int chunked;
-	struct route_match m;
+	/* Written once by the router (router_dispatch), before any handler
+	 * runs; read-only to everyone after it (hence const: a handler that
+	 * tried to rename the repository it serves would not compile). */
+	const struct route_match m;
 
 	/* body */
 	req_body_fn body_fn;

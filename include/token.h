@@ -1,5 +1,5 @@
 /* token.h — Docker registry bearer tokens as compact JWTs signed with
- * Ed25519 (libsodium): claims iss, sub, aud, exp, nbf, iat, jti and
+ * Ed25519 (libsodium): claims iss, sub, aud, exp, nbf, iat, jti, ocv and
  * "access": [{"type","name","actions"}] as in Docker's token protocol
  * (distribution/distribution docs/spec/auth/jwt.md). */
 #ifndef OCIREGD_TOKEN_H
@@ -23,6 +23,11 @@ struct token_access {
 struct token_claims {
 	char sub[128];		/* "" for anonymous */
 	char aud[128];
+	/* "ocv": which credential of sub the token was issued against (a
+	 * fingerprint of the user's stored password hash, auth.c); "" when
+	 * absent.  A token whose user is gone or whose password changed since
+	 * is refused. */
+	char cred[40];
 	long long exp, nbf, iat;
 	struct token_access access[TOKEN_MAX_ACCESS];
 	size_t naccess;

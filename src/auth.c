@@ -41,10 +41,16 @@
 #define AUTH_FAIL_SLOTS 1024
 #define AUTH_CRED_SLOTS 256
 #define AUTH_CRED_TTL 60
+#define AUTH_CRED_FP 12
 
 struct auth_user {
 	char name[AUTH_USER_MAX];
 	char hash[AUTH_HASH_MAX];
+	/* Fingerprint of hash, carried in the tokens issued to this user
+	 * (claim "ocv"): a new password is a new hash (a new salt, even for
+	 * the same password), so tokens issued before it stop verifying.
+	 * The same on every node that reads the same users file. */
+	char cred[2 * AUTH_CRED_FP + 1];
 };
 
 struct auth_group {
@@ -200,6 +206,16 @@ auth_user_name_valid(const char *s, size_t n)
 	return 1;
 }
 
+static void
+auth_cred_fingerprint(struct auth_user *u)
+{
+	unsigned char fp[AUTH_CRED_FP];
+
+	crypto_generichash(fp, sizeof(fp), (const unsigned char *)u->hash, strlen(u->hash),
+	    (const unsigned char *)"ociregd-cred", 12);
+	sodium_bin2hex(u->cred, sizeof(u->cred), fp, sizeof(fp));
+}
+
 static int
 auth_load_users(struct auth *a, const char *path, char *err, size_t cap)
 {
@@ -251,6 +267,7 @@ auth_load_users(struct auth *a, const char *path, char *err, size_t cap)
 		memset(u, 0, sizeof(*u));
 		memcpy(u->name, p, (size_t)(colon - p));
 		memcpy(u->hash, colon + 1, n);
+		auth_cred_fingerprint(u);
 	}
 	fclose(f);
 	return 0;
@@ -700,7 +717,8 @@ auth_token_grants(const struct token_claims *c, const char *repo)
 }
 
 int
-auth_request(struct auth *a, struct request *req, const char *repo, unsigned need)
+auth_request(struct auth *a, struct request *req, const char *scope, const char *repo,
+    unsigned need)
 {
 	const char *hdr = req_header(req, "Authorization");
 	struct auth_ident *id;
@@ -725,25 +743,48 @@ auth_request(struct auth *a, struct request *req, const char *repo, unsigned nee
 		}
 		if (token_verify(a->key, hdr + 7, a->service, auth_now(), c, why, sizeof(why)) != 0) {
 			log_info("auth: %s: bearer token refused: %s", ip, why);
-			auth_challenge(a, req, repo, need, "invalid_token");
+			auth_challenge(a, req, scope, need, "invalid_token");
 			return -1;
+		}
+		if (c->sub[0] != '\0') {
+			/* The daemon checks its own tokens against the users
+			 * file as it is now: a removed user, or a password
+			 * changed since the token was issued, ends it. */
+			const struct auth_user *u = auth_user_find(a, c->sub);
+
+			if (u == NULL || strcmp(u->cred, c->cred) != 0) {
+				log_info("auth: %s: bearer token of %s refused: %s", ip, c->sub,
+				    u == NULL ? "no such user any more" : "password changed since issue");
+				auth_challenge(a, req, scope, need, "invalid_token");
+				return -1;
+			}
 		}
 		id->authenticated = c->sub[0] != '\0';
 		snprintf(id->user, sizeof(id->user), "%s", c->sub);
 		req->user = id->user;
 		if (repo == NULL)
 			return 0;
-		granted = auth_token_grants(c, repo);
-		if ((need & ~granted) == 0)
-			return 0;
-		/* The token lacks the scope.  If the user could have it, ask
-		 * the client for a better token; if not, it is a denial. */
-		if (id->authenticated && (need & ~auth_user_actions(a, id->user, repo)) != 0) {
+		granted = auth_token_grants(c, scope);
+		if ((need & ~granted) != 0) {
+			/* The token lacks the scope.  If the user could have
+			 * it, ask the client for a better token; if not, it is
+			 * a denial. */
+			if (id->authenticated && (need & ~auth_user_actions(a, id->user, scope)) != 0) {
+				req_error(req, ERR_DENIED, scope);
+				return -1;
+			}
+			auth_challenge(a, req, scope, need, "insufficient_scope");
+			return -1;
+		}
+		/* The scope names what the client asked for; the rules
+		 * decide what it may do on the repository actually served
+		 * (a ?ns= or mirror request names one and serves another),
+		 * and as they are now, not as they were at issue. */
+		if ((need & ~auth_user_actions(a, id->authenticated ? id->user : NULL, repo)) != 0) {
 			req_error(req, ERR_DENIED, repo);
 			return -1;
 		}
-		auth_challenge(a, req, repo, need, "insufficient_scope");
-		return -1;
+		return 0;
 	}
 	if (hdr != NULL && strncasecmp(hdr, "Basic ", 6) == 0) {
 		char user[AUTH_USER_MAX], pass[1024];
@@ -758,7 +799,7 @@ auth_request(struct auth *a, struct request *req, const char *repo, unsigned nee
 			sodium_memzero(pass, sizeof(pass));
 			auth_record_failure(a, ip);
 			log_info("auth: %s: failed Basic login", ip);
-			auth_challenge(a, req, repo, need, NULL);
+			auth_challenge(a, req, scope, need, NULL);
 			return -1;
 		}
 		sodium_memzero(pass, sizeof(pass));
@@ -774,9 +815,10 @@ auth_request(struct auth *a, struct request *req, const char *repo, unsigned nee
 	 * on: clients (skopeo, docker) learn there that the registry speaks
 	 * the token protocol, and fetch an anonymous token for pulls or log
 	 * in for pushes; a 200 there makes them push without credentials. */
-	if (a->anonymous && req->m.kind != ROUTE_BASE && (repo == NULL || (need & ~TOKEN_PULL) == 0))
+	if (req->m.kind != ROUTE_BASE && (repo == NULL ? a->anonymous :
+	    (need & ~auth_user_actions(a, NULL, repo)) == 0))
 		return 0;
-	auth_challenge(a, req, repo, need, NULL);
+	auth_challenge(a, req, scope, need, NULL);
 	return -1;
 }
 
@@ -875,6 +917,12 @@ auth_token_handler(struct request *req)
 		 * clients that probe /v2/ first behave; they can do nothing. */
 	}
 	snprintf(c->sub, sizeof(c->sub), "%s", user);
+	if (user[0] != '\0') {
+		const struct auth_user *u = auth_user_find(a, user);
+
+		if (u != NULL)
+			snprintf(c->cred, sizeof(c->cred), "%s", u->cred);
+	}
 	snprintf(c->aud, sizeof(c->aud), "%s", a->service);
 	c->iat = now;
 	c->nbf = now - 5;

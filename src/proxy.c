@@ -1365,12 +1365,11 @@ proxy_waiter_done(struct proxy_waiter *wt)
 
 /* ------------------------------------------------------------ serving from the cache */
 
-/* Serve through the local handlers, under the stored name. */
+/* Serve through the local handlers.  The router resolved req->m.name to
+ * the stored name before authorizing it; it is never renamed here. */
 static void
-proxy_serve_local(struct request *req, const char *local)
+proxy_serve_local(struct request *req)
 {
-	if (strcmp(req->m.name, local) != 0)
-		snprintf(req->m.name, sizeof(req->m.name), "%s", local);
 	if (req->m.kind == ROUTE_MANIFEST)
 		manifest_get(req);
 	else
@@ -1420,7 +1419,7 @@ again:
 	if (!wt->begun) {
 		if (state == PF_OK) {
 			proxy_waiter_done(wt);
-			proxy_serve_local(req, local);
+			proxy_serve_local(req);
 			return;
 		}
 		/* Still running: a manifest, a Range request or a blob of
@@ -1725,7 +1724,7 @@ proxy_manifest(struct request *req, struct proxy_section *sec, const char *upstr
 	if (rc == 0) {
 		__atomic_add_fetch(&req->w->metrics->proxy_hits, 1, __ATOMIC_RELAXED);
 		meta_proxy_touch(req->w->meta, mf.digest);
-		proxy_serve_local(req, local);
+		proxy_serve_local(req);
 		return;
 	}
 	if (rc != -ERR_MANIFEST_UNKNOWN && rc != -ERR_NAME_UNKNOWN) {
@@ -1940,7 +1939,7 @@ proxy_blob(struct request *req, struct proxy_section *sec, const char *upstream,
 	if ((rc = meta_blob_get(req->w->meta, local, req->m.digest.str, &size)) == 0) {
 		__atomic_add_fetch(&req->w->metrics->proxy_hits, 1, __ATOMIC_RELAXED);
 		meta_proxy_touch(req->w->meta, req->m.digest.str);
-		proxy_serve_local(req, local);
+		proxy_serve_local(req);
 		return;
 	}
 	if (rc != -ERR_BLOB_UNKNOWN) {
@@ -1954,7 +1953,7 @@ proxy_blob(struct request *req, struct proxy_section *sec, const char *upstream,
 	    meta_proxy_ref_known(req->w->meta, local, req->m.digest.str) == 0 &&
 	    meta_proxy_link(req->w->meta, local, sec->name, req->m.digest.str, size) == 0) {
 		__atomic_add_fetch(&req->w->metrics->proxy_hits, 1, __ATOMIC_RELAXED);
-		proxy_serve_local(req, local);
+		proxy_serve_local(req);
 		return;
 	}
 	/* A miss, GET or HEAD: the blob is fetched (a HEAD is answered
@@ -2059,7 +2058,7 @@ proxy_tags_done(struct proxy_xfer *x)
 	}
 	if (l->nitems > 0)
 		qsort(l->items, l->nitems, sizeof(*l->items), proxy_strcmp);
-	if ((doc = oci_list_new(req->m.name, "tags")) == NULL) {
+	if ((doc = oci_list_new(req->m.url_name, "tags")) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
 		goto out;
 	}
@@ -2084,8 +2083,8 @@ proxy_tags_done(struct proxy_xfer *x)
 		goto out;
 	}
 	if (more && n > 0 && prev != NULL)
-		req_add_header(req, "Link", "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"", req->m.name,
-		    n, prev);
+		req_add_header(req, "Link", "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"",
+		    req->m.url_name, n, prev);
 	req_respond(req, 200, "application/json", json, strlen(json));
 	free(json);
 out:
@@ -2235,36 +2234,50 @@ proxy_referrers(struct request *req, struct proxy_section *sec, const char *upst
 	proxy_xfer_run(x);
 }
 
-/* ------------------------------------------------------------ the router's hook */
+/* ------------------------------------------------------------ the router's hooks */
 
-struct proxy_target {
-	struct proxy_section *sec;
-	char upstream[REFERENCE_NAME_MAX + 1];
-	char local[REFERENCE_NAME_MAX + 1];
-};
-
-/* Which section, if any, serves this request: 1 (t filled), 0 (local), or
- * a negated error. */
 static int
-proxy_target(struct request *req, struct proxy_conf *pc, int write, struct proxy_target *t)
+proxy_route_kind(enum route_kind kind)
+{
+	switch (kind) {
+	case ROUTE_BLOB:
+	case ROUTE_MANIFEST:
+	case ROUTE_TAGS:
+	case ROUTE_REFERRERS:
+	case ROUTE_UPLOAD_START:
+	case ROUTE_UPLOAD:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+proxy_resolve(struct request *req, int write, struct proxy_target *t)
 {
 	char ns[256], owner[META_PROXY_NAME_MAX];
-	const char *name = req->m.name, *rest;
+	const char *name = req->m.url_name, *rest;
+	struct proxy_conf *pc;
 	int has_ns, local = 0, rc;
 
+	t->sec = NULL;
+	snprintf(t->upstream, sizeof(t->upstream), "%s", name);
+	snprintf(t->local, sizeof(t->local), "%s", name);
+	if (!proxy_route_kind(req->m.kind) || (pc = proxy_conf_for(req->cfg)) == NULL)
+		return 0;
 	has_ns = req_query(req, "ns", ns, sizeof(ns)) == 1 && ns[0] != '\0';
 	if (has_ns && (t->sec = (struct proxy_section *)proxy_route_ns(pc, ns)) != NULL) {
 		/* Under the section's prefix, if it has one, so two
 		 * upstreams' library/alpine do not meet. */
-		snprintf(t->upstream, sizeof(t->upstream), "%s", name);
 		if ((size_t)snprintf(t->local, sizeof(t->local), "%s%s%s", t->sec->prefix,
-		    t->sec->prefix[0] != '\0' ? "/" : "", name) >= sizeof(t->local))
+		    t->sec->prefix[0] != '\0' ? "/" : "", name) >= sizeof(t->local)) {
+			t->sec = NULL;
 			return -ERR_NAME_INVALID;
+		}
 		return 1;
 	}
 	if ((t->sec = (struct proxy_section *)proxy_route_prefix(pc, name, &rest)) != NULL) {
 		snprintf(t->upstream, sizeof(t->upstream), "%s", rest);
-		snprintf(t->local, sizeof(t->local), "%s", name);
 		return 1;
 	}
 	if (has_ns || pc->mirror == NULL)
@@ -2281,49 +2294,20 @@ proxy_target(struct request *req, struct proxy_conf *pc, int write, struct proxy
 	for (size_t i = 0; rc == 0 && owner[0] != '\0' && i < pc->n; i++)
 		if (strcmp(pc->sections[i].name, owner) == 0 && pc->sections[i].prefix[0] == '\0')
 			t->sec = &pc->sections[i];
-	snprintf(t->upstream, sizeof(t->upstream), "%s", name);
-	snprintf(t->local, sizeof(t->local), "%s", name);
 	return 1;
 }
 
 int
-proxy_handle(struct request *req)
+proxy_handle(struct request *req, const struct proxy_target *t)
 {
-	struct proxy_conf *pc;
-	struct proxy_target *t;
-	int write, rc;
-
-	switch (req->m.kind) {
-	case ROUTE_BLOB:
-	case ROUTE_MANIFEST:
-	case ROUTE_TAGS:
-	case ROUTE_REFERRERS:
-	case ROUTE_UPLOAD_START:
-	case ROUTE_UPLOAD:
-		break;
-	default:
-		return 0;
-	}
-	if ((pc = proxy_conf_for(req->cfg)) == NULL)
-		return 0;
-	if ((t = arena_alloc(req->arena, sizeof(*t))) == NULL) {
-		req_error(req, ERR_INTERNAL, NULL);
-		return 1;
-	}
-	write = (req->method != METHOD_GET && req->method != METHOD_HEAD) ||
+	int write = (req->method != METHOD_GET && req->method != METHOD_HEAD) ||
 	    req->m.kind == ROUTE_UPLOAD || req->m.kind == ROUTE_UPLOAD_START;
-	if ((rc = proxy_target(req, pc, write, t)) == 0)
+
+	if (t->sec == NULL || !proxy_route_kind(req->m.kind))
 		return 0;
-	if (rc < 0) {
-		req_error(req, (enum reg_error)-rc, NULL);
-		return 1;
-	}
 	if (write) {
-		if (t->sec->push) {
-			if (strcmp(req->m.name, t->local) != 0)
-				snprintf(req->m.name, sizeof(req->m.name), "%s", t->local);
+		if (t->sec->push)
 			return 0;
-		}
 		req_error(req, auth_enabled(req->w->auth) ? ERR_DENIED : ERR_METHOD,
 		    "this repository is a read-only pull-through cache");
 		return 1;

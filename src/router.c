@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arena.h"
 #include "auth.h"
 #include "errors.h"
 #include "handlers.h"
@@ -94,6 +95,7 @@ router_set_name(struct route_match *m, const char *name, size_t len)
 		return -ERR_NAME_INVALID;
 	memcpy(m->name, name, len);
 	m->name[len] = '\0';
+	memcpy(m->url_name, m->name, len + 1);
 	return reference_name_valid(m->name) ? 0 : -ERR_NAME_INVALID;
 }
 
@@ -253,9 +255,14 @@ static const struct {
 	{METHOD_GET, ROUTE_REFERRERS, TOKEN_PULL, referrers_get},
 };
 
+/* The gates, in the one order every request goes through: split (done),
+ * resolve the target repository, authenticate and authorize that target,
+ * then dispatch (nginx's phases, one function each, in one list). */
 void
 router_dispatch(struct request *req)
 {
+	struct route_match *m = (struct route_match *)&req->m;
+	struct proxy_target *t;
 	int rc, kind_known = 0;
 
 	/* Docker's token endpoint lives beside /v2/. */
@@ -267,23 +274,44 @@ router_dispatch(struct request *req)
 			req_error(req, ERR_METHOD, NULL);
 		return;
 	}
-	rc = router_split(req->path, &req->m);
+	/* The only writes to req->m: its storage is the request's (arena,
+	 * not an object defined const), and no handler has run yet. */
+	rc = router_split(req->path, m);
 	req->metric_route = (int)req->m.kind;
 	if (rc != 0) {
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(router_table) / sizeof(router_table[0]); i++) {
+		int repo_route, write;
+
 		if (router_table[i].kind != req->m.kind)
 			continue;
 		kind_known = 1;
 		if (router_table[i].method != req->method)
 			continue;
-		if (auth_request(req->w->auth, req, router_table[i].kind == ROUTE_BASE ||
-		    router_table[i].kind == ROUTE_CATALOG ? NULL : req->m.name, router_table[i].need) != 0)
+		repo_route = router_table[i].kind != ROUTE_BASE && router_table[i].kind != ROUTE_CATALOG;
+		write = (router_table[i].need & (TOKEN_PUSH | TOKEN_DELETE)) != 0;
+		/* Gate 1: which repository this request really addresses. */
+		if ((t = arena_alloc(req->arena, sizeof(*t))) == NULL) {
+			req_error(req, ERR_INTERNAL, NULL);
 			return;
-		/* Repositories of a [proxy] section: the pull-through cache. */
-		if (proxy_handle(req))
+		}
+		if ((rc = proxy_resolve(req, write, t)) < 0) {
+			req_error(req, (enum reg_error)-rc, NULL);
+			return;
+		}
+		if (strcmp(m->name, t->local) != 0)
+			snprintf(m->name, sizeof(m->name), "%s", t->local);
+		/* Gate 2 and 3: who the client is, and whether it may do
+		 * this on that repository.  A token is checked against the
+		 * name it was issued for (the URL's), the user's rights
+		 * against the repository served. */
+		if (auth_request(req->w->auth, req, repo_route ? req->m.url_name : NULL,
+		    repo_route ? req->m.name : NULL, router_table[i].need) != 0)
+			return;
+		/* Gate 4: dispatch -- the pull-through cache or the handler. */
+		if (proxy_handle(req, t))
 			return;
 		router_table[i].handle(req);
 		return;

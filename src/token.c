@@ -146,6 +146,8 @@ token_sign(const struct token_key *k, const struct token_claims *c, const char *
 	cJSON_AddNumberToObject(root, "nbf", (double)c->nbf);
 	cJSON_AddNumberToObject(root, "iat", (double)c->iat);
 	cJSON_AddStringToObject(root, "jti", jtihex);
+	if (c->cred[0] != '\0')
+		cJSON_AddStringToObject(root, "ocv", c->cred);
 	access = cJSON_AddArrayToObject(root, "access");
 	for (size_t i = 0; access != NULL && i < c->naccess; i++) {
 		static const char *const names[] = {"pull", "push", "delete"};
@@ -308,6 +310,9 @@ token_verify(const struct token_key *k, const char *jwt, const char *service, lo
 	v = cJSON_GetObjectItemCaseSensitive(root, "sub");
 	if (cJSON_IsString(v))
 		snprintf(out->sub, sizeof(out->sub), "%s", v->valuestring);
+	v = cJSON_GetObjectItemCaseSensitive(root, "ocv");
+	if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof(out->cred))
+		memcpy(out->cred, v->valuestring, strlen(v->valuestring) + 1);
 	access = cJSON_GetObjectItemCaseSensitive(root, "access");
 	cJSON_ArrayForEach(a, access) {
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(a, "type");

@@ -266,6 +266,16 @@ test_round_trip(void **state)
 	/* Valid for its whole lifetime, not at exp. */
 	assert_int_equal(verify(f, jwt, NOW + 299, &out, err, sizeof(err)), 0);
 	assert_refused(f, jwt, NOW + 300, "at exp");
+	/* No credential fingerprint signed: none read back. */
+	assert_string_equal(out.cred, "");
+	free(jwt);
+
+	/* The credential fingerprint (ocv) round-trips. */
+	snprintf(c.cred, sizeof(c.cred), "%s", "0123456789abcdef01234567");
+	jwt = token_sign(f->k, &c, "ociregd");
+	assert_non_null(jwt);
+	assert_int_equal(verify(f, jwt, NOW, &out, err, sizeof(err)), 0);
+	assert_string_equal(out.cred, "0123456789abcdef01234567");
 	free(jwt);
 }
 
