@@ -43,6 +43,7 @@ struct route_match {
 	/* The reference as given: a digest, tag or upload id ("" if none). */
 	char ref[DIGEST_STR_MAX > REFERENCE_TAG_MAX + 1 ? DIGEST_STR_MAX : REFERENCE_TAG_MAX + 1];
 	int ref_is_digest;	/* ROUTE_MANIFEST: ref is a digest, not a tag */
+	int ref_unknown;	/* GET/HEAD of a manifest reference that is neither */
 	struct digest digest;	/* valid when the reference is a digest */
 };
 

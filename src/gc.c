@@ -1320,6 +1320,26 @@ gc_free(struct gc *gc)
 	free(gc->items);
 }
 
+/* The second a collection begins (t0).  With next_boundary, sleep to the
+ * start of the next wall-clock second first (at most one second), so that
+ * every row written before the call has a time strictly below t0. */
+static int64_t
+gc_start_second(int next_boundary)
+{
+	struct timespec now, pause;
+
+	if (!next_boundary || clock_gettime(CLOCK_REALTIME, &now) != 0)
+		return (int64_t)time(NULL);
+	pause.tv_sec = 0;
+	pause.tv_nsec = 1000000000L - now.tv_nsec;
+	while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+		;
+	/* Past the boundary now; time() agrees with CLOCK_REALTIME. */
+	while ((int64_t)time(NULL) <= (int64_t)now.tv_sec)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	return (int64_t)time(NULL);
+}
+
 int
 gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct gc_options *opt,
     struct gc_stats *st)
@@ -1337,8 +1357,11 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 	gc.st = st;
 	/* Anything created at or after t0 is live.  Times are whole
 	 * seconds, so t0 is the second the collection began: a row of that
-	 * second may be newer than the snapshot and is spared. */
-	gc.t0 = (int64_t)time(NULL);
+	 * second may be newer than the snapshot and is spared.  A zero grace
+	 * must be exactly zero (a tag deleted and collected at once goes),
+	 * so with one the collection begins at the next second boundary:
+	 * everything written before `gc` was started is then older than t0. */
+	gc.t0 = gc_start_second(cfg->gc_grace == 0 || cfg->gc_untagged_grace == 0);
 	gc.file_before = gc.t0;
 	if (gc_rules_load(cfg, &gc.rules, &gc.nrules, err, sizeof(err)) != 0) {
 		log_error("gc: %s", err);

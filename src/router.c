@@ -278,6 +278,15 @@ router_dispatch(struct request *req)
 	 * not an object defined const), and no handler has run yet. */
 	rc = router_split(req->path, m);
 	req->metric_route = (int)req->m.kind;
+	/* A manifest reference that is neither a tag nor a digest cannot
+	 * exist: reading it is MANIFEST_UNKNOWN (as the conformance suite,
+	 * Distribution and zot have it), answered after the auth gates like
+	 * any other unknown manifest.  PUT and DELETE keep the 400. */
+	if ((rc == -ERR_TAG_INVALID || rc == -ERR_DIGEST_INVALID) && m->kind == ROUTE_MANIFEST &&
+	    (req->method == METHOD_GET || req->method == METHOD_HEAD)) {
+		m->ref_unknown = 1;
+		rc = 0;
+	}
 	if (rc != 0) {
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
@@ -311,6 +320,10 @@ router_dispatch(struct request *req)
 		    repo_route ? req->m.name : NULL, router_table[i].need) != 0)
 			return;
 		/* Gate 4: dispatch -- the pull-through cache or the handler. */
+		if (req->m.ref_unknown) {
+			req_error(req, ERR_MANIFEST_UNKNOWN, NULL);
+			return;
+		}
 		if (proxy_handle(req, t))
 			return;
 		router_table[i].handle(req);

@@ -240,6 +240,38 @@ OUT=$("$OCIREGD" fsck -c "$CONF" 2>&1)
 assert_eq "$?" 0 "fsck after gc: exit 0"
 assert_match "$OUT" 'no problems$' "fsck after gc: no problems"
 
+# ---------------------------------------------------------------- zero grace is zero
+# (issue 14) With untagged_grace = 0s and grace = 0s, deleting a tag and
+# collecting in the same second removes the manifest and its blobs: ages are
+# whole seconds, so a zero-grace collection starts at the next second.
+cp "$CONF" "$W/zero.ini"
+sed -i 's/^untagged_grace = 1h$/untagged_grace = 0s/; s/^grace = 1h$/grace = 0s/' "$W/zero.ini"
+blob_json zero/app "$W/zcfg" '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"z":0}'
+mkblob "$W/zl" 1500
+push_blob zero/app "$W/zl"
+mkimg "$W/zm" "$W/zcfg" "$W/zl"
+# Start right after a second boundary, so the push, the delete and the start
+# of the collection share one second (the case whole-second ages got wrong).
+for ((n = 0; n < 300; n++)); do
+	[ "$((10#$(date +%N) / 1000000))" -lt 150 ] && break
+	sleep 0.01
+done
+push_manifest zero/app now "$W/zm"
+ZM=$(d zm)
+ZL=$(d zl)
+req DELETE /v2/zero/app/manifests/now
+assert_status 202 "delete the tag zero/app:now"
+s0=$(date +%s)
+OUT=$("$OCIREGD" gc -c "$W/zero.ini" 2>&1)
+s1=$(date +%s)
+assert_match "$OUT" "manifest +$ZM [^:]* zero/app: untagged for more than 0s" "gc right after the delete (second $s0 -> $s1) removes the untagged manifest"
+assert_match "$OUT" "blob +$ZL .*no repository holds it" "... and its layer"
+assert_match "$OUT" "gc: removed 0 tags, 1 manifest," "... one manifest in all"
+req GET "/v2/zero/app/manifests/$ZM"
+assert_status 404 "the collected manifest is 404"
+assert_file_absent "$(blob_path "$ZL")" "the collected layer's file is gone"
+assert_rows "SELECT count(*) FROM manifests WHERE digest = '$ZM'" 0 "no manifest row remains"
+
 # ---------------------------------------------------------------- the daemon's collector
 mkblob "$W/z" 900
 push_blob $A "$W/z"

@@ -129,8 +129,19 @@ req GET "/v2/no/such/repo/manifests/$M1"
 assert_status_error 404 NAME_UNKNOWN "GET manifest by digest in an unknown repository"
 req HEAD "/v2/no/such/repo/manifests/v1"
 assert_status 404 "HEAD manifest in an unknown repository"
-req GET "/v2/$R/manifests/sha256:zz"
-assert_status_error 400 DIGEST_INVALID "GET by a malformed digest"
+# A reference that is neither a tag nor a digest cannot exist: GET and HEAD
+# answer 404 MANIFEST_UNKNOWN (distribution-spec v1.1 conformance,
+# .INVALID_MANIFEST_NAME; Distribution and zot agree); PUT and DELETE 400.
+for ref in sha256:zz .INVALID_MANIFEST_NAME "t$(printf '%0128d' 0)" "foo:bar" "-x"; do
+	req GET "/v2/$R/manifests/$ref"
+	assert_status_error 404 MANIFEST_UNKNOWN "GET by the impossible reference '${ref:0:20}'"
+	req HEAD "/v2/$R/manifests/$ref"
+	assert_status 404 "HEAD by the impossible reference '${ref:0:20}'"
+	req DELETE "/v2/$R/manifests/$ref"
+	assert_status 400 "DELETE by the impossible reference '${ref:0:20}'"
+done
+req GET "/v2/no/such/repo/manifests/.INVALID_MANIFEST_NAME"
+assert_status 404 "GET of an impossible reference in an unknown repository"
 # a manifest is not a blob and a blob is not a manifest
 req GET "/v2/$R/blobs/$L1"
 assert_status 200 "layer is a blob"
