@@ -56,6 +56,8 @@ struct config {
 	long long max_blob_size;	/* 0: unlimited */
 	int max_uploads;		/* upload bodies being received at once */
 	int max_uploads_per_client;	/* the same per client address */
+	int max_sessions_per_client;	/* open upload sessions per client address */
+	int max_sessions_per_user;	/* open upload sessions per authenticated user */
 	/* [cache] */
 	long long manifest_cache_size;	/* bytes of manifests kept in memory */
 	long long cache_max_size;	/* bytes of pull-through cached content; 0: no cap */

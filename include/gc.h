@@ -50,6 +50,14 @@ int gc_config_check(const struct config *cfg, char *err, size_t cap);
 int gc_run(const struct config *cfg, struct meta *m, struct store *s,
     const struct gc_options *opt, struct gc_stats *st);
 
+/* Only step 4 of a collection: remove the upload sessions idle since
+ * before now - cfg->upload_expiry (row first, then spool) and the spool
+ * files no session owns, logging each; counts go to st->uploads and
+ * st->upload_bytes.  For the daemon's session expiry (upload.c), which
+ * runs even with [gc] interval = 0.  0 or a negated reg_error. */
+int gc_expire_uploads(const struct config *cfg, struct meta *m, struct store *s, int64_t now,
+    struct gc_stats *st);
+
 /* Print (to f) or log (f NULL) the one-line summary of a run. */
 void gc_summary(FILE *f, const struct gc_stats *st, int dry_run, double seconds);
 

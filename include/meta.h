@@ -46,6 +46,16 @@ int meta_blob_find_repo(struct meta *m, const char *digest, const char *except,
 
 /* Upload sessions. */
 int meta_upload_create(struct meta *m, const char *id, const char *repo);
+/* Open a session on behalf of a client address and an authenticated user
+ * ("" for either: not counted), unless that client already holds
+ * max_client open sessions or that user max_user (0: no cap); the count
+ * and the insert are one transaction.  0, -ERR_TOOMANYREQUESTS, or
+ * another negated reg_error. */
+int meta_upload_open(struct meta *m, const char *id, const char *repo, const char *client,
+    const char *user, int max_client, int max_user);
+/* Mark a session as used now (a request is still writing to it), so that
+ * expiry spares it: 0 or -ERR_BLOB_UPLOAD_UNKNOWN. */
+int meta_upload_touch(struct meta *m, const char *id);
 /* Repository and current size of an upload: 0 or -ERR_BLOB_UPLOAD_UNKNOWN. */
 int meta_upload_get(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
     uint64_t *size);

@@ -1341,6 +1341,28 @@ gc_start_second(int next_boundary)
 }
 
 int
+gc_expire_uploads(const struct config *cfg, struct meta *m, struct store *s, int64_t now,
+    struct gc_stats *st)
+{
+	struct gc_options opt = {0};
+	struct gc gc;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	memset(&gc, 0, sizeof(gc));
+	gc.cfg = cfg;
+	gc.m = m;
+	gc.s = s;
+	gc.opt = &opt;
+	gc.st = st;
+	gc.t0 = now;
+	gc.file_before = now;
+	rc = gc_sweep_uploads(&gc);
+	gc_free(&gc);
+	return rc;
+}
+
+int
 gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct gc_options *opt,
     struct gc_stats *st)
 {

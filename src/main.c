@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "server.h"
 #include "store.h"
+#include "upload.h"
 
 #ifndef OCIREGD_VERSION
 #define OCIREGD_VERSION "0.1.0"
@@ -150,6 +151,7 @@ serve(const struct config *cfg)
 	struct server *srv;
 	struct auth *auth;
 	struct gc_runner *gc;
+	struct upload_sweeper *sweeper;
 	char err[1024];
 	int gc_failed;
 
@@ -185,9 +187,18 @@ serve(const struct config *cfg)
 		store_close(store);
 		return EXIT_STORAGE;
 	}
+	/* Idle upload sessions expire even with the collector off. */
+	if ((sweeper = upload_sweeper_start(cfg, store, &gc_failed)) == NULL) {
+		gc_runner_stop(gc);
+		server_free(srv);
+		auth_free(auth);
+		store_close(store);
+		return EXIT_STORAGE;
+	}
 	log_info("ociregd %s: storage %s%s%s", OCIREGD_VERSION, cfg->root,
 	    auth_enabled(auth) ? ", authentication on" : "", cfg->tls_certificate[0] ? ", TLS" : "");
 	server_run(srv);
+	upload_sweeper_stop(sweeper);
 	gc_runner_stop(gc);
 	server_free(srv);
 	auth_free(auth);

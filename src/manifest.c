@@ -117,7 +117,7 @@ manifest_put_done(struct request *req)
 	for (size_t i = 0; i < om.nrefs; i++) {
 		const struct oci_ref *r = &om.refs[i];
 		struct meta_manifest child;
-		uint64_t bsize;
+		uint64_t bsize = 0;
 
 		refs[i].digest = r->digest.str;
 		refs[i].is_manifest = r->is_manifest;
@@ -134,6 +134,20 @@ manifest_put_done(struct request *req)
 		}
 		if (rc != 0)
 			goto fail;
+		/* The descriptor's size is what a client will trust when it
+		 * pulls (it sizes buffers and verifies by it): a descriptor
+		 * that lies about content we hold is refused.  Sizes of a
+		 * digest never change, so checking before the transaction is
+		 * enough. */
+		if (!r->foreign && (uint64_t)r->size != (r->is_manifest ? child.size : bsize)) {
+			char why[300];
+
+			snprintf(why, sizeof(why), "%s: descriptor size %lld, stored size %llu",
+			    r->digest.str, (long long)r->size,
+			    (unsigned long long)(r->is_manifest ? child.size : bsize));
+			req_error(req, ERR_MANIFEST_INVALID, why);
+			goto out;
+		}
 	}
 	/* One digest, one media type: the same bytes under another type
 	 * would make GET by digest ambiguous. */

@@ -32,6 +32,10 @@ enum meta_stmt {
 	S_UPLOAD_GET,
 	S_UPLOAD_SET_SIZE,
 	S_UPLOAD_DELETE,
+	S_UPLOAD_OPEN,
+	S_UPLOAD_COUNT_CLIENT,
+	S_UPLOAD_COUNT_OWNER,
+	S_UPLOAD_TOUCH,
 	S_MANIFEST_INSERT,
 	S_MANIFEST_GET,
 	S_REF_INSERT,
@@ -75,6 +79,13 @@ static const char *const meta_sql[S_COUNT] = {
 	[S_UPLOAD_GET] = "SELECT repo, size FROM uploads WHERE id = ?1",
 	[S_UPLOAD_SET_SIZE] = "UPDATE uploads SET size = ?2, updated = ?3 WHERE id = ?1",
 	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+	[S_UPLOAD_OPEN] = "INSERT INTO uploads(id, repo, size, created, updated, client, owner) "
+	    "VALUES (?1, ?2, 0, ?3, ?3, ?4, ?5)",
+	/* Bounded counts: the cap is all we need to know, and a client
+	 * that holds many sessions must not make each POST scan them all. */
+	[S_UPLOAD_COUNT_CLIENT] = "SELECT count(*) FROM (SELECT 1 FROM uploads WHERE client = ?1 LIMIT ?2)",
+	[S_UPLOAD_COUNT_OWNER] = "SELECT count(*) FROM (SELECT 1 FROM uploads WHERE owner = ?1 LIMIT ?2)",
+	[S_UPLOAD_TOUCH] = "UPDATE uploads SET updated = ?2 WHERE id = ?1",
 	[S_MANIFEST_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, subject, "
 	    "size, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
 	    "ON CONFLICT DO UPDATE SET created = excluded.created",
@@ -170,6 +181,15 @@ static const char *const meta_migrations[] = {
 	"ALTER TABLE repo_blobs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE tags ADD COLUMN checked INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX blobs_cached ON blobs(last_pulled, created) WHERE cached = 1;",
+	/* 2 -> 3: who opened each upload session (client address, and the
+	 * authenticated user or ''), so that open sessions can be capped per
+	 * client and per user across restarts ([limits] max_sessions_per_*).
+	 * Sessions from before the upgrade belong to nobody and count
+	 * against no one until they finish or expire. */
+	"ALTER TABLE uploads ADD COLUMN client TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX uploads_client ON uploads(client) WHERE client <> '';"
+	"CREATE INDEX uploads_owner ON uploads(owner) WHERE owner <> '';",
 };
 
 #define META_SCHEMA_VERSION ((int)(sizeof(meta_migrations) / sizeof(meta_migrations[0])))
@@ -608,6 +628,91 @@ meta_upload_create(struct meta *m, const char *id, const char *repo)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : meta_fail(m, "insert upload");
+}
+
+/* How many sessions (at most max) match key through statement s. */
+static int
+meta_upload_count(struct meta *m, enum meta_stmt s, const char *key, int max, int *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = meta_stmt(m, s)) == NULL)
+		return -ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, max);
+	rc = sqlite3_step(st);
+	*n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : meta_fail(m, "count uploads");
+}
+
+int
+meta_upload_open(struct meta *m, const char *id, const char *repo, const char *client,
+    const char *user, int max_client, int max_user)
+{
+	sqlite3_stmt *st;
+	int n, rc;
+
+	/* Count and insert in one write transaction: BEGIN IMMEDIATE
+	 * serialises the workers' connections, so two POSTs of the same
+	 * client cannot both see room for one more. */
+	if ((rc = meta_begin(m)) != 0)
+		return rc;
+	if (client[0] != '\0' && max_client > 0) {
+		if ((rc = meta_upload_count(m, S_UPLOAD_COUNT_CLIENT, client, max_client, &n)) != 0)
+			goto fail;
+		if (n >= max_client) {
+			rc = -ERR_TOOMANYREQUESTS;
+			goto fail;
+		}
+	}
+	if (user[0] != '\0' && max_user > 0) {
+		if ((rc = meta_upload_count(m, S_UPLOAD_COUNT_OWNER, user, max_user, &n)) != 0)
+			goto fail;
+		if (n >= max_user) {
+			rc = -ERR_TOOMANYREQUESTS;
+			goto fail;
+		}
+	}
+	if ((st = meta_stmt(m, S_UPLOAD_OPEN)) == NULL) {
+		rc = -ERR_INTERNAL;
+		goto fail;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, repo, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, meta_now());
+	sqlite3_bind_text(st, 4, client, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, user, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		rc = meta_fail(m, "insert upload");
+		goto fail;
+	}
+	if ((rc = meta_commit(m)) != 0)
+		goto fail;
+	return 0;
+fail:
+	meta_rollback(m);
+	return rc;
+}
+
+int
+meta_upload_touch(struct meta *m, const char *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = meta_stmt(m, S_UPLOAD_TOUCH)) == NULL)
+		return -ERR_INTERNAL;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, meta_now());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return meta_fail(m, "touch upload");
+	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
 }
 
 int

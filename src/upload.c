@@ -10,7 +10,14 @@
  * serve any request of it.  The hash state cannot be stored portably, so the
  * process keeps it in memory keyed by session and offset (upload_live); if a
  * request arrives where that state is missing (after a restart) the spool is
- * re-read once to rebuild it.
+ * re-read once to rebuild it.  That state goes with its session: when the
+ * session completes, is cancelled or found gone, and when it has been idle
+ * past [storage] upload_expiry (the expiry thread, which also removes such
+ * sessions' rows and spools even with [gc] interval = 0).
+ *
+ * Open sessions are capped per client address and per authenticated user
+ * ([limits] max_sessions_per_client / max_sessions_per_user), counted from
+ * the session rows, so the cap holds across restarts and workers.
  *
  * Ordering (nothing acknowledged is lost, nothing unverified is visible):
  * chunk bytes are written, then the session size is updated; only then 202.
@@ -21,11 +28,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "auth.h"
 #include "config.h"
+#include "gc.h"
 #include "handlers.h"
 #include "log.h"
 #include "meta.h"
@@ -33,6 +42,7 @@
 #include "range.h"
 #include "server.h"
 #include "store.h"
+#include "upload.h"
 
 /* ---- live hash state, shared by the worker threads ---- */
 
@@ -41,11 +51,44 @@ struct upload_live {
 	struct hasher *h;
 	uint64_t offset;		/* bytes the hasher has seen */
 	int busy;			/* a request is writing this session */
+	int64_t touched;		/* last claim or release (unix seconds) */
 	struct upload_live *next;
 };
 
 static pthread_mutex_t upload_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct upload_live *upload_lives;
+static size_t upload_nlives;
+
+size_t
+upload_live_count(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&upload_mu);
+	n = upload_nlives;
+	pthread_mutex_unlock(&upload_mu);
+	return n;
+}
+
+/* Drop the hash state of a session that is gone (no row), unless a
+ * request holds it: that request releases it itself. */
+static void
+upload_forget(const char *id)
+{
+	struct upload_live **pp, *l;
+
+	pthread_mutex_lock(&upload_mu);
+	for (pp = &upload_lives; (l = *pp) != NULL; pp = &l->next)
+		if (strcmp(l->id, id) == 0)
+			break;
+	if (l != NULL && !l->busy) {
+		*pp = l->next;
+		upload_nlives--;
+		hasher_free(l->h);
+		free(l);
+	}
+	pthread_mutex_unlock(&upload_mu);
+}
 
 /* Take the session for writing.  *h is the cached hasher if it matches
  * `size`, else NULL.  -ERR_RANGE_INVALID if another request holds it. */
@@ -68,11 +111,13 @@ upload_claim(const char *id, uint64_t size, struct hasher **h)
 		memcpy(l->id, id, sizeof(l->id));
 		l->next = upload_lives;
 		upload_lives = l;
+		upload_nlives++;
 	} else if (l->busy) {
 		rc = -ERR_RANGE_INVALID;
 		goto out;
 	}
 	l->busy = 1;
+	l->touched = (int64_t)time(NULL);
 	if (l->h != NULL && l->offset == size)
 		*h = l->h;
 	else
@@ -96,6 +141,7 @@ upload_release(const char *id, struct hasher *h, uint64_t offset, int gone)
 			break;
 	if (l != NULL && gone) {
 		*pp = l->next;
+		upload_nlives--;
 		hasher_free(l->h);
 		free(l);
 		l = NULL;
@@ -106,6 +152,7 @@ upload_release(const char *id, struct hasher *h, uint64_t offset, int gone)
 		l->h = h;
 		l->offset = offset;
 		l->busy = 0;
+		l->touched = (int64_t)time(NULL);
 		h = NULL;
 	}
 	pthread_mutex_unlock(&upload_mu);
@@ -123,17 +170,26 @@ static struct {
 	int n;
 } upload_clients[UPLOAD_CLIENT_SLOTS];
 
-static unsigned
-upload_client_slot(const char *peer, char *ip, size_t cap)
+/* The client's address without the port ("[v6]" kept bracketed). */
+static size_t
+upload_client_ip(const char *peer, char *ip, size_t cap)
 {
 	const char *colon = strrchr(peer, ':');
 	size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
-	uint32_t h = 2166136261u;
 
 	if (n >= cap)
 		n = cap - 1;
 	memcpy(ip, peer, n);
 	ip[n] = '\0';
+	return n;
+}
+
+static unsigned
+upload_client_slot(const char *peer, char *ip, size_t cap)
+{
+	size_t n = upload_client_ip(peer, ip, cap);
+	uint32_t h = 2166136261u;
+
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)ip[i]) * 16777619u;
 	return h % UPLOAD_CLIENT_SLOTS;
@@ -330,9 +386,11 @@ upload_finish(struct request *req, struct upload_ctx *u, int rc)
 		    u->start + u->written);
 	if (rc == 0)
 		rc = store_upload_settle(req->w->store, u->id, &u->want);
-	if (rc == 0 || rc == -ERR_DIGEST_INVALID || u->monolithic) {
-		/* Done or hopeless (the bytes can never match): drop the
-		 * session so nothing unverified lingers. */
+	if (rc == 0 || rc == -ERR_DIGEST_INVALID || rc == -ERR_BLOB_UPLOAD_UNKNOWN ||
+	    u->monolithic) {
+		/* Done or hopeless (the bytes can never match, or the session
+		 * expired under us): drop the session so nothing unverified
+		 * lingers. */
 		if (rc != 0) {
 			store_upload_remove(req->w->store, u->id);
 			meta_upload_delete(req->w->meta, u->id);
@@ -421,8 +479,12 @@ upload_done(struct request *req)
 	if (!u->finish) {
 		if ((rc = meta_upload_set_size(req->w->meta, u->id, size)) != 0) {
 			hasher_free(u->h);
-			upload_release(u->id, NULL, 0, 0);
 			u->h = NULL;
+			/* The row went (expired while the chunk arrived): its
+			 * spool and hash state go too. */
+			if (rc == -ERR_BLOB_UPLOAD_UNKNOWN)
+				store_upload_remove(req->w->store, u->id);
+			upload_release(u->id, NULL, 0, rc == -ERR_BLOB_UPLOAD_UNKNOWN);
 			req_error(req, (enum reg_error)-rc, NULL);
 			return;
 		}
@@ -497,8 +559,13 @@ upload_lookup(struct request *req, uint64_t *size)
 	char repo[REFERENCE_NAME_MAX + 1];
 	int rc;
 
-	if ((rc = meta_upload_get(req->w->meta, req->m.ref, repo, size)) != 0)
+	if ((rc = meta_upload_get(req->w->meta, req->m.ref, repo, size)) != 0) {
+		/* Expired or collected meanwhile: no hash state outlives its
+		 * row. */
+		if (rc == -ERR_BLOB_UPLOAD_UNKNOWN)
+			upload_forget(req->m.ref);
 		return rc;
+	}
 	if (strcmp(repo, req->m.name) != 0)
 		return -ERR_BLOB_UPLOAD_UNKNOWN;
 	return 0;
@@ -651,7 +718,7 @@ void
 upload_start(struct request *req)
 {
 	char mount[DIGEST_STR_MAX + 8], from[REFERENCE_NAME_MAX + 8], dig[DIGEST_STR_MAX + 8];
-	char id[REFERENCE_UUID_LEN + 1];
+	char id[REFERENCE_UUID_LEN + 1], client[64];
 	struct digest d;
 	struct upload_ctx *u;
 	int has_from, has_digest, rc;
@@ -672,9 +739,19 @@ upload_start(struct request *req)
 		return;
 	}
 	reference_uuid_new(id);
+	upload_client_ip(req->peer ? req->peer : "-", client, sizeof(client));
 	if ((rc = store_upload_create(req->w->store, id)) != 0 ||
-	    (rc = meta_upload_create(req->w->meta, id, req->m.name)) != 0) {
+	    (rc = meta_upload_open(req->w->meta, id, req->m.name, client,
+	    req->user ? req->user : "", req->cfg->max_sessions_per_client,
+	    req->cfg->max_sessions_per_user)) != 0) {
 		store_upload_remove(req->w->store, id);
+		if (rc == -ERR_TOOMANYREQUESTS) {
+			log_warn("upload: %s (user %s) holds too many open upload sessions", client,
+			    req->user ? req->user : "-");
+			req_error(req, ERR_TOOMANYREQUESTS, "too many open upload sessions; finish or "
+			    "cancel one first");
+			return;
+		}
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
@@ -699,4 +776,162 @@ upload_start(struct request *req)
 	upload_location(req, id, 0);
 	req_add_header(req, "OCI-Chunk-Min-Length", "%lld", req->cfg->chunk_min_length);
 	req_respond(req, 202, NULL, NULL, 0);
+}
+
+/* ---- expiry of idle sessions ---- */
+
+int
+upload_expire(const struct config *cfg, struct meta *m, struct store *s, int64_t now)
+{
+	struct upload_live **pp, *l, *dead = NULL;
+	char (*busy)[REFERENCE_UUID_LEN + 1] = NULL;
+	size_t nbusy = 0, cap = 0, ndead = 0;
+	struct gc_stats st;
+	int rc;
+
+	/* Under the lock only memory work: take the idle hash states out
+	 * (a session idle this long is expired below, and if its row
+	 * survives after all the next request rebuilds the state from the
+	 * spool) and note the sessions a request is writing to. */
+	pthread_mutex_lock(&upload_mu);
+	for (l = upload_lives; l != NULL; l = l->next)
+		if (l->busy)
+			cap++;
+	if (cap > 0 && (busy = calloc(cap, sizeof(*busy))) == NULL)
+		cap = 0;
+	for (pp = &upload_lives; (l = *pp) != NULL;) {
+		if (l->busy) {
+			if (nbusy < cap)
+				memcpy(busy[nbusy++], l->id, sizeof(busy[0]));
+			pp = &l->next;
+		} else if (l->touched <= now - cfg->upload_expiry) {
+			*pp = l->next;
+			upload_nlives--;
+			l->next = dead;
+			dead = l;
+			ndead++;
+		} else {
+			pp = &l->next;
+		}
+	}
+	pthread_mutex_unlock(&upload_mu);
+	while ((l = dead) != NULL) {
+		dead = l->next;
+		hasher_free(l->h);
+		free(l);
+	}
+	/* A PATCH streaming for longer than upload_expiry updates its row
+	 * only at its end: mark it used now so the sweep spares it.  (One
+	 * that begins after this pass had already been idle past the
+	 * expiry when it arrived; it finds its row gone at the end and
+	 * answers 404.) */
+	for (size_t i = 0; i < nbusy; i++)
+		meta_upload_touch(m, busy[i]);
+	free(busy);
+	if ((rc = gc_expire_uploads(cfg, m, s, now, &st)) != 0) {
+		log_error("upload: expiring idle sessions: %s", errors_message((enum reg_error)-rc));
+		return rc;
+	}
+	if (st.uploads > 0 || ndead > 0)
+		log_info("upload: expired %llu idle upload session%s or spool%s; %zu hash state%s "
+		    "dropped, %zu kept", (unsigned long long)st.uploads, st.uploads == 1 ? "" : "s",
+		    st.uploads == 1 ? "" : "s", ndead, ndead == 1 ? "" : "s", upload_live_count());
+	return 0;
+}
+
+struct upload_sweeper {
+	const struct config *cfg;
+	struct store *store;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;			/* under mu */
+};
+
+/* Every min(upload_expiry / 4, 10 min), at least every second: a session
+ * lives at most about 1.25 times its expiry. */
+static int
+upload_sweep_period(const struct config *cfg)
+{
+	int p = cfg->upload_expiry / 4;
+
+	if (p > 600)
+		p = 600;
+	return p < 1 ? 1 : p;
+}
+
+static void *
+upload_sweeper_main(void *arg)
+{
+	struct upload_sweeper *u = arg;
+	struct meta *m = NULL;
+	int period = upload_sweep_period(u->cfg);
+
+	pthread_mutex_lock(&u->mu);
+	for (;;) {
+		struct timespec deadline;
+
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += period;
+		while (!u->stop && pthread_cond_timedwait(&u->cv, &u->mu, &deadline) != ETIMEDOUT)
+			;
+		if (u->stop)
+			break;
+		pthread_mutex_unlock(&u->mu);
+		if (m == NULL && (m = meta_open(u->cfg->root)) == NULL)
+			log_error("upload: cannot open the metadata to expire sessions; trying again "
+			    "in %d s", period);
+		if (m != NULL)
+			upload_expire(u->cfg, m, u->store, (int64_t)time(NULL));
+		pthread_mutex_lock(&u->mu);
+	}
+	pthread_mutex_unlock(&u->mu);
+	meta_close(m);
+	return NULL;
+}
+
+struct upload_sweeper *
+upload_sweeper_start(const struct config *cfg, struct store *s, int *failed)
+{
+	struct upload_sweeper *u;
+	pthread_condattr_t ca;
+
+	*failed = 0;
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		*failed = 1;
+		return NULL;
+	}
+	u->cfg = cfg;
+	u->store = s;
+	pthread_mutex_init(&u->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&u->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&u->thread, NULL, upload_sweeper_main, u) != 0) {
+		log_error("upload: cannot start the session expiry thread: %s", strerror(errno));
+		pthread_cond_destroy(&u->cv);
+		pthread_mutex_destroy(&u->mu);
+		free(u);
+		*failed = 1;
+		return NULL;
+	}
+	log_debug("upload: expiring sessions idle for %d s, checking every %d s", cfg->upload_expiry,
+	    upload_sweep_period(cfg));
+	return u;
+}
+
+void
+upload_sweeper_stop(struct upload_sweeper *u)
+{
+	if (u == NULL)
+		return;
+	pthread_mutex_lock(&u->mu);
+	u->stop = 1;
+	pthread_cond_broadcast(&u->cv);
+	pthread_mutex_unlock(&u->mu);
+	pthread_join(u->thread, NULL);
+	pthread_cond_destroy(&u->cv);
+	pthread_mutex_destroy(&u->mu);
+	free(u);
 }
