@@ -128,8 +128,8 @@ bench: $(BUILD)/ociregd
 	scripts/bench
 
 # install: under $(DESTDIR)$(PREFIX), the binary, the man pages, the systemd
-# units (ExecStart rewritten from /usr/local/bin to $(PREFIX)/bin) and the
-# sysusers.d file; the example config (etc/ociregd.ini with [storage] root =
+# units (ExecStart rewritten from /usr/local/bin to $(PREFIX)/bin), the
+# sysusers.d file and the LICENSE (share/doc/ociregd/); the example config (etc/ociregd.ini with [storage] root =
 # /var/lib/ociregd) as share/doc/ociregd/ociregd.ini.example, and as
 # $(DESTDIR)/etc/ociregd/ociregd.ini only if that file does not exist yet.
 # uninstall removes all of it except /etc/ociregd/ociregd.ini when it differs
@@ -157,6 +157,7 @@ install: $(BUILD)/ociregd
 		chmod 0644 $$d.tmp; mv $$d.tmp $$d; \
 	done
 	install -m 0644 systemd/ociregd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/ociregd.conf
+	install -m 0644 LICENSE $(DESTDIR)$(PREFIX)/share/doc/ociregd/LICENSE
 	sed 's|^root = .*|root = /var/lib/ociregd|' etc/ociregd.ini >$(INSTALL_EXAMPLE).tmp
 	chmod 0644 $(INSTALL_EXAMPLE).tmp && mv $(INSTALL_EXAMPLE).tmp $(INSTALL_EXAMPLE)
 	@if [ -e $(INSTALL_CONFIG) ]; then echo "install: keeping the existing $(INSTALL_CONFIG)"; \
@@ -173,7 +174,7 @@ uninstall:
 	@if [ -e $(INSTALL_CONFIG) ] && ! cmp -s $(INSTALL_CONFIG) $(INSTALL_EXAMPLE); then \
 		echo "uninstall: keeping $(INSTALL_CONFIG): it differs from the example"; \
 	else echo "rm -f $(INSTALL_CONFIG)"; rm -f $(INSTALL_CONFIG); fi
-	rm -f $(INSTALL_EXAMPLE)
+	rm -f $(INSTALL_EXAMPLE) $(DESTDIR)$(PREFIX)/share/doc/ociregd/LICENSE
 	rmdir $(DESTDIR)$(PREFIX)/share/doc/ociregd $(DESTDIR)/etc/ociregd 2>/dev/null || true
 
 clean:

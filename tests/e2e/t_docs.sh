@@ -15,6 +15,28 @@ e2e_init
 
 # ---------------------------------------------------------------- mandoc
 
+# lint_filter: mandoc -Tlint output less what depends on the machine rather
+# than on our pages: "outdated mandoc.db" (the system's database) and a
+# reference to another project's page (fsync(2), skopeo(1)) that this
+# machine lacks (manpages-dev, skopeo's pages...).  References to our own
+# pages must still resolve.
+lint_filter() {
+	grep -v 'outdated mandoc.db' | grep -v '^$' | awk '
+		/STYLE: referenced manual not found: Xr / {
+			n = $0; sub(/.*Xr /, "", n); split(n, a, " ")
+			if (a[1] != "ociregd" && a[1] != "ociregd.ini") next
+		}
+		{ print }'
+}
+sample='mandoc: ociregd.8:307:6: STYLE: referenced manual not found: Xr fsync 2
+mandoc: ociregd.8:310:6: STYLE: referenced manual not found: Xr fnmatch 3
+mandoc: outdated mandoc.db lacks podman(1) entry, run makewhatis /usr/share/man
+mandoc: ociregd.ini.5:19:6: STYLE: referenced manual not found: Xr ociregd 8
+mandoc: ociregd.8:12:2: WARNING: skipping paragraph macro: Pp after Sh'
+assert_eq "$(printf '%s\n' "$sample" | lint_filter)" "mandoc: ociregd.ini.5:19:6: STYLE: referenced manual not found: Xr ociregd 8
+mandoc: ociregd.8:12:2: WARNING: skipping paragraph macro: Pp after Sh" \
+	"the lint filter drops notes about other projects' pages only"
+
 if ! command -v mandoc >/dev/null; then
 	t_fail "mandoc is installed (scripts/install-deps test)"
 else
@@ -27,7 +49,9 @@ else
 		# "outdated mandoc.db" is about the system's database, not us.
 		out=$(cd "$REPO/man" && mandoc -Tlint "$page" 2>&1)
 		rc=$?
-		out=$(printf '%s\n' "$out" | grep -v 'outdated mandoc.db' | grep -v '^$')
+		out=$(printf '%s\n' "$out" | lint_filter)
+		# mandoc's exit status counts the notes filtered out above.
+		[ -z "$out" ] && rc=0
 		if [ "$rc" -eq 0 ] && [ -z "$out" ]; then
 			t_pass "mandoc -Tlint man/$page is clean"
 		else
@@ -287,6 +311,11 @@ for u in "${UNITS[@]}"; do
 	assert_file_exists "$P/lib/systemd/system/$(basename "$u")" "installs lib/systemd/system/$(basename "$u")"
 done
 assert_file_exists "$P/lib/sysusers.d/ociregd.conf" "installs lib/sysusers.d/ociregd.conf"
+assert_eq "$(cmp "$REPO/LICENSE" "$P/share/doc/ociregd/LICENSE" 2>&1 && echo same)" same \
+	"installs the LICENSE as share/doc/ociregd/LICENSE"
+assert_match "$(head -n 3 "$REPO/LICENSE")" '^ISC License' "LICENSE is the ISC licence the sources' SPDX lines name"
+n=$(grep -L 'SPDX-License-Identifier: ISC' "$REPO"/src/*.c | wc -l)
+assert_eq "$n" 0 "every source file carries SPDX-License-Identifier: ISC"
 assert_file_exists "$D/etc/ociregd/ociregd.ini" "installs /etc/ociregd/ociregd.ini"
 assert_eq "$(grep '^ExecStart=' "$P/lib/systemd/system/ociregd.service")" \
 	"ExecStart=/usr/local/bin/ociregd -c /etc/ociregd/ociregd.ini" "installed unit runs \$PREFIX/bin/ociregd"
