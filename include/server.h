@@ -216,9 +216,14 @@ int server_port(const struct server *srv);
 
 long long server_now_us(void);
 /* For fuzzing and tests: play one client connection that sends data, run
- * worker 0's loop until its answers stop coming, then hang up.  *outlen is
- * what the server wrote back.  Not for use while server_run runs. */
-int server_fuzz_connection(struct server *srv, const void *data, size_t len, size_t *outlen);
+ * worker 0's loop until its answers stop coming, then hang up.  plain: over
+ * a socketpair, through the direct-read path plain TCP takes; else over a
+ * bufferevent pair, the path of TLS connections (no direct reads).  *out
+ * (malloc'd, the caller frees it; NULL if nothing) and *outlen: what the
+ * server wrote back (up to 64 MiB); *closed: whether it closed the
+ * connection before the hang-up.  0 or -1.  Not while server_run runs. */
+int server_fuzz_connection(struct server *srv, const void *data, size_t len, int plain,
+    char **out, size_t *outlen, int *closed);
 /* Whether a [server] listen value parses ("HOST:PORT", "[V6]:PORT"). */
 int server_listen_valid(const char *listen);
 

@@ -1560,57 +1560,131 @@ server_conn_adopt(struct worker *w, struct http_conn *c, evutil_socket_t fd)
 	return 0;
 }
 
+static void
+server_fuzz_pair_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		*(int *)arg = 1;
+}
+
+#define SERVER_FUZZ_OUT_MAX (64u << 20)
+
+/* Append what the client end has received to *out; 1 at EOF. */
+static int
+server_fuzz_take(int cfd, struct bufferevent *peer, char **out, size_t *len, size_t *cap)
+{
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		if (peer != NULL)
+			n = (ssize_t)bufferevent_read(peer, buf, sizeof(buf));
+		else if ((n = read(cfd, buf, sizeof(buf))) == 0)
+			return 1;
+		if (n <= 0)
+			return 0;
+		if (*len + (size_t)n > *cap) {
+			size_t ncap = *cap ? *cap * 2 : 65536;
+			char *p;
+
+			while (ncap < *len + (size_t)n)
+				ncap *= 2;
+			if (ncap > SERVER_FUZZ_OUT_MAX || (p = realloc(*out, ncap)) == NULL)
+				return 0;	/* keep what fits; the rest is dropped */
+			*out = p;
+			*cap = ncap;
+		}
+		memcpy(*out + *len, buf, (size_t)n);
+		*len += (size_t)n;
+	}
+}
+
 int
-server_fuzz_connection(struct server *srv, const void *data, size_t len, size_t *outlen)
+server_fuzz_connection(struct server *srv, const void *data, size_t len, int plain,
+    char **out, size_t *outlen, int *closed)
 {
 	struct worker *w = &srv->workers[0];
-	struct bufferevent *pair[2];
+	struct bufferevent *pair[2] = {NULL, NULL};
 	struct http_conn *c;
-	size_t last = (size_t)-1;
+	int sv[2] = {-1, -1};
+	size_t last = (size_t)-1, sent = 0, cap = 0;
 	int idle = 0;
 
+	*out = NULL;
 	*outlen = 0;
-	if (bufferevent_pair_new(w->base, 0, pair) != 0)
-		return -1;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		bufferevent_free(pair[0]);
-		bufferevent_free(pair[1]);
+	*closed = 0;
+	if (plain) {
+		/* A real socket: the direct-read path (recv into the worker's
+		 * buffer or an upload spool) and sendfile answers. */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+			return -1;
+	} else if (bufferevent_pair_new(w->base, 0, pair) != 0) {
 		return -1;
 	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto fail;
 	c->w = w;
 	c->file_fd = -1;
-	c->tls = 1;		/* no socket under a pair: no direct reads */
-	c->bev = pair[0];
+	/* No socket under a pair: no direct reads, as with TLS. */
+	c->tls = !plain;
+	c->bev = plain ? bufferevent_socket_new(w->base, sv[0], BEV_OPT_CLOSE_ON_FREE) : pair[0];
 	snprintf(c->peer, sizeof(c->peer), "fuzz");
-	if (server_conn_adopt(w, c, -1) != 0) {
-		bufferevent_free(pair[1]);
-		return -1;
+	if (server_conn_adopt(w, c, plain ? sv[0] : -1) != 0) {
+		sv[0] = -1;
+		pair[0] = NULL;
+		goto fail;
 	}
-	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
-	bufferevent_write(pair[1], data, len);
+	if (!plain) {
+		bufferevent_setcb(pair[1], NULL, NULL, server_fuzz_pair_event, closed);
+		bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+		bufferevent_write(pair[1], data, len);
+		sent = len;
+	}
 	/* Run the loop until the output stops growing for a while (deferred
 	 * answers come back from pool threads), bounded. */
 	for (int i = 0; i < 2000 && idle < 20; i++) {
-		size_t now;
+		size_t before = sent;
 
+		if (plain && sent < len) {
+			ssize_t n = write(sv[1], (const char *)data + sent, len - sent);
+
+			if (n > 0)
+				sent += (size_t)n;
+		}
 		event_base_loop(w->base, EVLOOP_NONBLOCK);
-		now = evbuffer_get_length(bufferevent_get_input(pair[1]));
-		if (now == last) {
+		if (server_fuzz_take(sv[1], pair[1], out, outlen, &cap))
+			*closed = 1;
+		if (*outlen == last && sent == before) {
 			idle++;
 			usleep(200);
 		} else {
 			idle = 0;
-			last = now;
+			last = *outlen;
 		}
 	}
-	*outlen = evbuffer_get_length(bufferevent_get_input(pair[1]));
+	/* A pair's end does not report its partner's free: ask the worker
+	 * (this was its only connection). */
+	if (w->nconns == 0)
+		*closed = 1;
 	/* Hang up: the server side sees EOF and aborts what is left. */
-	bufferevent_free(pair[1]);
+	if (plain)
+		close(sv[1]);
+	else
+		bufferevent_free(pair[1]);
 	for (int i = 0; i < 20; i++)
 		event_base_loop(w->base, EVLOOP_NONBLOCK);
 	while (w->conns != NULL)
 		server_conn_free(w->conns);
 	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (pair[i] != NULL)
+			bufferevent_free(pair[i]);
+	}
+	return -1;
 }
 
 /* ---- the server and its workers ---- */
