@@ -52,6 +52,7 @@ struct config {
 	int upload_expiry;		/* seconds an idle upload session lives */
 	/* [limits] */
 	long long max_manifest_size;
+	long long max_body_memory;	/* bytes of bodies buffered whole, in all */
 	long long chunk_min_length;
 	long long max_blob_size;	/* 0: unlimited */
 	int max_uploads;		/* upload bodies being received at once */

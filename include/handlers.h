@@ -18,6 +18,11 @@ void upload_status(struct request *req);	/* GET */
 void upload_patch(struct request *req);
 void upload_put(struct request *req);
 void upload_cancel(struct request *req);	/* DELETE */
+/* [limits] max_uploads and max_uploads_per_client, which manifest pushes
+ * count against too: take a slot for req (0, or -ERR_TOOMANYREQUESTS) and
+ * give it back (exactly once per slot taken). */
+int upload_slot_take(struct request *req);
+void upload_slot_put(struct request *req);
 
 void manifest_get(struct request *req);		/* GET and HEAD */
 void manifest_put(struct request *req);

@@ -34,6 +34,7 @@ struct config;
 struct meta;
 struct store;
 struct server;
+struct server_gen;
 struct http_conn;
 struct arena;
 struct request;
@@ -48,7 +49,8 @@ struct worker {
 	struct evconnlistener *listener;
 	struct meta *meta;
 	struct store *store;
-	const struct config *cfg;
+	const struct config *cfg;	/* gen's */
+	struct server_gen *gen;		/* a reference (server.c) */
 	unsigned long nconns;
 	struct http_conn *conns;	/* open connections (server.c) */
 	char *rbuf;			/* direct socket reads (server.c) */
@@ -58,6 +60,12 @@ struct worker {
 	struct ssl_ctx_st *ssl_ctx;	/* NULL: plain HTTP */
 	struct metrics_worker *metrics;	/* this worker's counters */
 	int draining;			/* stopping: no new connections */
+	/* accept() out of descriptors: paused, with back-off (server.c) */
+	struct event *accept_timer;
+	int accept_paused;
+	int accept_delay_ms;
+	unsigned long accept_failures;	/* since the last report */
+	long long accept_logged_us;
 };
 
 struct req_header {
@@ -80,6 +88,7 @@ struct request {
 	struct http_conn *conn;
 	struct worker *w;
 	const struct config *cfg;	/* as it was when the request began */
+	struct server_gen *gen;		/* holds cfg until the request ends */
 	struct arena *arena;		/* freed when the request ends */
 	enum http_method_kind method;
 	const char *method_name;
@@ -110,6 +119,8 @@ struct request {
 	int aborted;			/* connection lost before the body ended */
 	char *body;			/* req_read_body's buffer (malloc, owned here) */
 	size_t body_len, body_max;
+	size_t body_reserved;		/* of [limits] max_body_memory */
+	void (*end_fn)(struct request *);	/* req_on_end */
 
 	/* response */
 	int deferred;			/* req_defer: answered later */
@@ -166,12 +177,18 @@ size_t req_stream_pending(const struct request *req);
 void req_stream_on_drain(struct request *req, void (*fn)(struct request *));
 void req_stream_end(struct request *req, int ok);
 
+/* fn runs once when the request ends, however it ends (answered, client
+ * gone, timeout, server stopping), just before its memory is released:
+ * where to give back what the handler took for it.  One per request. */
+void req_on_end(struct request *req, void (*fn)(struct request *));
 /* Stream the body to fn; done is called once at its end (see above). */
 void req_stream_body(struct request *req, req_body_fn fn, req_done_fn done, void *ctx);
 /* With req_stream_body: receive body bytes into the sink's own buffer. */
 void req_stream_body_buffer(struct request *req, req_body_buf_fn fn);
 /* Collect the body in memory up to max bytes (413 past it); done is called
- * with req->body / req->body_len set. */
+ * with req->body / req->body_len set.  The buffer's size (Content-Length,
+ * or max when chunked) counts against [limits] max_body_memory from now
+ * until the request ends; past that budget the answer is 429 at once. */
 void req_read_body(struct request *req, size_t max, req_done_fn done, void *ctx);
 
 struct auth;
@@ -179,13 +196,18 @@ struct auth;
 /* The server: workers listening on cfg's address; auth may have
  * authentication off.  Neither store nor auth is owned. */
 struct server *server_new(const struct config *cfg, struct store *store, struct auth *auth);
-/* SIGHUP: fn builds a new config and auth (both malloc'd; the server keeps
- * them until it is freed) or returns -1 after logging why. */
+/* SIGHUP: fn builds a new config and auth (both malloc'd, then the
+ * server's: freed when the last request that began under them ends, or
+ * with the server) or returns -1 after logging why. */
 typedef int (*server_reload_fn)(void *arg, struct config **cfg, struct auth **auth);
 void server_set_reload(struct server *srv, server_reload_fn fn, void *arg);
 /* Graceful stop (what SIGTERM does): stop accepting, finish requests in
  * flight up to [server] shutdown_timeout, then server_run returns. */
 void server_shutdown(struct server *srv);
+/* Raise the soft RLIMIT_NOFILE to the hard limit, then whether it covers
+ * workers x max_connections plus a reserve: 0, or -1 with a warning in
+ * err (the daemon still runs; past the limit new connections wait). */
+int server_fd_check(const struct config *cfg, char *err, size_t cap);
 /* Whether cfg's [tls] files load and match: 0, or -1 with a reason. */
 int server_tls_check(const struct config *cfg, char *err, size_t cap);
 /* Run until server_stop (or SIGTERM/SIGINT).  0 or -1. */
@@ -197,9 +219,14 @@ int server_port(const struct server *srv);
 
 long long server_now_us(void);
 /* For fuzzing and tests: play one client connection that sends data, run
- * worker 0's loop until its answers stop coming, then hang up.  *outlen is
- * what the server wrote back.  Not for use while server_run runs. */
-int server_fuzz_connection(struct server *srv, const void *data, size_t len, size_t *outlen);
+ * worker 0's loop until its answers stop coming, then hang up.  plain: over
+ * a socketpair, through the direct-read path plain TCP takes; else over a
+ * bufferevent pair, the path of TLS connections (no direct reads).  *out
+ * (malloc'd, the caller frees it; NULL if nothing) and *outlen: what the
+ * server wrote back (up to 64 MiB); *closed: whether it closed the
+ * connection before the hang-up.  0 or -1.  Not while server_run runs. */
+int server_fuzz_connection(struct server *srv, const void *data, size_t len, int plain,
+    char **out, size_t *outlen, int *closed);
 /* Whether a [server] listen value parses ("HOST:PORT", "[V6]:PORT"). */
 int server_listen_valid(const char *listen);
 

@@ -66,6 +66,9 @@ static const struct config_key config_keys[] = {
 	    "Upload sessions idle this long are removed, with their spool files (under 1m: tests only)."},
 	{"limits", "max_manifest_size", CT_SIZE, F(max_manifest_size), "4M", 1024, 1LL << 30,
 	    "Largest manifest body accepted."},
+	{"limits", "max_body_memory", CT_SIZE, F(max_body_memory), "64M", 64 * 1024, 1LL << 40,
+	    "Memory for request bodies held whole (manifest pushes), all clients together; a "
+	    "push past it gets 429.  Keep it at least max_manifest_size."},
 	{"limits", "chunk_min_length", CT_SIZE, F(chunk_min_length), "0", 0, 1LL << 30,
 	    "Advertised in OCI-Chunk-Min-Length on upload start (0: none)."},
 	{"limits", "max_blob_size", CT_SIZE, F(max_blob_size), "0", 0, 1LL << 50,

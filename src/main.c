@@ -111,6 +111,10 @@ check_config(const struct config *cfg)
 		fprintf(stderr, "%s\n", err);
 		return EXIT_CONFIG;
 	}
+	/* A warning, not an error: the limit may be raised where the daemon
+	 * runs (systemd's LimitNOFILE=), not where the file is checked. */
+	if (server_fd_check(cfg, err, sizeof(err)) != 0)
+		fprintf(stderr, "warning: %s\n", err);
 	printf("%s: ok\n", cfg->path);
 	return EXIT_OK;
 }
@@ -156,6 +160,8 @@ serve(const struct config *cfg)
 	int gc_failed;
 
 	log_set_level((enum log_level)cfg->log_level);
+	if (server_fd_check(cfg, err, sizeof(err)) != 0)
+		log_warn("%s", err);
 	if ((store = store_open(cfg->root, cfg->sync)) == NULL)
 		return EXIT_STORAGE;
 	store_set_direct(store, cfg->sync && cfg->direct_io);

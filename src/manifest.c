@@ -196,10 +196,20 @@ out:
 void
 manifest_put(struct request *req)
 {
+	int rc;
+
 	if (!req->has_length && !req->chunked) {
 		req_error(req, ERR_MANIFEST_INVALID, "manifest body required");
 		return;
 	}
+	/* A manifest body is held in memory while it arrives: it counts
+	 * against the upload limits, and the slot comes back however the
+	 * request ends. */
+	if ((rc = upload_slot_take(req)) != 0) {
+		req_error(req, (enum reg_error)-rc, NULL);
+		return;
+	}
+	req_on_end(req, upload_slot_put);
 	req_read_body(req, (size_t)req->cfg->max_manifest_size, manifest_put_done, NULL);
 }
 

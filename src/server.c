@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,15 +83,30 @@ struct server {
 	struct evconnlistener *metrics_listener;	/* on worker 0 */
 	struct pool *pool;
 	int metrics_port;
-	/* SIGHUP: the caller's reload function, and what reloads replaced
-	 * (freed at the end: requests in flight may still point at them). */
+	/* SIGHUP: the caller's reload function.  Each config and the auth
+	 * built from it form a generation, freed when the last holder lets go
+	 * (see struct server_gen); gens lists the live ones. */
 	server_reload_fn reload_fn;
 	void *reload_arg;
-	struct config **old_cfgs;
-	struct auth **old_auths;
-	size_t nold;
+	struct server_gen *gen;		/* current: srv->cfg's */
+	struct server_gen *gens;
+	pthread_mutex_t gen_mu;
 	SSL_CTX *pending_ctx;
 	volatile int stopping;
+	size_t body_bytes;		/* atomic: reserved by req_read_body */
+};
+
+/* A config and its auth, shared by the server (while current), each worker
+ * (until it swaps to a newer one) and each request that began under it
+ * (req->cfg): a reload must not free what a request in flight still reads,
+ * nor keep every replaced config until exit (~125 KB each). */
+struct server_gen {
+	struct config *cfg;
+	struct auth *auth;
+	int refs;			/* atomic */
+	int owned;			/* 0: the caller's first pair, not ours to free */
+	int keep;			/* freed only at exit (see server_gen_new) */
+	struct server_gen *next;
 };
 
 struct http_conn {
@@ -112,6 +128,7 @@ struct http_conn {
 	size_t nhdr;
 	int last_was_value;
 	enum reg_error parse_err;	/* set by callbacks that refuse */
+	int hscan;			/* server_hscan's state */
 
 	struct event *header_timer;
 	int in_message;
@@ -127,6 +144,17 @@ struct http_conn {
 	struct event *resume_ev;	/* resume parsing after a deferred answer */
 };
 
+/* server_hscan's states: where in a request's head the last byte was. */
+enum {
+	HSCAN_START = 0,	/* before the request line (CR/LF skipped) */
+	HSCAN_LINE,		/* in the request line */
+	HSCAN_BOL,		/* at the start of a header line */
+	HSCAN_NAME,		/* in a field name */
+	HSCAN_VALUE,		/* in a field value */
+	HSCAN_CR,		/* CR of the empty line ending the head */
+	HSCAN_BODY,		/* head done: nothing to check until the next message */
+};
+
 static http_parser_settings server_parser_settings;
 
 static int server_detached(struct request *req);
@@ -136,6 +164,7 @@ static int server_ops_dispatch(struct request *req);
 static SSL_CTX *server_tls_ctx(const struct config *cfg, char *err, size_t cap);
 static void server_file_pump(struct http_conn *c);
 static void server_deferred_answered(struct request *req);
+static void server_accept_resume(struct worker *w);
 
 long long
 server_now_us(void)
@@ -144,6 +173,72 @@ server_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- config generations ---- */
+
+/* A generation for cfg and auth with one reference (the caller's), on the
+ * server's list; owned: freed with it.  NULL out of memory. */
+static struct server_gen *
+server_gen_new(struct server *srv, struct config *cfg, struct auth *auth, int owned)
+{
+	struct server_gen *g = calloc(1, sizeof(*g));
+
+	if (g == NULL)
+		return NULL;
+	g->cfg = cfg;
+	g->auth = auth;
+	g->owned = owned;
+	g->refs = 1;
+	/* XXX proxy.c caches its parsed [proxy] sections keyed by the
+	 * config's address, and an upstream fetch keeps the config of the
+	 * request that started it, possibly past that request.  Until proxy.c
+	 * takes references itself, a config with [proxy] sections lives
+	 * until exit, so neither points at freed memory (or at a newer
+	 * config allocated at the same address). */
+	for (size_t i = 0; i < cfg->nsections; i++)
+		if (strcmp(cfg->sections[i].kind, "proxy") == 0)
+			g->keep = 1;
+	pthread_mutex_lock(&srv->gen_mu);
+	g->next = srv->gens;
+	srv->gens = g;
+	pthread_mutex_unlock(&srv->gen_mu);
+	return g;
+}
+
+static void
+server_gen_destroy(struct server_gen *g)
+{
+	if (g->owned) {
+		config_free(g->cfg);
+		free(g->cfg);
+		auth_free(g->auth);
+	}
+	free(g);
+}
+
+static void
+server_gen_ref(struct server_gen *g)
+{
+	__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
+}
+
+/* Drop a reference; the last one frees the generation.  Any thread. */
+static void
+server_gen_unref(struct server *srv, struct server_gen *g)
+{
+	struct server_gen **pp;
+
+	if (g == NULL || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0 || g->keep)
+		return;
+	pthread_mutex_lock(&srv->gen_mu);
+	for (pp = &srv->gens; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	pthread_mutex_unlock(&srv->gen_mu);
+	server_gen_destroy(g);
 }
 
 /* ---- requests: headers, query, response ---- */
@@ -341,6 +436,12 @@ req_error(struct request *req, enum reg_error e, const char *detail)
 }
 
 void
+req_on_end(struct request *req, void (*fn)(struct request *))
+{
+	req->end_fn = fn;
+}
+
+void
 req_stream_body(struct request *req, req_body_fn fn, req_done_fn done, void *ctx)
 {
 	req->body_fn = fn;
@@ -373,10 +474,26 @@ server_collect_body(struct request *req, const char *data, size_t len)
 void
 req_read_body(struct request *req, size_t max, req_done_fn done, void *ctx)
 {
+	struct server *srv = req->w->srv;
+	size_t need, held;
+
 	if (req->has_length && req->content_length > max) {
 		req_error(req, ERR_TOO_LARGE, NULL);
 		return;
 	}
+	/* The whole buffer is reserved before a byte of it arrives (and given
+	 * back in server_req_free, however the request ends): bodies trickled
+	 * in over many connections must not add up past the budget. */
+	need = (req->has_length ? (size_t)req->content_length : max) + 1;
+	held = __atomic_add_fetch(&srv->body_bytes, need, __ATOMIC_RELAXED);
+	if (held > (size_t)req->cfg->max_body_memory) {
+		__atomic_sub_fetch(&srv->body_bytes, need, __ATOMIC_RELAXED);
+		log_warn("%s: %s %s: [limits] max_body_memory reached (%zu bytes held)", req->peer,
+		    req->method_name, req->url, held - need);
+		req_error(req, ERR_TOOMANYREQUESTS, "request bodies held in memory are at the limit");
+		return;
+	}
+	req->body_reserved = need;
 	req->body_max = max;
 	req_stream_body(req, server_collect_body, done, ctx);
 }
@@ -403,9 +520,18 @@ server_req_free(struct request *req)
 	    (req->m.ref_is_digest ? req->m.ref : NULL);
 	metrics_observe(req->w->metrics, req->metric_route, (int)req->method, r.status, r.usec,
 	    r.bytes_in, r.bytes_out);
+	struct server_gen *gen = req->gen;
+	struct server *srv = req->w->srv;
+
 	log_access((enum log_access_format)req->w->cfg->access_log, &r);
+	if (req->end_fn != NULL)
+		req->end_fn(req);
 	free(req->body);
+	if (req->body_reserved > 0)
+		__atomic_sub_fetch(&srv->body_bytes, req->body_reserved, __ATOMIC_RELAXED);
 	arena_free(req->arena);
+	/* Last: the request may hold the last reference to its config. */
+	server_gen_unref(srv, gen);
 }
 
 /* End of a request's message (or of its connection, aborted): call the
@@ -780,7 +906,9 @@ cb_headers_complete(http_parser *p)
 	req->conn = c;
 	req->w = c->w;
 	/* The config this request lives by, even if a reload swaps the
-	 * worker's meanwhile (old ones stay allocated until exit). */
+	 * worker's meanwhile: its reference keeps it allocated. */
+	req->gen = c->w->gen;
+	server_gen_ref(req->gen);
 	req->cfg = c->w->cfg;
 	req->t_start_us = server_now_us();
 	req->method = server_method(p->method);
@@ -833,7 +961,7 @@ static int
 server_ops_dispatch(struct request *req)
 {
 	struct server *srv = req->w->srv;
-	int ops_here = req->conn->metrics_only || srv->cfg->metrics_listen[0] == '\0';
+	int ops_here = req->conn->metrics_only || req->cfg->metrics_listen[0] == '\0';
 
 	if (ops_here && strcmp(req->path, "/healthz") == 0) {
 		req->metric_route = METRICS_ROUTE_HEALTH;
@@ -903,10 +1031,58 @@ cb_message_complete(http_parser *p)
 	struct http_conn *c = p->data;
 
 	c->in_message = 0;
+	c->hscan = HSCAN_START;
 	server_req_finish(c, 0);
 	/* Stop here: the next pipelined request is parsed only after this
 	 * one's answer is queued, and not at all if we are closing. */
 	http_parser_pause(p, 1);
+	return 0;
+}
+
+/* http-parser takes "Name : value" (whitespace before the colon) and
+ * obs-fold continuation lines, so "Transfer-Encoding : chunked" or a folded
+ * "Transfer-Encoding:\r\n chunked" frames the body as chunked -- while a
+ * proxy in front may read the same bytes differently (request smuggling).
+ * RFC 9112 5.1 and 5.2: a server must reject both with 400.  So the head's
+ * bytes are checked here, before the parser sees them; the state carries
+ * across reads.  -1: refuse. */
+static int
+server_hscan(struct http_conn *c, const char *data, size_t len)
+{
+	int st = c->hscan;
+
+	for (size_t i = 0; i < len && st != HSCAN_BODY; i++) {
+		char ch = data[i];
+
+		switch (st) {
+		case HSCAN_START:
+			if (ch != '\r' && ch != '\n')
+				st = HSCAN_LINE;
+			break;
+		case HSCAN_LINE:
+		case HSCAN_VALUE:
+			if (ch == '\n')
+				st = HSCAN_BOL;
+			break;
+		case HSCAN_BOL:
+			if (ch == ' ' || ch == '\t')
+				return -1;	/* obs-fold (or space before the first field) */
+			st = ch == '\r' ? HSCAN_CR : ch == '\n' ? HSCAN_BODY : HSCAN_NAME;
+			break;
+		case HSCAN_NAME:
+			if (ch == ' ' || ch == '\t')
+				return -1;	/* whitespace in or after a field name */
+			if (ch == ':')
+				st = HSCAN_VALUE;
+			else if (ch == '\n')
+				st = HSCAN_BOL;	/* no colon: the parser refuses it */
+			break;
+		case HSCAN_CR:
+			st = HSCAN_BODY;	/* LF, or junk the parser refuses */
+			break;
+		}
+	}
+	c->hscan = st;
 	return 0;
 }
 
@@ -968,6 +1144,8 @@ server_conn_free(struct http_conn *c)
 	__atomic_sub_fetch(&c->w->metrics->connections_open, 1, __ATOMIC_RELAXED);
 	if (c->w->draining && c->w->nconns == 0)
 		event_base_loopexit(c->w->base, NULL);
+	/* Its descriptor is free now (bufferevent_free closed it). */
+	server_accept_resume(c->w);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -996,6 +1174,13 @@ server_feed(struct http_conn *c, const char *data, size_t len)
 			 * its requests until it does. */
 			bufferevent_disable(c->bev, EV_READ);
 			c->reading_paused = 1;
+			break;
+		}
+		/* Only bytes this very call hands the parser: it stops at the
+		 * end of a message, where the scan starts over. */
+		if (c->hscan != HSCAN_BODY && server_hscan(c, data + off, len - off) != 0) {
+			log_debug("%s: whitespace before a colon or a folded header line", c->peer);
+			server_conn_fail(c, ERR_BAD_REQUEST);
 			break;
 		}
 		n = http_parser_execute(&c->parser, &server_parser_settings, data + off, len - off);
@@ -1187,6 +1372,103 @@ server_event_cb(struct bufferevent *bev, short what, void *arg)
 	server_conn_free(c);
 }
 
+/* ---- accepting: pause while descriptors are out ---- */
+
+#define SERVER_ACCEPT_DELAY_MIN 10	/* ms */
+#define SERVER_ACCEPT_DELAY_MAX 1000
+
+static void
+server_listeners_enable(struct worker *w, int on)
+{
+	if (w->listener != NULL)
+		(on ? evconnlistener_enable : evconnlistener_disable)(w->listener);
+	if (w->id == 0 && w->srv->metrics_listener != NULL)
+		(on ? evconnlistener_enable : evconnlistener_disable)(w->srv->metrics_listener);
+}
+
+/* Accept again: the back-off ran out, or a connection closed and gave its
+ * descriptor back.  Not while draining (the listeners stay off). */
+static void
+server_accept_resume(struct worker *w)
+{
+	if (!w->accept_paused || w->draining)
+		return;
+	w->accept_paused = 0;
+	evtimer_del(w->accept_timer);
+	server_listeners_enable(w, 1);
+}
+
+static void
+server_accept_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	server_accept_resume(arg);
+}
+
+/* accept() failed with the connection still queued: out of descriptors
+ * (EMFILE, ENFILE) or kernel memory.  Left enabled, libevent's listener
+ * would retry at once, forever: a core at 100% and a warning per try
+ * (millions a second).  Pause instead, 10 ms doubling to 1 s while the
+ * failures go on, and report once a second with a count. */
+static void
+server_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct worker *w = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	long long now = server_now_us();
+	struct timeval tv;
+
+	(void)l;
+	w->accept_delay_ms = w->accept_delay_ms == 0 ? SERVER_ACCEPT_DELAY_MIN :
+	    w->accept_delay_ms * 2 > SERVER_ACCEPT_DELAY_MAX ? SERVER_ACCEPT_DELAY_MAX :
+	    w->accept_delay_ms * 2;
+	w->accept_failures++;
+	if (now - w->accept_logged_us >= 1000000) {
+		log_warn("worker %d: accept: %s (%lu time%s since the last report): pausing accepts "
+		    "for %d ms or until a connection closes", w->id, strerror(err), w->accept_failures,
+		    w->accept_failures == 1 ? "" : "s", w->accept_delay_ms);
+		w->accept_failures = 0;
+		w->accept_logged_us = now;
+	}
+	server_listeners_enable(w, 0);
+	w->accept_paused = 1;
+	tv.tv_sec = w->accept_delay_ms / 1000;
+	tv.tv_usec = (w->accept_delay_ms % 1000) * 1000;
+	evtimer_add(w->accept_timer, &tv);
+}
+
+int
+server_fd_check(const struct config *cfg, char *err, size_t cap)
+{
+	struct rlimit rl;
+	unsigned long long need;
+	int workers = cfg->workers > 0 ? cfg->workers : 1;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	/* Take all the hard limit allows: a connection costs a descriptor
+	 * and the default soft limit (1024) is far below max_connections. */
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* Besides connections: per worker its database (3 with WAL), event
+	 * loop and wake-up pipes; the log, listeners, pool and files being
+	 * sent or spooled. */
+	need = (unsigned long long)workers * (unsigned long long)cfg->max_connections +
+	    64 + 16ULL * (unsigned long long)workers;
+	if (rl.rlim_cur != RLIM_INFINITY && (unsigned long long)rl.rlim_cur < need) {
+		snprintf(err, cap, "%s: only %llu file descriptors (RLIMIT_NOFILE) but [server] workers "
+		    "(%d) x max_connections (%d) + reserve need %llu: past it new connections wait "
+		    "(raise the limit, e.g. LimitNOFILE=, or lower max_connections)", cfg->path,
+		    (unsigned long long)rl.rlim_cur, workers, cfg->max_connections, need);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -1196,6 +1478,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 	int one = 1;
 
 	(void)salen;
+	w->accept_delay_ms = 0;		/* descriptors are back */
 	if (w->nconns >= (unsigned long)w->cfg->max_connections) {
 		log_warn("connection limit (%d per worker) reached", w->cfg->max_connections);
 		evutil_closesocket(fd);
@@ -1277,57 +1560,131 @@ server_conn_adopt(struct worker *w, struct http_conn *c, evutil_socket_t fd)
 	return 0;
 }
 
+static void
+server_fuzz_pair_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		*(int *)arg = 1;
+}
+
+#define SERVER_FUZZ_OUT_MAX (64u << 20)
+
+/* Append what the client end has received to *out; 1 at EOF. */
+static int
+server_fuzz_take(int cfd, struct bufferevent *peer, char **out, size_t *len, size_t *cap)
+{
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		if (peer != NULL)
+			n = (ssize_t)bufferevent_read(peer, buf, sizeof(buf));
+		else if ((n = read(cfd, buf, sizeof(buf))) == 0)
+			return 1;
+		if (n <= 0)
+			return 0;
+		if (*len + (size_t)n > *cap) {
+			size_t ncap = *cap ? *cap * 2 : 65536;
+			char *p;
+
+			while (ncap < *len + (size_t)n)
+				ncap *= 2;
+			if (ncap > SERVER_FUZZ_OUT_MAX || (p = realloc(*out, ncap)) == NULL)
+				return 0;	/* keep what fits; the rest is dropped */
+			*out = p;
+			*cap = ncap;
+		}
+		memcpy(*out + *len, buf, (size_t)n);
+		*len += (size_t)n;
+	}
+}
+
 int
-server_fuzz_connection(struct server *srv, const void *data, size_t len, size_t *outlen)
+server_fuzz_connection(struct server *srv, const void *data, size_t len, int plain,
+    char **out, size_t *outlen, int *closed)
 {
 	struct worker *w = &srv->workers[0];
-	struct bufferevent *pair[2];
+	struct bufferevent *pair[2] = {NULL, NULL};
 	struct http_conn *c;
-	size_t last = (size_t)-1;
+	int sv[2] = {-1, -1};
+	size_t last = (size_t)-1, sent = 0, cap = 0;
 	int idle = 0;
 
+	*out = NULL;
 	*outlen = 0;
-	if (bufferevent_pair_new(w->base, 0, pair) != 0)
-		return -1;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		bufferevent_free(pair[0]);
-		bufferevent_free(pair[1]);
+	*closed = 0;
+	if (plain) {
+		/* A real socket: the direct-read path (recv into the worker's
+		 * buffer or an upload spool) and sendfile answers. */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+			return -1;
+	} else if (bufferevent_pair_new(w->base, 0, pair) != 0) {
 		return -1;
 	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto fail;
 	c->w = w;
 	c->file_fd = -1;
-	c->tls = 1;		/* no socket under a pair: no direct reads */
-	c->bev = pair[0];
+	/* No socket under a pair: no direct reads, as with TLS. */
+	c->tls = !plain;
+	c->bev = plain ? bufferevent_socket_new(w->base, sv[0], BEV_OPT_CLOSE_ON_FREE) : pair[0];
 	snprintf(c->peer, sizeof(c->peer), "fuzz");
-	if (server_conn_adopt(w, c, -1) != 0) {
-		bufferevent_free(pair[1]);
-		return -1;
+	if (server_conn_adopt(w, c, plain ? sv[0] : -1) != 0) {
+		sv[0] = -1;
+		pair[0] = NULL;
+		goto fail;
 	}
-	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
-	bufferevent_write(pair[1], data, len);
+	if (!plain) {
+		bufferevent_setcb(pair[1], NULL, NULL, server_fuzz_pair_event, closed);
+		bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+		bufferevent_write(pair[1], data, len);
+		sent = len;
+	}
 	/* Run the loop until the output stops growing for a while (deferred
 	 * answers come back from pool threads), bounded. */
 	for (int i = 0; i < 2000 && idle < 20; i++) {
-		size_t now;
+		size_t before = sent;
 
+		if (plain && sent < len) {
+			ssize_t n = write(sv[1], (const char *)data + sent, len - sent);
+
+			if (n > 0)
+				sent += (size_t)n;
+		}
 		event_base_loop(w->base, EVLOOP_NONBLOCK);
-		now = evbuffer_get_length(bufferevent_get_input(pair[1]));
-		if (now == last) {
+		if (server_fuzz_take(sv[1], pair[1], out, outlen, &cap))
+			*closed = 1;
+		if (*outlen == last && sent == before) {
 			idle++;
 			usleep(200);
 		} else {
 			idle = 0;
-			last = now;
+			last = *outlen;
 		}
 	}
-	*outlen = evbuffer_get_length(bufferevent_get_input(pair[1]));
+	/* A pair's end does not report its partner's free: ask the worker
+	 * (this was its only connection). */
+	if (w->nconns == 0)
+		*closed = 1;
 	/* Hang up: the server side sees EOF and aborts what is left. */
-	bufferevent_free(pair[1]);
+	if (plain)
+		close(sv[1]);
+	else
+		bufferevent_free(pair[1]);
 	for (int i = 0; i < 20; i++)
 		event_base_loop(w->base, EVLOOP_NONBLOCK);
 	while (w->conns != NULL)
 		server_conn_free(w->conns);
 	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (pair[i] != NULL)
+			bufferevent_free(pair[i]);
+	}
+	return -1;
 }
 
 /* ---- the server and its workers ---- */
@@ -1480,8 +1837,7 @@ server_shutdown(struct server *srv)
 
 struct server_swap {
 	struct worker *w;
-	const struct config *cfg;
-	struct auth *auth;
+	struct server_gen *gen;		/* a reference, handed to the worker */
 	SSL_CTX *ctx;
 };
 
@@ -1493,11 +1849,16 @@ server_swap_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	sw->w->cfg = sw->cfg;
-	sw->w->auth = sw->auth;
+	struct server_gen *old = sw->w->gen;
+
+	sw->w->gen = sw->gen;
+	sw->w->cfg = sw->gen->cfg;
+	sw->w->auth = sw->gen->auth;
 	if (sw->w->ssl_ctx != NULL)
 		SSL_CTX_free(sw->w->ssl_ctx);
 	sw->w->ssl_ctx = sw->ctx;
+	/* Requests that began under the old one hold their own references. */
+	server_gen_unref(sw->w->srv, old);
 	free(sw);
 }
 
@@ -1519,8 +1880,8 @@ server_reload(struct server *srv)
 	struct config *cfg = NULL;
 	struct auth *auth = NULL;
 	SSL_CTX *ctx = NULL;
+	struct server_gen *g, *old;
 	char err[2 * PATH_MAX + 256];
-	void *p;
 
 	if (srv->reload_fn == NULL)
 		return;
@@ -1536,19 +1897,19 @@ server_reload(struct server *srv)
 		goto out;
 	}
 	server_reload_warn(srv->cfg, cfg);
-	if ((p = realloc(srv->old_cfgs, (srv->nold + 1) * sizeof(*srv->old_cfgs))) != NULL)
-		srv->old_cfgs = p;
-	if ((p = realloc(srv->old_auths, (srv->nold + 1) * sizeof(*srv->old_auths))) != NULL)
-		srv->old_auths = p;
-	if (srv->old_cfgs == NULL || srv->old_auths == NULL) {
+	if ((g = server_gen_new(srv, cfg, auth, 1)) == NULL) {
 		log_error("reload refused: out of memory");
+		config_free(cfg);
+		free(cfg);
+		auth_free(auth);
+		if (ctx != NULL)
+			SSL_CTX_free(ctx);
 		goto out;
 	}
-	/* Keep the new pair until exit; the first pair belongs to the
-	 * caller. */
-	srv->old_cfgs[srv->nold] = cfg;
-	srv->old_auths[srv->nold] = auth;
-	srv->nold++;
+	/* g's first reference is the server's, taken over from the old
+	 * one's; each worker gets one with its swap. */
+	old = srv->gen;
+	srv->gen = g;
 	srv->cfg = cfg;
 	log_set_level((enum log_level)cfg->log_level);
 	for (int i = 0; i < srv->nworkers; i++) {
@@ -1558,19 +1919,21 @@ server_reload(struct server *srv)
 		if (sw == NULL)
 			continue;
 		sw->w = &srv->workers[i];
-		sw->cfg = cfg;
-		sw->auth = auth;
+		sw->gen = g;
+		server_gen_ref(g);
 		sw->ctx = ctx;
 		if (ctx != NULL)
 			SSL_CTX_up_ref(ctx);
 		if (event_base_once(srv->workers[i].base, -1, EV_TIMEOUT, server_swap_cb, sw, &now) != 0) {
 			if (ctx != NULL)
 				SSL_CTX_free(ctx);
+			server_gen_unref(srv, g);
 			free(sw);
 		}
 	}
 	if (ctx != NULL)
 		SSL_CTX_free(ctx);
+	server_gen_unref(srv, old);
 	log_info("reloaded %s", cfg->path);
 out:
 	notify_send("READY=1");
@@ -1681,6 +2044,7 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 	}
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return NULL;
+	pthread_mutex_init(&srv->gen_mu, NULL);
 	http_parser_settings_init(&server_parser_settings);
 	server_parser_settings.on_message_begin = cb_message_begin;
 	server_parser_settings.on_url = cb_url;
@@ -1694,6 +2058,9 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 	srv->cfg = cfg;
 	srv->store = store;
 	srv->auth = auth;
+	/* The caller's pair: never freed here. */
+	if ((srv->gen = server_gen_new(srv, (struct config *)cfg, auth, 0)) == NULL)
+		goto fail;
 	/* Socket activation: systemd passes the listening socket. */
 	lfd = notify_listen_fd();
 	if ((srv->pool = pool_new(2)) == NULL)
@@ -1721,6 +2088,8 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 		w->store = store;
 		w->pool = srv->pool;
 		w->auth = auth;
+		w->gen = srv->gen;
+		server_gen_ref(w->gen);
 		if (srv->ssl_ctx != NULL) {
 			SSL_CTX_up_ref(srv->ssl_ctx);
 			w->ssl_ctx = srv->ssl_ctx;
@@ -1769,6 +2138,9 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 			goto fail;
 		}
 bound:
+		evconnlistener_set_error_cb(w->listener, server_accept_error_cb);
+		if ((w->accept_timer = evtimer_new(w->base, server_accept_timer_cb, w)) == NULL)
+			goto fail;
 		if (i == 0) {
 			struct sockaddr_storage bound;
 			socklen_t blen = sizeof(bound);
@@ -1790,6 +2162,7 @@ bound:
 			log_error("metrics_listen %s: %s", cfg->metrics_listen, strerror(errno));
 			goto fail;
 		}
+		evconnlistener_set_error_cb(srv->metrics_listener, server_accept_error_cb);
 		{
 			struct sockaddr_storage bound;
 			socklen_t blen = sizeof(bound);
@@ -1900,6 +2273,8 @@ server_free(struct server *srv)
 		proxy_worker_free(w);
 		if (w->listener != NULL)
 			evconnlistener_free(w->listener);
+		if (w->accept_timer != NULL)
+			event_free(w->accept_timer);
 		meta_close(w->meta);
 		free(w->rbuf);
 		free(w->metrics);
@@ -1914,13 +2289,15 @@ server_free(struct server *srv)
 	srv->pool = NULL;
 	if (srv->ssl_ctx != NULL)
 		SSL_CTX_free(srv->ssl_ctx);
-	for (size_t i = 0; i < srv->nold; i++) {
-		config_free(srv->old_cfgs[i]);
-		free(srv->old_cfgs[i]);
-		auth_free(srv->old_auths[i]);
+	/* Every request is gone: whatever generations are left (the
+	 * current one, those kept for [proxy]) go regardless of counts. */
+	while (srv->gens != NULL) {
+		struct server_gen *g = srv->gens;
+
+		srv->gens = g->next;
+		server_gen_destroy(g);
 	}
-	free(srv->old_cfgs);
-	free(srv->old_auths);
+	pthread_mutex_destroy(&srv->gen_mu);
 	free(srv->workers);
 	free(srv->threads);
 	free(srv);

@@ -197,7 +197,7 @@ upload_client_slot(const char *peer, char *ip, size_t cap)
 
 /* 0, or -ERR_TOOMANYREQUESTS.  A slot whose hash another address holds is
  * shared: the limit then errs on the strict side for both. */
-static int
+int
 upload_slot_take(struct request *req)
 {
 	const struct config *cfg = req->cfg;
@@ -224,7 +224,7 @@ upload_slot_take(struct request *req)
 	return rc;
 }
 
-static void
+void
 upload_slot_put(struct request *req)
 {
 	char ip[64];
