@@ -65,9 +65,16 @@ $(BUILD)/ociregd: $(OBJS)
 $(BUILD)/libociregd.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $(LIB_OBJS)
 
+# UNIT_LDFLAGS_<test>: extra link flags for one test.  test_store_durable
+# interposes the store's file system calls to replay them under the POSIX
+# durability model.
+UNIT_LDFLAGS_test_store_durable := \
+	-Wl,--wrap=mkdir,--wrap=link,--wrap=rename,--wrap=renameat2,--wrap=fsync,--wrap=fdatasync
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libociregd.a | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
-		$(ALL_LDFLAGS) $(BUILD)/libociregd.a $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+		$(ALL_LDFLAGS) $(UNIT_LDFLAGS_$*) $(BUILD)/libociregd.a $(PKG_LIBS) \
+		$(shell $(PKG_CONFIG) --libs cmocka)
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
