@@ -16,7 +16,10 @@
 struct store;
 
 /* Open (creating directories as needed) the store under root.  sync: fsync
- * before a blob becomes visible.  NULL on failure (logged). */
+ * before a blob becomes visible, and every directory on a blob's path
+ * (root's entry in its parent, root, blobs/, blobs/<alg>/, each prefix
+ * directory) is durable before a blob in it is acknowledged, whichever
+ * process or thread created it.  NULL on failure (logged). */
 struct store *store_open(const char *root, int sync);
 void store_close(struct store *s);
 /* Write upload spools with O_DIRECT where the filesystem allows (pays when

@@ -1903,7 +1903,7 @@ proxy_blob_start(struct proxy_fetch *f)
 {
 	struct worker *w = f->w;
 	struct proxy_xfer *x;
-	int rc;
+	int rc, rfd = -1;
 
 	reference_uuid_new(f->upload_id);
 	/* The spool is an upload session, so an interrupted fetch is
@@ -1911,10 +1911,15 @@ proxy_blob_start(struct proxy_fetch *f)
 	if ((rc = store_upload_create(w->store, f->upload_id)) != 0 ||
 	    (rc = meta_upload_create(w->meta, f->upload_id, f->local)) != 0 ||
 	    (rc = store_upload_open(w->store, f->upload_id, 0, &f->wfd)) != 0 ||
-	    (rc = store_upload_open_read(w->store, f->upload_id, &f->rfd)) != 0) {
+	    (rc = store_upload_open_read(w->store, f->upload_id, &rfd)) != 0) {
 		proxy_blob_fail(f, (enum reg_error)-rc, NULL);
 		return;
 	}
+	/* rfd is shared: the fetch is published already, and waiters on
+	 * other workers read it under proxy_mu (proxy_waiter_step). */
+	pthread_mutex_lock(&proxy_mu);
+	f->rfd = rfd;
+	pthread_mutex_unlock(&proxy_mu);
 	if ((f->h = hasher_new(f->want.alg)) == NULL ||
 	    (x = proxy_xfer_for(w, f->sec, f->upstream, "blobs", f->want.str, NULL)) == NULL) {
 		proxy_blob_fail(f, ERR_INTERNAL, "cannot start the upstream request");

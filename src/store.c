@@ -30,6 +30,12 @@ struct store {
 	char root[PATH_MAX];
 	int sync;
 	int direct;			/* spools written with O_DIRECT when possible */
+	/* One bit per prefix directory blobs/<alg>/<2 hex> whose entry this
+	 * store has made durable (fsync of blobs/<alg> after it existed);
+	 * set only after that fsync succeeded, read and set atomically by
+	 * every worker.  Prefix directories are never removed, so a bit never
+	 * goes stale.  See store_prefix_dir. */
+	uint64_t prefix_durable[2][256 / 64];
 };
 
 static int
@@ -51,6 +57,30 @@ store_fsync_path(const char *path)
 	rc = fsync(fd);
 	close(fd);
 	return rc;
+}
+
+/* fsync the directory that holds path's last component: what makes the
+ * entry itself durable (POSIX: fsync of a file covers its data, not the
+ * name a directory gives it). */
+static int
+store_fsync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(dir))
+		return errno = ENAMETOOLONG, -1;
+	memcpy(dir, path, n + 1);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	while (n > 0 && dir[n - 1] != '/')
+		n--;
+	if (n == 0)
+		return store_fsync_path(".");
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	dir[n] = '\0';
+	return store_fsync_path(dir);
 }
 
 /* fsync a file; warm: also start reading it back into the page cache if
@@ -86,6 +116,7 @@ store_open(const char *root, int sync)
 {
 	struct store *s;
 	char path[PATH_MAX + 32];
+	int created_root = 0;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
@@ -96,7 +127,9 @@ store_open(const char *root, int sync)
 	}
 	snprintf(s->root, sizeof(s->root), "%s", root);
 	s->sync = sync;
-	if (store_mkdir(s->root) != 0) {
+	if (mkdir(s->root, 0755) == 0)
+		created_root = 1;
+	else if (errno != EEXIST) {
 		store_fail("mkdir", s->root);
 		goto fail;
 	}
@@ -107,6 +140,32 @@ store_open(const char *root, int sync)
 			store_fail("mkdir", path);
 			goto fail;
 		}
+	}
+	if (!sync)
+		return s;
+	/* Every directory on the path of a blob must be durable before the
+	 * first blob is acknowledged: a file system that keeps only what was
+	 * fsynced loses a fresh root's whole tree otherwise (the blobs'
+	 * own fsyncs do not cover their ancestors' entries).  The entries are
+	 * fsynced whether or not this process created them: one that exists
+	 * may have been created by a process that died before its fsync.
+	 * Only the root's parent is ours to require just when we made the
+	 * root; an existing root's entry there is best effort (the parent may
+	 * not be readable to us). */
+	static const char *const parents[] = {"blobs", ""};
+	for (size_t i = 0; i < sizeof(parents) / sizeof(parents[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->root, parents[i]);
+		if (store_fsync_path(path) != 0) {
+			store_fail("fsync", path);
+			goto fail;
+		}
+	}
+	if (store_fsync_parent(s->root) != 0) {
+		if (created_root) {
+			store_fail("fsync the parent of", s->root);
+			goto fail;
+		}
+		log_debug("store: fsync the parent of %s: %s", s->root, strerror(errno));
 	}
 	return s;
 fail:
@@ -218,6 +277,38 @@ store_blob_open(struct store *s, const struct digest *d, int *fd, uint64_t *size
 	return 0;
 }
 
+static unsigned
+store_hexval(char c)
+{
+	return c >= 'a' ? (unsigned)(c - 'a' + 10) : (unsigned)(c - '0');
+}
+
+/* Create (if need be) blob d's prefix directory blobs/<alg>/<2 hex>, its
+ * path written to dir, and with sync make its entry durable before any
+ * blob in it is acknowledged.  mkdir's EEXIST proves only that someone
+ * made the directory: another worker between its mkdir and its fsync of
+ * blobs/<alg>, or a process that died before that fsync.  So blobs/<alg>
+ * is fsynced unless this store recorded having done it for this prefix:
+ * one directory fsync per prefix and process, none after. */
+static int
+store_prefix_dir(struct store *s, const struct digest *d, char *dir, size_t cap)
+{
+	const char *hex = digest_hex(d);
+	unsigned x = store_hexval(hex[0]) << 4 | store_hexval(hex[1]);
+	uint64_t *word = &s->prefix_durable[d->alg == DIGEST_SHA512][x / 64];
+	uint64_t bit = (uint64_t)1 << (x % 64);
+
+	snprintf(dir, cap, "%s/blobs/%s/%.2s", s->root, digest_alg_name(d->alg), hex);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return store_fail("mkdir", dir);
+	if (!s->sync || (__atomic_load_n(word, __ATOMIC_ACQUIRE) & bit) != 0)
+		return 0;
+	if (store_fsync_parent(dir) != 0)
+		return store_fail("fsync the parent of", dir);
+	__atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
+	return 0;
+}
+
 /* Rename a finished spool file into its content address.  If the blob is
  * already there the spool is left in place when keep is set (the caller
  * settles it after recording the blob, see store_upload_settle), else
@@ -226,15 +317,12 @@ static int
 store_install(struct store *s, const char *tmp, const struct digest *d, int keep, int warm)
 {
 	char path[PATH_MAX + 256], dir[PATH_MAX + 256];
-	int created = 0;
+	int rc;
 
 	if (s->sync && store_fsync_file(tmp, warm) != 0)
 		return store_fail("fsync", tmp);
-	snprintf(dir, sizeof(dir), "%s/blobs/%s/%.2s", s->root, digest_alg_name(d->alg), digest_hex(d));
-	if (mkdir(dir, 0755) == 0)
-		created = 1;
-	else if (errno != EEXIST)
-		return store_fail("mkdir", dir);
+	if ((rc = store_prefix_dir(s, d, dir, sizeof(dir))) != 0)
+		return rc;
 	store_blob_path(s, d, path, sizeof(path));
 	/* An upload's spool is hard-linked, not renamed: until the row is
 	 * committed and store_upload_settle drops the spool, a crash or a
@@ -246,17 +334,15 @@ store_install(struct store *s, const char *tmp, const struct digest *d, int keep
 		/* Same content is already there: immutable, keep it. */
 		if (!keep)
 			unlink(tmp);
+		/* But its name may not be durable yet: the worker that put it
+		 * there may be between its link and its fsync, and we are about
+		 * to acknowledge it too. */
+		if (s->sync && store_fsync_path(dir) != 0)
+			return store_fail("fsync", dir);
 		return 0;
 	}
-	if (s->sync) {
-		if (store_fsync_path(dir) != 0)
-			return store_fail("fsync", dir);
-		if (created) {
-			snprintf(dir, sizeof(dir), "%s/blobs/%s", s->root, digest_alg_name(d->alg));
-			if (store_fsync_path(dir) != 0)
-				return store_fail("fsync", dir);
-		}
-	}
+	if (s->sync && store_fsync_path(dir) != 0)
+		return store_fail("fsync", dir);
 	return 0;
 }
 
@@ -968,10 +1054,11 @@ store_trash_restore(struct store *s, const char *name, const struct digest *d)
 {
 	char from[PATH_MAX + 512], path[PATH_MAX + 256], dir[PATH_MAX + 256];
 
+	int rc;
+
 	store_area_path(s, "trash", name, from, sizeof(from));
-	snprintf(dir, sizeof(dir), "%s/blobs/%s/%.2s", s->root, digest_alg_name(d->alg), digest_hex(d));
-	if (store_mkdir(dir) != 0)
-		return store_fail("mkdir", dir);
+	if ((rc = store_prefix_dir(s, d, dir, sizeof(dir))) != 0)
+		return rc;
 	store_blob_path(s, d, path, sizeof(path));
 	if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
 		if (errno != EEXIST)
