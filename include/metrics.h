@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "router.h"
+#include "route.h"
 
 /* Route labels: the router's kinds, then these. */
 enum {

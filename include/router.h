@@ -1,70 +1,9 @@
-/* router.h — splitting /v2/ paths into {route kind, name, reference} and the
- * route table {method, kind} -> handler.
- *
- * Names contain slashes, so a path is split from the right: the last one or
- * two components name the kind (blobs/<digest>, manifests/<ref>,
- * blobs/uploads/[<id>], tags/list, referrers/<digest>) and everything before
- * them is the repository name. */
+/* router.h — the gates every request goes through and the route table
+ * {method, kind} -> handler (the /v2/ URL layout itself is route.h). */
 #ifndef OCIREGD_ROUTER_H
 #define OCIREGD_ROUTER_H
 
-#include <stddef.h>
-
-#include "digest.h"
-#include "reference.h"
-
-enum route_kind {
-	ROUTE_NONE = 0,
-	ROUTE_BASE,		/* /v2/ */
-	ROUTE_CATALOG,		/* /v2/_catalog */
-	ROUTE_BLOB,		/* /v2/<name>/blobs/<digest> */
-	ROUTE_UPLOAD_START,	/* /v2/<name>/blobs/uploads/ */
-	ROUTE_UPLOAD,		/* /v2/<name>/blobs/uploads/<id> */
-	ROUTE_MANIFEST,		/* /v2/<name>/manifests/<tag|digest> */
-	ROUTE_TAGS,		/* /v2/<name>/tags/list */
-	ROUTE_REFERRERS,	/* /v2/<name>/referrers/<digest> */
-	ROUTE_COUNT
-};
-
-#define ROUTER_PATH_MAX 1024
-
-struct route_match {
-	enum route_kind kind;
-	/* The repository the request is served from or written to.  After
-	 * router_split it is the name in the URL; the router's resolve gate
-	 * replaces it with the repository a [proxy] section maps the request
-	 * to (<prefix>/<name> for ?ns=) before anything is authorized, so
-	 * the name authorized is the name served. */
-	char name[REFERENCE_NAME_MAX + 1];
-	/* The name as the client wrote it in the URL: token scopes (clients
-	 * ask /token for it), challenges, and names echoed back in bodies
-	 * and Link headers. */
-	char url_name[REFERENCE_NAME_MAX + 1];
-	/* The reference as given: a digest, tag or upload id ("" if none). */
-	char ref[DIGEST_STR_MAX > REFERENCE_TAG_MAX + 1 ? DIGEST_STR_MAX : REFERENCE_TAG_MAX + 1];
-	int ref_is_digest;	/* ROUTE_MANIFEST: ref is a digest, not a tag */
-	int ref_unknown;	/* GET/HEAD of a manifest reference that is neither */
-	struct digest digest;	/* valid when the reference is a digest */
-};
-
-/* Split a percent-decoded path (no query string).  Validates the name and
- * the reference against the grammar for the kind.  Returns 0, or
- * -ERR_NOT_FOUND (not a registry path), -ERR_NAME_INVALID,
- * -ERR_DIGEST_INVALID, -ERR_TAG_INVALID, -ERR_BLOB_UPLOAD_UNKNOWN (malformed
- * upload id). */
-int router_split(const char *path, struct route_match *m);
-
-/* Percent-decode src[0..len) into dst (cap bytes incl. NUL).  Rejects NUL
- * bytes and malformed escapes.  0 or -1. */
-int router_decode(const char *src, size_t len, char *dst, size_t cap);
-
-/* Find key in a raw query string ("a=1&b=2") and percent-decode its value
- * into out (cap bytes).  Returns 1 if found, 0 if absent, -1 if the value is
- * malformed or too long.  A key without '=' yields "". */
-int router_query(const char *query, const char *key, char *out, size_t cap);
-
-/* Route name for logs and metrics ("blob", "manifest", ...). */
-const char *router_kind_name(enum route_kind kind);
+#include "route.h"
 
 struct request;
 

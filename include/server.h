@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "errors.h"
-#include "router.h"
+#include "route.h"
 
 enum http_method_kind {
 	METHOD_OTHER = 0,
@@ -227,7 +227,5 @@ long long server_now_us(void);
  * connection before the hang-up.  0 or -1.  Not while server_run runs. */
 int server_fuzz_connection(struct server *srv, const void *data, size_t len, int plain,
     char **out, size_t *outlen, int *closed);
-/* Whether a [server] listen value parses ("HOST:PORT", "[V6]:PORT"). */
-int server_listen_valid(const char *listen);
 
 #endif

@@ -32,8 +32,9 @@
 #include "auth.h"
 #include "config.h"
 #include "log.h"
-#include "router.h"
+#include "route.h"
 #include "server.h"
+#include "uri.h"
 
 #define AUTH_USER_MAX 128
 #define AUTH_HASH_MAX 256
@@ -934,7 +935,7 @@ auth_token_handler(struct request *req)
 		if (n > 6 && strncmp(q, "scope=", 6) == 0) {
 			char dec[2048];
 
-			if (router_decode(q + 6, n - 6, dec, sizeof(dec)) == 0)
+			if (uri_decode(q + 6, n - 6, dec, sizeof(dec)) == 0)
 				auth_add_scopes(a, user[0] ? user : NULL, dec, c);
 		}
 		q += n;

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "config.h"
 #include "log.h"
-#include "server.h"
 
 enum config_type {
 	CT_STRING, CT_OPTSTR, CT_INT, CT_SIZE, CT_DURATION, CT_LOGLEVEL, CT_BOOL, CT_LISTEN,
@@ -242,7 +242,7 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 		}
 		/* FALLTHROUGH */
 	case CT_LISTEN:
-		if (!server_listen_valid(v)) {
+		if (!addr_valid(v)) {
 			config_fail(p, k->section, k->key, "'%s' is not HOST:PORT or [IPV6]:PORT", v);
 			return -1;
 		}

@@ -31,7 +31,7 @@ metrics_route_name(int r)
 	case METRICS_ROUTE_TOKEN: return "token";
 	case METRICS_ROUTE_METRICS: return "metrics";
 	case METRICS_ROUTE_HEALTH: return "health";
-	default: return router_kind_name((enum route_kind)r);
+	default: return route_kind_name((enum route_kind)r);
 	}
 }
 

@@ -59,6 +59,8 @@
 #include "proxy.h"
 #include "router.h"
 #include "server.h"
+#include "addr.h"
+#include "uri.h"
 
 #define SERVER_URL_MAX 8192
 #define SERVER_HDR_BYTES (64 * 1024)
@@ -255,7 +257,7 @@ req_header(const struct request *req, const char *name)
 int
 req_query(const struct request *req, const char *key, char *out, size_t cap)
 {
-	return router_query(req->query, key, out, cap);
+	return uri_query(req->query, key, out, cap);
 }
 
 void
@@ -938,7 +940,7 @@ cb_headers_complete(http_parser *p)
 	if (q != NULL)
 		req->query = arena_strndup(a, q + 1, c->url_len - (size_t)(q - c->url) - 1);
 	path = arena_alloc(a, c->url_len + 1);
-	if (path == NULL || router_decode(c->url, q ? (size_t)(q - c->url) : c->url_len,
+	if (path == NULL || uri_decode(c->url, q ? (size_t)(q - c->url) : c->url_len,
 	    path, c->url_len + 1) != 0) {
 		req->path = req->url;
 		req_error(req, ERR_BAD_REQUEST, "malformed request path");
@@ -1689,69 +1691,6 @@ fail:
 
 /* ---- the server and its workers ---- */
 
-static int
-server_parse_listen(const char *listen, struct sockaddr_storage *ss, int *sslen)
-{
-	char host[256];
-	const char *colon;
-	size_t hlen;
-	uint16_t port;
-	unsigned long v;
-	char *end;
-
-	memset(ss, 0, sizeof(*ss));
-	if (listen[0] == '[') {
-		const char *rb = strchr(listen, ']');
-
-		if (rb == NULL || rb[1] != ':')
-			return -1;
-		hlen = (size_t)(rb - listen - 1);
-		colon = rb + 1;
-		if (hlen >= sizeof(host))
-			return -1;
-		memcpy(host, listen + 1, hlen);
-	} else {
-		colon = strrchr(listen, ':');
-		if (colon == NULL)
-			return -1;
-		hlen = (size_t)(colon - listen);
-		if (hlen >= sizeof(host))
-			return -1;
-		memcpy(host, listen, hlen);
-	}
-	host[hlen] = '\0';
-	errno = 0;
-	v = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || end == colon + 1 || *end != '\0' || v > 65535)
-		return -1;
-	port = (uint16_t)v;
-	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-		*sslen = sizeof(struct sockaddr_in6);
-		return 0;
-	}
-	if (strcmp(host, "localhost") == 0)
-		memcpy(host, "127.0.0.1", 10);
-	if (host[0] == '\0' || strcmp(host, "*") == 0)
-		memcpy(host, "0.0.0.0", 8);
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-		*sslen = sizeof(struct sockaddr_in);
-		return 0;
-	}
-	return -1;
-}
-
-int
-server_listen_valid(const char *listen)
-{
-	struct sockaddr_storage ss;
-	int len;
-
-	return server_parse_listen(listen, &ss, &len) == 0;
-}
 
 /* Bind (without SO_REUSEPORT) and close: fails with EADDRINUSE if any
  * socket, ours or another process's, is bound to the address. */
@@ -2038,7 +1977,7 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 	struct sockaddr_storage ss;
 	int sslen, i, lfd;
 
-	if (server_parse_listen(cfg->listen, &ss, &sslen) != 0) {
+	if (addr_parse(cfg->listen, &ss, &sslen) != 0) {
 		log_error("listen: cannot parse '%s'", cfg->listen);
 		return NULL;
 	}
@@ -2155,7 +2094,7 @@ bound:
 		struct sockaddr_storage ms;
 		int mslen;
 
-		if (server_parse_listen(cfg->metrics_listen, &ms, &mslen) != 0 ||
+		if (addr_parse(cfg->metrics_listen, &ms, &mslen) != 0 ||
 		    (srv->metrics_listener = evconnlistener_new_bind(srv->workers[0].base,
 		    server_accept_cb, &srv->workers[0], LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 		    LEV_OPT_CLOSE_ON_EXEC, 64, (struct sockaddr *)&ms, mslen)) == NULL) {

@@ -29,6 +29,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 
+#include "addr.h"
 #include "config.h"
 #include "fuzz.h"
 #include "log.h"
@@ -47,7 +48,7 @@ check_bounds(const struct config *c)
 {
 	FUZZ_CHECK(strcmp(c->path, NAME) == 0);
 	FUZZ_CHECK(TERMINATED(c->listen));
-	FUZZ_CHECK(c->listen[0] != '\0' && server_listen_valid(c->listen));
+	FUZZ_CHECK(c->listen[0] != '\0' && addr_valid(c->listen));
 	FUZZ_CHECK(c->log_level >= LOG_DEBUG && c->log_level <= LOG_ERROR);
 	FUZZ_CHECK(c->workers >= 0 && c->workers <= 256);
 	FUZZ_CHECK(c->header_timeout >= 1 && c->header_timeout <= 3600);

@@ -2,7 +2,7 @@
  * fuzz_router.c — /v2/ path splitting, percent-decoding and query lookup
  * (router.c).
  *
- * router_split gets the whole input as a path.  Its verdict (route kind or
+ * route_split gets the whole input as a path.  Its verdict (route kind or
  * error) is compared with a plain re-statement of the URL layout below, and a
  * match must describe the path exactly: the name passes
  * reference_name_valid, digest references parse (and m.digest is that
@@ -10,9 +10,9 @@
  * + ref rebuilds the input.  Every output buffer is bounded (ASan, plus a
  * NUL inside each fixed array).
  *
- * router_decode gets input[1..] (not NUL-terminated) with a capacity picked
+ * uri_decode gets input[1..] (not NUL-terminated) with a capacity picked
  * by input[0] (0 included), and once more with room for the whole;
- * router_query gets the input as a query string, each key the server asks
+ * uri_query gets the input as a query string, each key the server asks
  * for, and a capacity from input[0] (0 included) or room for the whole.
  * Both are compared with an independent decoder: '+' is a space, %XX needs
  * two hex digits, a decoded NUL or an output that does not fit (counting
@@ -23,9 +23,10 @@
 #include "errors.h"
 #include "fuzz.h"
 #include "reference.h"
-#include "router.h"
+#include "route.h"
+#include "uri.h"
 
-/* ---- router_split ---- */
+/* ---- route_split ---- */
 
 static int
 has_suffix(const char *s, size_t len, const char *suffix)
@@ -47,7 +48,7 @@ name_ok(const char *s, size_t len)
 	return reference_name_valid(buf);
 }
 
-/* The expected result of router_split: a route kind (> 0) or a negated
+/* The expected result of route_split: a route kind (> 0) or a negated
  * error.  The path is split at its last two slashes: name/kind/ref. */
 static int
 oracle_split(const char *path)
@@ -123,7 +124,7 @@ check_split(const char *path)
 
 	FUZZ_CHECK(m != NULL);
 	memset(m, 0xa5, sizeof(*m));
-	rc = router_split(path, m);
+	rc = route_split(path, m);
 	want = oracle_split(path);
 	FUZZ_CHECK(rc <= 0);
 	FUZZ_CHECK(rc == 0 || rc == -ERR_NOT_FOUND || rc == -ERR_NAME_INVALID ||
@@ -190,11 +191,11 @@ check_split(const char *path)
 	default:
 		FUZZ_CHECK(!"unexpected route kind");
 	}
-	FUZZ_CHECK(strcmp(router_kind_name(m->kind), "none") != 0);
+	FUZZ_CHECK(strcmp(route_kind_name(m->kind), "none") != 0);
 	free(m);
 }
 
-/* ---- router_decode / router_query ---- */
+/* ---- uri_decode / uri_query ---- */
 
 static int
 hexval(char c)
@@ -272,7 +273,7 @@ check_decode(const char *src, size_t len, size_t cap)
 	char *want = oracle_decode(src, len, &wlen);
 	int rc;
 
-	rc = router_decode(src, len, dst, cap);
+	rc = uri_decode(src, len, dst, cap);
 	out_check(dst, cap);
 	FUZZ_CHECK(rc == 0 || rc == -1);
 	if (rc == 0) {
@@ -287,7 +288,7 @@ check_decode(const char *src, size_t len, size_t cap)
 	free(dst);
 }
 
-/* Expected router_query result; *val (malloc'd) on 1. */
+/* Expected uri_query result; *val (malloc'd) on 1. */
 static int
 oracle_query(const char *q, const char *key, size_t cap, char **val)
 {
@@ -335,7 +336,7 @@ check_query(const char *q, size_t cap)
 		char *out = out_new(cap), *want = NULL;
 		int rc, wrc;
 
-		rc = router_query(q, keys[k], out, cap);
+		rc = uri_query(q, keys[k], out, cap);
 		out_check(out, cap);
 		wrc = oracle_query(q, keys[k], cap, &want);
 		FUZZ_CHECK(rc == wrc);

@@ -16,7 +16,8 @@
 #include <string.h>
 
 #include "errors.h"
-#include "router.h"
+#include "route.h"
+#include "uri.h"
 
 #define HEX64 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define HEX128 "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce" \
@@ -40,11 +41,11 @@ check_ok(const struct ok_case *c)
 	int rc;
 
 	memset(&m, 0x5a, sizeof(m));
-	if ((rc = router_split(c->path, &m)) != 0)
+	if ((rc = route_split(c->path, &m)) != 0)
 		fail_msg("%s: rc %d, want 0", c->path, rc);
 	if (m.kind != c->kind)
-		fail_msg("%s: kind %s, want %s", c->path, router_kind_name(m.kind),
-		    router_kind_name(c->kind));
+		fail_msg("%s: kind %s, want %s", c->path, route_kind_name(m.kind),
+		    route_kind_name(c->kind));
 	if (strcmp(m.name, c->name) != 0)
 		fail_msg("%s: name '%s', want '%s'", c->path, m.name, c->name);
 	if (strcmp(m.ref, c->ref) != 0)
@@ -62,7 +63,7 @@ static void
 check_err(const char *path, int want)
 {
 	struct route_match m;
-	int rc = router_split(path, &m);
+	int rc = route_split(path, &m);
 
 	if (rc != want)
 		fail_msg("'%s': rc %d, want %d", path, rc, want);
@@ -158,7 +159,7 @@ test_split_manifests_tags_referrers(void **state)
 static void
 test_split_long_name_and_tag(void **state)
 {
-	char path[ROUTER_PATH_MAX], name[REFERENCE_NAME_MAX + 2], tag[REFERENCE_TAG_MAX + 2];
+	char path[ROUTE_PATH_MAX], name[REFERENCE_NAME_MAX + 2], tag[REFERENCE_TAG_MAX + 2];
 	struct route_match m;
 
 	(void)state;
@@ -166,39 +167,39 @@ test_split_long_name_and_tag(void **state)
 	memset(name, 'n', REFERENCE_NAME_MAX);
 	name[REFERENCE_NAME_MAX] = '\0';
 	snprintf(path, sizeof(path), "/v2/%s/tags/list", name);
-	assert_int_equal(router_split(path, &m), 0);
+	assert_int_equal(route_split(path, &m), 0);
 	assert_int_equal(m.kind, ROUTE_TAGS);
 	assert_string_equal(m.name, name);
 	snprintf(path, sizeof(path), "/v2/%s/blobs/uploads/", name);
-	assert_int_equal(router_split(path, &m), 0);
+	assert_int_equal(route_split(path, &m), 0);
 	assert_string_equal(m.name, name);
 
 	/* One past it, for every kind. */
 	name[REFERENCE_NAME_MAX] = 'n';
 	name[REFERENCE_NAME_MAX + 1] = '\0';
 	snprintf(path, sizeof(path), "/v2/%s/tags/list", name);
-	assert_int_equal(router_split(path, &m), -ERR_NAME_INVALID);
+	assert_int_equal(route_split(path, &m), -ERR_NAME_INVALID);
 	snprintf(path, sizeof(path), "/v2/%s/blobs/" D256, name);
-	assert_int_equal(router_split(path, &m), -ERR_NAME_INVALID);
+	assert_int_equal(route_split(path, &m), -ERR_NAME_INVALID);
 	snprintf(path, sizeof(path), "/v2/%s/manifests/latest", name);
-	assert_int_equal(router_split(path, &m), -ERR_NAME_INVALID);
+	assert_int_equal(route_split(path, &m), -ERR_NAME_INVALID);
 	snprintf(path, sizeof(path), "/v2/%s/blobs/uploads/", name);
-	assert_int_equal(router_split(path, &m), -ERR_NAME_INVALID);
+	assert_int_equal(route_split(path, &m), -ERR_NAME_INVALID);
 	snprintf(path, sizeof(path), "/v2/%s/blobs/uploads/" UUID, name);
-	assert_int_equal(router_split(path, &m), -ERR_NAME_INVALID);
+	assert_int_equal(route_split(path, &m), -ERR_NAME_INVALID);
 
 	/* 128-character tag fits the ref buffer; 129 is invalid. */
 	memset(tag, 'T', REFERENCE_TAG_MAX);
 	tag[REFERENCE_TAG_MAX] = '\0';
 	snprintf(path, sizeof(path), "/v2/a/manifests/%s", tag);
-	assert_int_equal(router_split(path, &m), 0);
+	assert_int_equal(route_split(path, &m), 0);
 	assert_int_equal(m.kind, ROUTE_MANIFEST);
 	assert_string_equal(m.ref, tag);
 	assert_int_equal(m.ref_is_digest, 0);
 	tag[REFERENCE_TAG_MAX] = 'T';
 	tag[REFERENCE_TAG_MAX + 1] = '\0';
 	snprintf(path, sizeof(path), "/v2/a/manifests/%s", tag);
-	assert_int_equal(router_split(path, &m), -ERR_TAG_INVALID);
+	assert_int_equal(route_split(path, &m), -ERR_TAG_INVALID);
 }
 
 static void
@@ -296,7 +297,7 @@ test_split_upload_id_invalid(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		check_err(bad[i], -ERR_BLOB_UPLOAD_UNKNOWN);
 	/* The kind is kept for logs even when the id is bad. */
-	assert_int_equal(router_split("/v2/a/blobs/uploads/nope", &m), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(route_split("/v2/a/blobs/uploads/nope", &m), -ERR_BLOB_UPLOAD_UNKNOWN);
 	assert_int_equal(m.kind, ROUTE_UPLOAD);
 }
 
@@ -328,17 +329,17 @@ static void
 test_kind_name(void **state)
 {
 	(void)state;
-	assert_string_equal(router_kind_name(ROUTE_NONE), "none");
-	assert_string_equal(router_kind_name(ROUTE_BASE), "base");
-	assert_string_equal(router_kind_name(ROUTE_CATALOG), "catalog");
-	assert_string_equal(router_kind_name(ROUTE_BLOB), "blob");
-	assert_string_equal(router_kind_name(ROUTE_UPLOAD_START), "upload_start");
-	assert_string_equal(router_kind_name(ROUTE_UPLOAD), "upload");
-	assert_string_equal(router_kind_name(ROUTE_MANIFEST), "manifest");
-	assert_string_equal(router_kind_name(ROUTE_TAGS), "tags");
-	assert_string_equal(router_kind_name(ROUTE_REFERRERS), "referrers");
-	assert_string_equal(router_kind_name(ROUTE_COUNT), "none");
-	assert_string_equal(router_kind_name((enum route_kind)-1), "none");
+	assert_string_equal(route_kind_name(ROUTE_NONE), "none");
+	assert_string_equal(route_kind_name(ROUTE_BASE), "base");
+	assert_string_equal(route_kind_name(ROUTE_CATALOG), "catalog");
+	assert_string_equal(route_kind_name(ROUTE_BLOB), "blob");
+	assert_string_equal(route_kind_name(ROUTE_UPLOAD_START), "upload_start");
+	assert_string_equal(route_kind_name(ROUTE_UPLOAD), "upload");
+	assert_string_equal(route_kind_name(ROUTE_MANIFEST), "manifest");
+	assert_string_equal(route_kind_name(ROUTE_TAGS), "tags");
+	assert_string_equal(route_kind_name(ROUTE_REFERRERS), "referrers");
+	assert_string_equal(route_kind_name(ROUTE_COUNT), "none");
+	assert_string_equal(route_kind_name((enum route_kind)-1), "none");
 }
 
 /* Decode src into an oversized buffer whose bytes past cap must stay
@@ -351,7 +352,7 @@ decode(const char *src, size_t len, size_t cap, char *out, size_t outsz)
 
 	assert_true(cap + 8 <= sizeof(buf));
 	memset(buf, '#', sizeof(buf));
-	rc = router_decode(src, len, buf, cap);
+	rc = uri_decode(src, len, buf, cap);
 	for (size_t i = cap; i < sizeof(buf); i++) {
 		if (buf[i] != '#')
 			fail_msg("'%.*s' cap %zu: byte %zu written", (int)len, src, cap, i);
@@ -466,10 +467,10 @@ test_decode_long(void **state)
 	assert_non_null(dst);
 	for (size_t i = 0; i < n; i++)
 		memcpy(src + 3 * i, "%61", 3);
-	assert_int_equal(router_decode(src, 3 * n, dst, n + 1), 0);
+	assert_int_equal(uri_decode(src, 3 * n, dst, n + 1), 0);
 	assert_int_equal(strlen(dst), n);
 	assert_true(dst[0] == 'a' && dst[n - 1] == 'a');
-	assert_int_equal(router_decode(src, 3 * n, dst, n), -1);
+	assert_int_equal(uri_decode(src, 3 * n, dst, n), -1);
 	free(src);
 	free(dst);
 }
@@ -483,7 +484,7 @@ query_is(const char *query, const char *key, size_t cap, int want_rc, const char
 	assert_true(cap <= sizeof(out));
 	memset(out, '#', sizeof(out));
 	out[sizeof(out) - 1] = '\0';
-	rc = router_query(query, key, out, cap);
+	rc = uri_query(query, key, out, cap);
 	if (rc != want_rc)
 		fail_msg("query '%s' key '%s': rc %d, want %d", query ? query : "(null)", key, rc,
 		    want_rc);
