@@ -50,6 +50,7 @@ struct config {
 	int sync;			/* fsync blobs and directories before 2xx */
 	int direct_io;			/* O_DIRECT spool writes when sync */
 	int upload_expiry;		/* seconds an idle upload session lives */
+	int sparse;			/* accept manifests whose references are absent */
 	/* [limits] */
 	long long max_manifest_size;
 	long long max_body_memory;	/* bytes of bodies buffered whole, in all */

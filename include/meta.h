@@ -88,6 +88,11 @@ struct meta_ref {
  * The manifest's bytes must already be a blob in the store. */
 int meta_manifest_put(struct meta *m, const char *repo, const struct meta_manifest *mf,
     const struct meta_ref *refs, size_t nrefs, const char *tag);
+/* The same with any number of tags (ntags may be 0), all pointed at the
+ * manifest in that one transaction: either every tag moves or none does.
+ * The tags must already be valid (reference_tag_valid). */
+int meta_manifest_put_tags(struct meta *m, const char *repo, const struct meta_manifest *mf,
+    const struct meta_ref *refs, size_t nrefs, const char *const *tags, size_t ntags);
 /* Look a manifest up by digest: 0, -ERR_NAME_UNKNOWN or -ERR_MANIFEST_UNKNOWN. */
 int meta_manifest_get(struct meta *m, const char *repo, const char *digest,
     struct meta_manifest *out);

@@ -64,6 +64,9 @@ static const struct config_key config_keys[] = {
 	    "With sync on, write upload spools with O_DIRECT (past the page cache)."},
 	{"storage", "upload_expiry", CT_DURATION, F(upload_expiry), "24h", 1, 365 * 86400,
 	    "Upload sessions idle this long are removed, with their spool files (under 1m: tests only)."},
+	{"storage", "sparse", CT_BOOL, F(sparse), "false", 0, 1,
+	    "Accept manifests whose blobs or index children are not in the repository (partial "
+	    "mirrors); fetching what is missing answers 404."},
 	{"limits", "max_manifest_size", CT_SIZE, F(max_manifest_size), "4M", 1024, 1LL << 30,
 	    "Largest manifest body accepted."},
 	{"limits", "max_body_memory", CT_SIZE, F(max_body_memory), "64M", 64 * 1024, 1LL << 40,

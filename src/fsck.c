@@ -10,7 +10,8 @@
  *  3. every manifest: its own bytes, the blobs it lists and, for an index,
  *     its children are in its repository (and not among the bad blobs of
  *     pass 1).  Non-distributable ("foreign") layers need not be, so a
- *     missing blob is looked up in the manifest itself before it counts.
+ *     missing blob is looked up in the manifest itself before it counts;
+ *     with [storage] sparse on, no missing blob or child counts.
  *
  * --repair acts on what pass 1 finds and nothing else: the rows of a
  * corrupt blob (and every repository's link to it) are dropped first, then
@@ -368,6 +369,12 @@ fsck_manifests(struct fsck *f)
 		char why[512];
 
 		if (!r->present && r->kind == 0 && fsck_foreign(f, r->repo, r->manifest, r->ref))
+			continue;
+		/* [storage] sparse: a manifest may list blobs or children the
+		 * repository never held; that is what the setting allows, not
+		 * damage.  Its own bytes, and content that is there but
+		 * corrupt or without its file, are still problems. */
+		if (f->cfg->sparse && !r->present && r->kind != 2 && bad == NULL)
 			continue;
 		if (r->kind == 2)
 			snprintf(why, sizeof(why), "its own bytes are %s", !r->present ?

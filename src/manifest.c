@@ -7,12 +7,20 @@
  * layer blobs, or an index's child manifests) go into the metadata in one
  * transaction together with the tag, so a tag moves atomically and a
  * manifest is visible only once all of it is recorded.
+ *
+ * From the spec's next version (distribution-spec main, "Pushing
+ * manifests"): a push by digest may carry `tag` query parameters, each
+ * pointed at the manifest in that same transaction and echoed in one
+ * OCI-Tag header; and with [storage] sparse, manifests may list blobs or
+ * child manifests the repository does not hold (partial mirrors of
+ * multi-platform images), which then answer 404 when fetched.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "cache.h"
 #include "config.h"
 #include "handlers.h"
@@ -20,8 +28,102 @@
 #include "metrics.h"
 #include "meta.h"
 #include "oci.h"
+#include "reference.h"
 #include "server.h"
 #include "store.h"
+#include "uri.h"
+
+/* Tags one push may set through `tag` query parameters.  The spec asks for
+ * at least 10 and allows 414 past the registry's limit; 32 tags of the
+ * longest form (128 characters) still fit the server's 8 KiB target. */
+#define MANIFEST_TAGS_MAX 32
+/* A header line we emit holds at most this much of the OCI-Tag list (the
+ * server's cap on one header value is 2 KiB); past it the list goes on in
+ * another OCI-Tag line, which RFC 9110 (5.3) makes the same field. */
+#define MANIFEST_OCI_TAG_LINE 1900
+
+struct manifest_tags {
+	size_t n;
+	const char *name[MANIFEST_TAGS_MAX];
+};
+
+/* Collect every `tag` parameter of the raw query string, percent-decoded,
+ * into the request's arena, dropping repeats (a tag set twice is set once).
+ * Nothing is read past a bound: a parameter longer than a tag can be is
+ * refused before it is decoded.  0, -ERR_URI_TOO_LONG past
+ * MANIFEST_TAGS_MAX parameters (counted before repeats are dropped, so a
+ * client cannot make us scan an unbounded list), or -ERR_TAG_INVALID with
+ * the offending value (or a note) in bad. */
+static int
+manifest_tag_params(struct request *req, struct manifest_tags *out, char *bad, size_t badcap)
+{
+	const char *p = req->query;
+	size_t seen = 0;
+
+	out->n = 0;
+	bad[0] = '\0';
+	while (p != NULL && *p != '\0') {
+		const char *amp = strchr(p, '&');
+		size_t plen = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		char val[REFERENCE_TAG_MAX + 1];
+		const char *v;
+		size_t vlen;
+		int dup = 0;
+
+		if (plen >= 3 && strncmp(p, "tag", 3) == 0 && (plen == 3 || p[3] == '=')) {
+			if (++seen > MANIFEST_TAGS_MAX)
+				return -ERR_URI_TOO_LONG;
+			v = plen > 3 ? p + 4 : p + 3;
+			vlen = plen > 3 ? plen - 4 : 0;
+			/* Three bytes an escape at most: anything longer
+			 * cannot decode to a tag. */
+			if (vlen > 3 * REFERENCE_TAG_MAX ||
+			    uri_decode(v, vlen, val, sizeof(val)) != 0 || !reference_tag_valid(val)) {
+				snprintf(bad, badcap, "tag parameter '%.*s' is not a valid tag",
+				    (int)(vlen < 140 ? vlen : 140), v);
+				return -ERR_TAG_INVALID;
+			}
+			for (size_t i = 0; i < out->n; i++)
+				dup |= strcmp(out->name[i], val) == 0;
+			if (!dup) {
+				if ((out->name[out->n] = arena_strdup(req->arena, val)) == NULL)
+					return -ERR_INTERNAL;
+				out->n++;
+			}
+		}
+		p += plen;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
+
+/* OCI-Tag: every tag the push set, as one comma-separated list (RFC 9110
+ * list syntax), split over several lines only past the server's cap. */
+static void
+manifest_oci_tag(struct request *req, const struct manifest_tags *t)
+{
+	char line[MANIFEST_OCI_TAG_LINE + REFERENCE_TAG_MAX + 3];
+	size_t len = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		size_t n = strlen(t->name[i]);
+
+		if (len > 0 && len + 2 + n > MANIFEST_OCI_TAG_LINE) {
+			req_add_header(req, "OCI-Tag", "%s", line);
+			len = 0;
+		}
+		if (len > 0) {
+			memcpy(line + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(line + len, t->name[i], n);
+		len += n;
+		line[len] = '\0';
+	}
+	if (len > 0)
+		req_add_header(req, "OCI-Tag", "%s", line);
+}
 
 /* Resolve the route's reference (tag or digest) to a manifest row. */
 static int
@@ -82,9 +184,13 @@ manifest_put_done(struct request *req)
 	struct oci_manifest om;
 	struct meta_manifest mf;
 	struct meta_ref *refs = NULL;
+	struct manifest_tags *qt = req->ctx;
 	struct digest got;
 	char err[512];
 	const char *tag = NULL;
+	const char *const *tags = &tag;
+	size_t ntags = 0;
+	int sparse = req->cfg->sparse;
 	int rc;
 
 	if (req->aborted || req->responded)
@@ -99,8 +205,11 @@ manifest_put_done(struct request *req)
 			req_error(req, ERR_DIGEST_INVALID, "manifest body does not match the digest in the URL");
 			return;
 		}
+		tags = qt->name;
+		ntags = qt->n;
 	} else {
 		tag = req->m.ref;
+		ntags = 1;
 	}
 	if ((rc = oci_manifest_parse(req->body ? req->body : "", req->body_len,
 	    req_header(req, "Content-Type"), &om, err, sizeof(err))) != 0) {
@@ -113,7 +222,11 @@ manifest_put_done(struct request *req)
 	}
 	/* Everything a manifest references must already be in this
 	 * repository: blobs for an image manifest, manifests for an index.
-	 * The subject need not exist (referrers may come first). */
+	 * The subject need not exist (referrers may come first).  With
+	 * [storage] sparse, missing references are allowed too: a partial
+	 * mirror keeps the index of a multi-platform image (same bytes,
+	 * same digest) with only some of its platforms; what is missing
+	 * answers 404 to whoever fetches it. */
 	for (size_t i = 0; i < om.nrefs; i++) {
 		const struct oci_ref *r = &om.refs[i];
 		struct meta_manifest child;
@@ -121,7 +234,9 @@ manifest_put_done(struct request *req)
 
 		refs[i].digest = r->digest.str;
 		refs[i].is_manifest = r->is_manifest;
-		refs[i].skip_check = r->foreign;
+		/* Sparse: no re-check under the write lock either; content
+		 * that vanishes meanwhile just leaves the manifest sparse. */
+		refs[i].skip_check = r->foreign || sparse;
 		if (r->is_manifest)
 			rc = meta_manifest_get(req->w->meta, req->m.name, r->digest.str, &child);
 		else if (r->foreign)
@@ -129,6 +244,8 @@ manifest_put_done(struct request *req)
 		else
 			rc = meta_blob_get(req->w->meta, req->m.name, r->digest.str, &bsize);
 		if (rc == -ERR_MANIFEST_UNKNOWN || rc == -ERR_BLOB_UNKNOWN || rc == -ERR_NAME_UNKNOWN) {
+			if (sparse)
+				continue;	/* nothing held, so no size to check */
 			req_error(req, ERR_MANIFEST_BLOB_UNKNOWN, r->digest.str);
 			goto out;
 		}
@@ -170,7 +287,8 @@ manifest_put_done(struct request *req)
 	/* Bytes first, then the rows that point at them. */
 	if ((rc = store_blob_put(req->w->store, &got, req->body ? req->body : "", req->body_len)) != 0)
 		goto fail;
-	if ((rc = meta_manifest_put(req->w->meta, req->m.name, &mf, refs, om.nrefs, tag)) != 0) {
+	if ((rc = meta_manifest_put_tags(req->w->meta, req->m.name, &mf, refs, om.nrefs, tags,
+	    ntags)) != 0) {
 		if (rc == -ERR_MANIFEST_BLOB_UNKNOWN) {
 			req_error(req, ERR_MANIFEST_BLOB_UNKNOWN, "a referenced blob was removed meanwhile");
 			goto out;
@@ -184,6 +302,8 @@ manifest_put_done(struct request *req)
 	req_add_header(req, "Docker-Content-Digest", "%s", got.str);
 	if (om.has_subject)
 		req_add_header(req, "OCI-Subject", "%s", om.subject.str);
+	if (req->m.ref_is_digest)
+		manifest_oci_tag(req, qt);
 	req_respond(req, 201, NULL, NULL, 0);
 	goto out;
 fail:
@@ -196,8 +316,29 @@ out:
 void
 manifest_put(struct request *req)
 {
+	struct manifest_tags *qt;
+	char bad[200];
 	int rc;
 
+	if ((qt = arena_alloc(req->arena, sizeof(*qt))) == NULL) {
+		req_error(req, ERR_INTERNAL, NULL);
+		return;
+	}
+	/* The tag parameters are judged before the body is read: a refused
+	 * push costs no upload and changes nothing. */
+	if ((rc = manifest_tag_params(req, qt, bad, sizeof(bad))) != 0) {
+		if (rc == -ERR_URI_TOO_LONG)
+			snprintf(bad, sizeof(bad), "at most %d tag parameters per push", MANIFEST_TAGS_MAX);
+		req_error(req, (enum reg_error)-rc, bad[0] != '\0' ? bad : NULL);
+		return;
+	}
+	/* The spec defines `tag` parameters for a push by digest only; with
+	 * a tag in the path the two would compete, and silently dropping
+	 * them would let a client believe they were set. */
+	if (qt->n > 0 && !req->m.ref_is_digest) {
+		req_error(req, ERR_UNSUPPORTED, "tag parameters are only accepted on a push by digest");
+		return;
+	}
 	if (!req->has_length && !req->chunked) {
 		req_error(req, ERR_MANIFEST_INVALID, "manifest body required");
 		return;
@@ -210,7 +351,7 @@ manifest_put(struct request *req)
 		return;
 	}
 	req_on_end(req, upload_slot_put);
-	req_read_body(req, (size_t)req->cfg->max_manifest_size, manifest_put_done, NULL);
+	req_read_body(req, (size_t)req->cfg->max_manifest_size, manifest_put_done, qt);
 }
 
 void

@@ -805,6 +805,13 @@ int
 meta_manifest_put(struct meta *m, const char *repo, const struct meta_manifest *mf,
     const struct meta_ref *refs, size_t nrefs, const char *tag)
 {
+	return meta_manifest_put_tags(m, repo, mf, refs, nrefs, &tag, tag != NULL ? 1 : 0);
+}
+
+int
+meta_manifest_put_tags(struct meta *m, const char *repo, const struct meta_manifest *mf,
+    const struct meta_ref *refs, size_t nrefs, const char *const *tags, size_t ntags)
+{
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
 	int rc;
@@ -853,13 +860,13 @@ meta_manifest_put(struct meta *m, const char *repo, const struct meta_manifest *
 			goto fail;
 		}
 	}
-	if (tag != NULL) {
+	for (size_t i = 0; i < ntags; i++) {
 		if ((st = meta_stmt(m, S_TAG_UPSERT)) == NULL) {
 			rc = -ERR_INTERNAL;
 			goto fail;
 		}
 		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, tags[i], -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, mf->digest, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, meta_now());
 		rc = sqlite3_step(st);

@@ -672,6 +672,48 @@ test_referrers(void **state)
 	    -ERR_NAME_UNKNOWN);
 	assert_int_equal(r.n, 0);
 }
+/* Several tags in one put (a push by digest with ?tag= parameters): all
+ * move together with the manifest row, or, when the put fails, none does. */
+static void
+test_manifest_put_tags(void **state)
+{
+	struct fixture *f = *state;
+	struct meta_manifest m1 = mk_manifest(dg("t1"), MT_MANIFEST, "", "", 10);
+	struct meta_manifest m2 = mk_manifest(dg("t2"), MT_MANIFEST, "", "", 20);
+	const char *three[] = {"a", "b", "c"};
+	const char *moving[] = {"b", "d"};
+	/* A reference that must be present and is not: the put fails inside
+	 * its transaction, after the manifest row was written. */
+	struct meta_ref missing[] = {{dg("absent"), 0, 0}};
+	struct meta_ref sparse[] = {{dg("absent"), 0, 1}, {dg("child"), 1, 1}};
+	struct meta_manifest got;
+
+	assert_int_equal(meta_manifest_put_tags(f->m, "r", &m1, NULL, 0, three, 3), 0);
+	tags(f->m, "r", "", 100, "a|b|c", 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(meta_tag_get(f->m, "r", three[i], &got), 0);
+		assert_string_equal(got.digest, m1.digest);
+	}
+	assert_int_equal(meta_manifest_put_tags(f->m, "r", &m2, missing, 1, moving, 2),
+	    -ERR_MANIFEST_BLOB_UNKNOWN);
+	assert_int_equal(meta_manifest_get(f->m, "r", m2.digest, &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_tag_get(f->m, "r", "b", &got), 0);
+	assert_string_equal(got.digest, m1.digest);
+	tags(f->m, "r", "", 100, "a|b|c", 0);
+	/* Sparse: absent blob and child, not checked; b moves, d appears. */
+	assert_int_equal(meta_manifest_put_tags(f->m, "r", &m2, sparse, 2, moving, 2), 0);
+	assert_int_equal(meta_tag_get(f->m, "r", "b", &got), 0);
+	assert_string_equal(got.digest, m2.digest);
+	assert_int_equal(meta_tag_get(f->m, "r", "d", &got), 0);
+	assert_string_equal(got.digest, m2.digest);
+	assert_int_equal(meta_tag_get(f->m, "r", "a", &got), 0);
+	assert_string_equal(got.digest, m1.digest);
+	tags(f->m, "r", "", 100, "a|b|c|d", 0);
+	/* No tags at all is a put without a tag. */
+	assert_int_equal(meta_manifest_put_tags(f->m, "r", &m1, NULL, 0, NULL, 0), 0);
+	tags(f->m, "r", "", 100, "a|b|c|d", 0);
+}
+
 
 int
 main(void)
@@ -688,6 +730,7 @@ main(void)
 		T(test_upload_finish),
 		T(test_upload_finish_rolls_back),
 		T(test_manifest_and_tags),
+		T(test_manifest_put_tags),
 		T(test_manifest_delete),
 		T(test_tag_delete),
 		T(test_tag_list_paging),
