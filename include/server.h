@@ -31,42 +31,18 @@ enum http_method_kind {
 };
 
 struct config;
-struct meta;
-struct store;
 struct server;
+struct http_worker;
 struct server_gen;
 struct http_conn;
 struct arena;
 struct request;
 
-/* One worker: a thread with its own event loop, listener socket
- * (SO_REUSEPORT) and metadata connection.  The blob store is shared and
- * stateless. */
-struct worker {
-	struct server *srv;
-	int id;
-	struct event_base *base;
-	struct evconnlistener *listener;
-	struct meta *meta;
-	struct store *store;
-	const struct config *cfg;	/* gen's */
-	struct server_gen *gen;		/* a reference (server.c) */
-	unsigned long nconns;
-	struct http_conn *conns;	/* open connections (server.c) */
-	char *rbuf;			/* direct socket reads (server.c) */
-	struct cache *manifests;	/* this worker's manifest cache */
-	struct pool *pool;		/* shared blocking-work threads */
-	struct auth *auth;		/* users, permissions, tokens */
-	struct ssl_ctx_st *ssl_ctx;	/* NULL: plain HTTP */
-	struct metrics_worker *metrics;	/* this worker's counters */
-	int draining;			/* stopping: no new connections */
-	/* accept() out of descriptors: paused, with back-off (server.c) */
-	struct event *accept_timer;
-	int accept_paused;
-	int accept_delay_ms;
-	unsigned long accept_failures;	/* since the last report */
-	long long accept_logged_us;
-};
+/* The application's per-worker context (worker.h): opaque to the HTTP
+ * layer, which only hands it to each request (req->w) and to the hooks. */
+struct worker;
+struct event_base;
+struct log_access_rec;
 
 struct req_header {
 	const char *name;
@@ -86,7 +62,8 @@ typedef char *(*req_body_buf_fn)(struct request *req, size_t *cap);
 
 struct request {
 	struct http_conn *conn;
-	struct worker *w;
+	struct http_worker *hw;		/* the transport's worker (server.c) */
+	struct worker *w;		/* the application's (hooks.worker_new) */
 	const struct config *cfg;	/* as it was when the request began */
 	struct server_gen *gen;		/* holds cfg until the request ends */
 	struct arena *arena;		/* freed when the request ends */
@@ -191,16 +168,46 @@ void req_stream_body_buffer(struct request *req, req_body_buf_fn fn);
  * until the request ends; past that budget the answer is 429 at once. */
 void req_read_body(struct request *req, size_t max, req_done_fn done, void *ctx);
 
-struct auth;
+/* What the application plugs into the HTTP layer, registered once with
+ * server_new.  Every hook runs on the thread named; none may block long. */
+struct server_hooks {
+	/* Each request whose headers are complete (worker thread).  Required:
+	 * it answers, defers, or registers a body sink. */
+	void (*dispatch)(struct request *req);
+	/* Worker id's context, with its event loop, made by server_new before
+	 * any loop runs; NULL fails server_new.  app is the first
+	 * generation's (see server_new). */
+	struct worker *(*worker_new)(void *arg, int id, struct event_base *base, void *app);
+	/* A reload reached worker w, on its thread, between requests: app is
+	 * the new generation's. */
+	void (*worker_swap)(void *arg, struct worker *w, void *app);
+	/* After the loops stopped and w's connections are gone (server_free). */
+	void (*worker_free)(void *arg, struct worker *w);
+	/* After every worker_free, before the event loops are freed: stop
+	 * whatever hands work back to them (thread pools). */
+	void (*quiesce)(void *arg);
+	/* A finished request (its worker's thread), after its access line. */
+	void (*request_done)(struct request *req, const struct log_access_rec *r);
+	/* A connection opened (+1) or closed (-1) on worker w. */
+	void (*conn_count)(struct worker *w, int delta);
+	/* Free a generation's application part (reload replaced it, exit). */
+	void (*app_free)(void *arg, void *app);
+	void *arg;
+};
 
-/* The server: workers listening on cfg's address; auth may have
- * authentication off.  Neither store nor auth is owned. */
-struct server *server_new(const struct config *cfg, struct store *store, struct auth *auth);
-/* SIGHUP: fn builds a new config and auth (both malloc'd, then the
- * server's: freed when the last request that began under them ends, or
- * with the server) or returns -1 after logging why. */
-typedef int (*server_reload_fn)(void *arg, struct config **cfg, struct auth **auth);
+/* The server: workers listening on cfg's address.  app is the
+ * application's part of the first generation (e.g. users and rules built
+ * from cfg): handed to worker_new, never freed by the server; later
+ * generations come from the reload function and are freed with app_free.
+ * cfg is not owned either. */
+struct server *server_new(const struct config *cfg, void *app, const struct server_hooks *hooks);
+/* SIGHUP: fn builds a new config (malloc'd) and its application part, or
+ * returns -1 after logging why.  The server frees both when the last
+ * request that began under them ends. */
+typedef int (*server_reload_fn)(void *arg, struct config **cfg, void **app);
 void server_set_reload(struct server *srv, server_reload_fn fn, void *arg);
+/* Whether the request came in on [server] metrics_listen. */
+int req_on_metrics_listener(const struct request *req);
 /* Graceful stop (what SIGTERM does): stop accepting, finish requests in
  * flight up to [server] shutdown_timeout, then server_run returns. */
 void server_shutdown(struct server *srv);

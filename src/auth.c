@@ -35,6 +35,7 @@
 #include "route.h"
 #include "server.h"
 #include "uri.h"
+#include "worker.h"
 
 #define AUTH_USER_MAX 128
 #define AUTH_HASH_MAX 256

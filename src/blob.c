@@ -13,6 +13,7 @@
 #include "range.h"
 #include "server.h"
 #include "store.h"
+#include "worker.h"
 
 void
 handlers_base(struct request *req)

@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "daemon.h"
 #include "fsck.h"
 #include "gc.h"
 #include "log.h"
@@ -20,19 +21,10 @@
 #include "server.h"
 #include "store.h"
 #include "upload.h"
+#include "version.h"
 
-#ifndef OCIREGD_VERSION
-#define OCIREGD_VERSION "0.1.0"
-#endif
 
 /* Exit codes (documented in ociregd(8)). */
-enum {
-	EXIT_OK = 0,
-	EXIT_USAGE = 64,
-	EXIT_CONFIG = 78,
-	EXIT_STORAGE = 74,
-	EXIT_BIND = 69,
-};
 
 static void
 usage(FILE *f)
@@ -54,24 +46,7 @@ usage(FILE *f)
 static int
 load_config(const char *path, struct config *cfg)
 {
-	char err[1024];
-
-	if (config_load(path, cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	if (gc_config_check(cfg, err, sizeof(err)) != 0 ||
-	    proxy_config_check(cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		config_free(cfg);
-		return -1;
-	}
-	if (cfg->workers == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		cfg->workers = n > 0 && n < 256 ? (int)n : 1;
-	}
-	return 0;
+	return daemon_load_config(path, cfg);
 }
 
 /* Everything that can be checked without touching storage or the network:
@@ -116,100 +91,6 @@ check_config(const struct config *cfg)
 	if (server_fd_check(cfg, err, sizeof(err)) != 0)
 		fprintf(stderr, "warning: %s\n", err);
 	printf("%s: ok\n", cfg->path);
-	return EXIT_OK;
-}
-
-/* SIGHUP: build a new config and auth from the same file; on any error
- * log it and keep the running ones. */
-static int
-reload(void *arg, struct config **out_cfg, struct auth **out_auth)
-{
-	const char *path = arg;
-	struct config *cfg = calloc(1, sizeof(*cfg));
-	struct auth *auth;
-	char err[1024];
-
-	if (cfg == NULL)
-		return -1;
-	if (load_config(path, cfg) != 0) {
-		log_error("reload refused: the configuration has errors (see above); keeping the old one");
-		free(cfg);
-		return -1;
-	}
-	if ((auth = auth_new(cfg, err, sizeof(err))) == NULL) {
-		log_error("reload refused: %s", err);
-		config_free(cfg);
-		free(cfg);
-		return -1;
-	}
-	*out_cfg = cfg;
-	*out_auth = auth;
-	return 0;
-}
-
-static int
-serve(const struct config *cfg)
-{
-	struct store *store;
-	struct meta *meta;
-	struct server *srv;
-	struct auth *auth;
-	struct gc_runner *gc;
-	struct upload_sweeper *sweeper;
-	char err[1024];
-	int gc_failed;
-
-	log_set_level((enum log_level)cfg->log_level);
-	if (server_fd_check(cfg, err, sizeof(err)) != 0)
-		log_warn("%s", err);
-	if ((store = store_open(cfg->root, cfg->sync)) == NULL)
-		return EXIT_STORAGE;
-	store_set_direct(store, cfg->sync && cfg->direct_io);
-	/* After the store: the token key defaults to a file in its root. */
-	if ((auth = auth_new(cfg, err, sizeof(err))) == NULL) {
-		log_error("%s", err);
-		store_close(store);
-		return EXIT_CONFIG;
-	}
-	/* Open once here so a broken database fails start-up with a clear
-	 * message before any listener exists. */
-	if ((meta = meta_open(cfg->root)) == NULL) {
-		auth_free(auth);
-		store_close(store);
-		return EXIT_STORAGE;
-	}
-	meta_close(meta);
-	if ((srv = server_new(cfg, store, auth)) == NULL) {
-		auth_free(auth);
-		store_close(store);
-		return EXIT_BIND;
-	}
-	server_set_reload(srv, reload, (void *)cfg->path);
-	/* XXX the collector keeps the settings it started with: a reload
-	 * does not change [gc] or [retention] until a restart. */
-	if ((gc = gc_runner_start(cfg, store, &gc_failed)) == NULL && gc_failed) {
-		server_free(srv);
-		auth_free(auth);
-		store_close(store);
-		return EXIT_STORAGE;
-	}
-	/* Idle upload sessions expire even with the collector off. */
-	if ((sweeper = upload_sweeper_start(cfg, store, &gc_failed)) == NULL) {
-		gc_runner_stop(gc);
-		server_free(srv);
-		auth_free(auth);
-		store_close(store);
-		return EXIT_STORAGE;
-	}
-	log_info("ociregd %s: storage %s%s%s", OCIREGD_VERSION, cfg->root,
-	    auth_enabled(auth) ? ", authentication on" : "", cfg->tls_certificate[0] ? ", TLS" : "");
-	server_run(srv);
-	upload_sweeper_stop(sweeper);
-	gc_runner_stop(gc);
-	server_free(srv);
-	auth_free(auth);
-	store_close(store);
-	log_info("stopped");
 	return EXIT_OK;
 }
 
@@ -293,7 +174,7 @@ main(int argc, char **argv)
 		rc = cmd[0] == 'g' ? gc_command(cfg, dry_run) : fsck_command(cfg, repair);
 		rc = rc < 0 ? EXIT_STORAGE : rc;
 	} else {
-		rc = serve(cfg);
+		rc = daemon_serve(cfg);
 	}
 	config_free(cfg);
 	free(cfg);

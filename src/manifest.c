@@ -32,6 +32,7 @@
 #include "server.h"
 #include "store.h"
 #include "uri.h"
+#include "worker.h"
 
 /* Tags one push may set through `tag` query parameters.  The spec asks for
  * at least 10 and allows 414 past the registry's limit; 32 tags of the

@@ -51,6 +51,7 @@
 #include "range.h"
 #include "server.h"
 #include "store.h"
+#include "worker.h"
 
 #define PROXY_URL_MAX 2048
 #define PROXY_SCOPE_MAX (REFERENCE_NAME_MAX + 32)

@@ -13,6 +13,7 @@
 #include "oci.h"
 #include "server.h"
 #include "store.h"
+#include "worker.h"
 
 #define REFERRERS_MANIFEST_MAX (4u << 20)
 

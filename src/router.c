@@ -11,9 +11,11 @@
 #include "errors.h"
 #include "handlers.h"
 #include "metrics.h"
+#include "ops.h"
 #include "proxy.h"
 #include "router.h"
 #include "server.h"
+#include "worker.h"
 
 /* The route table.  A request whose kind matches but whose method does not
  * is 405 UNSUPPORTED; HEAD is served by the GET handler, which omits bodies
@@ -53,6 +55,10 @@ router_dispatch(struct request *req)
 	struct proxy_target *t;
 	int rc, kind_known = 0;
 
+	/* The operator's endpoints first: on [server] metrics_listen they
+	 * are all there is. */
+	if (ops_dispatch(req))
+		return;
 	/* Docker's token endpoint lives beside /v2/. */
 	if (strcmp(req->path, "/token") == 0) {
 		req->metric_route = METRICS_ROUTE_TOKEN;

@@ -47,17 +47,9 @@
 #include <unistd.h>
 
 #include "arena.h"
-#include "cache.h"
 #include "config.h"
 #include "log.h"
-#include "auth.h"
-#include "meta.h"
-#include "metrics.h"
 #include "notify.h"
-#include "store.h"
-#include "pool.h"
-#include "proxy.h"
-#include "router.h"
 #include "server.h"
 #include "addr.h"
 #include "uri.h"
@@ -71,19 +63,40 @@
 #define SERVER_RBUF (128 * 1024)	/* the worker's direct read buffer */
 #define SERVER_DIRECT_BUDGET (16u << 20)	/* bytes per connection per loop turn */
 
+/* One worker: a thread with its own event loop and listener socket
+ * (SO_REUSEPORT), its connections, and the application's context for it. */
+struct http_worker {
+	struct server *srv;
+	int id;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	const struct config *cfg;	/* gen's */
+	struct server_gen *gen;		/* a reference (server.c) */
+	unsigned long nconns;
+	struct http_conn *conns;	/* open connections (server.c) */
+	char *rbuf;			/* direct socket reads (server.c) */
+	struct ssl_ctx_st *ssl_ctx;	/* NULL: plain HTTP */
+	struct worker *app;		/* the application's (hooks.worker_new) */
+	int draining;			/* stopping: no new connections */
+	/* accept() out of descriptors: paused, with back-off (server.c) */
+	struct event *accept_timer;
+	int accept_paused;
+	int accept_delay_ms;
+	unsigned long accept_failures;	/* since the last report */
+	long long accept_logged_us;
+};
+
 struct server {
 	const struct config *cfg;
-	struct store *store;
-	struct auth *auth;
+	struct server_hooks hooks;
 	SSL_CTX *ssl_ctx;		/* NULL: plain HTTP */
-	struct worker *workers;
+	struct http_worker *workers;
 	int nworkers;
 	pthread_t *threads;
 	int port;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *watchdog;
 	struct evconnlistener *metrics_listener;	/* on worker 0 */
-	struct pool *pool;
 	int metrics_port;
 	/* SIGHUP: the caller's reload function.  Each config and the auth
 	 * built from it form a generation, freed when the last holder lets go
@@ -98,21 +111,22 @@ struct server {
 	size_t body_bytes;		/* atomic: reserved by req_read_body */
 };
 
-/* A config and its auth, shared by the server (while current), each worker
+/* A config and the application's part built from it, shared by the server (while current), each worker
  * (until it swaps to a newer one) and each request that began under it
  * (req->cfg): a reload must not free what a request in flight still reads,
  * nor keep every replaced config until exit (~125 KB each). */
 struct server_gen {
 	struct config *cfg;
-	struct auth *auth;
+	void *app;			/* the application's part (hooks.app_free) */
 	int refs;			/* atomic */
 	int owned;			/* 0: the caller's first pair, not ours to free */
 	int keep;			/* freed only at exit (see server_gen_new) */
+	struct server *srv;
 	struct server_gen *next;
 };
 
 struct http_conn {
-	struct worker *w;
+	struct http_worker *w;
 	struct bufferevent *bev;
 	http_parser parser;
 	char peer[64];
@@ -161,12 +175,11 @@ static http_parser_settings server_parser_settings;
 
 static int server_detached(struct request *req);
 struct http_conn;
-static int server_conn_adopt(struct worker *w, struct http_conn *c, evutil_socket_t fd);
-static int server_ops_dispatch(struct request *req);
+static int server_conn_adopt(struct http_worker *w, struct http_conn *c, evutil_socket_t fd);
 static SSL_CTX *server_tls_ctx(const struct config *cfg, char *err, size_t cap);
 static void server_file_pump(struct http_conn *c);
 static void server_deferred_answered(struct request *req);
-static void server_accept_resume(struct worker *w);
+static void server_accept_resume(struct http_worker *w);
 
 long long
 server_now_us(void)
@@ -182,14 +195,15 @@ server_now_us(void)
 /* A generation for cfg and auth with one reference (the caller's), on the
  * server's list; owned: freed with it.  NULL out of memory. */
 static struct server_gen *
-server_gen_new(struct server *srv, struct config *cfg, struct auth *auth, int owned)
+server_gen_new(struct server *srv, struct config *cfg, void *app, int owned)
 {
 	struct server_gen *g = calloc(1, sizeof(*g));
 
 	if (g == NULL)
 		return NULL;
 	g->cfg = cfg;
-	g->auth = auth;
+	g->app = app;
+	g->srv = srv;
 	g->owned = owned;
 	g->refs = 1;
 	/* XXX proxy.c caches its parsed [proxy] sections keyed by the
@@ -214,7 +228,8 @@ server_gen_destroy(struct server_gen *g)
 	if (g->owned) {
 		config_free(g->cfg);
 		free(g->cfg);
-		auth_free(g->auth);
+		if (g->srv->hooks.app_free != NULL)
+			g->srv->hooks.app_free(g->srv->hooks.arg, g->app);
 	}
 	free(g);
 }
@@ -476,7 +491,7 @@ server_collect_body(struct request *req, const char *data, size_t len)
 void
 req_read_body(struct request *req, size_t max, req_done_fn done, void *ctx)
 {
-	struct server *srv = req->w->srv;
+	struct server *srv = req->hw->srv;
 	size_t need, held;
 
 	if (req->has_length && req->content_length > max) {
@@ -515,17 +530,17 @@ server_req_free(struct request *req)
 		.peer = req->peer, .user = req->user, .method = req->method_name,
 		.path = req->url ? req->url : "-", .status = req->responded ? req->status : 499,
 		.bytes_in = req->body_bytes, .bytes_out = req->bytes_out,
-		.usec = server_now_us() - req->t_start_us, .worker = req->w->id,
+		.usec = server_now_us() - req->t_start_us, .worker = req->hw->id,
 	};
 
 	r.digest = req->log_digest != NULL ? req->log_digest :
 	    (req->m.ref_is_digest ? req->m.ref : NULL);
-	metrics_observe(req->w->metrics, req->metric_route, (int)req->method, r.status, r.usec,
-	    r.bytes_in, r.bytes_out);
 	struct server_gen *gen = req->gen;
-	struct server *srv = req->w->srv;
+	struct server *srv = req->hw->srv;
 
-	log_access((enum log_access_format)req->w->cfg->access_log, &r);
+	log_access((enum log_access_format)req->hw->cfg->access_log, &r);
+	if (srv->hooks.request_done != NULL)
+		srv->hooks.request_done(req, &r);
 	if (req->end_fn != NULL)
 		req->end_fn(req);
 	free(req->body);
@@ -906,7 +921,8 @@ cb_headers_complete(http_parser *p)
 	}
 	req->arena = a;
 	req->conn = c;
-	req->w = c->w;
+	req->hw = c->w;
+	req->w = c->w->app;
 	/* The config this request lives by, even if a reload swaps the
 	 * worker's meanwhile: its reference keeps it allocated. */
 	req->gen = c->w->gen;
@@ -947,64 +963,11 @@ cb_headers_complete(http_parser *p)
 		return 0;
 	}
 	req->path = path;
-	if (!server_ops_dispatch(req))
-		router_dispatch(req);
+	c->w->srv->hooks.dispatch(req);
 	if (!req->responded && req_header(req, "Expect") != NULL &&
 	    strcasecmp(req_header(req, "Expect"), "100-continue") == 0 &&
 	    (req->chunked || req->content_length > 0))
 		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
-	return 0;
-}
-
-/* The operator's endpoints: /metrics, /healthz, /readyz.  On a connection
- * from [server] metrics_listen they are all there is; without that setting
- * they share the main listener.  Returns 1 if the request was handled. */
-static int
-server_ops_dispatch(struct request *req)
-{
-	struct server *srv = req->w->srv;
-	int ops_here = req->conn->metrics_only || req->cfg->metrics_listen[0] == '\0';
-
-	if (ops_here && strcmp(req->path, "/healthz") == 0) {
-		req->metric_route = METRICS_ROUTE_HEALTH;
-		req_respond(req, 200, "text/plain", "ok\n", 3);
-		return 1;
-	}
-	if (ops_here && (strcmp(req->path, "/readyz") == 0 || strcmp(req->path, "/metrics") == 0)) {
-		struct metrics_gauges g = {0};
-		struct metrics_worker *blocks[256];
-		size_t n = 0, len;
-		char *text;
-
-		/* Ready: the database answers and the storage root takes a
-		 * new file. */
-		g.ready = meta_stats(req->w->meta, &g.uploads_in_progress, &g.blobs_stored,
-		    &g.blob_bytes_stored) == 0 && store_writable(req->w->store) == 0;
-		if (strcmp(req->path, "/readyz") == 0) {
-			req->metric_route = METRICS_ROUTE_HEALTH;
-			if (g.ready)
-				req_respond(req, 200, "text/plain", "ready\n", 6);
-			else
-				req_respond(req, 503, "text/plain", "not ready\n", 10);
-			return 1;
-		}
-		req->metric_route = METRICS_ROUTE_METRICS;
-		for (int i = 0; i < srv->nworkers && n < 256; i++) {
-			blocks[n++] = srv->workers[i].metrics;
-			g.sqlite_busy_retries += meta_busy_retries(srv->workers[i].meta);
-		}
-		if ((text = metrics_render(blocks, n, &g, &len)) == NULL) {
-			req_error(req, ERR_INTERNAL, NULL);
-			return 1;
-		}
-		req_respond(req, 200, "text/plain; version=0.0.4", text, len);
-		free(text);
-		return 1;
-	}
-	if (req->conn->metrics_only) {
-		req_error(req, ERR_NOT_FOUND, NULL);
-		return 1;
-	}
 	return 0;
 }
 
@@ -1143,7 +1106,8 @@ server_conn_free(struct http_conn *c)
 		close(c->file_fd);
 	bufferevent_free(c->bev);
 	c->w->nconns--;
-	__atomic_sub_fetch(&c->w->metrics->connections_open, 1, __ATOMIC_RELAXED);
+	if (c->w->srv->hooks.conn_count != NULL)
+		c->w->srv->hooks.conn_count(c->w->app, -1);
 	if (c->w->draining && c->w->nconns == 0)
 		event_base_loopexit(c->w->base, NULL);
 	/* Its descriptor is free now (bufferevent_free closed it). */
@@ -1380,7 +1344,7 @@ server_event_cb(struct bufferevent *bev, short what, void *arg)
 #define SERVER_ACCEPT_DELAY_MAX 1000
 
 static void
-server_listeners_enable(struct worker *w, int on)
+server_listeners_enable(struct http_worker *w, int on)
 {
 	if (w->listener != NULL)
 		(on ? evconnlistener_enable : evconnlistener_disable)(w->listener);
@@ -1391,7 +1355,7 @@ server_listeners_enable(struct worker *w, int on)
 /* Accept again: the back-off ran out, or a connection closed and gave its
  * descriptor back.  Not while draining (the listeners stay off). */
 static void
-server_accept_resume(struct worker *w)
+server_accept_resume(struct http_worker *w)
 {
 	if (!w->accept_paused || w->draining)
 		return;
@@ -1416,7 +1380,7 @@ server_accept_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 server_accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct worker *w = arg;
+	struct http_worker *w = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 	long long now = server_now_us();
 	struct timeval tv;
@@ -1475,7 +1439,7 @@ static void
 server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
-	struct worker *w = arg;
+	struct http_worker *w = arg;
 	struct http_conn *c;
 	int one = 1;
 
@@ -1528,7 +1492,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
  * the parser, callbacks, the worker's list.  On failure everything is
  * released (fd closed if there is no bufferevent) and -1 returned. */
 static int
-server_conn_adopt(struct worker *w, struct http_conn *c, evutil_socket_t fd)
+server_conn_adopt(struct http_worker *w, struct http_conn *c, evutil_socket_t fd)
 {
 	struct timeval tv = {w->cfg->read_timeout, 0};
 
@@ -1547,7 +1511,8 @@ server_conn_adopt(struct worker *w, struct http_conn *c, evutil_socket_t fd)
 		return -1;
 	}
 	w->nconns++;
-	__atomic_add_fetch(&w->metrics->connections_open, 1, __ATOMIC_RELAXED);
+	if (w->srv->hooks.conn_count != NULL)
+		w->srv->hooks.conn_count(w->app, 1);
 	c->next = w->conns;
 	if (c->next != NULL)
 		c->next->prev = c;
@@ -1606,7 +1571,7 @@ int
 server_fuzz_connection(struct server *srv, const void *data, size_t len, int plain,
     char **out, size_t *outlen, int *closed)
 {
-	struct worker *w = &srv->workers[0];
+	struct http_worker *w = &srv->workers[0];
 	struct bufferevent *pair[2] = {NULL, NULL};
 	struct http_conn *c;
 	int sv[2] = {-1, -1};
@@ -1714,7 +1679,7 @@ server_probe(const struct sockaddr_storage *ss, int sslen)
 static void
 server_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct http_worker *w = arg;
 
 	(void)fd;
 	(void)what;
@@ -1731,7 +1696,7 @@ server_drain_deadline(evutil_socket_t fd, short what, void *arg)
 static void
 server_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct http_worker *w = arg;
 	struct http_conn *c, *next;
 	struct timeval tv = {w->cfg->shutdown_timeout, 0};
 
@@ -1775,7 +1740,7 @@ server_shutdown(struct server *srv)
 }
 
 struct server_swap {
-	struct worker *w;
+	struct http_worker *w;
 	struct server_gen *gen;		/* a reference, handed to the worker */
 	SSL_CTX *ctx;
 };
@@ -1792,7 +1757,8 @@ server_swap_cb(evutil_socket_t fd, short what, void *arg)
 
 	sw->w->gen = sw->gen;
 	sw->w->cfg = sw->gen->cfg;
-	sw->w->auth = sw->gen->auth;
+	if (sw->w->srv->hooks.worker_swap != NULL)
+		sw->w->srv->hooks.worker_swap(sw->w->srv->hooks.arg, sw->w->app, sw->gen->app);
 	if (sw->w->ssl_ctx != NULL)
 		SSL_CTX_free(sw->w->ssl_ctx);
 	sw->w->ssl_ctx = sw->ctx;
@@ -1817,7 +1783,7 @@ static void
 server_reload(struct server *srv)
 {
 	struct config *cfg = NULL;
-	struct auth *auth = NULL;
+	void *app = NULL;
 	SSL_CTX *ctx = NULL;
 	struct server_gen *g, *old;
 	char err[2 * PATH_MAX + 256];
@@ -1825,22 +1791,24 @@ server_reload(struct server *srv)
 	if (srv->reload_fn == NULL)
 		return;
 	notify_send("RELOADING=1");
-	if (srv->reload_fn(srv->reload_arg, &cfg, &auth) != 0)
+	if (srv->reload_fn(srv->reload_arg, &cfg, &app) != 0)
 		goto out;	/* the function logged why; the old config stays */
 	if (srv->ssl_ctx != NULL && cfg->tls_certificate[0] != '\0' &&
 	    (ctx = server_tls_ctx(cfg, err, sizeof(err))) == NULL) {
 		log_error("reload refused: %s", err);
 		config_free(cfg);
 		free(cfg);
-		auth_free(auth);
+		if (srv->hooks.app_free != NULL)
+			srv->hooks.app_free(srv->hooks.arg, app);
 		goto out;
 	}
 	server_reload_warn(srv->cfg, cfg);
-	if ((g = server_gen_new(srv, cfg, auth, 1)) == NULL) {
+	if ((g = server_gen_new(srv, cfg, app, 1)) == NULL) {
 		log_error("reload refused: out of memory");
 		config_free(cfg);
 		free(cfg);
-		auth_free(auth);
+		if (srv->hooks.app_free != NULL)
+			srv->hooks.app_free(srv->hooks.arg, app);
 		if (ctx != NULL)
 			SSL_CTX_free(ctx);
 		goto out;
@@ -1971,7 +1939,7 @@ server_tls_check(const struct config *cfg, char *err, size_t cap)
 }
 
 struct server *
-server_new(const struct config *cfg, struct store *store, struct auth *auth)
+server_new(const struct config *cfg, void *app, const struct server_hooks *hooks)
 {
 	struct server *srv;
 	struct sockaddr_storage ss;
@@ -1995,15 +1963,12 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 	evthread_use_pthreads();
 	signal(SIGPIPE, SIG_IGN);
 	srv->cfg = cfg;
-	srv->store = store;
-	srv->auth = auth;
+	srv->hooks = *hooks;
 	/* The caller's pair: never freed here. */
-	if ((srv->gen = server_gen_new(srv, (struct config *)cfg, auth, 0)) == NULL)
+	if ((srv->gen = server_gen_new(srv, (struct config *)cfg, app, 0)) == NULL)
 		goto fail;
 	/* Socket activation: systemd passes the listening socket. */
 	lfd = notify_listen_fd();
-	if ((srv->pool = pool_new(2)) == NULL)
-		goto fail;
 	if (cfg->tls_certificate[0] != '\0' || cfg->tls_key[0] != '\0') {
 		char err[2 * PATH_MAX + 256];
 
@@ -2019,29 +1984,20 @@ server_new(const struct config *cfg, struct store *store, struct auth *auth)
 	if (srv->workers == NULL || srv->threads == NULL)
 		goto fail;
 	for (i = 0; i < srv->nworkers; i++) {
-		struct worker *w = &srv->workers[i];
+		struct http_worker *w = &srv->workers[i];
 
 		w->srv = srv;
 		w->id = i;
 		w->cfg = cfg;
-		w->store = store;
-		w->pool = srv->pool;
-		w->auth = auth;
 		w->gen = srv->gen;
 		server_gen_ref(w->gen);
 		if (srv->ssl_ctx != NULL) {
 			SSL_CTX_up_ref(srv->ssl_ctx);
 			w->ssl_ctx = srv->ssl_ctx;
 		}
-		if ((w->metrics = calloc(1, sizeof(*w->metrics))) == NULL)
-			goto fail;
 		if ((w->base = event_base_new()) == NULL || (w->rbuf = malloc(SERVER_RBUF)) == NULL)
 			goto fail;
-		/* Split the manifest cache between the workers. */
-		if ((w->manifests = cache_new((size_t)cfg->manifest_cache_size / (size_t)srv->nworkers,
-		    (size_t)cfg->max_manifest_size)) == NULL)
-			goto fail;
-		if ((w->meta = meta_open(cfg->root)) == NULL)
+		if ((w->app = srv->hooks.worker_new(srv->hooks.arg, i, w->base, app)) == NULL)
 			goto fail;
 		if (lfd >= 0) {
 			/* Every worker accepts on (a duplicate of) the one
@@ -2137,6 +2093,12 @@ fail:
 }
 
 int
+req_on_metrics_listener(const struct request *req)
+{
+	return req->conn->metrics_only;
+}
+
+int
 server_port(const struct server *srv)
 {
 	return srv->port;
@@ -2145,7 +2107,7 @@ server_port(const struct server *srv)
 static void *
 server_thread(void *arg)
 {
-	struct worker *w = arg;
+	struct http_worker *w = arg;
 
 	event_base_dispatch(w->base);
 	return NULL;
@@ -2204,28 +2166,30 @@ server_free(struct server *srv)
 	if (srv->metrics_listener != NULL)
 		evconnlistener_free(srv->metrics_listener);
 	for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
-		struct worker *w = &srv->workers[i];
+		struct http_worker *w = &srv->workers[i];
 
 		while (w->conns != NULL)
 			server_conn_free(w->conns);
-		/* Upstream transfers and the requests waiting on them. */
-		proxy_worker_free(w);
+		/* The application's state of the worker (upstream transfers
+		 * and the requests waiting on them, its database
+		 * connection...). */
+		if (w->app != NULL && srv->hooks.worker_free != NULL)
+			srv->hooks.worker_free(srv->hooks.arg, w->app);
+		w->app = NULL;
 		if (w->listener != NULL)
 			evconnlistener_free(w->listener);
 		if (w->accept_timer != NULL)
 			event_free(w->accept_timer);
-		meta_close(w->meta);
 		free(w->rbuf);
-		free(w->metrics);
 		if (w->ssl_ctx != NULL)
 			SSL_CTX_free(w->ssl_ctx);
-		cache_free(w->manifests);
-		if (w->base != NULL)
-			event_base_free(w->base);
 	}
-	/* Joined before the bases go: no job hands back to a freed base. */
-	pool_free(srv->pool);
-	srv->pool = NULL;
+	/* Before the bases go: nothing may hand work back to a freed base. */
+	if (srv->hooks.quiesce != NULL)
+		srv->hooks.quiesce(srv->hooks.arg);
+	for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++)
+		if (srv->workers[i].base != NULL)
+			event_base_free(srv->workers[i].base);
 	if (srv->ssl_ctx != NULL)
 		SSL_CTX_free(srv->ssl_ctx);
 	/* Every request is gone: whatever generations are left (the

@@ -13,6 +13,7 @@
 #include "oci.h"
 #include "range.h"
 #include "server.h"
+#include "worker.h"
 
 /* Ceiling of one page: n larger than this is clamped and the client
  * follows the Link header for the rest. */

@@ -43,6 +43,7 @@
 #include "server.h"
 #include "store.h"
 #include "upload.h"
+#include "worker.h"
 
 /* ---- live hash state, shared by the worker threads ---- */
 

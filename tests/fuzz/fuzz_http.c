@@ -22,10 +22,12 @@
 #include "config.h"
 #include "fuzz.h"
 #include "log.h"
+#include "daemon.h"
 #include "server.h"
 #include "store.h"
 
 static struct server *fuzz_srv;
+static struct daemon *fuzz_daemon;
 
 static void
 fuzz_setup(void)
@@ -48,8 +50,9 @@ fuzz_setup(void)
 	}
 	log_set_level(LOG_ERROR);
 	if ((store = store_open(root, 0)) == NULL || (auth = auth_new(&cfg, err, sizeof(err))) == NULL ||
-	    (fuzz_srv = server_new(&cfg, store, auth)) == NULL)
+	    (fuzz_daemon = daemon_new(&cfg, store, auth)) == NULL)
 		abort();
+	fuzz_srv = daemon_server(fuzz_daemon);
 }
 
 static int

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: ISC
+ * daemon.c — the serving process: the registry put together on the HTTP
+ * layer.  It opens the blob store, builds users and rules, makes each
+ * worker's context (metadata connection, manifest cache, counters) through
+ * the HTTP layer's hooks, registers the router as its dispatcher, reloads
+ * config and users on SIGHUP, and runs the background collectors (gc,
+ * upload expiry) beside the workers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "cache.h"
+#include "config.h"
+#include "daemon.h"
+#include "gc.h"
+#include "log.h"
+#include "meta.h"
+#include "metrics.h"
+#include "pool.h"
+#include "proxy.h"
+#include "router.h"
+#include "server.h"
+#include "store.h"
+#include "upload.h"
+#include "version.h"
+#include "worker.h"
+
+int
+daemon_load_config(const char *path, struct config *cfg)
+{
+	char err[1024];
+
+	if (config_load(path, cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (gc_config_check(cfg, err, sizeof(err)) != 0 ||
+	    proxy_config_check(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		config_free(cfg);
+		return -1;
+	}
+	if (cfg->workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->workers = n > 0 && n < 256 ? (int)n : 1;
+	}
+	return 0;
+}
+
+
+/* SIGHUP: build a new config and auth from the same file; on any error
+ * log it and keep the running ones. */
+static int
+daemon_reload(void *arg, struct config **out_cfg, void **out_app)
+{
+	const char *path = arg;
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct auth *auth;
+	char err[1024];
+
+	if (cfg == NULL)
+		return -1;
+	if (daemon_load_config(path, cfg) != 0) {
+		log_error("reload refused: the configuration has errors (see above); keeping the old one");
+		free(cfg);
+		return -1;
+	}
+	if ((auth = auth_new(cfg, err, sizeof(err))) == NULL) {
+		log_error("reload refused: %s", err);
+		config_free(cfg);
+		free(cfg);
+		return -1;
+	}
+	*out_cfg = cfg;
+	*out_app = auth;
+	return 0;
+}
+
+/* ---- the HTTP layer's hooks ---- */
+
+/* Everything the workers share, and the workers' contexts. */
+struct daemon {
+	const struct config *cfg;
+	struct store *store;
+	struct pool *pool;
+	struct worker_set set;
+	struct server *srv;
+};
+
+static struct worker *
+daemon_worker_new(void *arg, int id, struct event_base *base, void *app)
+{
+	struct daemon *d = arg;
+	struct worker *w = &d->set.w[id];
+
+	w->id = id;
+	w->base = base;
+	w->store = d->store;
+	w->pool = d->pool;
+	w->auth = app;
+	w->all = &d->set;
+	if ((w->metrics = calloc(1, sizeof(*w->metrics))) == NULL)
+		return NULL;
+	/* Split the manifest cache between the workers. */
+	if ((w->manifests = cache_new((size_t)d->cfg->manifest_cache_size / (size_t)d->set.n,
+	    (size_t)d->cfg->max_manifest_size)) == NULL)
+		return NULL;
+	if ((w->meta = meta_open(d->cfg->root)) == NULL)
+		return NULL;
+	return w;
+}
+
+static void
+daemon_worker_swap(void *arg, struct worker *w, void *app)
+{
+	(void)arg;
+	w->auth = app;
+}
+
+static void
+daemon_worker_free(void *arg, struct worker *w)
+{
+	(void)arg;
+	/* Upstream transfers and the requests waiting on them first. */
+	proxy_worker_free(w);
+	meta_close(w->meta);
+	cache_free(w->manifests);
+	free(w->metrics);
+	w->meta = NULL;
+	w->manifests = NULL;
+	w->metrics = NULL;
+}
+
+static void
+daemon_quiesce(void *arg)
+{
+	struct daemon *d = arg;
+
+	/* Joined before the event loops go: no job hands back to a freed one. */
+	pool_free(d->pool);
+	d->pool = NULL;
+}
+
+static void
+daemon_request_done(struct request *req, const struct log_access_rec *r)
+{
+	metrics_observe(req->w->metrics, req->metric_route, (int)req->method, r->status, r->usec,
+	    r->bytes_in, r->bytes_out);
+}
+
+static void
+daemon_conn_count(struct worker *w, int delta)
+{
+	if (delta > 0)
+		__atomic_add_fetch(&w->metrics->connections_open, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&w->metrics->connections_open, 1, __ATOMIC_RELAXED);
+}
+
+static void
+daemon_app_free(void *arg, void *app)
+{
+	(void)arg;
+	auth_free(app);
+}
+
+struct daemon *
+daemon_new(const struct config *cfg, struct store *store, struct auth *auth)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct server_hooks hooks = {
+		.dispatch = router_dispatch,
+		.worker_new = daemon_worker_new,
+		.worker_swap = daemon_worker_swap,
+		.worker_free = daemon_worker_free,
+		.quiesce = daemon_quiesce,
+		.request_done = daemon_request_done,
+		.conn_count = daemon_conn_count,
+		.app_free = daemon_app_free,
+		.arg = d,
+	};
+
+	if (d == NULL)
+		return NULL;
+	d->cfg = cfg;
+	d->store = store;
+	d->set.n = cfg->workers > 0 ? cfg->workers : 1;
+	if ((d->set.w = calloc((size_t)d->set.n, sizeof(*d->set.w))) == NULL ||
+	    (d->pool = pool_new(2)) == NULL || (d->srv = server_new(cfg, auth, &hooks)) == NULL) {
+		daemon_free(d);
+		return NULL;
+	}
+	server_set_reload(d->srv, daemon_reload, (void *)cfg->path);
+	return d;
+}
+
+struct server *
+daemon_server(struct daemon *d)
+{
+	return d->srv;
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	if (d == NULL)
+		return;
+	server_free(d->srv);	/* the workers' contexts through the hooks */
+	pool_free(d->pool);	/* NULL already unless server_new failed */
+	free(d->set.w);
+	free(d);
+}
+
+int
+daemon_serve(const struct config *cfg)
+{
+	struct store *store;
+	struct meta *meta;
+	struct daemon *d;
+	struct auth *auth;
+	struct gc_runner *gc;
+	struct upload_sweeper *sweeper;
+	char err[1024];
+	int gc_failed;
+
+	log_set_level((enum log_level)cfg->log_level);
+	if (server_fd_check(cfg, err, sizeof(err)) != 0)
+		log_warn("%s", err);
+	if ((store = store_open(cfg->root, cfg->sync)) == NULL)
+		return EXIT_STORAGE;
+	store_set_direct(store, cfg->sync && cfg->direct_io);
+	/* After the store: the token key defaults to a file in its root. */
+	if ((auth = auth_new(cfg, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		store_close(store);
+		return EXIT_CONFIG;
+	}
+	/* Open once here so a broken database fails start-up with a clear
+	 * message before any listener exists. */
+	if ((meta = meta_open(cfg->root)) == NULL) {
+		auth_free(auth);
+		store_close(store);
+		return EXIT_STORAGE;
+	}
+	meta_close(meta);
+	if ((d = daemon_new(cfg, store, auth)) == NULL) {
+		auth_free(auth);
+		store_close(store);
+		return EXIT_BIND;
+	}
+	/* XXX the collector keeps the settings it started with: a reload
+	 * does not change [gc] or [retention] until a restart. */
+	if ((gc = gc_runner_start(cfg, store, &gc_failed)) == NULL && gc_failed) {
+		daemon_free(d);
+		auth_free(auth);
+		store_close(store);
+		return EXIT_STORAGE;
+	}
+	/* Idle upload sessions expire even with the collector off. */
+	if ((sweeper = upload_sweeper_start(cfg, store, &gc_failed)) == NULL) {
+		gc_runner_stop(gc);
+		daemon_free(d);
+		auth_free(auth);
+		store_close(store);
+		return EXIT_STORAGE;
+	}
+	log_info("ociregd %s: storage %s%s%s", OCIREGD_VERSION, cfg->root,
+	    auth_enabled(auth) ? ", authentication on" : "", cfg->tls_certificate[0] ? ", TLS" : "");
+	server_run(daemon_server(d));
+	upload_sweeper_stop(sweeper);
+	gc_runner_stop(gc);
+	daemon_free(d);
+	auth_free(auth);
+	store_close(store);
+	log_info("stopped");
+	return EXIT_OK;
+}
