@@ -50,6 +50,7 @@ struct config {
 	int sync;			/* fsync blobs and directories before 2xx */
 	int direct_io;			/* O_DIRECT spool writes when sync */
 	int upload_expiry;		/* seconds an idle upload session lives */
+	int auto_mount;			/* mount without from= looks in other repositories */
 	/* [limits] */
 	long long max_manifest_size;
 	long long chunk_min_length;

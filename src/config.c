@@ -64,6 +64,8 @@ static const struct config_key config_keys[] = {
 	    "With sync on, write upload spools with O_DIRECT (past the page cache)."},
 	{"storage", "upload_expiry", CT_DURATION, F(upload_expiry), "24h", 1, 365 * 86400,
 	    "Upload sessions idle this long are removed, with their spool files (under 1m: tests only)."},
+	{"storage", "auto_mount", CT_BOOL, F(auto_mount), "true", 0, 1,
+	    "Mount without from= takes the blob from any repository the client may pull."},
 	{"limits", "max_manifest_size", CT_SIZE, F(max_manifest_size), "4M", 1024, 1LL << 30,
 	    "Largest manifest body accepted."},
 	{"limits", "chunk_min_length", CT_SIZE, F(chunk_min_length), "0", 0, 1LL << 30,
