@@ -51,6 +51,7 @@ struct config {
 	int direct_io;			/* O_DIRECT spool writes when sync */
 	int upload_expiry;		/* seconds an idle upload session lives */
 	int sparse;			/* accept manifests whose references are absent */
+	int auto_mount;			/* mount without from= looks in other repositories */
 	/* [limits] */
 	long long max_manifest_size;
 	long long max_body_memory;	/* bytes of bodies buffered whole, in all */

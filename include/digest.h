@@ -30,6 +30,9 @@ digest_hex(const struct digest *d)
 int digest_parse(const char *s, struct digest *out);
 /* "sha256" / "sha512". */
 const char *digest_alg_name(enum digest_alg alg);
+/* An algorithm by its name alone (as in ?digest-algorithm=), exactly as
+ * digest_alg_name spells it: 0 or -ERR_DIGEST_INVALID for any other string. */
+int digest_alg_parse(const char *name, enum digest_alg *out);
 
 struct hasher;
 

@@ -49,16 +49,23 @@ int meta_upload_create(struct meta *m, const char *id, const char *repo);
 /* Open a session on behalf of a client address and an authenticated user
  * ("" for either: not counted), unless that client already holds
  * max_client open sessions or that user max_user (0: no cap); the count
- * and the insert are one transaction.  0, -ERR_TOOMANYREQUESTS, or
- * another negated reg_error. */
+ * and the insert are one transaction.  alg is the digest algorithm the
+ * client named at POST ("sha256", "sha512"), or "" for none.  0,
+ * -ERR_TOOMANYREQUESTS, or another negated reg_error. */
 int meta_upload_open(struct meta *m, const char *id, const char *repo, const char *client,
-    const char *user, int max_client, int max_user);
+    const char *user, const char *alg, int max_client, int max_user);
 /* Mark a session as used now (a request is still writing to it), so that
  * expiry spares it: 0 or -ERR_BLOB_UPLOAD_UNKNOWN. */
 int meta_upload_touch(struct meta *m, const char *id);
 /* Repository and current size of an upload: 0 or -ERR_BLOB_UPLOAD_UNKNOWN. */
 int meta_upload_get(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
     uint64_t *size);
+/* The same and the digest algorithm the session was opened with ("" if it
+ * named none; alg may be NULL).  Longer names than META_UPLOAD_ALG_MAX are
+ * cut, which makes them no known algorithm. */
+#define META_UPLOAD_ALG_MAX 15
+int meta_upload_get_alg(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
+    uint64_t *size, char alg[META_UPLOAD_ALG_MAX + 1]);
 int meta_upload_set_size(struct meta *m, const char *id, uint64_t size);
 int meta_upload_delete(struct meta *m, const char *id);
 /* Finish an upload: drop the session and link the blob, in one transaction. */
@@ -111,8 +118,8 @@ typedef int (*meta_list_fn)(void *arg, const char *item);
  * repository does not exist. */
 int meta_tag_list(struct meta *m, const char *repo, const char *last, long n,
     meta_list_fn fn, void *arg, int *more);
-/* Repositories that have manifests, in lexical order, same paging;
- * filtered: the callback may skip rows. */
+/* Repositories that hold something (a manifest or a blob link), in
+ * lexical order, same paging; filtered: the callback may skip rows. */
 int meta_repo_list(struct meta *m, const char *last, long n, int filtered, meta_list_fn fn,
     void *arg, int *more);
 

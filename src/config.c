@@ -67,6 +67,8 @@ static const struct config_key config_keys[] = {
 	{"storage", "sparse", CT_BOOL, F(sparse), "false", 0, 1,
 	    "Accept manifests whose blobs or index children are not in the repository (partial "
 	    "mirrors); fetching what is missing answers 404."},
+	{"storage", "auto_mount", CT_BOOL, F(auto_mount), "true", 0, 1,
+	    "Mount without from= takes the blob from any repository the client may pull."},
 	{"limits", "max_manifest_size", CT_SIZE, F(max_manifest_size), "4M", 1024, 1LL << 30,
 	    "Largest manifest body accepted."},
 	{"limits", "max_body_memory", CT_SIZE, F(max_body_memory), "64M", 64 * 1024, 1LL << 40,

@@ -30,6 +30,18 @@ digest_alg_name(enum digest_alg alg)
 }
 
 int
+digest_alg_parse(const char *name, enum digest_alg *out)
+{
+	for (size_t a = 0; a < sizeof(digest_algs) / sizeof(digest_algs[0]); a++) {
+		if (strcmp(name, digest_algs[a].name) == 0) {
+			*out = (enum digest_alg)a;
+			return 0;
+		}
+	}
+	return -ERR_DIGEST_INVALID;
+}
+
+int
 digest_parse(const char *s, struct digest *out)
 {
 	const char *colon = strchr(s, ':');

@@ -76,11 +76,11 @@ static const char *const meta_sql[S_COUNT] = {
 	[S_BLOB_FIND_REPO] = "SELECT r.name FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
 	    "WHERE rb.digest = ?1 AND r.name <> ?2 LIMIT 1",
 	[S_UPLOAD_INSERT] = "INSERT INTO uploads(id, repo, size, created, updated) VALUES (?1, ?2, 0, ?3, ?3)",
-	[S_UPLOAD_GET] = "SELECT repo, size FROM uploads WHERE id = ?1",
+	[S_UPLOAD_GET] = "SELECT repo, size, alg FROM uploads WHERE id = ?1",
 	[S_UPLOAD_SET_SIZE] = "UPDATE uploads SET size = ?2, updated = ?3 WHERE id = ?1",
 	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
-	[S_UPLOAD_OPEN] = "INSERT INTO uploads(id, repo, size, created, updated, client, owner) "
-	    "VALUES (?1, ?2, 0, ?3, ?3, ?4, ?5)",
+	[S_UPLOAD_OPEN] = "INSERT INTO uploads(id, repo, size, created, updated, client, owner, alg) "
+	    "VALUES (?1, ?2, 0, ?3, ?3, ?4, ?5, ?6)",
 	/* Bounded counts: the cap is all we need to know, and a client
 	 * that holds many sessions must not make each POST scan them all. */
 	[S_UPLOAD_COUNT_CLIENT] = "SELECT count(*) FROM (SELECT 1 FROM uploads WHERE client = ?1 LIMIT ?2)",
@@ -103,8 +103,13 @@ static const char *const meta_sql[S_COUNT] = {
 	[S_TAGS_DELETE_DIGEST] = "DELETE FROM tags WHERE repo_id = ?1 AND digest = ?2",
 	[S_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2",
 	[S_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+	/* A repository exists while it holds anything: a manifest or a blob
+	 * link (pushed or mounted), as in distribution and zot.  Its row
+	 * outlives its content (rows are never deleted), so the emptied
+	 * ones are left out here; an upload session alone makes no row. */
 	[S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > ?1 AND "
-	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id) ORDER BY name LIMIT ?2",
+	    "(EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = r.id) OR "
+	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)) ORDER BY name LIMIT ?2",
 	[S_REFERRERS] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
 	    "WHERE repo_id = ?1 AND subject = ?2 ORDER BY digest",
 	[S_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
@@ -190,6 +195,12 @@ static const char *const meta_migrations[] = {
 	"ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX uploads_client ON uploads(client) WHERE client <> '';"
 	"CREATE INDEX uploads_owner ON uploads(owner) WHERE owner <> '';",
+	/* 3 -> 4: the digest algorithm a session was opened with
+	 * (?digest-algorithm=, distribution-spec end-4c), so that a session
+	 * resumed after a restart is hashed again the same way.  '' is a
+	 * session that named none: hashed as sha256, and its closing PUT
+	 * may still name another algorithm (the spool is then re-read). */
+	"ALTER TABLE uploads ADD COLUMN alg TEXT NOT NULL DEFAULT '';",
 };
 
 #define META_SCHEMA_VERSION ((int)(sizeof(meta_migrations) / sizeof(meta_migrations[0])))
@@ -649,7 +660,7 @@ meta_upload_count(struct meta *m, enum meta_stmt s, const char *key, int max, in
 
 int
 meta_upload_open(struct meta *m, const char *id, const char *repo, const char *client,
-    const char *user, int max_client, int max_user)
+    const char *user, const char *alg, int max_client, int max_user)
 {
 	sqlite3_stmt *st;
 	int n, rc;
@@ -684,6 +695,7 @@ meta_upload_open(struct meta *m, const char *id, const char *repo, const char *c
 	sqlite3_bind_int64(st, 3, meta_now());
 	sqlite3_bind_text(st, 4, client, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, alg, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -715,9 +727,11 @@ meta_upload_touch(struct meta *m, const char *id)
 	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
 }
 
+static void meta_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap);
+
 int
-meta_upload_get(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
-    uint64_t *size)
+meta_upload_get_alg(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
+    uint64_t *size, char alg[META_UPLOAD_ALG_MAX + 1])
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -729,11 +743,20 @@ meta_upload_get(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1
 	if (rc == SQLITE_ROW) {
 		snprintf(repo, REFERENCE_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
 		*size = (uint64_t)sqlite3_column_int64(st, 1);
+		if (alg != NULL)
+			meta_copy_col(st, 2, alg, META_UPLOAD_ALG_MAX + 1);
 		sqlite3_reset(st);
 		return 0;
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? -ERR_BLOB_UPLOAD_UNKNOWN : meta_fail(m, "select upload");
+}
+
+int
+meta_upload_get(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
+    uint64_t *size)
+{
+	return meta_upload_get_alg(m, id, repo, size, NULL);
 }
 
 int

@@ -15,6 +15,12 @@
  * past [storage] upload_expiry (the expiry thread, which also removes such
  * sessions' rows and spools even with [gc] interval = 0).
  *
+ * A session hashes with the algorithm the client named at POST
+ * (?digest-algorithm=, distribution-spec end-4c; kept in the session row so
+ * a restart re-hashes the spool the same way), sha256 if it named none.  A
+ * session that named one takes only a closing digest of that algorithm; one
+ * that named none may close with another (the spool is then read again).
+ *
  * Open sessions are capped per client address and per authenticated user
  * ([limits] max_sessions_per_client / max_sessions_per_user), counted from
  * the session rows, so the cap holds across restarts and workers.
@@ -553,14 +559,17 @@ fail:
 	return rc;
 }
 
-/* Look a session up and check it belongs to this repository. */
+/* Look a session up and check it belongs to this repository.  *named is
+ * set if the session was opened with a digest algorithm (then *alg is it),
+ * else *alg is sha256; both may be NULL. */
 static int
-upload_lookup(struct request *req, uint64_t *size)
+upload_lookup(struct request *req, uint64_t *size, enum digest_alg *alg, int *named)
 {
-	char repo[REFERENCE_NAME_MAX + 1];
+	char repo[REFERENCE_NAME_MAX + 1], name[META_UPLOAD_ALG_MAX + 1];
+	enum digest_alg a = DIGEST_SHA256;
 	int rc;
 
-	if ((rc = meta_upload_get(req->w->meta, req->m.ref, repo, size)) != 0) {
+	if ((rc = meta_upload_get_alg(req->w->meta, req->m.ref, repo, size, name)) != 0) {
 		/* Expired or collected meanwhile: no hash state outlives its
 		 * row. */
 		if (rc == -ERR_BLOB_UPLOAD_UNKNOWN)
@@ -569,6 +578,16 @@ upload_lookup(struct request *req, uint64_t *size)
 	}
 	if (strcmp(repo, req->m.name) != 0)
 		return -ERR_BLOB_UPLOAD_UNKNOWN;
+	if (name[0] != '\0' && digest_alg_parse(name, &a) != 0) {
+		/* Only upload_start writes the column, from the same list. */
+		log_error("upload %s: session row names unknown digest algorithm '%s'", req->m.ref,
+		    name);
+		return -ERR_INTERNAL;
+	}
+	if (alg != NULL)
+		*alg = a;
+	if (named != NULL)
+		*named = name[0] != '\0';
 	return 0;
 }
 
@@ -579,9 +598,10 @@ upload_write_request(struct request *req, int finish)
 	struct upload_ctx *u;
 	const char *cr;
 	uint64_t size, a, b;
-	int rc;
+	enum digest_alg alg;
+	int named, rc;
 
-	if ((rc = upload_lookup(req, &size)) != 0) {
+	if ((rc = upload_lookup(req, &size, &alg, &named)) != 0) {
 		req_error(req, (enum reg_error)-rc, req->m.ref);
 		return;
 	}
@@ -598,6 +618,18 @@ upload_write_request(struct request *req, int finish)
 			req_error(req, ERR_DIGEST_INVALID, "missing or malformed digest parameter");
 			return;
 		}
+		/* The client said which algorithm the blob is addressed by
+		 * and the chunks were hashed that way; another one at the
+		 * end is a client error.  The session stays as it was: the
+		 * right digest can still close it. */
+		if (named && u->want.alg != alg) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "this session was opened for %s digests",
+			    digest_alg_name(alg));
+			req_error(req, ERR_DIGEST_INVALID, why);
+			return;
+		}
 	}
 	if ((cr = req_header(req, "Content-Range")) != NULL) {
 		if (range_parse_content(cr, &a, &b) != 0 || a != size) {
@@ -610,7 +642,7 @@ upload_write_request(struct request *req, int finish)
 			return;
 		}
 	}
-	if ((rc = upload_begin_write(req, u, req->m.ref, size, DIGEST_SHA256)) != 0) {
+	if ((rc = upload_begin_write(req, u, req->m.ref, size, alg)) != 0) {
 		if (rc == -ERR_RANGE_INVALID)
 			upload_location(req, req->m.ref, size);
 		req_error(req, (enum reg_error)-rc, NULL);
@@ -639,7 +671,7 @@ upload_status(struct request *req)
 	uint64_t size;
 	int rc;
 
-	if ((rc = upload_lookup(req, &size)) != 0) {
+	if ((rc = upload_lookup(req, &size, NULL, NULL)) != 0) {
 		req_error(req, (enum reg_error)-rc, req->m.ref);
 		return;
 	}
@@ -654,7 +686,7 @@ upload_cancel(struct request *req)
 	struct hasher *h;
 	int rc;
 
-	if ((rc = upload_lookup(req, &size)) != 0) {
+	if ((rc = upload_lookup(req, &size, NULL, NULL)) != 0) {
 		req_error(req, (enum reg_error)-rc, req->m.ref);
 		return;
 	}
@@ -688,6 +720,10 @@ upload_try_mount(struct request *req, const struct digest *d, const char *from)
 		memcpy(src, from, strlen(from) + 1);	/* valid: <= NAME_MAX */
 		if (meta_blob_get(req->w->meta, src, d->str, &size) != 0)
 			return 0;
+	} else if (!req->cfg->auto_mount) {
+		/* [storage] auto_mount = false: only an explicit source
+		 * mounts; the spec lets a registry answer 202 instead. */
+		return 0;
 	} else if (memcpy(src, req->m.name, strlen(req->m.name) + 1),
 	    meta_blob_get(req->w->meta, req->m.name, d->str, &size) != 0) {
 		/* No `from` (spec 1.1 automatic content discovery): a
@@ -719,11 +755,22 @@ void
 upload_start(struct request *req)
 {
 	char mount[DIGEST_STR_MAX + 8], from[REFERENCE_NAME_MAX + 8], dig[DIGEST_STR_MAX + 8];
-	char id[REFERENCE_UUID_LEN + 1], client[64];
+	char id[REFERENCE_UUID_LEN + 1], client[64], algname[META_UPLOAD_ALG_MAX + 1];
+	enum digest_alg alg = DIGEST_SHA256;
 	struct digest d;
 	struct upload_ctx *u;
-	int has_from, has_digest, rc;
+	int has_from, has_digest, has_alg, rc;
 
+	/* Checked before anything is mounted or opened: a refused POST
+	 * leaves nothing behind.  A name too long for the buffer is no
+	 * algorithm we know either. */
+	has_alg = req_query(req, "digest-algorithm", algname, sizeof(algname));
+	if (has_alg < 0 || (has_alg == 1 && digest_alg_parse(algname, &alg) != 0)) {
+		req_error(req, ERR_DIGEST_INVALID, "unsupported digest-algorithm (sha256 or sha512)");
+		return;
+	}
+	if (has_alg != 1)
+		algname[0] = '\0';
 	if (req_query(req, "mount", mount, sizeof(mount)) == 1) {
 		if (digest_parse(mount, &d) != 0) {
 			req_error(req, ERR_DIGEST_INVALID, "malformed mount digest");
@@ -739,11 +786,15 @@ upload_start(struct request *req)
 		req_error(req, ERR_DIGEST_INVALID, "malformed digest parameter");
 		return;
 	}
+	if (has_digest == 1 && has_alg == 1 && d.alg != alg) {
+		req_error(req, ERR_DIGEST_INVALID, "digest and digest-algorithm disagree");
+		return;
+	}
 	reference_uuid_new(id);
 	upload_client_ip(req->peer ? req->peer : "-", client, sizeof(client));
 	if ((rc = store_upload_create(req->w->store, id)) != 0 ||
 	    (rc = meta_upload_open(req->w->meta, id, req->m.name, client,
-	    req->user ? req->user : "", req->cfg->max_sessions_per_client,
+	    req->user ? req->user : "", algname, req->cfg->max_sessions_per_client,
 	    req->cfg->max_sessions_per_user)) != 0) {
 		store_upload_remove(req->w->store, id);
 		if (rc == -ERR_TOOMANYREQUESTS) {

@@ -854,7 +854,8 @@ treq GET /v2/
 assert_challenge "" "anonymous = pull: GET /v2/ without credentials still challenges"
 treq GET /v2/_catalog
 assert_status 200 "anonymous = pull: GET /v2/_catalog without credentials"
-assert_json .repositories '["pub/p","team/app","team/carol","team/secret/x"]' "anonymous catalog: every repository anonymous may pull"
+# pub/dave/x and pub/dave/y hold only dave's blob: listed too (issue 14)
+assert_json .repositories '["pub/dave/x","pub/dave/y","pub/p","team/app","team/carol","team/secret/x"]' "anonymous catalog: every repository anonymous may pull"
 token - "repository:team/app:pull,push"
 assert_status 200 "anonymous = pull: GET /token without credentials"
 assert_eq "$(grants "$TOKEN")" "team/app=pull" "anonymous token: pull only"

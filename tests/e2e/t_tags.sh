@@ -139,16 +139,22 @@ for r in "${REPOS[@]}"; do
 	mkman "$r" "$W/r"
 	push_manifest "$r" v1 "$W/r"
 done
-# a repository with only blobs is not in the catalog
+# a repository with only blobs is in the catalog (issue 14: a repository
+# exists while it holds a manifest or a blob, as in distribution and zot)
 mkblob "$W/b" 100
 push_blob blobs/only "$W/b"
-# a repository whose only manifest was deleted is not either
+# so is one whose only manifest was deleted: its config blob stays
 mkman gone "$W/g"
 push_manifest gone v1 "$W/g"
 req DELETE "/v2/gone/manifests/$(sha256_of "$W/g")"
 assert_status 202 "DELETE the only manifest of 'gone'"
+# one emptied of its last blob is not
+mkblob "$W/e" 100
+push_blob emptied "$W/e"
+req DELETE "/v2/emptied/blobs/$(sha256_of "$W/e")"
+assert_status 202 "DELETE the only blob of 'emptied'"
 
-printf '%s\n' "${REPOS[@]}" "$R" | LC_ALL=C sort >"$W/crepos"
+printf '%s\n' "${REPOS[@]}" "$R" blobs/only gone | LC_ALL=C sort >"$W/crepos"
 NR=$(wc -l <"$W/crepos")
 CAT_JSON=$(jq -R . "$W/crepos" | jq -sc .)
 cnth() { sed -n "${1}p" "$W/crepos"; }
@@ -156,7 +162,7 @@ cnth() { sed -n "${1}p" "$W/crepos"; }
 req GET /v2/_catalog
 assert_status 200 "catalog"
 assert_match "$(hdr Content-Type)" '^application/json' "catalog is JSON"
-assert_json .repositories "$CAT_JSON" "catalog: repositories with manifests, lexical order"
+assert_json .repositories "$CAT_JSON" "catalog: repositories with manifests or blobs, lexical order"
 assert_no_header Link "full catalog"
 
 req GET "/v2/_catalog?n=2"

@@ -114,6 +114,27 @@ test_alg_name(void **state)
 	assert_string_equal(digest_alg_name(DIGEST_SHA512), "sha512");
 }
 
+/* ?digest-algorithm= takes a bare name: the two we hash, spelled exactly. */
+static void
+test_alg_parse(void **state)
+{
+	static const char *const bad[] = {
+		"", "sha", "sha384", "SHA512", "sha512 ", " sha256", "sha256:", "sha5120", "blake3",
+	};
+	enum digest_alg a = DIGEST_SHA512;
+
+	(void)state;
+	assert_int_equal(digest_alg_parse("sha256", &a), 0);
+	assert_int_equal(a, DIGEST_SHA256);
+	assert_int_equal(digest_alg_parse("sha512", &a), 0);
+	assert_int_equal(a, DIGEST_SHA512);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a = DIGEST_SHA512;
+		assert_int_equal(digest_alg_parse(bad[i], &a), -ERR_DIGEST_INVALID);
+		assert_int_equal(a, DIGEST_SHA512);	/* untouched */
+	}
+}
+
 static void
 test_known_vectors(void **state)
 {
@@ -257,6 +278,7 @@ main(void)
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_parse_invalid),
 		cmocka_unit_test(test_alg_name),
+		cmocka_unit_test(test_alg_parse),
 		cmocka_unit_test(test_known_vectors),
 		cmocka_unit_test(test_million_a),
 		cmocka_unit_test(test_incremental_equals_oneshot),

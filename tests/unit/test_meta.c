@@ -584,22 +584,29 @@ test_repo_list(void **state)
 	assert_int_equal(meta_manifest_put(f->m, "b", &m1, NULL, 0, "latest"), 0);
 	assert_int_equal(meta_manifest_put(f->m, "a/x", &m1, NULL, 0, NULL), 0);
 	assert_int_equal(meta_manifest_put(f->m, "a", &m1, NULL, 0, "t"), 0);
-	/* Blobs or an upload alone do not list a repository. */
+	/* A blob link alone lists a repository (c, and e by a mount); an
+	 * upload session alone does not (d). */
 	assert_int_equal(meta_blob_link(f->m, "c", dg("c"), 1), 0);
 	assert_int_equal(meta_upload_create(f->m, ID1, "d"), 0);
+	assert_int_equal(meta_blob_mount(f->m, "c", "e", dg("c")), 0);
 
-	repos(f->m, "", 100, "a|a/x|b", 0);
-	repos(f->m, "", 3, "a|a/x|b", 0);
+	repos(f->m, "", 100, "a|a/x|b|c|e", 0);
+	repos(f->m, "", 5, "a|a/x|b|c|e", 0);
+	repos(f->m, "", 3, "a|a/x|b", 1);
 	repos(f->m, "", 1, "a", 1);
 	repos(f->m, "a", 1, "a/x", 1);
-	repos(f->m, "a/x", 1, "b", 0);
-	repos(f->m, "a/x", 5, "b", 0);
-	repos(f->m, "b", 5, "", 0);
+	repos(f->m, "a/x", 1, "b", 1);
+	repos(f->m, "b", 5, "c|e", 0);
+	repos(f->m, "c", 5, "e", 0);
+	repos(f->m, "e", 5, "", 0);
 	repos(f->m, "", 0, "", 1);
 
-	/* Deleting a repository's last manifest unlists it. */
+	/* Deleting a repository's last manifest, or its last blob link,
+	 * unlists it (its row stays behind). */
 	assert_int_equal(meta_manifest_delete(f->m, "b", m1.digest), 0);
-	repos(f->m, "", 100, "a|a/x", 0);
+	assert_int_equal(meta_blob_unlink(f->m, "c", dg("c")), 0);
+	repos(f->m, "", 100, "a|a/x|e", 0);
+	assert_int_equal(meta_repo_exists(f->m, "c"), 0);
 }
 
 static void

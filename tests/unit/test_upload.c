@@ -220,18 +220,18 @@ test_session_caps(void **state)
 	struct fixture *f = *state;
 
 	/* Per client address. */
-	assert_int_equal(meta_upload_open(f->m, "c1", "r", "10.0.0.1", "", 2, 3), 0);
-	assert_int_equal(meta_upload_open(f->m, "c2", "r", "10.0.0.1", "", 2, 3), 0);
-	assert_int_equal(meta_upload_open(f->m, "c3", "r", "10.0.0.1", "", 2, 3), -ERR_TOOMANYREQUESTS);
-	assert_int_equal(meta_upload_open(f->m, "c3", "r", "10.0.0.2", "", 2, 3), 0);
+	assert_int_equal(meta_upload_open(f->m, "c1", "r", "10.0.0.1", "", "", 2, 3), 0);
+	assert_int_equal(meta_upload_open(f->m, "c2", "r", "10.0.0.1", "", "", 2, 3), 0);
+	assert_int_equal(meta_upload_open(f->m, "c3", "r", "10.0.0.1", "", "", 2, 3), -ERR_TOOMANYREQUESTS);
+	assert_int_equal(meta_upload_open(f->m, "c3", "r", "10.0.0.2", "", "", 2, 3), 0);
 	assert_int_equal(meta_upload_delete(f->m, "c1"), 0);
-	assert_int_equal(meta_upload_open(f->m, "c4", "r", "10.0.0.1", "", 2, 3), 0);
+	assert_int_equal(meta_upload_open(f->m, "c4", "r", "10.0.0.1", "", "", 2, 3), 0);
 	/* Per user, whatever the address. */
-	assert_int_equal(meta_upload_open(f->m, "u1", "r", "10.1.0.1", "alice", 2, 3), 0);
-	assert_int_equal(meta_upload_open(f->m, "u2", "r", "10.1.0.2", "alice", 2, 3), 0);
-	assert_int_equal(meta_upload_open(f->m, "u3", "r", "10.1.0.3", "alice", 2, 3), 0);
-	assert_int_equal(meta_upload_open(f->m, "u4", "r", "10.1.0.4", "alice", 2, 3), -ERR_TOOMANYREQUESTS);
-	assert_int_equal(meta_upload_open(f->m, "u4", "r", "10.1.0.4", "bob", 2, 3), 0);
+	assert_int_equal(meta_upload_open(f->m, "u1", "r", "10.1.0.1", "alice", "", 2, 3), 0);
+	assert_int_equal(meta_upload_open(f->m, "u2", "r", "10.1.0.2", "alice", "", 2, 3), 0);
+	assert_int_equal(meta_upload_open(f->m, "u3", "r", "10.1.0.3", "alice", "", 2, 3), 0);
+	assert_int_equal(meta_upload_open(f->m, "u4", "r", "10.1.0.4", "alice", "", 2, 3), -ERR_TOOMANYREQUESTS);
+	assert_int_equal(meta_upload_open(f->m, "u4", "r", "10.1.0.4", "bob", "", 2, 3), 0);
 	/* The refused ones left no row: c2, c3, c4, u1, u2, u3 and bob's u4. */
 	{
 		uint64_t uploads, blobs, bytes;
@@ -241,6 +241,23 @@ test_session_caps(void **state)
 	}
 	/* Sessions without a client (the pull-through cache) are not capped. */
 	assert_int_equal(meta_upload_create(f->m, "p1", "r"), 0);
+	/* The digest algorithm a session was opened with is kept with it
+	 * (a restarted daemon hashes the spool again that way). */
+	{
+		char repo[REFERENCE_NAME_MAX + 1], alg[META_UPLOAD_ALG_MAX + 1];
+		uint64_t size;
+
+		assert_int_equal(meta_upload_open(f->m, "a1", "r/s", "10.2.0.1", "", "sha512", 2, 3), 0);
+		memset(alg, 'x', sizeof(alg));
+		assert_int_equal(meta_upload_get_alg(f->m, "a1", repo, &size, alg), 0);
+		assert_string_equal(alg, "sha512");
+		assert_string_equal(repo, "r/s");
+		memset(alg, 'x', sizeof(alg));
+		assert_int_equal(meta_upload_get_alg(f->m, "c2", repo, &size, alg), 0);
+		assert_string_equal(alg, "");
+		assert_int_equal(meta_upload_get_alg(f->m, "p1", repo, &size, alg), 0);
+		assert_string_equal(alg, "");
+	}
 }
 
 int
