@@ -21,7 +21,7 @@
 
 enum config_type {
 	CT_STRING, CT_OPTSTR, CT_INT, CT_SIZE, CT_DURATION, CT_LOGLEVEL, CT_BOOL, CT_LISTEN,
-	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED
+	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED, CT_LIST
 };
 
 struct config_key {
@@ -121,21 +121,60 @@ static const struct config_key config_keys[] = {
 	    "PEM private key of the certificate."},
 };
 
-/* Named sections: [KIND "NAME"], each kind with the keys it allows.  The
- * owning module interprets the values. */
+/* Named sections: [KIND "NAME"], any number of each.  Their values stay in
+ * the config as strings (struct config_section) for the owning module
+ * (auth.c: group, access; proxy: proxy; gc.c: retention) to interpret, but
+ * every key is declared here with its type, default and range like the
+ * plain keys: the loader checks the value against it (FILE:LINE:
+ * kind "NAME".key: reason) and print-config and the man page describe it.
+ * A default of NULL means "not set" (the key has no default). */
 static const struct {
 	const char *kind;
-	const char *keys[12];
+	const char *name;		/* what NAME is: "NAME" or "GLOB" */
 	const char *doc;
 } config_named[] = {
-	{"group", {"members"}, "[group \"NAME\"] members = user, user, ..."},
-	{"access", {"pull", "push", "delete"},
-	    "[access \"GLOB\"] pull/push/delete = user, @group, * (any authenticated user)"},
-	{"proxy", {"url", "username", "password", "password_file", "prefix", "tag_ttl", "mirror",
-	    "push", "tls_verify"}, "[proxy \"NAME\"] a pull-through cache of an upstream registry"},
-	{"retention", {"keep_last", "keep_tags", "keep_days"},
-	    "[retention \"GLOB\"] what garbage collection keeps"},
+	{"group", "NAME", "a named set of users, used as @NAME in [access]"},
+	{"access", "GLOB", "who may pull, push and delete in the repositories matching GLOB"},
+	{"proxy", "NAME", "a pull-through cache of an upstream registry"},
+	{"retention", "GLOB", "which tags garbage collection keeps in the repositories matching GLOB"},
 };
+
+static const struct config_key config_named_keys[] = {
+	{"group", "members", CT_LIST, 0, 0, "", 0, 0,
+	    "Members: user names and @groups, comma-separated."},
+	{"access", "pull", CT_LIST, 0, 0, "", 0, 0,
+	    "Who may pull: users, @groups, * (any authenticated user)."},
+	{"access", "push", CT_LIST, 0, 0, "", 0, 0,
+	    "Who may push (and therefore pull)."},
+	{"access", "delete", CT_LIST, 0, 0, "", 0, 0,
+	    "Who may delete manifests, tags and blobs."},
+	{"proxy", "url", CT_STRING, 0, 0, NULL, 0, 0,
+	    "The upstream registry's base URL (required), e.g. https://registry-1.docker.io."},
+	{"proxy", "username", CT_OPTSTR, 0, 0, "", 0, 0,
+	    "User name for the upstream; empty = anonymous."},
+	{"proxy", "password", CT_OPTSTR, 0, 0, "", 0, 0,
+	    "Password for username."},
+	{"proxy", "password_file", CT_OPTSTR, 0, 0, "", 0, 0,
+	    "File holding the password, instead of password."},
+	{"proxy", "prefix", CT_OPTSTR, 0, 0, "", 0, 0,
+	    "Repositories under this prefix map to the upstream without it."},
+	{"proxy", "tag_ttl", CT_DURATION, 0, 0, "10m", 0, 365 * 86400,
+	    "How long a manifest fetched by tag is served before it is revalidated upstream."},
+	{"proxy", "mirror", CT_BOOL, 0, 0, "false", 0, 1,
+	    "The section for repositories that are not local and match no prefix."},
+	{"proxy", "push", CT_BOOL, 0, 0, "false", 0, 1,
+	    "Let clients push to cached repositories."},
+	{"proxy", "tls_verify", CT_BOOL, 0, 0, "true", 0, 1,
+	    "Verify the upstream's TLS certificate."},
+	{"retention", "keep_last", CT_INT, 0, 0, NULL, 0, 1000000,
+	    "Keep this many tags, the most recently pushed."},
+	{"retention", "keep_tags", CT_LIST, 0, 0, NULL, 0, 0,
+	    "Keep the tags matching any of these patterns, e.g. latest, v*."},
+	{"retention", "keep_days", CT_INT, 0, 0, NULL, 0, 36500,
+	    "Keep the tags pushed within this many days."},
+};
+
+#define NNAMED_KEYS (sizeof(config_named_keys) / sizeof(config_named_keys[0]))
 
 #undef F
 
@@ -228,6 +267,50 @@ config_parse_duration(const char *v, long long *out)
 	if (*end != '\0' || n > LLONG_MAX / mul)
 		return -1;
 	*out = n * mul;
+	return 0;
+}
+
+/* Check v against a named section's key k (not stored: the owning module
+ * reads the text); section is the section as written.  0 or -1 (reported). */
+static int
+config_check(struct config_parse *p, const struct config_key *k, const char *section, const char *v)
+{
+	long long n;
+	char *end;
+
+	switch (k->type) {
+	case CT_LIST:
+	case CT_OPTSTR:
+	case CT_STRING:
+		return 0;
+	case CT_BOOL:
+		if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
+		    strcmp(v, "1") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+		    strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+			return 0;
+		config_fail(p, section, k->key, "'%s' is not a boolean (true/false)", v);
+		return -1;
+	case CT_INT:
+		errno = 0;
+		n = strtoll(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0') {
+			config_fail(p, section, k->key, "'%s' is not an integer", v);
+			return -1;
+		}
+		break;
+	case CT_DURATION:
+		if (config_parse_duration(v, &n) != 0) {
+			config_fail(p, section, k->key, "'%s' is not a duration (e.g. 30s, 10m, 24h)", v);
+			return -1;
+		}
+		break;
+	default:
+		return 0;
+	}
+	if (n < k->min || n > k->max) {
+		config_fail(p, section, k->key, "%lld is out of range [%lld, %lld]", n, k->min, k->max);
+		return -1;
+	}
 	return 0;
 }
 
@@ -398,10 +481,11 @@ config_named_handler(struct config_parse *p, const char *section, const char *na
 		snprintf(p->named_current, sizeof(p->named_current), "%s", section);
 		p->named_open = 1;
 	}
-	for (k = 0; k < 12 && config_named[kind].keys[k] != NULL; k++)
-		if (strcmp(config_named[kind].keys[k], name) == 0)
+	for (k = 0; k < NNAMED_KEYS; k++)
+		if (strcmp(config_named_keys[k].section, config_named[kind].kind) == 0 &&
+		    strcmp(config_named_keys[k].key, name) == 0)
 			break;
-	if (k == 12 || config_named[kind].keys[k] == NULL) {
+	if (k == NNAMED_KEYS) {
 		config_fail(p, section, name, "unknown key");
 		return 1;
 	}
@@ -413,6 +497,10 @@ config_named_handler(struct config_parse *p, const char *section, const char *na
 		config_fail(p, section, name, "value too long");
 		return 1;
 	}
+	/* Typed like a plain key, though kept as text: an empty value is the
+	 * documented default ("not set") for the owning module. */
+	if (value[0] != '\0' && config_check(p, &config_named_keys[k], section, value) != 0)
+		return 1;
 	snprintf(cs->kv[cs->nkv].key, sizeof(cs->kv[0].key), "%s", name);
 	memcpy(cs->kv[cs->nkv].value, value, strlen(value) + 1);
 	cs->kv[cs->nkv].line = p->line;
@@ -670,6 +758,7 @@ config_type_name(enum config_type t)
 	case CT_LOGLEVEL: return "level";
 	case CT_BOOL: return "boolean";
 	case CT_LISTEN: return "address";
+	case CT_LIST: return "list";
 	}
 	return "?";
 }
@@ -692,7 +781,25 @@ config_write_example(FILE *f)
 			fprintf(f, ", %lld to %lld", k->min, k->max);
 		fprintf(f, ")\n%s = %s\n", k->key, k->def);
 	}
-	fprintf(f, "\n# Named sections (any number of each):\n");
-	for (size_t i = 0; i < sizeof(config_named) / sizeof(config_named[0]); i++)
-		fprintf(f, "#   %s\n", config_named[i].doc);
+	/* Named sections: any number of each, so only shown, commented out,
+	 * with every key's type, range and default. */
+	fprintf(f, "\n# Named sections, any number of each (shown commented out):\n");
+	for (size_t i = 0; i < sizeof(config_named) / sizeof(config_named[0]); i++) {
+		fprintf(f, "\n# [%s \"%s\"]: %s\n", config_named[i].kind, config_named[i].name,
+		    config_named[i].doc);
+		fprintf(f, "#[%s \"%s\"]\n", config_named[i].kind, config_named[i].name);
+		for (size_t j = 0; j < NNAMED_KEYS; j++) {
+			const struct config_key *k = &config_named_keys[j];
+
+			if (strcmp(k->section, config_named[i].kind) != 0)
+				continue;
+			fprintf(f, "# %s (%s", k->doc, config_type_name(k->type));
+			if (k->type == CT_INT || k->type == CT_DURATION)
+				fprintf(f, ", %lld to %lld", k->min, k->max);
+			if (k->def == NULL)
+				fprintf(f, "; not set by default)\n#%s =\n", k->key);
+			else
+				fprintf(f, ")\n#%s = %s\n", k->key, k->def);
+		}
+	}
 }

@@ -155,22 +155,34 @@ while IFS=$'\t' read -r s named k state value; do
 	fi
 done <"$DOC"
 
-# Named sections: the kinds and keys the parser's table (src/config.c,
-# config_named) accepts, "kind key" per line.
+# Named sections: the kinds and keys print-config declares (commented out:
+# "#[kind "NAME"]" then "#key = default"), "kind key default" per line.
 PARSER_NAMED=$TMP/parser-named.keys
-sed -n '/config_named\[\] = {/,/^};/p' "$REPO/src/config.c" | tr '\n\t' '  ' |
-	grep -oE '\{"[a-z_]+", *\{[^}]*\}' |
-	while read -r entry; do
-		kind=$(printf '%s' "$entry" | sed -E 's/^\{"([a-z_]+)".*/\1/')
-		printf '%s' "${entry#*\{\""$kind"\"}" | grep -oE '"[a-z_]+"' | tr -d '"' |
-			sed "s/^/$kind /"
-	done >"$PARSER_NAMED"
-if [ -s "$PARSER_NAMED" ]; then
-	t_pass "read the named-section keys from src/config.c ($(wc -l <"$PARSER_NAMED"))"
+"$OCIREGD" print-config 2>&1 | awk '
+	/^\[/ { kind = ""; next }
+	/^#\[[a-z_]+ "[A-Z]+"\]$/ { kind = substr($1, 3); next }
+	kind != "" && /^#[a-z_]+ =/ {
+		k = substr($1, 2); v = $0; sub(/^#[a-z_]+ = ?/, "", v)
+		printf "%s %s %s\n", kind, k, v
+	}' >"$PARSER_NAMED"
+if [ "$(wc -l <"$PARSER_NAMED")" -ge 10 ]; then
+	t_pass "print-config declares the named-section keys ($(wc -l <"$PARSER_NAMED"))"
 else
-	t_fail "read the named-section keys from src/config.c" "no config_named table found"
+	t_fail "print-config declares the named-section keys" "$(cat "$PARSER_NAMED")"
 fi
-while read -r kind k; do
+# A named key's default in print-config is the page's default.
+while read -r kind k def; do
+	line=$(awk -F'\t' -v s="$kind" -v k="$k" '$1 == s && $2 == 1 && $3 == k' "$DOC")
+	IFS=$'\t' read -r _ _ _ state value <<<"$line"
+	if [ -z "$def" ] && [ "$state" != default ]; then
+		t_pass "[$kind \"...\"] $k: no default in print-config nor in the page ($state)"
+	elif [ "$state" = default ] && [ "$value" = "$def" ]; then
+		t_pass "[$kind \"...\"] $k: default '$def' in print-config and the page"
+	else
+		t_fail "[$kind \"...\"] $k: print-config's default '$def' is the page's" "the page says: $state '$value'"
+	fi
+done <"$PARSER_NAMED"
+while read -r kind k _; do
 	if awk -F'\t' -v s="$kind" -v k="$k" '$1 == s && $2 == 1 && $3 == k { f = 1 } END { exit !f }' "$DOC"; then
 		t_pass "ociregd.ini.5 documents [$kind \"...\"] $k"
 	else
@@ -182,7 +194,7 @@ done <"$PARSER_NAMED"
 # its example), next to the kind's required keys.
 while IFS=$'\t' read -r s named k state value; do
 	[ "$named" = 1 ] || continue
-	if ! grep -qx "$s $k" "$PARSER_NAMED"; then
+	if ! grep -q "^$s $k\( \|$\)" "$PARSER_NAMED"; then
 		t_fail "documented key [$s \"...\"] $k is in the parser's table" "$(tr '\n' ',' <"$PARSER_NAMED")"
 		continue
 	fi

@@ -60,10 +60,14 @@ cfgcheck nouser '[proxy "a"]
 url = https://a.example
 password = x'
 assert_match "$(cat "$OUT")" 'nouser.ini:5: proxy "a".password: needs username' "check-config: a password needs a username"
-cfgcheck badttl '[proxy "a"]
+cfgcheck badurl '[proxy "a"]
 url = ftp://a.example
+tag_ttl = 1m'
+assert_match "$(cat "$OUT")" 'badurl.ini:4: proxy "a".url: .*https://' "check-config: the url must be http(s)"
+cfgcheck badttl '[proxy "a"]
+url = https://a.example
 tag_ttl = soon'
-assert_match "$(cat "$OUT")" 'badttl.ini:4: proxy "a".url: .*https://' "check-config: the url must be http(s)"
+assert_match "$(cat "$OUT")" "badttl.ini:5: proxy \"a\".tag_ttl: 'soon' is not a duration" "check-config: tag_ttl is a duration (typed by the key table)"
 cfgcheck pwfile "[proxy \"a\"]
 url = https://a.example
 username = u

@@ -593,6 +593,31 @@ test_example_round_trip(void **state)
 	free(text);
 }
 
+/* Named sections' keys are typed by the key table like the plain ones. */
+static void
+test_named_keys_typed(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_fails("[proxy \"up\"]\nurl = http://x\ntag_ttl = banana\n",
+	    NAME ":3: proxy \"up\".tag_ttl: 'banana' is not a duration (e.g. 30s, 10m, 24h)");
+	load_fails("[proxy \"up\"]\nurl = http://x\nmirror = maybe\n",
+	    NAME ":3: proxy \"up\".mirror: 'maybe' is not a boolean (true/false)");
+	load_fails("[retention \"a/*\"]\nkeep_last = -5\n",
+	    NAME ":2: retention \"a/*\".keep_last: -5 is out of range [0, 1000000]");
+	load_fails("[retention \"a/*\"]\nkeep_days = 36501\n",
+	    NAME ":2: retention \"a/*\".keep_days: 36501 is out of range [0, 36500]");
+	load_fails("[access \"a/*\"]\npul = bob\n", NAME ":2: access \"a/*\".pul: unknown key");
+	/* Empty is the documented "not set"; lists and strings are the
+	 * owning module's to judge. */
+	load_ok("[proxy \"up\"]\nurl = http://x\ntag_ttl =\nmirror = yes\n"
+	    "[retention \"a/*\"]\nkeep_last = 3\nkeep_tags = v*, latest\n"
+	    "[group \"g\"]\nmembers = a, b\n[access \"*\"]\npull = @g\n", &cfg);
+	assert_int_equal(cfg.nsections, 4);
+	config_free(&cfg);
+}
+
 int
 main(void)
 {
@@ -612,6 +637,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_load_file, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_load_unreadable, dir_setup, dir_teardown),
 		cmocka_unit_test(test_example_round_trip),
+		cmocka_unit_test(test_named_keys_typed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
