@@ -604,7 +604,13 @@ test_retention_config_errors(void **state)
 	(void)f;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memset(&cfg, 0, sizeof(cfg));
-		assert_int_equal(config_load_string("t.ini", cases[i].text, &cfg, err, sizeof(err)), 0);
+		if (config_load_string("t.ini", cases[i].text, &cfg, err, sizeof(err)) != 0) {
+			/* A mistyped or out-of-range number stops the load
+			 * itself (the key table's types), naming the key. */
+			if (cases[i].want == NULL || strstr(err, cases[i].want) == NULL)
+				fail_msg("case %zu: load failed with \"%s\"", i, err);
+			continue;
+		}
 		if (cases[i].want == NULL) {
 			/* A section with no keys never reaches the config. */
 			assert_int_equal(gc_config_check(&cfg, err, sizeof(err)), 0);

@@ -29,6 +29,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "daemon.h"
 #include "errors.h"
 #include "log.h"
 #include "meta.h"
@@ -44,6 +45,7 @@ struct fixture {
 	struct config cfg;
 	struct store *s;
 	struct auth *auth;
+	struct daemon *d;
 	struct server *srv;
 	struct meta *m;
 	char ids[NSESSIONS + 4][ID_MAX];
@@ -80,8 +82,9 @@ setup(void **state)
 	log_set_level(LOG_ERROR);
 	if ((f->s = store_open(f->dir, 0)) == NULL ||
 	    (f->auth = auth_new(&f->cfg, err, sizeof(err))) == NULL ||
-	    (f->srv = server_new(&f->cfg, f->s, f->auth)) == NULL || (f->m = meta_open(f->dir)) == NULL)
+	    (f->d = daemon_new(&f->cfg, f->s, f->auth)) == NULL || (f->m = meta_open(f->dir)) == NULL)
 		return -1;
+	f->srv = daemon_server(f->d);
 	*state = f;
 	return 0;
 }
@@ -93,7 +96,7 @@ teardown(void **state)
 	int rc;
 
 	meta_close(f->m);
-	server_free(f->srv);
+	daemon_free(f->d);
 	auth_free(f->auth);
 	store_close(f->s);
 	config_free(&f->cfg);
@@ -108,17 +111,18 @@ static void play(struct fixture *f, const char *fmt, ...) __attribute__((format(
 static void
 play(struct fixture *f, const char *fmt, ...)
 {
-	char buf[1024];
-	size_t out = 0;
+	char buf[1024], *out = NULL;
+	size_t outlen = 0;
 	va_list ap;
-	int n;
+	int n, closed = 0;
 
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	assert_true(n > 0 && (size_t)n < sizeof(buf));
-	assert_int_equal(server_fuzz_connection(f->srv, buf, (size_t)n, &out), 0);
-	assert_true(out > 0);
+	assert_int_equal(server_fuzz_connection(f->srv, buf, (size_t)n, 1, &out, &outlen, &closed), 0);
+	free(out);
+	assert_true(outlen > 0);
 }
 
 static int
