@@ -89,6 +89,11 @@ struct config {
 const char *config_section_get(const struct config_section *s, const char *key);
 /* Line of key in a named section (the section's line if absent). */
 int config_section_line(const struct config_section *s, const char *key);
+/* The value syntaxes of the key table, for named sections' keys:
+ * durations "90", "90s", "10m", "24h", "7d" in seconds, and booleans
+ * true/yes/on/1, false/no/off/0.  0, or -1 (*out untouched). */
+int config_parse_duration(const char *v, long long *out);
+int config_parse_bool(const char *v, int *out);
 /* Release what config_load allocated (not cfg itself). */
 void config_free(struct config *cfg);
 

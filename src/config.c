@@ -204,8 +204,7 @@ config_parse_size(const char *v, long long *out)
 	return 0;
 }
 
-/* Parse "90", "90s", "10m", "24h", "7d" into seconds. */
-static int
+int
 config_parse_duration(const char *v, long long *out)
 {
 	char *end;
@@ -226,6 +225,20 @@ config_parse_duration(const char *v, long long *out)
 	if (*end != '\0' || n > LLONG_MAX / mul)
 		return -1;
 	*out = n * mul;
+	return 0;
+}
+
+int
+config_parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
+	    strcmp(v, "1") == 0)
+		*out = 1;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
+	    strcmp(v, "0") == 0)
+		*out = 0;
+	else
+		return -1;
 	return 0;
 }
 
@@ -298,13 +311,7 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 		*(int *)field = (int)lv;
 		return 0;
 	case CT_BOOL:
-		if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
-		    strcmp(v, "1") == 0)
-			*(int *)field = 1;
-		else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
-		    strcmp(v, "0") == 0)
-			*(int *)field = 0;
-		else {
+		if (config_parse_bool(v, (int *)field) != 0) {
 			config_fail(p, k->section, k->key, "'%s' is not a boolean (true/false)", v);
 			return -1;
 		}

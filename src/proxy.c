@@ -101,45 +101,6 @@ proxy_conf_fail(char *err, size_t cap, const struct config *cfg, const struct co
 }
 
 static int
-proxy_parse_bool(const char *v, int *out)
-{
-	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
-	    strcmp(v, "1") == 0)
-		*out = 1;
-	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
-	    strcmp(v, "0") == 0)
-		*out = 0;
-	else
-		return -1;
-	return 0;
-}
-
-/* "90", "90s", "10m", "24h", "7d" (as config.c's durations). */
-static int
-proxy_parse_duration(const char *v, long long *out)
-{
-	long long n, mul = 1;
-	char *end;
-
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno != 0 || end == v || n < 0)
-		return -1;
-	switch (*end) {
-	case '\0': break;
-	case 's': end++; break;
-	case 'm': mul = 60; end++; break;
-	case 'h': mul = 3600; end++; break;
-	case 'd': mul = 86400; end++; break;
-	default: return -1;
-	}
-	if (*end != '\0' || n > 365LL * 86400 / mul)
-		return -1;
-	*out = n * mul;
-	return 0;
-}
-
-static int
 proxy_read_password(const char *path, char *out, size_t cap, char *why, size_t whycap)
 {
 	FILE *f;
@@ -241,7 +202,8 @@ proxy_section_parse(const struct config *cfg, const struct config_section *cs,
 			    "'%.200s' is not a repository name prefix (e.g. dockerhub)", prefix);
 		memcpy(s->prefix, prefix, strlen(prefix) + 1);
 	}
-	if (ttl != NULL && proxy_parse_duration(ttl, &secs) != 0)
+	/* A year at most: tag_ttl is kept in an int. */
+	if (ttl != NULL && (config_parse_duration(ttl, &secs) != 0 || secs > 365LL * 86400))
 		return proxy_conf_fail(err, cap, cfg, cs, "tag_ttl",
 		    "'%.100s' is not a duration up to 365d (e.g. 30s, 10m, 24h)", ttl);
 	s->tag_ttl = (int)secs;
@@ -249,7 +211,7 @@ proxy_section_parse(const struct config *cfg, const struct config_section *cs,
 		const char *v = config_section_get(cs, bools[i]);
 		int *field = i == 0 ? &s->mirror : i == 1 ? &s->push : &s->tls_verify;
 
-		if (v != NULL && proxy_parse_bool(v, field) != 0)
+		if (v != NULL && config_parse_bool(v, field) != 0)
 			return proxy_conf_fail(err, cap, cfg, cs, bools[i], "'%.100s' is not a boolean (true/false)", v);
 	}
 	return 0;
