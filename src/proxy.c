@@ -63,7 +63,6 @@
 #define PROXY_STREAM_HIGH (4u << 20)	/* queued to one client at most */
 #define PROXY_SLICE (1u << 20)
 #define PROXY_TOKENS_MAX 512
-#define PROXY_REFERRERS_MANIFEST_MAX (4u << 20)
 #define PROXY_ACCEPT_MANIFESTS "Accept: " OCI_MT_MANIFEST ", " OCI_MT_INDEX ", " \
 	OCI_MT_DOCKER_MANIFEST ", " OCI_MT_DOCKER_LIST
 
@@ -1523,22 +1522,10 @@ proxy_manifest_store(struct proxy_fetch *f, const char *body, size_t len, const 
 		log_warn("proxy %s: %s/manifests/%s: %s; not cached", f->sec->name, f->upstream, f->ref, why);
 		return rc;
 	}
-	if ((refs = calloc(om.nrefs ? om.nrefs : 1, sizeof(*refs))) == NULL) {
+	if ((rc = manifest_rows(&om, got.str, len, 1, &mf, &refs)) != 0) {
 		oci_manifest_free(&om);
-		return -ERR_INTERNAL;
+		return rc;
 	}
-	for (size_t i = 0; i < om.nrefs; i++) {
-		refs[i].digest = om.refs[i].digest.str;
-		refs[i].is_manifest = om.refs[i].is_manifest;
-		refs[i].skip_check = 1;
-	}
-	memset(&mf, 0, sizeof(mf));
-	snprintf(mf.digest, sizeof(mf.digest), "%s", got.str);
-	snprintf(mf.media_type, sizeof(mf.media_type), "%s", om.media_type);
-	snprintf(mf.artifact_type, sizeof(mf.artifact_type), "%s", om.artifact_type);
-	if (om.has_subject)
-		snprintf(mf.subject, sizeof(mf.subject), "%s", om.subject.str);
-	mf.size = len;
 	/* Bytes, then the cached rows (so the manifest's own link is
 	 * cached before meta_manifest_put adds it), then the manifest and
 	 * tag; the bytes again in case gc took them meanwhile. */
@@ -2100,57 +2087,26 @@ proxy_tags(struct request *req, struct proxy_section *sec, const char *upstream,
 	proxy_xfer_run(x);
 }
 
-struct proxy_referrers_walk {
-	struct worker *w;
-	struct oci_doc *doc;
-	int failed;
-};
-
-static int
-proxy_referrers_add(void *arg, const struct meta_manifest *mf)
-{
-	struct proxy_referrers_walk *rw = arg;
-	struct digest d;
-	char *body = NULL;
-	size_t len = 0;
-
-	/* As referrers.c: the annotations are in the manifest's bytes. */
-	if (digest_parse(mf->digest, &d) == 0 &&
-	    store_blob_read(rw->w->store, &d, PROXY_REFERRERS_MANIFEST_MAX, &body, &len) != 0)
-		log_warn("referrers: cannot read manifest %s", mf->digest);
-	if (oci_referrers_add(rw->doc, mf->digest, mf->size, mf->media_type, mf->artifact_type,
-	    body, len) != 0)
-		rw->failed = 1;
-	free(body);
-	return rw->failed;
-}
-
 static void
 proxy_referrers_done(struct proxy_xfer *x)
 {
 	struct proxy_list *l = x->arg;
 	struct request *req = l->req;
-	struct proxy_referrers_walk rw = {.w = req->w};
 	const char *at = l->filter[0] != '\0' ? l->filter : NULL;
+	struct oci_doc *doc;
 	char *json;
 	int rc;
 
-	if ((rw.doc = oci_referrers_new()) == NULL) {
-		req_error(req, ERR_INTERNAL, NULL);
-		return;
-	}
-	rc = meta_referrers(req->w->meta, l->local, req->m.digest.str, at, proxy_referrers_add, &rw);
-	if ((rc != 0 && rc != -ERR_NAME_UNKNOWN) || rw.failed) {
-		oci_doc_free(rw.doc);
-		req_error(req, rc != 0 ? (enum reg_error)-rc : ERR_INTERNAL, NULL);
+	if ((rc = referrers_collect(req->w, l->local, req->m.digest.str, at, &doc)) != 0) {
+		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
 	/* Referrers never answer 404: an upstream without the API (or
 	 * down) leaves the cached ones. */
 	if (x->result == CURLE_OK && x->status == 200 && x->body != NULL &&
-	    oci_referrers_merge(rw.doc, x->body, x->len, at) != 0)
+	    oci_referrers_merge(doc, x->body, x->len, at) != 0)
 		log_warn("proxy %s: GET %s: not a referrers index", x->sec->name, x->url);
-	if ((json = oci_doc_render(rw.doc)) == NULL) {
+	if ((json = oci_doc_render(doc)) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}
