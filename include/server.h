@@ -59,6 +59,7 @@ struct worker {
 	struct auth *auth;		/* users, permissions, tokens */
 	struct ssl_ctx_st *ssl_ctx;	/* NULL: plain HTTP */
 	struct metrics_worker *metrics;	/* this worker's counters */
+	struct proxy_worker *proxy;	/* pull-through cache state (proxy.c), or NULL */
 	int draining;			/* stopping: no new connections */
 	/* accept() out of descriptors: paused, with back-off (server.c) */
 	struct event *accept_timer;
