@@ -35,6 +35,10 @@ enum config_untagged { CONFIG_UNTAGGED_KEEP = 0, CONFIG_UNTAGGED_DELETE = 1 };
 
 struct config {
 	char path[PATH_MAX];
+	/* With named sections: this load's number, unique in the process,
+	 * what caches of state parsed from them key on (a freed config's
+	 * address comes back).  0 without. */
+	unsigned long serial;
 	/* [server] */
 	char listen[256];
 	int log_level;			/* enum log_level */

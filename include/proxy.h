@@ -23,12 +23,14 @@ struct config;
 struct request;
 struct worker;
 
-/* The start-up and reload check: proxy_conf_parse without keeping it. */
+/* The start-up and reload check: proxy_conf_parse without keeping it, and
+ * with [proxy] sections, that libcurl loads (upstream_load). */
 int proxy_config_check(const struct config *cfg, char *err, size_t cap);
 
 /* The repository a request addresses, resolved before authorization (the
  * router's resolve gate): a section and the upstream name, or local. */
 struct proxy_target {
+	struct proxy_conf *conf;	/* sec's: held by the worker while it routes */
 	struct proxy_section *sec;	/* NULL: a local repository */
 	char upstream[REFERENCE_NAME_MAX + 1];	/* the name upstream */
 	char local[REFERENCE_NAME_MAX + 1];	/* the name stored and served here */

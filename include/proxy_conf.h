@@ -28,24 +28,33 @@ struct proxy_section {
 
 /* Every [proxy] section of one config. */
 struct proxy_conf {
-	const struct config *cfg;
+	unsigned long serial;		/* the config's (struct config) */
 	struct proxy_section *sections;	/* n entries, file order */
 	size_t n;
 	struct proxy_section *mirror;	/* NULL if no section sets mirror */
-	struct proxy_conf *next;	/* proxy_conf_for's list of parsed configs */
+	int refs;			/* proxy_conf_get's, under its lock */
+	int listed;			/* on proxy_conf_get's list */
+	struct proxy_conf *next;
 };
 
 /* Parse and validate cfg's [proxy] sections (reads password files).  0 with
- * *out malloc'd (proxy_conf_free), or -1 with "FILE:LINE: proxy "NAME".key:
+ * *out malloc'd, one reference (proxy_conf_free or proxy_conf_unref), or -1 with "FILE:LINE: proxy "NAME".key:
  * reason" in err. */
 int proxy_conf_parse(const struct config *cfg, struct proxy_conf **out, char *err, size_t cap);
 void proxy_conf_free(struct proxy_conf *pc);
 
-/* The parsed sections of cfg, parsed on first use and kept while cfg is
- * (it was checked at start-up or reload: a failure here is a password file
- * gone meanwhile, logged once, and the cache is off).  NULL if cfg has no
- * usable [proxy] section.  Any thread. */
-struct proxy_conf *proxy_conf_for(const struct config *cfg);
+/* A reference to the parsed sections of cfg: parsed on first use, shared
+ * by every thread asking for the same config, freed with the last
+ * reference (proxy_conf_unref).  It points into nothing of cfg, so it may
+ * outlive it: an upstream fetch that outlives its request holds one.  cfg
+ * was checked at start-up or reload, so a failure here is a password file
+ * gone meanwhile: logged, and an empty one is returned (the cache is off).
+ * NULL if cfg has no [proxy] section or out of memory.  Any thread. */
+struct proxy_conf *proxy_conf_get(const struct config *cfg);
+/* Another reference to pc (which the caller holds). */
+struct proxy_conf *proxy_conf_ref(struct proxy_conf *pc);
+/* Drop a reference of proxy_conf_get or proxy_conf_ref; NULL is ignored. */
+void proxy_conf_unref(struct proxy_conf *pc);
 
 /* The section whose prefix begins name ("<prefix>/<rest>", the longest
  * prefix wins); *rest points into name.  NULL if none. */

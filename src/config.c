@@ -575,6 +575,8 @@ config_reader_string(char *str, int num, void *stream)
 
 /* inih's own syntax errors (a line that is neither a section, a key nor a
  * comment, or a line too long) come back as a line number. */
+static unsigned long config_serial;
+
 static int
 config_finish(struct config_parse *p, int rc)
 {
@@ -596,6 +598,8 @@ config_finish(struct config_parse *p, int rc)
 		config_free(p->cfg);
 		return -1;
 	}
+	if (p->cfg->nsections > 0)
+		p->cfg->serial = __atomic_add_fetch(&config_serial, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -63,9 +63,21 @@
 /* Each worker's proxy state (w->proxy), made on its first proxy request. */
 struct proxy_worker {
 	struct upstream *up;		/* its upstream client, made on first use */
+	struct proxy_conf *conf;	/* a reference: the sections of the config it last
+					 * served a proxy request under */
 };
 
 static pthread_mutex_t proxy_mu = PTHREAD_MUTEX_INITIALIZER;	/* fetches, waiters */
+
+/* w's proxy state, made on first use (on w's own thread); NULL out of
+ * memory. */
+static struct proxy_worker *
+proxy_worker_get(struct worker *w)
+{
+	if (w->proxy == NULL)
+		w->proxy = calloc(1, sizeof(*w->proxy));
+	return w->proxy;
+}
 
 /* ------------------------------------------------------------ configuration */
 
@@ -97,13 +109,10 @@ static struct upstream_xfer *
 proxy_xfer_for(struct worker *w, struct proxy_section *sec, const char *repo, const char *what,
     const char *ref, const char *query)
 {
-	struct proxy_worker *pw = w->proxy;
+	struct proxy_worker *pw;
 
-	if (pw == NULL) {
-		if ((pw = calloc(1, sizeof(*pw))) == NULL)
-			return NULL;
-		w->proxy = pw;
-	}
+	if ((pw = proxy_worker_get(w)) == NULL)
+		return NULL;
 	if (pw->up == NULL && (pw->up = upstream_new(w->base)) == NULL)
 		return NULL;
 	return upstream_xfer_new(pw->up, sec, repo, what, ref, query);
@@ -133,7 +142,10 @@ struct proxy_fetch {
 	struct proxy_fetch *next;	/* proxy_fetches while running */
 	/* the owner's */
 	struct worker *w;
-	const struct config *cfg;	/* the first request's */
+	/* the first request's config: what the fetch needs of it (the
+	 * config may go with that request), and its sections (held) */
+	long long max_manifest_size, max_blob_size, cache_max_size;
+	struct proxy_conf *conf;
 	struct proxy_section *sec;
 	char upstream[REFERENCE_NAME_MAX + 1];
 	char local[REFERENCE_NAME_MAX + 1];
@@ -231,6 +243,7 @@ proxy_fetch_free(struct proxy_fetch *f)
 	if (f->wfd >= 0)
 		close(f->wfd);
 	hasher_free(f->h);
+	proxy_conf_unref(f->conf);
 	free(f);
 }
 
@@ -299,7 +312,9 @@ proxy_join(struct request *req, const char *key, int blob, const char *local, in
 		f->refs = 1;
 		f->rfd = f->wfd = -1;
 		f->w = req->w;
-		f->cfg = req->cfg;
+		f->max_manifest_size = req->cfg->max_manifest_size;
+		f->max_blob_size = req->cfg->max_blob_size;
+		f->cache_max_size = req->cfg->cache_max_size;
 		f->next = proxy_fetches;
 		proxy_fetches = f;
 		*created = 1;
@@ -462,12 +477,11 @@ again:
 
 static int proxy_evicting;
 
-/* Keep cached content under [cache] max_size: drop the least recently
+/* Keep cached content under [cache] max_size (max): drop the least recently
  * pulled cached blobs and manifests that nothing local holds. */
 static void
-proxy_evict(struct worker *w, const struct config *cfg)
+proxy_evict(struct worker *w, long long max)
 {
-	long long max = cfg->cache_max_size;
 	char dg[META_PROXY_DIGEST_MAX];
 	uint64_t bytes, size;
 	unsigned evicted = 0;
@@ -574,7 +588,7 @@ proxy_manifest_request(struct proxy_fetch *f, int head, const char *ref)
 		return -1;
 	x->head = head;
 	x->accept = UPSTREAM_ACCEPT_MANIFESTS;
-	x->max = (size_t)f->cfg->max_manifest_size;
+	x->max = (size_t)f->max_manifest_size;
 	x->arg = f;
 	x->done = proxy_manifest_get_done;
 	upstream_xfer_run(x);
@@ -644,10 +658,10 @@ proxy_manifest_get_done(struct upstream_xfer *x)
 		    sizeof(detail));
 		if (rc == 0) {
 			struct worker *w = f->w;
-			const struct config *cfg = f->cfg;
+			long long max = f->cache_max_size;
 
 			proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);	/* f may be gone */
-			proxy_evict(w, cfg);
+			proxy_evict(w, max);
 			return;
 		}
 		if (f->have_local) {
@@ -670,8 +684,8 @@ proxy_manifest_get_done(struct upstream_xfer *x)
 }
 
 static void
-proxy_manifest(struct request *req, struct proxy_section *sec, const char *upstream,
-    const char *local)
+proxy_manifest(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+    const char *upstream, const char *local)
 {
 	struct proxy_waiter *wt;
 	struct proxy_fetch *f;
@@ -710,6 +724,7 @@ proxy_manifest(struct request *req, struct proxy_section *sec, const char *upstr
 	if (!created)
 		return;
 	f = wt->f;
+	f->conf = proxy_conf_ref(conf);
 	f->sec = sec;
 	snprintf(f->upstream, sizeof(f->upstream), "%s", upstream);
 	snprintf(f->local, sizeof(f->local), "%s", local);
@@ -750,7 +765,7 @@ static void
 proxy_blob_headers(struct upstream_xfer *x)
 {
 	struct proxy_fetch *f = x->arg;
-	long long max = f->cfg->max_blob_size;
+	long long max = f->max_blob_size;
 
 	if (x->has_clen && max > 0 && x->clen > (uint64_t)max) {
 		f->too_big = 1;	/* the sink refuses the body */
@@ -809,7 +824,7 @@ proxy_blob_commit_done(void *arg)
 {
 	struct proxy_fetch *f = arg;
 	struct worker *w = f->w;
-	const struct config *cfg = f->cfg;
+	long long max = f->cache_max_size;
 	int rc = f->commit_rc;
 
 	if (rc == 0)
@@ -824,7 +839,7 @@ proxy_blob_commit_done(void *arg)
 	log_info("proxy %s: cached %s/blobs/%s (%llu bytes) as %s", f->sec->name, f->upstream,
 	    f->want.str, (unsigned long long)f->have, f->local);
 	proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);	/* f may be gone */
-	proxy_evict(w, cfg);
+	proxy_evict(w, max);
 }
 
 static void
@@ -904,7 +919,8 @@ proxy_blob_start(struct proxy_fetch *f)
 }
 
 static void
-proxy_blob(struct request *req, struct proxy_section *sec, const char *upstream, const char *local)
+proxy_blob(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+    const char *upstream, const char *local)
 {
 	struct proxy_waiter *wt;
 	struct proxy_fetch *f;
@@ -947,6 +963,7 @@ proxy_blob(struct request *req, struct proxy_section *sec, const char *upstream,
 	if (!created)
 		return;
 	f = wt->f;
+	f->conf = proxy_conf_ref(conf);
 	f->sec = sec;
 	snprintf(f->upstream, sizeof(f->upstream), "%s", upstream);
 	snprintf(f->local, sizeof(f->local), "%s", local);
@@ -968,6 +985,7 @@ struct proxy_list {
 	char **items;
 	size_t nitems, cap;
 	int failed;
+	struct proxy_conf *conf;	/* held: the section's, until done */
 };
 
 static int
@@ -1068,11 +1086,13 @@ out:
 	for (size_t i = 0; i < l->nitems; i++)
 		free(l->items[i]);
 	free(l->items);
+	proxy_conf_unref(l->conf);
 	free(l);
 }
 
 static void
-proxy_tags(struct request *req, struct proxy_section *sec, const char *upstream, const char *local)
+proxy_tags(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+    const char *upstream, const char *local)
 {
 	struct proxy_list *l;
 	struct upstream_xfer *x;
@@ -1105,12 +1125,13 @@ proxy_tags(struct request *req, struct proxy_section *sec, const char *upstream,
 	x->max = PROXY_LIST_BODY_MAX;
 	x->arg = l;
 	x->done = proxy_tags_done;
+	l->conf = proxy_conf_ref(conf);
 	req_defer(req);
 	upstream_xfer_run(x);
 }
 
 static void
-proxy_referrers_done(struct upstream_xfer *x)
+proxy_referrers_answer(struct upstream_xfer *x)
 {
 	struct proxy_list *l = x->arg;
 	struct request *req = l->req;
@@ -1139,8 +1160,18 @@ proxy_referrers_done(struct upstream_xfer *x)
 }
 
 static void
-proxy_referrers(struct request *req, struct proxy_section *sec, const char *upstream,
-    const char *local)
+proxy_referrers_done(struct upstream_xfer *x)
+{
+	struct proxy_list *l = x->arg;
+	struct proxy_conf *conf = l->conf;	/* l is the request's: gone with the answer */
+
+	proxy_referrers_answer(x);
+	proxy_conf_unref(conf);
+}
+
+static void
+proxy_referrers(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+    const char *upstream, const char *local)
 {
 	struct proxy_list *l;
 	struct upstream_xfer *x;
@@ -1174,11 +1205,33 @@ proxy_referrers(struct request *req, struct proxy_section *sec, const char *upst
 	x->max = PROXY_LIST_BODY_MAX;
 	x->arg = l;
 	x->done = proxy_referrers_done;
+	l->conf = proxy_conf_ref(conf);
 	req_defer(req);
 	upstream_xfer_run(x);
 }
 
 /* ------------------------------------------------------------ the router's hooks */
+
+/* The sections of cfg, or NULL if none: held by w until it serves a
+ * request under another config, so a section stays valid from the resolve
+ * gate to the handler (one call of the router) without a reference per
+ * request.  Whatever outlives the request takes its own. */
+static struct proxy_conf *
+proxy_worker_conf(struct worker *w, const struct config *cfg)
+{
+	struct proxy_worker *pw;
+	struct proxy_conf *pc;
+
+	if ((pw = proxy_worker_get(w)) == NULL)
+		return NULL;
+	if (pw->conf == NULL || pw->conf->serial != cfg->serial) {
+		pc = proxy_conf_get(cfg);	/* NULL: no [proxy] section */
+		proxy_conf_unref(pw->conf);
+		if ((pw->conf = pc) == NULL)
+			return NULL;
+	}
+	return pw->conf->n > 0 ? pw->conf : NULL;
+}
 
 static int
 proxy_route_kind(enum route_kind kind)
@@ -1204,11 +1257,13 @@ proxy_resolve(struct request *req, int write, struct proxy_target *t)
 	struct proxy_conf *pc;
 	int has_ns, local = 0, rc;
 
+	t->conf = NULL;
 	t->sec = NULL;
 	snprintf(t->upstream, sizeof(t->upstream), "%s", name);
 	snprintf(t->local, sizeof(t->local), "%s", name);
-	if (!proxy_route_kind(req->m.kind) || (pc = proxy_conf_for(req->cfg)) == NULL)
+	if (!proxy_route_kind(req->m.kind) || (pc = proxy_worker_conf(req->w, req->cfg)) == NULL)
 		return 0;
+	t->conf = pc;
 	has_ns = req_query(req, "ns", ns, sizeof(ns)) == 1 && ns[0] != '\0';
 	if (has_ns && (t->sec = (struct proxy_section *)proxy_route_ns(pc, ns)) != NULL) {
 		/* Under the section's prefix, if it has one, so two
@@ -1258,16 +1313,16 @@ proxy_handle(struct request *req, const struct proxy_target *t)
 	}
 	switch (req->m.kind) {
 	case ROUTE_MANIFEST:
-		proxy_manifest(req, t->sec, t->upstream, t->local);
+		proxy_manifest(req, t->conf, t->sec, t->upstream, t->local);
 		break;
 	case ROUTE_BLOB:
-		proxy_blob(req, t->sec, t->upstream, t->local);
+		proxy_blob(req, t->conf, t->sec, t->upstream, t->local);
 		break;
 	case ROUTE_TAGS:
-		proxy_tags(req, t->sec, t->upstream, t->local);
+		proxy_tags(req, t->conf, t->sec, t->upstream, t->local);
 		break;
 	default:
-		proxy_referrers(req, t->sec, t->upstream, t->local);
+		proxy_referrers(req, t->conf, t->sec, t->upstream, t->local);
 		break;
 	}
 	return 1;
@@ -1316,6 +1371,7 @@ proxy_worker_free(struct worker *w)
 		return;
 	/* Abort its transfers: their owners fail their fetches. */
 	upstream_free(pw->up);
+	proxy_conf_unref(pw->conf);
 	w->proxy = NULL;
 	free(pw);
 }

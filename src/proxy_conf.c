@@ -185,7 +185,8 @@ proxy_conf_parse(const struct config *cfg, struct proxy_conf **out, char *err, s
 		snprintf(err, cap, "%s: out of memory", cfg->path);
 		return -1;
 	}
-	pc->cfg = cfg;
+	pc->serial = cfg->serial;
+	pc->refs = 1;
 	for (size_t i = 0; i < cfg->nsections; i++) {
 		const struct config_section *cs = &cfg->sections[i];
 		struct proxy_section *s = &pc->sections[pc->n];
@@ -257,16 +258,16 @@ proxy_route_ns(const struct proxy_conf *pc, const char *ns)
 	return NULL;
 }
 
-/* The parsed configs, one per config object the workers have used (a
- * reload makes a new one; old ones stay until exit, as the server keeps
- * old configs: requests in flight point into them). */
+/* The parsed configs someone holds, found by config serial: each worker
+ * holds the one of the config it last served a proxy request under, and
+ * each fetch the one it began with; the last reference frees it. */
 static pthread_mutex_t proxy_conf_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct proxy_conf *proxy_confs;
 
 struct proxy_conf *
-proxy_conf_for(const struct config *cfg)
+proxy_conf_get(const struct config *cfg)
 {
-	struct proxy_conf *pc;
+	struct proxy_conf *pc, *made = NULL;
 	char err[1024];
 	int any = 0;
 
@@ -274,25 +275,66 @@ proxy_conf_for(const struct config *cfg)
 		any = strcmp(cfg->sections[i].kind, "proxy") == 0;
 	if (!any)
 		return NULL;
-	pthread_mutex_lock(&proxy_conf_mu);
-	for (pc = proxy_confs; pc != NULL; pc = pc->next)
-		if (pc->cfg == cfg)
-			break;
-	if (pc == NULL) {
-		/* Checked at start-up and reload: a failure here is a
-		 * password file that went away meanwhile. */
-		if (proxy_conf_parse(cfg, &pc, err, sizeof(err)) != 0) {
-			log_error("proxy: %s; the pull-through cache is off", err);
-			if ((pc = calloc(1, sizeof(*pc))) != NULL)
-				pc->cfg = cfg;
-		}
+	for (int pass = 0; pass < 2; pass++) {
+		pthread_mutex_lock(&proxy_conf_mu);
+		for (pc = proxy_confs; pc != NULL; pc = pc->next)
+			if (pc->serial == cfg->serial)
+				break;
 		if (pc != NULL) {
+			pc->refs++;
+		} else if (made != NULL) {
+			pc = made;
+			made = NULL;
+			pc->listed = 1;
 			pc->next = proxy_confs;
 			proxy_confs = pc;
 		}
+		pthread_mutex_unlock(&proxy_conf_mu);
+		if (pc != NULL || pass == 1)
+			break;
+		/* Parsed outside the lock (it reads password files); the
+		 * second pass takes whichever of two racing parses came first. */
+		if (proxy_conf_parse(cfg, &made, err, sizeof(err)) != 0) {
+			log_error("proxy: %s; the pull-through cache is off", err);
+			if ((made = calloc(1, sizeof(*made))) == NULL)
+				return NULL;
+			made->serial = cfg->serial;
+			made->refs = 1;
+		}
+	}
+	proxy_conf_free(made);	/* another thread's parse won */
+	return pc;
+}
+
+struct proxy_conf *
+proxy_conf_ref(struct proxy_conf *pc)
+{
+	pthread_mutex_lock(&proxy_conf_mu);
+	pc->refs++;
+	pthread_mutex_unlock(&proxy_conf_mu);
+	return pc;
+}
+
+void
+proxy_conf_unref(struct proxy_conf *pc)
+{
+	struct proxy_conf **pp;
+	int gone;
+
+	if (pc == NULL)
+		return;
+	pthread_mutex_lock(&proxy_conf_mu);
+	if ((gone = --pc->refs == 0) && pc->listed) {
+		for (pp = &proxy_confs; *pp != NULL; pp = &(*pp)->next) {
+			if (*pp == pc) {
+				*pp = pc->next;
+				break;
+			}
+		}
 	}
 	pthread_mutex_unlock(&proxy_conf_mu);
-	return pc != NULL && pc->n > 0 ? pc : NULL;
+	if (gone)
+		proxy_conf_free(pc);
 }
 
 /* ------------------------------------------------------------ challenges */
