@@ -35,6 +35,10 @@ enum config_untagged { CONFIG_UNTAGGED_KEEP = 0, CONFIG_UNTAGGED_DELETE = 1 };
 
 struct config {
 	char path[PATH_MAX];
+	/* With named sections: this load's number, unique in the process,
+	 * what caches of state parsed from them key on (a freed config's
+	 * address comes back).  0 without. */
+	unsigned long serial;
 	/* [server] */
 	char listen[256];
 	int log_level;			/* enum log_level */
@@ -90,6 +94,11 @@ struct config {
 const char *config_section_get(const struct config_section *s, const char *key);
 /* Line of key in a named section (the section's line if absent). */
 int config_section_line(const struct config_section *s, const char *key);
+/* The value syntaxes of the key table, for named sections' keys:
+ * durations "90", "90s", "10m", "24h", "7d" in seconds, and booleans
+ * true/yes/on/1, false/no/off/0.  0, or -1 (*out untouched). */
+int config_parse_duration(const char *v, long long *out);
+int config_parse_bool(const char *v, int *out);
 /* Release what config_load allocated (not cfg itself). */
 void config_free(struct config *cfg);
 

@@ -3,8 +3,8 @@
  * Linking libcurl maps it and some twenty libraries it depends on (GnuTLS,
  * Kerberos, LDAP, libssh2, ...) into every ociregd, and their constructors
  * and relocations alone keep about 4 MiB resident, more than half of an idle
- * daemon.  Only the pull-through cache uses libcurl, so proxy.c calls it
- * through this table, filled by dlopen on first use.  proxy.c includes this
+ * daemon.  Only the pull-through cache uses libcurl, so upstream.c calls it
+ * through this table, filled by dlopen on first use.  upstream.c includes this
  * header instead of <curl/curl.h>: the macros below turn its curl_* calls
  * into calls through the table. */
 #ifndef OCIREGD_CURL_DL_H

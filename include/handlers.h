@@ -6,7 +6,14 @@
 #ifndef OCIREGD_HANDLERS_H
 #define OCIREGD_HANDLERS_H
 
+#include <stddef.h>
+
+struct meta_manifest;
+struct meta_ref;
+struct oci_doc;
+struct oci_manifest;
 struct request;
+struct worker;
 
 void handlers_base(struct request *req);
 
@@ -27,10 +34,24 @@ void upload_slot_put(struct request *req);
 void manifest_get(struct request *req);		/* GET and HEAD */
 void manifest_put(struct request *req);
 void manifest_delete(struct request *req);
+/* The metadata rows of a parsed manifest of len bytes with digest: *mf,
+ * and *refs (malloc'd, om->nrefs entries pointing into om; free it before
+ * oci_manifest_free), each with skip_check as given.  0, or -ERR_INTERNAL
+ * out of memory.  Shared with the pull-through cache's stores. */
+int manifest_rows(const struct oci_manifest *om, const char *digest, size_t len, int skip_check,
+    struct meta_manifest *mf, struct meta_ref **refs);
 
 void tags_list(struct request *req);
 void tags_catalog(struct request *req);
 
 void referrers_get(struct request *req);
+/* The referrers index of subject in repository name as stored here (at:
+ * an artifactType filter or NULL), each entry's annotations read from the
+ * manifest's bytes; an unknown repository is an empty index.  0 with *out
+ * (oci_doc_render or oci_doc_free), or a negated reg_error.  Reads the
+ * metadata and the store on the calling thread.  Shared with the
+ * pull-through cache, which merges the upstream's answer into it. */
+int referrers_collect(struct worker *w, const char *name, const char *subject, const char *at,
+    struct oci_doc **out);
 
 #endif

@@ -245,8 +245,7 @@ config_parse_size(const char *v, long long *out)
 	return 0;
 }
 
-/* Parse "90", "90s", "10m", "24h", "7d" into seconds. */
-static int
+int
 config_parse_duration(const char *v, long long *out)
 {
 	char *end;
@@ -311,6 +310,20 @@ config_check(struct config_parse *p, const struct config_key *k, const char *sec
 		config_fail(p, section, k->key, "%lld is out of range [%lld, %lld]", n, k->min, k->max);
 		return -1;
 	}
+	return 0;
+}
+
+int
+config_parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
+	    strcmp(v, "1") == 0)
+		*out = 1;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
+	    strcmp(v, "0") == 0)
+		*out = 0;
+	else
+		return -1;
 	return 0;
 }
 
@@ -383,13 +396,7 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 		*(int *)field = (int)lv;
 		return 0;
 	case CT_BOOL:
-		if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
-		    strcmp(v, "1") == 0)
-			*(int *)field = 1;
-		else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
-		    strcmp(v, "0") == 0)
-			*(int *)field = 0;
-		else {
+		if (config_parse_bool(v, (int *)field) != 0) {
 			config_fail(p, k->section, k->key, "'%s' is not a boolean (true/false)", v);
 			return -1;
 		}
@@ -658,6 +665,8 @@ config_reader_string(char *str, int num, void *stream)
 
 /* inih's own syntax errors (a line that is neither a section, a key nor a
  * comment, or a line too long) come back as a line number. */
+static unsigned long config_serial;
+
 static int
 config_finish(struct config_parse *p, int rc)
 {
@@ -679,6 +688,8 @@ config_finish(struct config_parse *p, int rc)
 		config_free(p->cfg);
 		return -1;
 	}
+	if (p->cfg->nsections > 0)
+		p->cfg->serial = __atomic_add_fetch(&config_serial, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 

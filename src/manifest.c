@@ -179,11 +179,32 @@ manifest_get(struct request *req)
 	req_respond_file(req, 200, mf.media_type, fd, 0, size);
 }
 
+int
+manifest_rows(const struct oci_manifest *om, const char *digest, size_t len, int skip_check,
+    struct meta_manifest *mf, struct meta_ref **refs)
+{
+	if ((*refs = calloc(om->nrefs ? om->nrefs : 1, sizeof(**refs))) == NULL)
+		return -ERR_INTERNAL;
+	for (size_t i = 0; i < om->nrefs; i++) {
+		(*refs)[i].digest = om->refs[i].digest.str;
+		(*refs)[i].is_manifest = om->refs[i].is_manifest;
+		(*refs)[i].skip_check = skip_check;
+	}
+	memset(mf, 0, sizeof(*mf));
+	snprintf(mf->digest, sizeof(mf->digest), "%s", digest);
+	snprintf(mf->media_type, sizeof(mf->media_type), "%s", om->media_type);
+	snprintf(mf->artifact_type, sizeof(mf->artifact_type), "%s", om->artifact_type);
+	if (om->has_subject)
+		snprintf(mf->subject, sizeof(mf->subject), "%s", om->subject.str);
+	mf->size = len;
+	return 0;
+}
+
 static void
 manifest_put_done(struct request *req)
 {
 	struct oci_manifest om;
-	struct meta_manifest mf;
+	struct meta_manifest mf, stored;
 	struct meta_ref *refs = NULL;
 	struct manifest_tags *qt = req->ctx;
 	struct digest got;
@@ -217,10 +238,8 @@ manifest_put_done(struct request *req)
 		req_error(req, (enum reg_error)-rc, err);
 		return;
 	}
-	if ((refs = calloc(om.nrefs ? om.nrefs : 1, sizeof(*refs))) == NULL) {
-		rc = -ERR_INTERNAL;
+	if ((rc = manifest_rows(&om, got.str, req->body_len, 0, &mf, &refs)) != 0)
 		goto fail;
-	}
 	/* Everything a manifest references must already be in this
 	 * repository: blobs for an image manifest, manifests for an index.
 	 * The subject need not exist (referrers may come first).  With
@@ -233,8 +252,6 @@ manifest_put_done(struct request *req)
 		struct meta_manifest child;
 		uint64_t bsize = 0;
 
-		refs[i].digest = r->digest.str;
-		refs[i].is_manifest = r->is_manifest;
 		/* Sparse: no re-check under the write lock either; content
 		 * that vanishes meanwhile just leaves the manifest sparse. */
 		refs[i].skip_check = r->foreign || sparse;
@@ -269,22 +286,15 @@ manifest_put_done(struct request *req)
 	}
 	/* One digest, one media type: the same bytes under another type
 	 * would make GET by digest ambiguous. */
-	if (meta_manifest_get(req->w->meta, req->m.name, got.str, &mf) == 0 &&
-	    strcmp(mf.media_type, om.media_type) != 0) {
+	if (meta_manifest_get(req->w->meta, req->m.name, got.str, &stored) == 0 &&
+	    strcmp(stored.media_type, om.media_type) != 0) {
 		char why[600];
 
-		snprintf(why, sizeof(why), "these bytes are stored as %.250s, not %.250s", mf.media_type,
-		    om.media_type);
+		snprintf(why, sizeof(why), "these bytes are stored as %.250s, not %.250s",
+		    stored.media_type, om.media_type);
 		req_error(req, ERR_MANIFEST_INVALID, why);
 		goto out;
 	}
-	memset(&mf, 0, sizeof(mf));
-	snprintf(mf.digest, sizeof(mf.digest), "%s", got.str);
-	snprintf(mf.media_type, sizeof(mf.media_type), "%s", om.media_type);
-	snprintf(mf.artifact_type, sizeof(mf.artifact_type), "%s", om.artifact_type);
-	if (om.has_subject)
-		snprintf(mf.subject, sizeof(mf.subject), "%s", om.subject.str);
-	mf.size = req->body_len;
 	/* Bytes first, then the rows that point at them. */
 	if ((rc = store_blob_put(req->w->store, &got, req->body ? req->body : "", req->body_len)) != 0)
 		goto fail;

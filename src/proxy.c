@@ -20,11 +20,12 @@
  * docs/spec/auth/token.md: anonymous or with Basic credentials, tokens
  * cached per section and scope until they expire) or plain Basic.
  *
- * libcurl stays in this file.  Each worker drives its own CURLM from its
- * libevent loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION); nothing here
- * waits on the network.  Like the other handlers it does SQLite and small
- * disk writes on the worker thread; the fsync and rename of a fetched blob
- * run on the pool.
+ * This file is the cache's logic: the shared fetches and their waiters,
+ * the handlers, and the router's hooks.  The [proxy] sections are
+ * proxy_conf.c's, the upstream HTTP client (and libcurl) upstream.c's;
+ * each worker's client hangs off its struct worker.  Like the other
+ * handlers it does SQLite and small disk writes on the worker thread; the
+ * fsync and rename of a fetched blob run on the pool.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -40,7 +41,6 @@
 #include "arena.h"
 #include "auth.h"
 #include "config.h"
-#include "curl_dl.h"
 #include "handlers.h"
 #include "log.h"
 #include "meta.h"
@@ -51,271 +51,36 @@
 #include "range.h"
 #include "server.h"
 #include "store.h"
+#include "upstream.h"
 #include "worker.h"
 
-#define PROXY_URL_MAX 2048
-#define PROXY_SCOPE_MAX (REFERENCE_NAME_MAX + 32)
-#define PROXY_TOKEN_MAX 16384
-#define PROXY_TOKEN_BODY_MAX (64u << 10)
 #define PROXY_LIST_BODY_MAX (4u << 20)	/* tags list, referrers index */
 #define PROXY_TAGS_MAX 100000		/* tags merged into one listing */
 #define PROXY_TAGS_PAGE_MAX 10000L	/* as tags.c */
 #define PROXY_KEY_MAX (2 + REFERENCE_NAME_MAX + 1 + DIGEST_STR_MAX + 1)
 #define PROXY_STREAM_HIGH (4u << 20)	/* queued to one client at most */
 #define PROXY_SLICE (1u << 20)
-#define PROXY_TOKENS_MAX 512
-#define PROXY_REFERRERS_MANIFEST_MAX (4u << 20)
-#define PROXY_ACCEPT_MANIFESTS "Accept: " OCI_MT_MANIFEST ", " OCI_MT_INDEX ", " \
-	OCI_MT_DOCKER_MANIFEST ", " OCI_MT_DOCKER_LIST
 
-/* Copy src into dst (cap bytes), cutting it short if it does not fit. */
-static void
-proxy_strlcpy(char *dst, size_t cap, const char *src)
+/* Each worker's proxy state (w->proxy), made on its first proxy request. */
+struct proxy_worker {
+	struct upstream *up;		/* its upstream client, made on first use */
+	struct proxy_conf *conf;	/* a reference: the sections of the config it last
+					 * served a proxy request under */
+};
+
+static pthread_mutex_t proxy_mu = PTHREAD_MUTEX_INITIALIZER;	/* fetches, waiters */
+
+/* w's proxy state, made on first use (on w's own thread); NULL out of
+ * memory. */
+static struct proxy_worker *
+proxy_worker_get(struct worker *w)
 {
-	size_t n = strlen(src);
-
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	if (w->proxy == NULL)
+		w->proxy = calloc(1, sizeof(*w->proxy));
+	return w->proxy;
 }
 
 /* ------------------------------------------------------------ configuration */
-
-static int proxy_conf_fail(char *err, size_t cap, const struct config *cfg,
-    const struct config_section *cs, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-
-static int
-proxy_conf_fail(char *err, size_t cap, const struct config *cfg, const struct config_section *cs,
-    const char *key, const char *fmt, ...)
-{
-	char why[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	snprintf(err, cap, "%s:%d: proxy \"%s\".%s: %s", cfg->path, config_section_line(cs, key),
-	    cs->name, key, why);
-	return -1;
-}
-
-static int
-proxy_parse_bool(const char *v, int *out)
-{
-	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
-	    strcmp(v, "1") == 0)
-		*out = 1;
-	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
-	    strcmp(v, "0") == 0)
-		*out = 0;
-	else
-		return -1;
-	return 0;
-}
-
-/* "90", "90s", "10m", "24h", "7d" (as config.c's durations). */
-static int
-proxy_parse_duration(const char *v, long long *out)
-{
-	long long n, mul = 1;
-	char *end;
-
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno != 0 || end == v || n < 0)
-		return -1;
-	switch (*end) {
-	case '\0': break;
-	case 's': end++; break;
-	case 'm': mul = 60; end++; break;
-	case 'h': mul = 3600; end++; break;
-	case 'd': mul = 86400; end++; break;
-	default: return -1;
-	}
-	if (*end != '\0' || n > 365LL * 86400 / mul)
-		return -1;
-	*out = n * mul;
-	return 0;
-}
-
-static int
-proxy_read_password(const char *path, char *out, size_t cap, char *why, size_t whycap)
-{
-	FILE *f;
-	size_t n;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(why, whycap, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	n = fread(out, 1, cap - 1, f);
-	if (ferror(f)) {
-		snprintf(why, whycap, "%s: read error", path);
-		fclose(f);
-		return -1;
-	}
-	if (n == cap - 1 && fgetc(f) != EOF) {
-		snprintf(why, whycap, "%s: longer than %zu bytes", path, cap - 2);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	out[n] = '\0';
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-		out[--n] = '\0';
-	if (n == 0) {
-		snprintf(why, whycap, "%s is empty", path);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-proxy_section_parse(const struct config *cfg, const struct config_section *cs,
-    struct proxy_section *s, char *err, size_t cap)
-{
-	const char *url = config_section_get(cs, "url"), *user = config_section_get(cs, "username");
-	const char *pw = config_section_get(cs, "password"), *pwf = config_section_get(cs, "password_file");
-	const char *prefix = config_section_get(cs, "prefix"), *ttl = config_section_get(cs, "tag_ttl");
-	static const char *const bools[] = {"mirror", "push", "tls_verify"};
-	const char *host;
-	long long secs = 600;
-	size_t hlen, n;
-	char why[PATH_MAX + 64];
-
-	/* An empty value is the documented default: not set. */
-	if (user != NULL && user[0] == '\0')
-		user = NULL;
-	if (pw != NULL && pw[0] == '\0')
-		pw = NULL;
-	if (pwf != NULL && pwf[0] == '\0')
-		pwf = NULL;
-	if (prefix != NULL && prefix[0] == '\0')
-		prefix = NULL;
-	memset(s, 0, sizeof(*s));
-	snprintf(s->name, sizeof(s->name), "%s", cs->name);
-	s->tls_verify = 1;
-	if (url == NULL || url[0] == '\0')
-		return proxy_conf_fail(err, cap, cfg, cs, "url", "required (e.g. https://registry-1.docker.io)");
-	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-		return proxy_conf_fail(err, cap, cfg, cs, "url", "'%.200s' does not start with https:// or http://", url);
-	if (strlen(url) >= sizeof(s->url) || strpbrk(url, " \t\"?#") != NULL)
-		return proxy_conf_fail(err, cap, cfg, cs, "url", "must be a plain URL without query, at most %zu bytes",
-		    sizeof(s->url) - 1);
-	memcpy(s->url, url, strlen(url) + 1);
-	host = strstr(s->url, "://") + 3;
-	hlen = strcspn(host, "/");
-	if (hlen == 0 || hlen >= sizeof(s->host))
-		return proxy_conf_fail(err, cap, cfg, cs, "url", "'%.200s' has no host", url);
-	/* Trailing slashes of the path go: we append "/v2/...". */
-	n = strlen(s->url);
-	while (s->url + n > host + hlen && s->url[n - 1] == '/')
-		s->url[--n] = '\0';
-	if (memchr(host, '@', hlen) != NULL)
-		return proxy_conf_fail(err, cap, cfg, cs, "url", "must not carry credentials (set username and password)");
-	for (size_t i = 0; i < hlen; i++)
-		s->host[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ? host[i] - 'A' + 'a' : host[i]);
-	if (pw != NULL && pwf != NULL)
-		return proxy_conf_fail(err, cap, cfg, cs, "password_file", "set password or password_file, not both");
-	if ((pw != NULL || pwf != NULL) && user == NULL)
-		return proxy_conf_fail(err, cap, cfg, cs, pw != NULL ? "password" : "password_file",
-		    "needs username");
-	if (user != NULL) {
-		if (strlen(user) >= sizeof(s->username) || strchr(user, ':') != NULL)
-			return proxy_conf_fail(err, cap, cfg, cs, "username", "too long or contains ':'");
-		memcpy(s->username, user, strlen(user) + 1);
-		if (pw == NULL && pwf == NULL)
-			return proxy_conf_fail(err, cap, cfg, cs, "username", "needs password or password_file");
-		if (pw != NULL) {
-			if (strlen(pw) >= sizeof(s->password))
-				return proxy_conf_fail(err, cap, cfg, cs, "password", "too long");
-			memcpy(s->password, pw, strlen(pw) + 1);
-		} else if (proxy_read_password(pwf, s->password, sizeof(s->password), why, sizeof(why)) != 0) {
-			return proxy_conf_fail(err, cap, cfg, cs, "password_file", "%s", why);
-		}
-	}
-	if (prefix != NULL) {
-		if (strlen(prefix) > REFERENCE_NAME_MAX - 2 || !reference_name_valid(prefix))
-			return proxy_conf_fail(err, cap, cfg, cs, "prefix",
-			    "'%.200s' is not a repository name prefix (e.g. dockerhub)", prefix);
-		memcpy(s->prefix, prefix, strlen(prefix) + 1);
-	}
-	if (ttl != NULL && proxy_parse_duration(ttl, &secs) != 0)
-		return proxy_conf_fail(err, cap, cfg, cs, "tag_ttl",
-		    "'%.100s' is not a duration up to 365d (e.g. 30s, 10m, 24h)", ttl);
-	s->tag_ttl = (int)secs;
-	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
-		const char *v = config_section_get(cs, bools[i]);
-		int *field = i == 0 ? &s->mirror : i == 1 ? &s->push : &s->tls_verify;
-
-		if (v != NULL && proxy_parse_bool(v, field) != 0)
-			return proxy_conf_fail(err, cap, cfg, cs, bools[i], "'%.100s' is not a boolean (true/false)", v);
-	}
-	return 0;
-}
-
-void
-proxy_conf_free(struct proxy_conf *pc)
-{
-	if (pc == NULL)
-		return;
-	for (size_t i = 0; i < pc->n; i++)
-		explicit_bzero(pc->sections[i].password, sizeof(pc->sections[i].password));
-	free(pc->sections);
-	free(pc);
-}
-
-int
-proxy_conf_parse(const struct config *cfg, struct proxy_conf **out, char *err, size_t cap)
-{
-	struct proxy_conf *pc;
-	size_t n = 0;
-
-	*out = NULL;
-	for (size_t i = 0; i < cfg->nsections; i++)
-		if (strcmp(cfg->sections[i].kind, "proxy") == 0)
-			n++;
-	if ((pc = calloc(1, sizeof(*pc))) == NULL ||
-	    (n > 0 && (pc->sections = calloc(n, sizeof(*pc->sections))) == NULL)) {
-		free(pc);
-		snprintf(err, cap, "%s: out of memory", cfg->path);
-		return -1;
-	}
-	pc->cfg = cfg;
-	for (size_t i = 0; i < cfg->nsections; i++) {
-		const struct config_section *cs = &cfg->sections[i];
-		struct proxy_section *s = &pc->sections[pc->n];
-
-		if (strcmp(cs->kind, "proxy") != 0)
-			continue;
-		if (proxy_section_parse(cfg, cs, s, err, cap) != 0)
-			goto fail;
-		for (size_t j = 0; j < pc->n; j++) {
-			if (s->prefix[0] != '\0' && strcmp(pc->sections[j].prefix, s->prefix) == 0) {
-				proxy_conf_fail(err, cap, cfg, cs, "prefix", "'%s' is also the prefix of [proxy \"%s\"]",
-				    s->prefix, pc->sections[j].name);
-				goto fail;
-			}
-		}
-		if (s->mirror) {
-			if (pc->mirror != NULL) {
-				proxy_conf_fail(err, cap, cfg, cs, "mirror", "[proxy \"%s\"] is the mirror already",
-				    pc->mirror->name);
-				goto fail;
-			}
-			pc->mirror = s;
-		}
-		pc->n++;
-	}
-	*out = pc;
-	return 0;
-fail:
-	pc->n++;	/* wipe the failed section's password too */
-	proxy_conf_free(pc);
-	return -1;
-}
 
 int
 proxy_config_check(const struct config *cfg, char *err, size_t cap)
@@ -330,802 +95,28 @@ proxy_config_check(const struct config *cfg, char *err, size_t cap)
 	n = pc->n;
 	proxy_conf_free(pc);
 	/* Without libcurl a [proxy] section cannot work: say so at start. */
-	if (n > 0 && curl_dl_load(why, sizeof(why)) != 0) {
+	if (n > 0 && upstream_load(why, sizeof(why)) != 0) {
 		snprintf(err, cap, "%s: [proxy] sections need libcurl: %s", cfg->path, why);
 		return -1;
 	}
 	return 0;
 }
 
-/* ------------------------------------------------------------ routing */
+/* ------------------------------------------------------------ upstream requests */
 
-const struct proxy_section *
-proxy_route_prefix(const struct proxy_conf *pc, const char *name, const char **rest)
-{
-	const struct proxy_section *best = NULL;
-	size_t bestlen = 0;
-
-	for (size_t i = 0; i < pc->n; i++) {
-		const struct proxy_section *s = &pc->sections[i];
-		size_t n = strlen(s->prefix);
-
-		if (n == 0 || n <= bestlen || strncmp(name, s->prefix, n) != 0 || name[n] != '/' ||
-		    name[n + 1] == '\0')
-			continue;
-		best = s;
-		bestlen = n;
-	}
-	if (best != NULL)
-		*rest = name + bestlen + 1;
-	return best;
-}
-
-const struct proxy_section *
-proxy_route_ns(const struct proxy_conf *pc, const char *ns)
-{
-	for (size_t i = 0; i < pc->n; i++)
-		if (strcasecmp(pc->sections[i].host, ns) == 0)
-			return &pc->sections[i];
-	/* containerd calls Docker Hub docker.io; its API is elsewhere. */
-	if (strcasecmp(ns, "docker.io") == 0)
-		for (size_t i = 0; i < pc->n; i++)
-			if (strcmp(pc->sections[i].host, "registry-1.docker.io") == 0 ||
-			    strcmp(pc->sections[i].host, "index.docker.io") == 0)
-				return &pc->sections[i];
-	return NULL;
-}
-
-/* The parsed configs, one per config object the workers have used (a
- * reload makes a new one; old ones stay until exit, as the server keeps
- * old configs: requests in flight point into them). */
-static pthread_mutex_t proxy_conf_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct proxy_conf *proxy_confs;
-
-static struct proxy_conf *
-proxy_conf_for(const struct config *cfg)
-{
-	struct proxy_conf *pc;
-	char err[1024];
-	int any = 0;
-
-	for (size_t i = 0; i < cfg->nsections && !any; i++)
-		any = strcmp(cfg->sections[i].kind, "proxy") == 0;
-	if (!any)
-		return NULL;
-	pthread_mutex_lock(&proxy_conf_mu);
-	for (pc = proxy_confs; pc != NULL; pc = pc->next)
-		if (pc->cfg == cfg)
-			break;
-	if (pc == NULL) {
-		/* Checked at start-up and reload: a failure here is a
-		 * password file that went away meanwhile. */
-		if (proxy_conf_parse(cfg, &pc, err, sizeof(err)) != 0) {
-			log_error("proxy: %s; the pull-through cache is off", err);
-			if ((pc = calloc(1, sizeof(*pc))) != NULL)
-				pc->cfg = cfg;
-		}
-		if (pc != NULL) {
-			pc->next = proxy_confs;
-			proxy_confs = pc;
-		}
-	}
-	pthread_mutex_unlock(&proxy_conf_mu);
-	return pc != NULL && pc->n > 0 ? pc : NULL;
-}
-
-/* ------------------------------------------------------------ challenges */
-
-static int
-proxy_tchar(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	    (c != '\0' && strchr("!#$%&'*+-.^_`|~/", c) != NULL);
-}
-
-int
-proxy_challenge_parse(const char *v, struct proxy_challenge *out)
-{
-	const char *p = v;
-	size_t n;
-
-	memset(out, 0, sizeof(*out));
-	p += strspn(p, " \t");
-	for (n = 0; proxy_tchar(p[n]) && p[n] != '/'; n++)
-		;
-	if (n == 0 || n >= sizeof(out->scheme))
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		out->scheme[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i]);
-	p += n;
-	for (;;) {
-		char key[32], val[1024];
-		size_t kn = 0, vn = 0;
-		char *dst = NULL;
-		size_t dcap = 0;
-
-		p += strspn(p, " \t,");
-		if (*p == '\0')
-			break;
-		while (proxy_tchar(p[kn]) && p[kn] != '/')
-			kn++;
-		if (kn == 0)
-			return -1;
-		{
-			const char *q = p + kn;
-
-			q += strspn(q, " \t");
-			if (*q != '=')
-				break;	/* the next challenge begins: keep the first */
-			if (kn >= sizeof(key))
-				kn = sizeof(key) - 1;	/* unknown anyway */
-			memcpy(key, p, kn);
-			key[kn] = '\0';
-			p = q + 1;
-		}
-		p += strspn(p, " \t");
-		if (*p == '"') {
-			for (p++; *p != '"'; p++) {
-				if (*p == '\0')
-					return -1;
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-				if (vn + 1 >= sizeof(val))
-					return -1;
-				val[vn++] = *p;
-			}
-			p++;
-		} else {
-			while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t') {
-				if (vn + 1 >= sizeof(val))
-					return -1;
-				val[vn++] = *p++;
-			}
-		}
-		val[vn] = '\0';
-		if (strcasecmp(key, "realm") == 0) {
-			dst = out->realm;
-			dcap = sizeof(out->realm);
-		} else if (strcasecmp(key, "service") == 0) {
-			dst = out->service;
-			dcap = sizeof(out->service);
-		} else if (strcasecmp(key, "scope") == 0) {
-			dst = out->scope;
-			dcap = sizeof(out->scope);
-		} else if (strcasecmp(key, "error") == 0) {
-			dst = out->error;
-			dcap = sizeof(out->error);
-		}
-		if (dst != NULL) {
-			if (vn >= dcap)
-				return -1;
-			memcpy(dst, val, vn + 1);
-		}
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------ tokens */
-
-struct proxy_token {
-	char key[sizeof(((struct proxy_section *)0)->url) + 256 + PROXY_SCOPE_MAX + 4];
-	char *token;
-	time_t expires;
-	struct proxy_token *next;
-};
-
-static pthread_mutex_t proxy_tok_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct proxy_token *proxy_tokens;
-static size_t proxy_ntokens;
-
-static void
-proxy_token_key(const struct proxy_section *s, const char *scope, char *out, size_t cap)
-{
-	/* Per upstream and identity, not per section name: a reload that
-	 * keeps the upstream keeps its tokens. */
-	snprintf(out, cap, "%s\n%s\n%s", s->url, s->username, scope);
-}
-
-/* Copy a cached, unexpired token for (s, scope) into out: 1 if found. */
-static int
-proxy_token_get(const struct proxy_section *s, const char *scope, char *out, size_t cap)
-{
-	char key[sizeof(((struct proxy_token *)0)->key)];
-	struct proxy_token *t;
-	int found = 0;
-
-	proxy_token_key(s, scope, key, sizeof(key));
-	pthread_mutex_lock(&proxy_tok_mu);
-	for (t = proxy_tokens; t != NULL; t = t->next) {
-		if (strcmp(t->key, key) == 0 && t->expires > time(NULL) && strlen(t->token) < cap) {
-			memcpy(out, t->token, strlen(t->token) + 1);
-			found = 1;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&proxy_tok_mu);
-	return found;
-}
-
-static void
-proxy_token_free(struct proxy_token *t)
-{
-	explicit_bzero(t->token, strlen(t->token));
-	free(t->token);
-	free(t);
-}
-
-static void
-proxy_token_put(const struct proxy_section *s, const char *scope, const char *token,
-    long long expires_in)
-{
-	struct proxy_token *t, **pp;
-	time_t now = time(NULL);
-
-	if ((t = calloc(1, sizeof(*t))) == NULL || (t->token = strdup(token)) == NULL) {
-		free(t);
-		return;
-	}
-	proxy_token_key(s, scope, t->key, sizeof(t->key));
-	/* A little early, so a token never expires on its way upstream. */
-	t->expires = now + (expires_in > 20 ? (time_t)expires_in - 10 : (time_t)expires_in / 2 + 1);
-	pthread_mutex_lock(&proxy_tok_mu);
-	for (pp = &proxy_tokens; *pp != NULL;) {
-		struct proxy_token *o = *pp;
-
-		if (strcmp(o->key, t->key) == 0 || o->expires <= now) {
-			*pp = o->next;
-			proxy_token_free(o);
-			proxy_ntokens--;
-		} else {
-			pp = &o->next;
-		}
-	}
-	if (proxy_ntokens >= PROXY_TOKENS_MAX) {
-		/* Full of live tokens: drop the oldest (the list's tail). */
-		for (pp = &proxy_tokens; (*pp)->next != NULL; pp = &(*pp)->next)
-			;
-		proxy_token_free(*pp);
-		*pp = NULL;
-		proxy_ntokens--;
-	}
-	t->next = proxy_tokens;
-	proxy_tokens = t;
-	proxy_ntokens++;
-	pthread_mutex_unlock(&proxy_tok_mu);
-}
-
-/* ------------------------------------------------------------ curl on libevent */
-
-struct proxy_xfer;
-
-/* A worker's curl state: created on its first upstream request. */
-struct proxy_worker {
-	struct worker *w;
-	CURLM *multi;
-	struct event *timer;
-	struct proxy_xfer *xfers;	/* running, or waiting for a token */
-	int closing;
-	struct proxy_worker *next;
-};
-
-/* One upstream request, with the authentication dance around it. */
-struct proxy_xfer {
-	struct proxy_worker *pw;
-	struct proxy_section *sec;
-	CURL *easy;
-	struct curl_slist *hdrs;
-	char url[PROXY_URL_MAX];
-	char scope[PROXY_SCOPE_MAX];	/* what to ask a token for */
-	int head;
-	int accept;			/* 0 none, 1 manifests, 2 an index */
-	int attempt;			/* 1 once authenticated */
-	int basic;			/* send Basic credentials */
-	struct proxy_xfer *parent;	/* a token request: for whom */
-	int in_multi;
-	/* the current response */
-	long status;
-	char ctype[256];
-	char dcd[DIGEST_STR_MAX];	/* Docker-Content-Digest */
-	char www[2048];			/* WWW-Authenticate (a Bearer one if any) */
-	int filtered;			/* OCI-Filters-Applied present */
-	int has_location;
-	uint64_t clen;
-	int has_clen;
-	char *body;			/* 200 bodies without a sink, up to max */
-	size_t len, max;
-	int too_big;
-	CURLcode result;
-	char errbuf[CURL_ERROR_SIZE];
-	/* the owner's */
-	int (*sink)(struct proxy_xfer *x, const char *data, size_t len);
-	void (*on_headers)(struct proxy_xfer *x);	/* a final 200's headers */
-	void (*done)(struct proxy_xfer *x);		/* then x is freed */
-	void *arg;
-	struct proxy_xfer *next, *prev;
-};
-
-static pthread_mutex_t proxy_mu = PTHREAD_MUTEX_INITIALIZER;	/* workers, fetches, waiters */
-static struct proxy_worker *proxy_workers;
-/* libcurl is loaded on first use (curl_dl.h); 0 once it is there. */
-static int
-proxy_curl_ready(void)
-{
-	char err[256];
-
-	if (curl_dl_load(err, sizeof(err)) == 0)
-		return 0;
-	log_error("proxy: %s", err);
-	return -1;
-}
-
-static void proxy_xfer_finished(struct proxy_xfer *x);
-
-static void
-proxy_worker_check(struct proxy_worker *pw)
-{
-	CURLMsg *msg;
-	int left;
-
-	while ((msg = curl_multi_info_read(pw->multi, &left)) != NULL) {
-		struct proxy_xfer *x;
-		CURL *e = msg->easy_handle;
-		CURLcode res = msg->data.result;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		char *priv = NULL;
-
-		curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
-		x = (struct proxy_xfer *)(void *)priv;
-		curl_multi_remove_handle(pw->multi, e);
-		if (x == NULL)
-			continue;
-		x->in_multi = 0;
-		x->result = res;
-		proxy_xfer_finished(x);
-	}
-}
-
-static void
-proxy_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct proxy_worker *pw = arg;
-	int flags = 0, running;
-
-	if (what & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(pw->multi, fd, flags, &running);
-	proxy_worker_check(pw);
-}
-
-static void
-proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct proxy_worker *pw = arg;
-	int running;
-
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(pw->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	proxy_worker_check(pw);
-}
-
-static int
-proxy_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct proxy_worker *pw = userp;
-	struct event *ev = socketp;
-	short kind;
-
-	(void)e;
-	if (what == CURL_POLL_REMOVE) {
-		if (ev != NULL)
-			event_free(ev);
-		return 0;
-	}
-	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-	if (ev == NULL) {
-		if ((ev = event_new(pw->w->base, s, kind, proxy_event_cb, pw)) == NULL)
-			return -1;
-		curl_multi_assign(pw->multi, s, ev);
-	} else {
-		event_del(ev);
-		event_assign(ev, pw->w->base, s, kind, proxy_event_cb, pw);
-	}
-	return event_add(ev, NULL);
-}
-
-static int
-proxy_timer_set(CURLM *multi, long ms, void *userp)
-{
-	struct proxy_worker *pw = userp;
-	struct timeval tv;
-
-	(void)multi;
-	if (ms < 0)
-		return evtimer_del(pw->timer);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	return evtimer_add(pw->timer, &tv);
-}
-
-/* This worker's curl state, created on first use (on its own thread). */
-static struct proxy_worker *
-proxy_worker_get(struct worker *w)
-{
-	struct proxy_worker *pw;
-
-	if (proxy_curl_ready() != 0)
-		return NULL;
-	pthread_mutex_lock(&proxy_mu);
-	for (pw = proxy_workers; pw != NULL; pw = pw->next)
-		if (pw->w == w)
-			break;
-	pthread_mutex_unlock(&proxy_mu);
-	if (pw != NULL)
-		return pw->closing ? NULL : pw;
-	if ((pw = calloc(1, sizeof(*pw))) == NULL)
-		return NULL;
-	pw->w = w;
-	if ((pw->multi = curl_multi_init()) == NULL ||
-	    (pw->timer = evtimer_new(w->base, proxy_timer_cb, pw)) == NULL) {
-		if (pw->multi != NULL)
-			curl_multi_cleanup(pw->multi);
-		free(pw);
-		return NULL;
-	}
-	curl_multi_setopt(pw->multi, CURLMOPT_SOCKETFUNCTION, proxy_socket_cb);
-	curl_multi_setopt(pw->multi, CURLMOPT_SOCKETDATA, pw);
-	curl_multi_setopt(pw->multi, CURLMOPT_TIMERFUNCTION, proxy_timer_set);
-	curl_multi_setopt(pw->multi, CURLMOPT_TIMERDATA, pw);
-	pthread_mutex_lock(&proxy_mu);
-	pw->next = proxy_workers;
-	proxy_workers = pw;
-	pthread_mutex_unlock(&proxy_mu);
-	return pw;
-}
-
-/* ------------------------------------------------------------ transfers */
-
-static void
-proxy_xfer_reset_response(struct proxy_xfer *x)
-{
-	x->status = 0;
-	x->ctype[0] = x->dcd[0] = x->www[0] = '\0';
-	x->filtered = x->has_location = x->has_clen = 0;
-	x->clen = 0;
-}
-
-static size_t
-proxy_header_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct proxy_xfer *x = arg;
-	size_t len = size * nitems, nlen;
-	const char *v;
-	char val[2048];
-	size_t vlen;
-
-	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
-		const char *sp = memchr(buf, ' ', len);
-
-		proxy_xfer_reset_response(x);
-		if (sp != NULL && (size_t)(sp - buf) + 4 <= len && sp[1] >= '1' && sp[1] <= '5')
-			x->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
-		return len;
-	}
-	if (len <= 2 && (len == 0 || buf[0] == '\r' || buf[0] == '\n')) {
-		/* End of one response's headers: interim and followed
-		 * redirects are not the final answer. */
-		if (x->status < 200 || (x->status >= 300 && x->status < 400 && x->has_location))
-			return len;
-		if (x->status == 200 && x->on_headers != NULL)
-			x->on_headers(x);
-		return len;
-	}
-	if ((v = memchr(buf, ':', len)) == NULL)
-		return len;
-	nlen = (size_t)(v - buf);
-	v++;
-	while (v < buf + len && (*v == ' ' || *v == '\t'))
-		v++;
-	vlen = (size_t)(buf + len - v);
-	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
-		vlen--;
-	if (vlen >= sizeof(val))
-		return len;	/* no header we read is that long */
-	memcpy(val, v, vlen);
-	val[vlen] = '\0';
-#define HDR_IS(s) (nlen == sizeof(s) - 1 && strncasecmp(buf, s, nlen) == 0)
-	if (HDR_IS("Content-Type")) {
-		proxy_strlcpy(x->ctype, sizeof(x->ctype), val);
-	} else if (HDR_IS("Docker-Content-Digest")) {
-		proxy_strlcpy(x->dcd, sizeof(x->dcd), val);
-	} else if (HDR_IS("Content-Length")) {
-		if (range_parse_u64(val, val + vlen, &x->clen) == 0)
-			x->has_clen = 1;
-	} else if (HDR_IS("WWW-Authenticate")) {
-		if (x->www[0] == '\0' || (strncasecmp(x->www, "bearer", 6) != 0 &&
-		    strncasecmp(val, "bearer", 6) == 0))
-			proxy_strlcpy(x->www, sizeof(x->www), val);
-	} else if (HDR_IS("OCI-Filters-Applied")) {
-		x->filtered = 1;
-	} else if (HDR_IS("Location")) {
-		x->has_location = 1;
-	}
-#undef HDR_IS
-	return len;
-}
-
-static size_t
-proxy_write_cb(char *data, size_t size, size_t nitems, void *arg)
-{
-	struct proxy_xfer *x = arg;
-	size_t len = size * nitems;
-
-	if (x->status != 200)
-		return len;	/* an error's body: not needed */
-	if (x->sink != NULL)
-		return x->sink(x, data, len) == 0 ? len : 0;
-	if (x->max == 0)
-		return len;
-	if (len > x->max - x->len) {
-		x->too_big = 1;
-		return 0;
-	}
-	if (x->body == NULL && (x->body = malloc(x->max + 1)) == NULL)
-		return 0;
-	memcpy(x->body + x->len, data, len);
-	x->len += len;
-	x->body[x->len] = '\0';
-	return len;
-}
-
-static struct proxy_xfer *
-proxy_xfer_new(struct proxy_worker *pw, struct proxy_section *sec)
-{
-	struct proxy_xfer *x = calloc(1, sizeof(*x));
-
-	if (x == NULL)
-		return NULL;
-	x->pw = pw;
-	x->sec = sec;
-	x->next = pw->xfers;
-	if (pw->xfers != NULL)
-		pw->xfers->prev = x;
-	pw->xfers = x;
-	return x;
-}
-
-static void
-proxy_xfer_free(struct proxy_xfer *x)
-{
-	if (x->easy != NULL) {
-		if (x->in_multi)
-			curl_multi_remove_handle(x->pw->multi, x->easy);
-		curl_easy_cleanup(x->easy);
-	}
-	curl_slist_free_all(x->hdrs);
-	if (x->prev != NULL)
-		x->prev->next = x->next;
-	else
-		x->pw->xfers = x->next;
-	if (x->next != NULL)
-		x->next->prev = x->prev;
-	free(x->body);
-	free(x);
-}
-
-/* (Re)start x: a fresh easy handle with the credentials it has now. */
-static int
-proxy_xfer_start(struct proxy_xfer *x)
-{
-	struct proxy_section *s = x->sec;
-	char *tok = NULL;
-	CURL *e;
-
-	if (x->easy != NULL) {
-		curl_easy_cleanup(x->easy);
-		x->easy = NULL;
-	}
-	curl_slist_free_all(x->hdrs);
-	x->hdrs = NULL;
-	proxy_xfer_reset_response(x);
-	free(x->body);
-	x->body = NULL;
-	x->len = 0;
-	x->too_big = 0;
-	x->errbuf[0] = '\0';
-	if (x->pw->closing || (e = curl_easy_init()) == NULL)
-		return -1;
-	x->easy = e;
-	curl_easy_setopt(e, CURLOPT_URL, x->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, proxy_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, proxy_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "ociregd-proxy");
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	/* Blob storage answers with a redirect (307 to a CDN); curl drops
-	 * our Authorization when the host changes. */
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
-	/* A stalled transfer ends; a slow one does not. */
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
-	if (x->sink == NULL)
-		curl_easy_setopt(e, CURLOPT_TIMEOUT, 120L);
-	if (!s->tls_verify) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (x->head)
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	if (x->accept == 1)
-		x->hdrs = curl_slist_append(x->hdrs, PROXY_ACCEPT_MANIFESTS);
-	else if (x->accept == 2)
-		x->hdrs = curl_slist_append(x->hdrs, "Accept: " OCI_MT_INDEX);
-	if (x->parent != NULL || x->basic || __atomic_load_n(&s->basic, __ATOMIC_RELAXED)) {
-		/* The token endpoint, or an upstream that wants Basic. */
-		if (s->username[0] != '\0') {
-			curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-			curl_easy_setopt(e, CURLOPT_USERNAME, s->username);
-			curl_easy_setopt(e, CURLOPT_PASSWORD, s->password);
-		}
-	}
-	if (x->parent == NULL && (tok = malloc(PROXY_TOKEN_MAX + 32)) != NULL) {
-		memcpy(tok, "Authorization: Bearer ", 22);
-		if (proxy_token_get(s, x->scope, tok + 22, PROXY_TOKEN_MAX))
-			x->hdrs = curl_slist_append(x->hdrs, tok);
-		explicit_bzero(tok, PROXY_TOKEN_MAX + 32);
-		free(tok);
-	}
-	if (x->hdrs != NULL)
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-	if (curl_multi_add_handle(x->pw->multi, e) != CURLM_OK)
-		return -1;
-	x->in_multi = 1;
-	return 0;
-}
-
-/* Start x; on failure its done runs now (with x->result set) and x is
- * freed.  Either way the caller must not touch x afterwards. */
-static void
-proxy_xfer_run(struct proxy_xfer *x)
-{
-	if (proxy_xfer_start(x) != 0) {
-		x->result = CURLE_FAILED_INIT;
-		x->status = 0;
-		x->done(x);
-		proxy_xfer_free(x);
-	}
-}
-
-static void
-proxy_token_done(struct proxy_xfer *t)
-{
-	struct proxy_xfer *x = t->parent;
-	char *tok;
-	long long expires = 60;
-
-	if ((tok = malloc(PROXY_TOKEN_MAX)) != NULL && t->result == CURLE_OK && t->status == 200 &&
-	    t->body != NULL && oci_token_parse(t->body, t->len, tok, PROXY_TOKEN_MAX, &expires) == 0) {
-		proxy_token_put(x->sec, x->scope, tok, expires);
-		explicit_bzero(tok, PROXY_TOKEN_MAX);
-		free(tok);
-		if (proxy_xfer_start(x) == 0)
-			return;
-		x->result = CURLE_FAILED_INIT;
-		x->status = 0;
-	} else {
-		free(tok);
-		log_warn("proxy %s: token request for %s failed: %s", x->sec->name, x->scope,
-		    t->result != CURLE_OK ? curl_easy_strerror(t->result) :
-		    t->status == 401 ? "credentials refused (HTTP 401)" : "no token in the answer");
-	}
-	x->done(x);	/* with the upstream's 401 */
-	proxy_xfer_free(x);
-}
-
-/* x's easy handle finished (and left the multi handle). */
-static void
-proxy_xfer_finished(struct proxy_xfer *x)
-{
-	struct proxy_challenge ch;
-
-	if (x->parent != NULL) {
-		x->done(x);
-		proxy_xfer_free(x);
-		return;
-	}
-	if (x->result == CURLE_OK && x->status == 401 && x->attempt == 0 && !x->pw->closing &&
-	    proxy_challenge_parse(x->www, &ch) == 0) {
-		x->attempt = 1;
-		if (strcmp(ch.scheme, "bearer") == 0 && (strncmp(ch.realm, "https://", 8) == 0 ||
-		    strncmp(ch.realm, "http://", 7) == 0)) {
-			struct proxy_xfer *t = proxy_xfer_new(x->pw, x->sec);
-			char *svc = curl_easy_escape(NULL, ch.service, 0);
-			char *scope = curl_easy_escape(NULL, ch.scope[0] != '\0' ? ch.scope : x->scope, 0);
-
-			if (t != NULL && svc != NULL && scope != NULL &&
-			    (size_t)snprintf(t->url, sizeof(t->url), "%s%sservice=%s&scope=%s", ch.realm,
-			    strchr(ch.realm, '?') != NULL ? "&" : "?", svc, scope) < sizeof(t->url)) {
-				curl_free(svc);
-				curl_free(scope);
-				t->parent = x;
-				t->max = PROXY_TOKEN_BODY_MAX;
-				t->done = proxy_token_done;
-				proxy_xfer_run(t);
-				return;
-			}
-			curl_free(svc);
-			curl_free(scope);
-			if (t != NULL)
-				proxy_xfer_free(t);
-		} else if (strcmp(ch.scheme, "basic") == 0 && x->sec->username[0] != '\0') {
-			__atomic_store_n(&x->sec->basic, 1, __ATOMIC_RELAXED);
-			x->basic = 1;
-			if (proxy_xfer_start(x) == 0)
-				return;
-			x->result = CURLE_FAILED_INIT;
-			x->status = 0;
-		}
-	}
-	x->done(x);
-	proxy_xfer_free(x);
-}
-
-/* A new upstream request of kind `what` ("manifests", "blobs", ...) for
- * repo/ref, on this worker; the caller sets callbacks and runs it.  NULL
- * on failure. */
-static struct proxy_xfer *
+/* A new upstream request on w's client (made on first use, on w's own
+ * thread); see upstream_xfer_new.  NULL on failure. */
+static struct upstream_xfer *
 proxy_xfer_for(struct worker *w, struct proxy_section *sec, const char *repo, const char *what,
     const char *ref, const char *query)
 {
 	struct proxy_worker *pw;
-	struct proxy_xfer *x;
 
-	if ((pw = proxy_worker_get(w)) == NULL || (x = proxy_xfer_new(pw, sec)) == NULL)
+	if ((pw = proxy_worker_get(w)) == NULL)
 		return NULL;
-	if ((size_t)snprintf(x->url, sizeof(x->url), "%s/v2/%s/%s%s%s%s%s", sec->url, repo, what,
-	    ref != NULL ? "/" : "", ref != NULL ? ref : "", query != NULL ? "?" : "",
-	    query != NULL ? query : "") >= sizeof(x->url)) {
-		proxy_xfer_free(x);
+	if (pw->up == NULL && (pw->up = upstream_new(w->base)) == NULL)
 		return NULL;
-	}
-	snprintf(x->scope, sizeof(x->scope), "repository:%s:pull", repo);
-	return x;
-}
-
-/* The client-facing error for an upstream that did not deliver. */
-static enum reg_error
-proxy_upstream_error(const struct proxy_xfer *x, enum reg_error unknown, char *detail, size_t cap)
-{
-	if (x->result != CURLE_OK) {
-		snprintf(detail, cap, "upstream %s: %s", x->sec->name,
-		    x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->result));
-		return x->too_big ? ERR_TOO_LARGE : ERR_UNAVAILABLE;
-	}
-	snprintf(detail, cap, "upstream %s answered %ld", x->sec->name, x->status);
-	switch (x->status) {
-	case 404:
-		return unknown;
-	case 401:
-	case 403:
-		/* Docker Hub answers 401 for repositories that do not
-		 * exist; the log has the details for the operator. */
-		return unknown;
-	case 429:
-		return ERR_TOOMANYREQUESTS;
-	default:
-		return ERR_UNAVAILABLE;
-	}
+	return upstream_xfer_new(pw->up, sec, repo, what, ref, query);
 }
 
 /* ------------------------------------------------------------ shared fetches */
@@ -1152,7 +143,10 @@ struct proxy_fetch {
 	struct proxy_fetch *next;	/* proxy_fetches while running */
 	/* the owner's */
 	struct worker *w;
-	const struct config *cfg;	/* the first request's */
+	/* the first request's config: what the fetch needs of it (the
+	 * config may go with that request), and its sections (held) */
+	long long max_manifest_size, max_blob_size, cache_max_size;
+	struct proxy_conf *conf;
 	struct proxy_section *sec;
 	char upstream[REFERENCE_NAME_MAX + 1];
 	char local[REFERENCE_NAME_MAX + 1];
@@ -1250,6 +244,7 @@ proxy_fetch_free(struct proxy_fetch *f)
 	if (f->wfd >= 0)
 		close(f->wfd);
 	hasher_free(f->h);
+	proxy_conf_unref(f->conf);
 	free(f);
 }
 
@@ -1318,7 +313,9 @@ proxy_join(struct request *req, const char *key, int blob, const char *local, in
 		f->refs = 1;
 		f->rfd = f->wfd = -1;
 		f->w = req->w;
-		f->cfg = req->cfg;
+		f->max_manifest_size = req->cfg->max_manifest_size;
+		f->max_blob_size = req->cfg->max_blob_size;
+		f->cache_max_size = req->cfg->cache_max_size;
 		f->next = proxy_fetches;
 		proxy_fetches = f;
 		*created = 1;
@@ -1481,12 +478,11 @@ again:
 
 static int proxy_evicting;
 
-/* Keep cached content under [cache] max_size: drop the least recently
+/* Keep cached content under [cache] max_size (max): drop the least recently
  * pulled cached blobs and manifests that nothing local holds. */
 static void
-proxy_evict(struct worker *w, const struct config *cfg)
+proxy_evict(struct worker *w, long long max)
 {
-	long long max = cfg->cache_max_size;
 	char dg[META_PROXY_DIGEST_MAX];
 	uint64_t bytes, size;
 	unsigned evicted = 0;
@@ -1562,22 +558,10 @@ proxy_manifest_store(struct proxy_fetch *f, const char *body, size_t len, const 
 		log_warn("proxy %s: %s/manifests/%s: %s; not cached", f->sec->name, f->upstream, f->ref, why);
 		return rc;
 	}
-	if ((refs = calloc(om.nrefs ? om.nrefs : 1, sizeof(*refs))) == NULL) {
+	if ((rc = manifest_rows(&om, got.str, len, 1, &mf, &refs)) != 0) {
 		oci_manifest_free(&om);
-		return -ERR_INTERNAL;
+		return rc;
 	}
-	for (size_t i = 0; i < om.nrefs; i++) {
-		refs[i].digest = om.refs[i].digest.str;
-		refs[i].is_manifest = om.refs[i].is_manifest;
-		refs[i].skip_check = 1;
-	}
-	memset(&mf, 0, sizeof(mf));
-	snprintf(mf.digest, sizeof(mf.digest), "%s", got.str);
-	snprintf(mf.media_type, sizeof(mf.media_type), "%s", om.media_type);
-	snprintf(mf.artifact_type, sizeof(mf.artifact_type), "%s", om.artifact_type);
-	if (om.has_subject)
-		snprintf(mf.subject, sizeof(mf.subject), "%s", om.subject.str);
-	mf.size = len;
 	/* Bytes, then the cached rows (so the manifest's own link is
 	 * cached before meta_manifest_put adds it), then the manifest and
 	 * tag; the bytes again in case gc took them meanwhile. */
@@ -1594,21 +578,21 @@ proxy_manifest_store(struct proxy_fetch *f, const char *body, size_t len, const 
 	return rc;
 }
 
-static void proxy_manifest_get_done(struct proxy_xfer *x);
+static void proxy_manifest_get_done(struct upstream_xfer *x);
 
 static int
 proxy_manifest_request(struct proxy_fetch *f, int head, const char *ref)
 {
-	struct proxy_xfer *x;
+	struct upstream_xfer *x;
 
 	if ((x = proxy_xfer_for(f->w, f->sec, f->upstream, "manifests", ref, NULL)) == NULL)
 		return -1;
 	x->head = head;
-	x->accept = 1;
-	x->max = (size_t)f->cfg->max_manifest_size;
+	x->accept = UPSTREAM_ACCEPT_MANIFESTS;
+	x->max = (size_t)f->max_manifest_size;
 	x->arg = f;
 	x->done = proxy_manifest_get_done;
-	proxy_xfer_run(x);
+	upstream_xfer_run(x);
 	return 0;
 }
 
@@ -1623,13 +607,13 @@ proxy_manifest_stale(struct proxy_fetch *f, const char *why)
 }
 
 static void
-proxy_manifest_head_done(struct proxy_xfer *x)
+proxy_manifest_head_done(struct upstream_xfer *x)
 {
 	struct proxy_fetch *f = x->arg;
 	struct digest d;
 	char why[600];
 
-	if (x->result == CURLE_OK && x->status == 200) {
+	if (x->ok && x->status == 200) {
 		if (strcmp(x->dcd, f->local_digest) == 0) {
 			/* Unchanged: confirmed without a pull. */
 			meta_proxy_tag_set_checked(f->w->meta, f->local, f->ref, (int64_t)time(NULL));
@@ -1647,19 +631,19 @@ proxy_manifest_head_done(struct proxy_xfer *x)
 			proxy_manifest_stale(f, "cannot start the upstream request");
 		return;
 	}
-	if (x->result == CURLE_OK && x->status == 404) {
+	if (x->ok && x->status == 404) {
 		/* Gone upstream: keep serving the cached copy, but do not
 		 * ask again before tag_ttl. */
 		meta_proxy_tag_set_checked(f->w->meta, f->local, f->ref, (int64_t)time(NULL));
 		proxy_manifest_stale(f, "the tag is not upstream (404)");
 		return;
 	}
-	proxy_upstream_error(x, ERR_MANIFEST_UNKNOWN, why, sizeof(why));
+	upstream_xfer_error(x, ERR_MANIFEST_UNKNOWN, why, sizeof(why));
 	proxy_manifest_stale(f, why);
 }
 
 static void
-proxy_manifest_get_done(struct proxy_xfer *x)
+proxy_manifest_get_done(struct upstream_xfer *x)
 {
 	struct proxy_fetch *f = x->arg;
 	enum reg_error e;
@@ -1670,15 +654,15 @@ proxy_manifest_get_done(struct proxy_xfer *x)
 		proxy_manifest_head_done(x);
 		return;
 	}
-	if (x->result == CURLE_OK && x->status == 200 && !x->too_big) {
+	if (x->ok && x->status == 200 && !x->too_big) {
 		rc = proxy_manifest_store(f, x->body != NULL ? x->body : "", x->len, x->ctype, detail,
 		    sizeof(detail));
 		if (rc == 0) {
 			struct worker *w = f->w;
-			const struct config *cfg = f->cfg;
+			long long max = f->cache_max_size;
 
 			proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);	/* f may be gone */
-			proxy_evict(w, cfg);
+			proxy_evict(w, max);
 			return;
 		}
 		if (f->have_local) {
@@ -1690,19 +674,19 @@ proxy_manifest_get_done(struct proxy_xfer *x)
 		    (enum reg_error)-rc : ERR_UNAVAILABLE, detail);
 		return;
 	}
-	e = proxy_upstream_error(x, ERR_MANIFEST_UNKNOWN, detail, sizeof(detail));
+	e = upstream_xfer_error(x, ERR_MANIFEST_UNKNOWN, detail, sizeof(detail));
 	if (f->have_local) {
 		proxy_manifest_stale(f, detail);
 		return;
 	}
-	if (x->result != CURLE_OK || x->status != 404)
+	if (!x->ok || x->status != 404)
 		log_warn("proxy %s: GET %s: %s", f->sec->name, x->url, detail);
 	proxy_fetch_finish(f, PF_FAIL, e, detail);
 }
 
 static void
-proxy_manifest(struct request *req, struct proxy_section *sec, const char *upstream,
-    const char *local)
+proxy_manifest(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+    const char *upstream, const char *local)
 {
 	struct proxy_waiter *wt;
 	struct proxy_fetch *f;
@@ -1741,6 +725,7 @@ proxy_manifest(struct request *req, struct proxy_section *sec, const char *upstr
 	if (!created)
 		return;
 	f = wt->f;
+	f->conf = proxy_conf_ref(conf);
 	f->sec = sec;
 	snprintf(f->upstream, sizeof(f->upstream), "%s", upstream);
 	snprintf(f->local, sizeof(f->local), "%s", local);
@@ -1749,7 +734,8 @@ proxy_manifest(struct request *req, struct proxy_section *sec, const char *upstr
 	f->want = req->m.digest;
 	if (have_local) {
 		f->have_local = 1;
-		proxy_strlcpy(f->local_digest, sizeof(f->local_digest), mf.digest);
+		snprintf(f->local_digest, sizeof(f->local_digest), "%.*s", (int)sizeof(f->local_digest) - 1,
+		    mf.digest);
 	}
 	if (proxy_manifest_request(f, f->have_local, f->ref) != 0) {
 		if (f->have_local)
@@ -1777,10 +763,10 @@ proxy_blob_fail(struct proxy_fetch *f, enum reg_error e, const char *detail)
 }
 
 static void
-proxy_blob_headers(struct proxy_xfer *x)
+proxy_blob_headers(struct upstream_xfer *x)
 {
 	struct proxy_fetch *f = x->arg;
-	long long max = f->cfg->max_blob_size;
+	long long max = f->max_blob_size;
 
 	if (x->has_clen && max > 0 && x->clen > (uint64_t)max) {
 		f->too_big = 1;	/* the sink refuses the body */
@@ -1795,7 +781,7 @@ proxy_blob_headers(struct proxy_xfer *x)
 }
 
 static int
-proxy_blob_sink(struct proxy_xfer *x, const char *data, size_t len)
+proxy_blob_sink(struct upstream_xfer *x, const char *data, size_t len)
 {
 	struct proxy_fetch *f = x->arg;
 	const char *p = data;
@@ -1839,7 +825,7 @@ proxy_blob_commit_done(void *arg)
 {
 	struct proxy_fetch *f = arg;
 	struct worker *w = f->w;
-	const struct config *cfg = f->cfg;
+	long long max = f->cache_max_size;
 	int rc = f->commit_rc;
 
 	if (rc == 0)
@@ -1854,18 +840,18 @@ proxy_blob_commit_done(void *arg)
 	log_info("proxy %s: cached %s/blobs/%s (%llu bytes) as %s", f->sec->name, f->upstream,
 	    f->want.str, (unsigned long long)f->have, f->local);
 	proxy_fetch_finish(f, PF_OK, ERR_NONE, NULL);	/* f may be gone */
-	proxy_evict(w, cfg);
+	proxy_evict(w, max);
 }
 
 static void
-proxy_blob_done(struct proxy_xfer *x)
+proxy_blob_done(struct upstream_xfer *x)
 {
 	struct proxy_fetch *f = x->arg;
 	struct digest got;
 	char detail[600];
 	enum reg_error e;
 
-	if (x->result == CURLE_OK && x->status == 200 && !f->too_big &&
+	if (x->ok && x->status == 200 && !f->too_big &&
 	    (!f->has_total || f->have == f->total)) {
 		close(f->wfd);
 		f->wfd = -1;
@@ -1890,11 +876,11 @@ proxy_blob_done(struct proxy_xfer *x)
 		proxy_blob_fail(f, ERR_TOO_LARGE, "the blob is larger than [limits] max_blob_size");
 		return;
 	}
-	e = proxy_upstream_error(x, ERR_BLOB_UNKNOWN, detail, sizeof(detail));
-	if (x->result == CURLE_OK && x->status == 200)
+	e = upstream_xfer_error(x, ERR_BLOB_UNKNOWN, detail, sizeof(detail));
+	if (x->ok && x->status == 200)
 		snprintf(detail, sizeof(detail), "upstream %s: %llu of %llu bytes, then the transfer ended",
 		    x->sec->name, (unsigned long long)f->have, (unsigned long long)f->total);
-	if (x->result != CURLE_OK || x->status != 404)
+	if (!x->ok || x->status != 404)
 		log_warn("proxy %s: GET %s: %s; nothing cached", f->sec->name, x->url, detail);
 	proxy_blob_fail(f, e, detail);
 }
@@ -1903,7 +889,7 @@ static void
 proxy_blob_start(struct proxy_fetch *f)
 {
 	struct worker *w = f->w;
-	struct proxy_xfer *x;
+	struct upstream_xfer *x;
 	int rc, rfd = -1;
 
 	reference_uuid_new(f->upload_id);
@@ -1930,11 +916,12 @@ proxy_blob_start(struct proxy_fetch *f)
 	x->on_headers = proxy_blob_headers;
 	x->done = proxy_blob_done;
 	x->arg = f;
-	proxy_xfer_run(x);
+	upstream_xfer_run(x);
 }
 
 static void
-proxy_blob(struct request *req, struct proxy_section *sec, const char *upstream, const char *local)
+proxy_blob(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+    const char *upstream, const char *local)
 {
 	struct proxy_waiter *wt;
 	struct proxy_fetch *f;
@@ -1977,6 +964,7 @@ proxy_blob(struct request *req, struct proxy_section *sec, const char *upstream,
 	if (!created)
 		return;
 	f = wt->f;
+	f->conf = proxy_conf_ref(conf);
 	f->sec = sec;
 	snprintf(f->upstream, sizeof(f->upstream), "%s", upstream);
 	snprintf(f->local, sizeof(f->local), "%s", local);
@@ -1998,6 +986,7 @@ struct proxy_list {
 	char **items;
 	size_t nitems, cap;
 	int failed;
+	struct proxy_conf *conf;	/* held: the section's, until done */
 };
 
 static int
@@ -2034,7 +1023,7 @@ proxy_strcmp(const void *a, const void *b)
 }
 
 static void
-proxy_tags_done(struct proxy_xfer *x)
+proxy_tags_done(struct upstream_xfer *x)
 {
 	struct proxy_list *l = x->arg;
 	struct request *req = l->req;
@@ -2044,13 +1033,13 @@ proxy_tags_done(struct proxy_xfer *x)
 	int more = 0, upstream_ok, rc;
 	const char *prev = NULL;
 
-	upstream_ok = x->result == CURLE_OK && x->status == 200 && x->body != NULL &&
+	upstream_ok = x->ok && x->status == 200 && x->body != NULL &&
 	    oci_list_parse(x->body, x->len, "tags", proxy_list_add, l) == 0;
-	if (x->result == CURLE_OK && x->status == 200 && x->body == NULL)
+	if (x->ok && x->status == 200 && x->body == NULL)
 		upstream_ok = 1;	/* an empty body: no tags */
 	rc = meta_tag_list(req->w->meta, l->local, "", PROXY_TAGS_MAX, proxy_list_add, l, &more);
 	if (!upstream_ok) {
-		enum reg_error e = proxy_upstream_error(x, ERR_NAME_UNKNOWN, detail, sizeof(detail));
+		enum reg_error e = upstream_xfer_error(x, ERR_NAME_UNKNOWN, detail, sizeof(detail));
 
 		log_warn("proxy %s: GET %s: %s; listing the cached tags only", x->sec->name, x->url, detail);
 		if (rc != 0) {
@@ -2098,14 +1087,16 @@ out:
 	for (size_t i = 0; i < l->nitems; i++)
 		free(l->items[i]);
 	free(l->items);
+	proxy_conf_unref(l->conf);
 	free(l);
 }
 
 static void
-proxy_tags(struct request *req, struct proxy_section *sec, const char *upstream, const char *local)
+proxy_tags(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+    const char *upstream, const char *local)
 {
 	struct proxy_list *l;
-	struct proxy_xfer *x;
+	struct upstream_xfer *x;
 	char nbuf[32];
 	uint64_t v;
 	int rc;
@@ -2135,61 +1126,31 @@ proxy_tags(struct request *req, struct proxy_section *sec, const char *upstream,
 	x->max = PROXY_LIST_BODY_MAX;
 	x->arg = l;
 	x->done = proxy_tags_done;
+	l->conf = proxy_conf_ref(conf);
 	req_defer(req);
-	proxy_xfer_run(x);
-}
-
-struct proxy_referrers_walk {
-	struct worker *w;
-	struct oci_doc *doc;
-	int failed;
-};
-
-static int
-proxy_referrers_add(void *arg, const struct meta_manifest *mf)
-{
-	struct proxy_referrers_walk *rw = arg;
-	struct digest d;
-	char *body = NULL;
-	size_t len = 0;
-
-	/* As referrers.c: the annotations are in the manifest's bytes. */
-	if (digest_parse(mf->digest, &d) == 0 &&
-	    store_blob_read(rw->w->store, &d, PROXY_REFERRERS_MANIFEST_MAX, &body, &len) != 0)
-		log_warn("referrers: cannot read manifest %s", mf->digest);
-	if (oci_referrers_add(rw->doc, mf->digest, mf->size, mf->media_type, mf->artifact_type,
-	    body, len) != 0)
-		rw->failed = 1;
-	free(body);
-	return rw->failed;
+	upstream_xfer_run(x);
 }
 
 static void
-proxy_referrers_done(struct proxy_xfer *x)
+proxy_referrers_answer(struct upstream_xfer *x)
 {
 	struct proxy_list *l = x->arg;
 	struct request *req = l->req;
-	struct proxy_referrers_walk rw = {.w = req->w};
 	const char *at = l->filter[0] != '\0' ? l->filter : NULL;
+	struct oci_doc *doc;
 	char *json;
 	int rc;
 
-	if ((rw.doc = oci_referrers_new()) == NULL) {
-		req_error(req, ERR_INTERNAL, NULL);
-		return;
-	}
-	rc = meta_referrers(req->w->meta, l->local, req->m.digest.str, at, proxy_referrers_add, &rw);
-	if ((rc != 0 && rc != -ERR_NAME_UNKNOWN) || rw.failed) {
-		oci_doc_free(rw.doc);
-		req_error(req, rc != 0 ? (enum reg_error)-rc : ERR_INTERNAL, NULL);
+	if ((rc = referrers_collect(req->w, l->local, req->m.digest.str, at, &doc)) != 0) {
+		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
 	/* Referrers never answer 404: an upstream without the API (or
 	 * down) leaves the cached ones. */
-	if (x->result == CURLE_OK && x->status == 200 && x->body != NULL &&
-	    oci_referrers_merge(rw.doc, x->body, x->len, at) != 0)
+	if (x->ok && x->status == 200 && x->body != NULL &&
+	    oci_referrers_merge(doc, x->body, x->len, at) != 0)
 		log_warn("proxy %s: GET %s: not a referrers index", x->sec->name, x->url);
-	if ((json = oci_doc_render(rw.doc)) == NULL) {
+	if ((json = oci_doc_render(doc)) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}
@@ -2200,11 +1161,21 @@ proxy_referrers_done(struct proxy_xfer *x)
 }
 
 static void
-proxy_referrers(struct request *req, struct proxy_section *sec, const char *upstream,
-    const char *local)
+proxy_referrers_done(struct upstream_xfer *x)
+{
+	struct proxy_list *l = x->arg;
+	struct proxy_conf *conf = l->conf;	/* l is the request's: gone with the answer */
+
+	proxy_referrers_answer(x);
+	proxy_conf_unref(conf);
+}
+
+static void
+proxy_referrers(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+    const char *upstream, const char *local)
 {
 	struct proxy_list *l;
-	struct proxy_xfer *x;
+	struct upstream_xfer *x;
 	char *q = NULL, *esc = NULL;
 	int rc;
 
@@ -2220,27 +1191,48 @@ proxy_referrers(struct request *req, struct proxy_section *sec, const char *upst
 	}
 	if (rc != 1)
 		l->filter[0] = '\0';
-	if (l->filter[0] != '\0' && (proxy_curl_ready() != 0 ||
-	    (esc = curl_easy_escape(NULL, l->filter, 0)) == NULL ||
+	if (l->filter[0] != '\0' && ((esc = upstream_escape(l->filter)) == NULL ||
 	    (q = arena_printf(req->arena, "artifactType=%s", esc)) == NULL)) {
-		curl_free(esc);
+		free(esc);
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}
-	curl_free(esc);
+	free(esc);
 	if ((x = proxy_xfer_for(req->w, sec, upstream, "referrers", req->m.digest.str, q)) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}
-	x->accept = 2;
+	x->accept = UPSTREAM_ACCEPT_INDEX;
 	x->max = PROXY_LIST_BODY_MAX;
 	x->arg = l;
 	x->done = proxy_referrers_done;
+	l->conf = proxy_conf_ref(conf);
 	req_defer(req);
-	proxy_xfer_run(x);
+	upstream_xfer_run(x);
 }
 
 /* ------------------------------------------------------------ the router's hooks */
+
+/* The sections of cfg, or NULL if none: held by w until it serves a
+ * request under another config, so a section stays valid from the resolve
+ * gate to the handler (one call of the router) without a reference per
+ * request.  Whatever outlives the request takes its own. */
+static struct proxy_conf *
+proxy_worker_conf(struct worker *w, const struct config *cfg)
+{
+	struct proxy_worker *pw;
+	struct proxy_conf *pc;
+
+	if ((pw = proxy_worker_get(w)) == NULL)
+		return NULL;
+	if (pw->conf == NULL || pw->conf->serial != cfg->serial) {
+		pc = proxy_conf_get(cfg);	/* NULL: no [proxy] section */
+		proxy_conf_unref(pw->conf);
+		if ((pw->conf = pc) == NULL)
+			return NULL;
+	}
+	return pw->conf->n > 0 ? pw->conf : NULL;
+}
 
 static int
 proxy_route_kind(enum route_kind kind)
@@ -2266,11 +1258,13 @@ proxy_resolve(struct request *req, int write, struct proxy_target *t)
 	struct proxy_conf *pc;
 	int has_ns, local = 0, rc;
 
+	t->conf = NULL;
 	t->sec = NULL;
 	snprintf(t->upstream, sizeof(t->upstream), "%s", name);
 	snprintf(t->local, sizeof(t->local), "%s", name);
-	if (!proxy_route_kind(req->m.kind) || (pc = proxy_conf_for(req->cfg)) == NULL)
+	if (!proxy_route_kind(req->m.kind) || (pc = proxy_worker_conf(req->w, req->cfg)) == NULL)
 		return 0;
+	t->conf = pc;
 	has_ns = req_query(req, "ns", ns, sizeof(ns)) == 1 && ns[0] != '\0';
 	if (has_ns && (t->sec = (struct proxy_section *)proxy_route_ns(pc, ns)) != NULL) {
 		/* Under the section's prefix, if it has one, so two
@@ -2320,16 +1314,16 @@ proxy_handle(struct request *req, const struct proxy_target *t)
 	}
 	switch (req->m.kind) {
 	case ROUTE_MANIFEST:
-		proxy_manifest(req, t->sec, t->upstream, t->local);
+		proxy_manifest(req, t->conf, t->sec, t->upstream, t->local);
 		break;
 	case ROUTE_BLOB:
-		proxy_blob(req, t->sec, t->upstream, t->local);
+		proxy_blob(req, t->conf, t->sec, t->upstream, t->local);
 		break;
 	case ROUTE_TAGS:
-		proxy_tags(req, t->sec, t->upstream, t->local);
+		proxy_tags(req, t->conf, t->sec, t->upstream, t->local);
 		break;
 	default:
-		proxy_referrers(req, t->sec, t->upstream, t->local);
+		proxy_referrers(req, t->conf, t->sec, t->upstream, t->local);
 		break;
 	}
 	return 1;
@@ -2340,16 +1334,11 @@ proxy_handle(struct request *req, const struct proxy_target *t)
 void
 proxy_worker_free(struct worker *w)
 {
-	struct proxy_worker *pw, **pp;
+	struct proxy_worker *pw = w->proxy;
 
-	/* Closing but still listed: nothing makes new curl state for w. */
-	pthread_mutex_lock(&proxy_mu);
-	for (pw = proxy_workers; pw != NULL; pw = pw->next)
-		if (pw->w == w)
-			break;
+	/* Nothing makes new upstream requests for w from now on. */
 	if (pw != NULL)
-		pw->closing = 1;
-	pthread_mutex_unlock(&proxy_mu);
+		upstream_close(pw->up);
 	/* This worker's waiting requests: the loops have stopped, so the
 	 * wake-ups scheduled on its base will never run.  Free the finished
 	 * waiters, answer (and thereby free) the others. */
@@ -2381,32 +1370,9 @@ proxy_worker_free(struct worker *w)
 	}
 	if (pw == NULL)
 		return;
-	/* Abort its transfers: each owner cleans up (spool, session row)
-	 * and fails its fetch, which wakes waiters of other workers (on
-	 * bases not freed yet; their own shutdown answers them). */
-	while (pw->xfers != NULL) {
-		struct proxy_xfer *x = pw->xfers;
-
-		if (x->in_multi) {
-			curl_multi_remove_handle(pw->multi, x->easy);
-			x->in_multi = 0;
-		}
-		x->result = CURLE_ABORTED_BY_CALLBACK;
-		x->status = 0;
-		if (x->parent == NULL)
-			x->done(x);
-		/* A token request's parent is in the list too. */
-		proxy_xfer_free(x);
-	}
-	curl_multi_cleanup(pw->multi);
-	event_free(pw->timer);
-	pthread_mutex_lock(&proxy_mu);
-	for (pp = &proxy_workers; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == pw) {
-			*pp = pw->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&proxy_mu);
+	/* Abort its transfers: their owners fail their fetches. */
+	upstream_free(pw->up);
+	proxy_conf_unref(pw->conf);
+	w->proxy = NULL;
 	free(pw);
 }

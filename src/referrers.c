@@ -18,7 +18,7 @@
 #define REFERRERS_MANIFEST_MAX (4u << 20)
 
 struct referrers_walk {
-	struct request *req;
+	struct store *store;
 	struct oci_doc *doc;
 	int failed;
 };
@@ -33,7 +33,7 @@ referrers_add(void *arg, const struct meta_manifest *mf)
 
 	/* The annotations live only in the manifest's bytes. */
 	if (digest_parse(mf->digest, &d) == 0 &&
-	    store_blob_read(w->req->w->store, &d, REFERRERS_MANIFEST_MAX, &body, &len) != 0)
+	    store_blob_read(w->store, &d, REFERRERS_MANIFEST_MAX, &body, &len) != 0)
 		log_warn("referrers: cannot read manifest %s", mf->digest);
 	if (oci_referrers_add(w->doc, mf->digest, mf->size, mf->media_type, mf->artifact_type,
 	    body, len) != 0)
@@ -42,10 +42,29 @@ referrers_add(void *arg, const struct meta_manifest *mf)
 	return w->failed;
 }
 
+int
+referrers_collect(struct worker *wk, const char *name, const char *subject, const char *at,
+    struct oci_doc **out)
+{
+	struct referrers_walk w = {.store = wk->store};
+	int rc;
+
+	*out = NULL;
+	if ((w.doc = oci_referrers_new()) == NULL)
+		return -ERR_INTERNAL;
+	rc = meta_referrers(wk->meta, name, subject, at, referrers_add, &w);
+	if ((rc != 0 && rc != -ERR_NAME_UNKNOWN) || w.failed) {
+		oci_doc_free(w.doc);
+		return rc != 0 ? rc : -ERR_INTERNAL;
+	}
+	*out = w.doc;
+	return 0;
+}
+
 void
 referrers_get(struct request *req)
 {
-	struct referrers_walk w = {.req = req};
+	struct oci_doc *doc;
 	char filter[256];
 	const char *at = NULL;
 	char *json;
@@ -58,17 +77,11 @@ referrers_get(struct request *req)
 	}
 	if (rc == 1 && filter[0] != '\0')
 		at = filter;
-	if ((w.doc = oci_referrers_new()) == NULL) {
-		req_error(req, ERR_INTERNAL, NULL);
+	if ((rc = referrers_collect(req->w, req->m.name, req->m.digest.str, at, &doc)) != 0) {
+		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
-	rc = meta_referrers(req->w->meta, req->m.name, req->m.digest.str, at, referrers_add, &w);
-	if ((rc != 0 && rc != -ERR_NAME_UNKNOWN) || w.failed) {
-		oci_doc_free(w.doc);
-		req_error(req, rc != 0 ? (enum reg_error)-rc : ERR_INTERNAL, NULL);
-		return;
-	}
-	if ((json = oci_doc_render(w.doc)) == NULL) {
+	if ((json = oci_doc_render(doc)) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}

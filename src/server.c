@@ -120,7 +120,6 @@ struct server_gen {
 	void *app;			/* the application's part (hooks.app_free) */
 	int refs;			/* atomic */
 	int owned;			/* 0: the caller's first pair, not ours to free */
-	int keep;			/* freed only at exit (see server_gen_new) */
 	struct server *srv;
 	struct server_gen *next;
 };
@@ -206,15 +205,6 @@ server_gen_new(struct server *srv, struct config *cfg, void *app, int owned)
 	g->srv = srv;
 	g->owned = owned;
 	g->refs = 1;
-	/* XXX proxy.c caches its parsed [proxy] sections keyed by the
-	 * config's address, and an upstream fetch keeps the config of the
-	 * request that started it, possibly past that request.  Until proxy.c
-	 * takes references itself, a config with [proxy] sections lives
-	 * until exit, so neither points at freed memory (or at a newer
-	 * config allocated at the same address). */
-	for (size_t i = 0; i < cfg->nsections; i++)
-		if (strcmp(cfg->sections[i].kind, "proxy") == 0)
-			g->keep = 1;
 	pthread_mutex_lock(&srv->gen_mu);
 	g->next = srv->gens;
 	srv->gens = g;
@@ -246,7 +236,7 @@ server_gen_unref(struct server *srv, struct server_gen *g)
 {
 	struct server_gen **pp;
 
-	if (g == NULL || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0 || g->keep)
+	if (g == NULL || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	pthread_mutex_lock(&srv->gen_mu);
 	for (pp = &srv->gens; *pp != NULL; pp = &(*pp)->next)
@@ -2193,7 +2183,7 @@ server_free(struct server *srv)
 	if (srv->ssl_ctx != NULL)
 		SSL_CTX_free(srv->ssl_ctx);
 	/* Every request is gone: whatever generations are left (the
-	 * current one, those kept for [proxy]) go regardless of counts. */
+	 * current one) go regardless of counts. */
 	while (srv->gens != NULL) {
 		struct server_gen *g = srv->gens;
 
