@@ -14,6 +14,7 @@
 #include "proxy.h"
 #include "router.h"
 #include "server.h"
+#include "ui.h"
 
 static int
 router_hex(char c)
@@ -265,6 +266,9 @@ router_dispatch(struct request *req)
 	struct proxy_target *t;
 	int rc, kind_known = 0;
 
+	/* The web page (ui.c) lives beside /v2/: "/", "/ui" and "/ui/...". */
+	if (ui_dispatch(req))
+		return;
 	/* Docker's token endpoint lives beside /v2/. */
 	if (strcmp(req->path, "/token") == 0) {
 		req->metric_route = METRICS_ROUTE_TOKEN;
