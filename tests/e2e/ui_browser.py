@@ -109,7 +109,11 @@ def rows_text(ui, sel):
 
 
 def repo_names(ui):
-    return [a.text for a in ui.css("#repos tr.repo td:first-child a")]
+    # One script call: the list may be replaced between two WebDriver
+    # round trips (a page still loading), which would leave stale elements.
+    return ui.d.execute_script(
+        "return Array.from(document.querySelectorAll('#repos tr.repo td:first-child a'),"
+        " (a) => a.textContent);")
 
 
 def phase_anon(ui, spec):
