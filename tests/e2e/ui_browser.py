@@ -140,13 +140,21 @@ def phase_anon(ui, spec):
               "%s .. %s" % (first[-1:], second[:1]))
         ui.shot("02-list-page2")
         pages = 2
-        while ui.css("#next-page") and pages < 200:
+        # Follow each page's own link (its href read in the page, so a
+        # click racing a re-render cannot end the walk early).
+        while pages < 200:
+            href = ui.d.execute_script(
+                "const a = document.getElementById('next-page'); return a ? a.getAttribute('href') : null;")
+            if not href:
+                break
             prev = repo_names(ui)
-            ui.css("#next-page")[0].click()
-            ui.wait(lambda: repo_names(ui) and repo_names(ui) != prev, "page %d renders" % (pages + 1))
+            ui.nav(href)
+            if ui.wait(lambda: repo_names(ui) and repo_names(ui) != prev,
+                       "page %d renders" % (pages + 1)) is None:
+                break
             pages += 1
         check(pages == spec["pages"], "paging reaches the last page (%d pages)" % spec["pages"],
-              "got %d" % pages)
+              "got %d, at %s, last page %s" % (pages, ui.d.current_url, repo_names(ui)[-2:]))
 
     # Filter box.
     ui.go("#/")
