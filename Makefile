@@ -42,6 +42,13 @@ LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 
+# The web page (issue 18): src/ui/* compiled into the binary by
+# scripts/embed-ui (od + awk); the generated C file stays under build/.
+UI_ASSETS := $(sort $(wildcard src/ui/*))
+UI_GEN := build/gen/ui_assets.c
+OBJS += $(BUILD)/obj/ui_assets.o
+LIB_OBJS += $(BUILD)/obj/ui_assets.o
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -59,6 +66,13 @@ asan:
 	$(MAKE) SAN=1 build-asan/ociregd
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(UI_GEN): $(UI_ASSETS) scripts/embed-ui
+	@mkdir -p $(@D)
+	scripts/embed-ui $(UI_ASSETS) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/ui_assets.o: $(UI_GEN) include/ui.h | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj $(BUILD)/tests build-fuzz:
@@ -132,16 +146,16 @@ tsan:
 # UBSan findings abort, so libFuzzer keeps them as crashes.
 FUZZ_CFLAGS := $(BASE_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Wno-missing-prototypes
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard include/*.h tests/fuzz/*.h) | build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(UI_GEN) $(wildcard include/*.h tests/fuzz/*.h) | build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(UI_GEN) $(PKG_LIBS)
 
 # The same targets without libFuzzer: replay.c feeds them files, so the seed
 # corpus (and saved crashes: build-fuzz/replay/fuzz_X tests/fuzz/crashes/...)
 # replays with any compiler.  FUZZ_REPLAY_SAN= builds without sanitizers.
-build-fuzz/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_SRCS) $(wildcard include/*.h tests/fuzz/*.h)
+build-fuzz/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_SRCS) $(UI_GEN) $(wildcard include/*.h tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -g -O1 $(FUZZ_REPLAY_SAN) $(CFLAGS) -o $@ $< tests/fuzz/replay.c \
-		$(LIB_SRCS) $(FUZZ_REPLAY_SAN) $(LDFLAGS) $(PKG_LIBS)
+		$(LIB_SRCS) $(UI_GEN) $(FUZZ_REPLAY_SAN) $(LDFLAGS) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 

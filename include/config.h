@@ -85,6 +85,8 @@ struct config {
 	/* [tls]: on when certificate is set */
 	char tls_certificate[PATH_MAX];
 	char tls_key[PATH_MAX];
+	/* [ui] */
+	int ui_enabled;			/* serve the web page under /ui/ */
 	/* named sections, in file order (malloc'd; config_free) */
 	struct config_section *sections;
 	size_t nsections;

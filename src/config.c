@@ -119,6 +119,8 @@ static const struct config_key config_keys[] = {
 	    "PEM certificate chain; setting it (with key) makes the listener speak TLS 1.2+."},
 	{"tls", "key", CT_OPTSTR, F(tls_key), "", 0, 0,
 	    "PEM private key of the certificate."},
+	{"ui", "enabled", CT_BOOL, F(ui_enabled), "true", 0, 1,
+	    "Serve the web page that browses the registry under /ui/ (and redirect / there)."},
 };
 
 /* Named sections: [KIND "NAME"], any number of each.  Their values stay in

@@ -15,6 +15,7 @@
 #include "proxy.h"
 #include "router.h"
 #include "server.h"
+#include "ui.h"
 #include "worker.h"
 
 /* The route table.  A request whose kind matches but whose method does not
@@ -58,6 +59,9 @@ router_dispatch(struct request *req)
 	/* The operator's endpoints first: on [server] metrics_listen they
 	 * are all there is. */
 	if (ops_dispatch(req))
+		return;
+	/* The web page (ui.c) lives beside /v2/: "/", "/ui" and "/ui/...". */
+	if (ui_dispatch(req))
 		return;
 	/* Docker's token endpoint lives beside /v2/. */
 	if (strcmp(req->path, "/token") == 0) {

@@ -304,6 +304,8 @@ server_reason(int status)
 	case 202: return "Accepted";
 	case 204: return "No Content";
 	case 206: return "Partial Content";
+	case 302: return "Found";
+	case 304: return "Not Modified";
 	case 307: return "Temporary Redirect";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
