@@ -125,7 +125,7 @@ assert_eq "$?" 64 "gc --repair is a usage error (64)"
 printf '[storage]\nroot = %s\n[retention "x"]\nkeep_last = many\n' "$ROOT" >"$TMP/bad.ini"
 ERR=$("$OCIREGD" fsck -c "$TMP/bad.ini" 2>&1)
 assert_eq "$?" 78 "fsck with a bad config exits 78"
-assert_match "$ERR" "^$TMP/bad.ini:4: retention \"x\".keep_last: 'many' is not a number" "the config error names file, line and key"
+assert_match "$ERR" "^$TMP/bad.ini:4: retention \"x\".keep_last: 'many' is not an integer" "the config error names file, line and key"
 printf '[storage]\nroot = /dev/null/nowhere\n' >"$TMP/noroot.ini"
 "$OCIREGD" fsck -c "$TMP/noroot.ini" >/dev/null 2>&1
 assert_eq "$?" 74 "fsck of a storage that cannot be opened exits 74"
