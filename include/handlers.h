@@ -45,6 +45,9 @@ void tags_list(struct request *req);
 void tags_catalog(struct request *req);
 
 void referrers_get(struct request *req);
+/* Answer with the referrers index doc (rendered, then freed) and, with a
+ * filter at, OCI-Filters-Applied. */
+void referrers_respond(struct request *req, struct oci_doc *doc, const char *at);
 /* The referrers index of subject in repository name as stored here (at:
  * an artifactType filter or NULL), each entry's annotations read from the
  * manifest's bytes; an unknown repository is an empty index.  0 with *out

@@ -271,31 +271,51 @@ config_parse_duration(const char *v, long long *out)
 	return 0;
 }
 
-/* Check v against a named section's key k (not stored: the owning module
- * reads the text); section is the section as written.  0 or -1 (reported). */
-static int
-config_check(struct config_parse *p, const struct config_key *k, const char *section, const char *v)
+int
+config_parse_bool(const char *v, int *out)
 {
-	long long n;
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
+	    strcmp(v, "1") == 0)
+		*out = 1;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
+	    strcmp(v, "0") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/* Check v against key k's type and range; section is the section as the
+ * file writes it (plain or [kind "NAME"]).  Booleans and numbers are
+ * returned in *out; other types are the caller's (config_set) or the owning
+ * module's (named sections) to interpret.  0 or -1 (reported). */
+static int
+config_check(struct config_parse *p, const struct config_key *k, const char *section, const char *v,
+    long long *out)
+{
+	long long n = 0;
 	char *end;
+	int b;
 
 	switch (k->type) {
-	case CT_LIST:
-	case CT_OPTSTR:
-	case CT_STRING:
-		return 0;
 	case CT_BOOL:
-		if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
-		    strcmp(v, "1") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
-		    strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
-			return 0;
-		config_fail(p, section, k->key, "'%s' is not a boolean (true/false)", v);
-		return -1;
+		if (config_parse_bool(v, &b) != 0) {
+			config_fail(p, section, k->key, "'%s' is not a boolean (true/false)", v);
+			return -1;
+		}
+		*out = b;
+		return 0;
 	case CT_INT:
 		errno = 0;
 		n = strtoll(v, &end, 10);
 		if (errno != 0 || end == v || *end != '\0') {
 			config_fail(p, section, k->key, "'%s' is not an integer", v);
+			return -1;
+		}
+		break;
+	case CT_SIZE:
+		if (config_parse_size(v, &n) != 0) {
+			config_fail(p, section, k->key, "'%s' is not a size (e.g. 512k, 4M, 2G)", v);
 			return -1;
 		}
 		break;
@@ -312,20 +332,7 @@ config_check(struct config_parse *p, const struct config_key *k, const char *sec
 		config_fail(p, section, k->key, "%lld is out of range [%lld, %lld]", n, k->min, k->max);
 		return -1;
 	}
-	return 0;
-}
-
-int
-config_parse_bool(const char *v, int *out)
-{
-	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
-	    strcmp(v, "1") == 0)
-		*out = 1;
-	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
-	    strcmp(v, "0") == 0)
-		*out = 0;
-	else
-		return -1;
+	*out = n;
 	return 0;
 }
 
@@ -334,7 +341,6 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 {
 	char *field = (char *)p->cfg + k->off;
 	long long n;
-	char *end;
 	enum log_level lv;
 
 	switch (k->type) {
@@ -398,36 +404,13 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 		*(int *)field = (int)lv;
 		return 0;
 	case CT_BOOL:
-		if (config_parse_bool(v, (int *)field) != 0) {
-			config_fail(p, k->section, k->key, "'%s' is not a boolean (true/false)", v);
-			return -1;
-		}
-		return 0;
 	case CT_INT:
-		errno = 0;
-		n = strtoll(v, &end, 10);
-		if (errno != 0 || end == v || *end != '\0') {
-			config_fail(p, k->section, k->key, "'%s' is not an integer", v);
-			return -1;
-		}
-		break;
 	case CT_SIZE:
-		if (config_parse_size(v, &n) != 0) {
-			config_fail(p, k->section, k->key, "'%s' is not a size (e.g. 512k, 4M, 2G)", v);
-			return -1;
-		}
-		break;
 	case CT_DURATION:
-		if (config_parse_duration(v, &n) != 0) {
-			config_fail(p, k->section, k->key, "'%s' is not a duration (e.g. 30s, 10m, 24h)", v);
+		if (config_check(p, k, k->section, v, &n) != 0)
 			return -1;
-		}
 		break;
 	default:
-		return -1;
-	}
-	if (n < k->min || n > k->max) {
-		config_fail(p, k->section, k->key, "%lld is out of range [%lld, %lld]", n, k->min, k->max);
 		return -1;
 	}
 	if (k->type == CT_SIZE)
@@ -446,6 +429,7 @@ config_named_handler(struct config_parse *p, const char *section, const char *na
 	struct config_section *cs;
 	const char *q1 = strchr(section, '"'), *q2 = strrchr(section, '"');
 	size_t klen, nlen, k;
+	long long num;
 	int kind = -1;
 
 	klen = (size_t)(q1 - section);
@@ -508,7 +492,7 @@ config_named_handler(struct config_parse *p, const char *section, const char *na
 	}
 	/* Typed like a plain key, though kept as text: an empty value is the
 	 * documented default ("not set") for the owning module. */
-	if (value[0] != '\0' && config_check(p, &config_named_keys[k], section, value) != 0)
+	if (value[0] != '\0' && config_check(p, &config_named_keys[k], section, value, &num) != 0)
 		return 1;
 	snprintf(cs->kv[cs->nkv].key, sizeof(cs->kv[0].key), "%s", name);
 	memcpy(cs->kv[cs->nkv].value, value, strlen(value) + 1);

@@ -1138,7 +1138,6 @@ proxy_referrers_answer(struct upstream_xfer *x)
 	struct request *req = l->req;
 	const char *at = l->filter[0] != '\0' ? l->filter : NULL;
 	struct oci_doc *doc;
-	char *json;
 	int rc;
 
 	if ((rc = referrers_collect(req->w, l->local, req->m.digest.str, at, &doc)) != 0) {
@@ -1150,14 +1149,7 @@ proxy_referrers_answer(struct upstream_xfer *x)
 	if (x->ok && x->status == 200 && x->body != NULL &&
 	    oci_referrers_merge(doc, x->body, x->len, at) != 0)
 		log_warn("proxy %s: GET %s: not a referrers index", x->sec->name, x->url);
-	if ((json = oci_doc_render(doc)) == NULL) {
-		req_error(req, ERR_INTERNAL, NULL);
-		return;
-	}
-	if (at != NULL)
-		req_add_header(req, "OCI-Filters-Applied", "artifactType");
-	req_respond(req, 200, OCI_MT_INDEX, json, strlen(json));
-	free(json);
+	referrers_respond(req, doc, at);
 }
 
 static void

@@ -67,7 +67,6 @@ referrers_get(struct request *req)
 	struct oci_doc *doc;
 	char filter[256];
 	const char *at = NULL;
-	char *json;
 	int rc;
 
 	rc = req_query(req, "artifactType", filter, sizeof(filter));
@@ -81,6 +80,14 @@ referrers_get(struct request *req)
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
+	referrers_respond(req, doc, at);
+}
+
+void
+referrers_respond(struct request *req, struct oci_doc *doc, const char *at)
+{
+	char *json;
+
 	if ((json = oci_doc_render(doc)) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
