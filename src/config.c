@@ -18,10 +18,11 @@
 #include "addr.h"
 #include "config.h"
 #include "log.h"
+#include "store.h"
 
 enum config_type {
 	CT_STRING, CT_OPTSTR, CT_INT, CT_SIZE, CT_DURATION, CT_LOGLEVEL, CT_BOOL, CT_LISTEN,
-	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED
+	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED, CT_BACKEND
 };
 
 struct config_key {
@@ -56,6 +57,8 @@ static const struct config_key config_keys[] = {
 	    "Separate HOST:PORT for /metrics, /healthz and /readyz; empty = the main listener."},
 	{"server", "shutdown_timeout", CT_DURATION, F(shutdown_timeout), "30s", 0, 3600,
 	    "On SIGTERM, how long requests in flight may take before they are cut."},
+	{"storage", "backend", CT_BACKEND, F(storage_backend), "filesystem", 0, 0,
+	    "Blob backend; filesystem keeps blobs as files under root (the only one so far)."},
 	{"storage", "root", CT_STRING, F(root), "./var", 0, 0,
 	    "Directory for blobs, uploads and meta.db; created on start."},
 	{"storage", "sync", CT_BOOL, F(sync), "true", 0, 1,
@@ -256,6 +259,14 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 	case CT_STRING:
 		if ((k->type == CT_STRING && v[0] == '\0') || strlen(v) >= k->size) {
 			config_fail(p, k->section, k->key, "empty or longer than %zu bytes", k->size - 1);
+			return -1;
+		}
+		memcpy(field, v, strlen(v) + 1);
+		return 0;
+	case CT_BACKEND:
+		/* store.c's list of backends is the one that counts. */
+		if (!store_backend_known(v) || strlen(v) >= k->size) {
+			config_fail(p, k->section, k->key, "'%s' is not a blob backend (filesystem)", v);
 			return -1;
 		}
 		memcpy(field, v, strlen(v) + 1);
@@ -663,6 +674,7 @@ config_type_name(enum config_type t)
 	case CT_ANON: return "none|pull";
 	case CT_UNTAGGED: return "keep|delete";
 	case CT_ACCESSLOG: return "off|text|json";
+	case CT_BACKEND: return "filesystem";
 	case CT_OPTLISTEN: return "address, may be empty";
 	case CT_INT: return "integer";
 	case CT_SIZE: return "size";

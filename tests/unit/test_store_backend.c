@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC
- * test_store_backend.c — the blob store's seam (store.c):
- * store_open_backend refuses an unknown backend, readers hand over their
+ * test_store_backend.c — the blob store's seam (store.c): [storage]
+ * backend chooses the backend and refuses an unknown one with
+ * FILE:LINE, store_open_backend refuses one too, readers hand over their
  * file or serve reads, and store_close stops and joins the spool writer
  * threads (no thread is left behind, ASan/valgrind see nothing leak).
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "digest.h"
 #include "errors.h"
 #include "log.h"
@@ -73,6 +75,28 @@ count_threads(void)
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+static void
+test_config_backend(void **state)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	char err[512];
+
+	(void)state;
+	assert_non_null(cfg);
+	config_defaults(cfg);
+	assert_string_equal(cfg->storage_backend, "filesystem");
+	assert_int_equal(config_load_string("t.ini", "[storage]\nbackend = filesystem\n", cfg, err,
+	    sizeof(err)), 0);
+	assert_string_equal(cfg->storage_backend, "filesystem");
+	config_free(cfg);
+	free(cfg);
+	assert_non_null(cfg = calloc(1, sizeof(*cfg)));
+	assert_int_not_equal(config_load_string("t.ini", "[storage]\n# blobs\nbackend = s3\n", cfg,
+	    err, sizeof(err)), 0);
+	assert_string_equal(err, "t.ini:3: storage.backend: 's3' is not a blob backend (filesystem)");
+	free(cfg);
 }
 
 static void
@@ -192,6 +216,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_backend),
 		cmocka_unit_test_setup_teardown(test_open_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_joins_spool_threads, setup, teardown),
