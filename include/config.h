@@ -50,6 +50,7 @@ struct config {
 	char metrics_listen[256];	/* "" = /metrics on the main listener */
 	int shutdown_timeout;		/* seconds requests in flight may take at stop */
 	/* [storage] */
+	char storage_backend[32];	/* blob backend: "filesystem" */
 	char root[PATH_MAX];
 	int sync;			/* fsync blobs and directories before 2xx */
 	int direct_io;			/* O_DIRECT spool writes when sync */

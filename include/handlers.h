@@ -7,18 +7,27 @@
 #define OCIREGD_HANDLERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct meta_manifest;
 struct meta_ref;
 struct oci_doc;
 struct oci_manifest;
 struct request;
+struct store_reader;
 struct worker;
 
 void handlers_base(struct request *req);
 
 void blob_get(struct request *req);		/* GET and HEAD */
 void blob_delete(struct request *req);
+/* Answer with len bytes of r's blob from off (status, content_type and
+ * any headers already added as for req_respond): sendfile when the
+ * backend has a local file, else streamed from the reader as the client
+ * drains.  Takes r over in every case (the caller's struct is left
+ * closed). */
+void blob_send(struct request *req, int status, const char *content_type, struct store_reader *r,
+    uint64_t off, uint64_t len);
 
 void upload_start(struct request *req);		/* POST: session, monolithic, mount */
 void upload_status(struct request *req);	/* GET */

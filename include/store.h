@@ -1,29 +1,40 @@
 /* store.h — the content-addressed blob store and the upload spool.
  *
- * This is the seam for blob backends: handlers call only these functions.
- * The filesystem backend keeps blobs at <root>/blobs/<alg>/<2 hex>/<hex>,
- * immutable, and uploads at <root>/uploads/<id>.  A blob appears only by
- * rename after its digest matched (and, with sync on, after fsync of the file
- * and of the directory).  Functions return 0 or a negated reg_error; all may
- * block on disk I/O.  One store serves every worker thread. */
+ * This is the seam for blob backends: handlers call only these functions,
+ * and store.c hands each to the backend [storage] backend chose at
+ * store_open (store_backend.h).  The filesystem backend (store_fs.c) keeps
+ * blobs at <root>/blobs/<alg>/<2 hex>/<hex>, immutable, and uploads at
+ * <root>/uploads/<id>.  A blob appears only after its digest matched (and,
+ * with sync on, once it is durable).  Functions return 0 or a negated
+ * reg_error; all may block on I/O.  One store serves every worker thread. */
 #ifndef OCIREGD_STORE_H
 #define OCIREGD_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "digest.h"
 
 struct store;
+struct store_ops;
 
-/* Open (creating directories as needed) the store under root.  sync: fsync
- * before a blob becomes visible, and every directory on a blob's path
- * (root's entry in its parent, root, blobs/, blobs/<alg>/, each prefix
- * directory) is durable before a blob in it is acknowledged, whichever
- * process or thread created it.  NULL on failure (logged). */
+/* Open (creating directories as needed) the store under root with the
+ * backend named backend ("filesystem"; NULL: the filesystem).  sync: a
+ * blob is durable before it becomes visible; for the filesystem, fsync of
+ * the file, and every directory on a blob's path (root's entry in its
+ * parent, root, blobs/, blobs/<alg>/, each prefix directory) is durable
+ * before a blob in it is acknowledged, whichever process or thread created
+ * it.  NULL on failure, an unknown backend included (logged). */
+struct store *store_open_backend(const char *backend, const char *root, int sync);
+/* store_open_backend with the filesystem backend. */
 struct store *store_open(const char *root, int sync);
+/* Whether name is a blob backend store_open_backend knows. */
+int store_backend_known(const char *name);
+/* Free the store, after waiting (bounded) for the backend's threads.  Every
+ * spool and reader of the store must be closed first. */
 void store_close(struct store *s);
 /* Write upload spools with O_DIRECT where the filesystem allows (pays when
- * sync is on; see store_spool_open). */
+ * sync is on; see store_spool_open).  No-op for other backends. */
 void store_set_direct(struct store *s, int on);
 const char *store_root(const struct store *s);
 
@@ -31,8 +42,28 @@ const char *store_root(const struct store *s);
 int store_writable(struct store *s);
 /* Size of a stored blob: 0, -ERR_BLOB_UNKNOWN or an I/O error. */
 int store_blob_stat(struct store *s, const struct digest *d, uint64_t *size);
-/* Open a blob for reading; *fd is the caller's to close. */
-int store_blob_open(struct store *s, const struct digest *d, int *fd, uint64_t *size);
+
+/* A blob (or an upload's spool) open for reading, as its backend serves
+ * it: a local file (fd >= 0, for sendfile) or only through
+ * store_reader_read (an object store has no descriptor).  The caller's,
+ * on the stack or anywhere; close it with store_reader_close. */
+struct store_reader {
+	const struct store_ops *ops;	/* the backend's (store.c only) */
+	uint64_t size;			/* bytes in the blob */
+	int fd;				/* the local file, or -1 */
+	void *state;			/* the backend's, else NULL */
+};
+/* Open blob d for reading: 0 (r filled, r->size its size),
+ * -ERR_BLOB_UNKNOWN or an I/O error (r then needs no close). */
+int store_blob_reader(struct store *s, const struct digest *d, struct store_reader *r);
+/* Read up to cap bytes at off into buf: *got 0 only at the end. */
+int store_reader_read(struct store_reader *r, uint64_t off, void *buf, size_t cap, size_t *got);
+/* Hand over the reader's local file (it is then the caller's to close, r
+ * keeps nothing): a descriptor, or -1 when the backend has none and the
+ * bytes come only from store_reader_read. */
+int store_reader_take_fd(struct store_reader *r);
+/* Release r (idempotent after a zeroed or closed reader). */
+void store_reader_close(struct store_reader *r);
 /* Store a small blob from memory (manifests).  d must be the digest of the
  * data; an existing blob is left as it is.  Callers call it again after
  * committing the row that names the blob: if garbage collection removed an
@@ -48,10 +79,14 @@ int store_blob_delete(struct store *s, const struct digest *d);
 /* Create the empty spool file of a new upload. */
 int store_upload_create(struct store *s, const char *id);
 /* Open an upload for appending at offset `size`: anything past it (bytes of
- * a chunk that was never acknowledged) is cut off.  *fd is the caller's. */
+ * a chunk that was never acknowledged) is cut off.  *fd is the caller's.
+ * Only where spools are local files (-ERR_UNSUPPORTED elsewhere): the
+ * pull-through cache reads the file back while it grows. */
 int store_upload_open(struct store *s, const char *id, uint64_t size, int *fd);
-/* A writer appending to an upload's spool (direct I/O when set, with the
- * bytes of a partial block staged until store_spool_flush). */
+/* A writer appending to an upload's spool, the backend's own (the
+ * filesystem: a file written with direct I/O when set, with the bytes of a
+ * partial block staged until store_spool_flush; an object store would
+ * stage parts of a multipart upload).  A spool is used by one thread. */
 struct store_spool;
 /* As store_upload_open, as a writer; *out is the caller's to close.
  * expect: bytes this writer will likely get (UINT64_MAX: unknown); below
@@ -69,7 +104,11 @@ int store_spool_flush(struct store_spool *sp);
 /* Drop what is staged and cut the file to size bytes. */
 int store_spool_truncate(struct store_spool *sp, uint64_t size);
 void store_spool_close(struct store_spool *sp);
-/* Open an upload read-only (to hash what an earlier process received). */
+/* Open an upload for reading (to hash what an earlier process received):
+ * 0, -ERR_BLOB_UPLOAD_UNKNOWN or an I/O error. */
+int store_upload_reader(struct store *s, const char *id, struct store_reader *r);
+/* Open an upload read-only as a file; *fd is the caller's.  Only where
+ * spools are local files (-ERR_UNSUPPORTED elsewhere), as store_upload_open. */
 int store_upload_open_read(struct store *s, const char *id, int *fd);
 /* Make the upload the blob d: fsync, rename into place, fsync the directory.
  * If the blob already exists the spool stays until store_upload_settle. */

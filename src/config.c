@@ -21,7 +21,7 @@
 
 enum config_type {
 	CT_STRING, CT_OPTSTR, CT_INT, CT_SIZE, CT_DURATION, CT_LOGLEVEL, CT_BOOL, CT_LISTEN,
-	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED, CT_LIST
+	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED, CT_LIST, CT_BACKEND
 };
 
 struct config_key {
@@ -56,6 +56,8 @@ static const struct config_key config_keys[] = {
 	    "Separate HOST:PORT for /metrics, /healthz and /readyz; empty = the main listener."},
 	{"server", "shutdown_timeout", CT_DURATION, F(shutdown_timeout), "30s", 0, 3600,
 	    "On SIGTERM, how long requests in flight may take before they are cut."},
+	{"storage", "backend", CT_BACKEND, F(storage_backend), "filesystem", 0, 0,
+	    "Blob backend; filesystem keeps blobs as files under root (the only one so far)."},
 	{"storage", "root", CT_STRING, F(root), "./var", 0, 0,
 	    "Directory for blobs, uploads and meta.db; created on start."},
 	{"storage", "sync", CT_BOOL, F(sync), "true", 0, 1,
@@ -336,6 +338,32 @@ config_check(struct config_parse *p, const struct config_key *k, const char *sec
 	return 0;
 }
 
+/* The backends each section's `backend` key may name, '|'-separated. */
+static const char *
+config_backend_names(const char *section)
+{
+	if (strcmp(section, "storage") == 0)
+		return "filesystem";
+	return "";
+}
+
+/* Whether v is exactly one of section's backend names. */
+static int
+config_backend_ok(const char *section, const char *v)
+{
+	const char *p = config_backend_names(section);
+	size_t n = strlen(v);
+
+	while (n > 0 && *p != '\0') {
+		size_t len = strcspn(p, "|");
+
+		if (len == n && strncmp(p, v, n) == 0)
+			return 1;
+		p += len + (p[len] == '|');
+	}
+	return 0;
+}
+
 static int
 config_set(struct config_parse *p, const struct config_key *k, const char *v)
 {
@@ -360,6 +388,17 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 	case CT_STRING:
 		if ((k->type == CT_STRING && v[0] == '\0') || strlen(v) >= k->size) {
 			config_fail(p, k->section, k->key, "empty or longer than %zu bytes", k->size - 1);
+			return -1;
+		}
+		memcpy(field, v, strlen(v) + 1);
+		return 0;
+	case CT_BACKEND:
+		/* The backends this build has, by section: the config stays a
+		 * leaf (it does not ask store.c or meta.c), and the store and
+		 * metadata modules refuse a name they do not know at open. */
+		if (!config_backend_ok(k->section, v) || strlen(v) >= k->size) {
+			config_fail(p, k->section, k->key, "'%s' is not one of %s", v,
+			    config_backend_names(k->section));
 			return -1;
 		}
 		memcpy(field, v, strlen(v) + 1);
@@ -748,6 +787,7 @@ config_type_name(enum config_type t)
 	case CT_ANON: return "none|pull";
 	case CT_UNTAGGED: return "keep|delete";
 	case CT_ACCESSLOG: return "off|text|json";
+	case CT_BACKEND: return "backend";
 	case CT_OPTLISTEN: return "address, may be empty";
 	case CT_INT: return "integer";
 	case CT_SIZE: return "size";

@@ -230,7 +230,7 @@ daemon_serve(const struct config *cfg)
 	log_set_level((enum log_level)cfg->log_level);
 	if (server_fd_check(cfg, err, sizeof(err)) != 0)
 		log_warn("%s", err);
-	if ((store = store_open(cfg->root, cfg->sync)) == NULL)
+	if ((store = store_open_backend(cfg->storage_backend, cfg->root, cfg->sync)) == NULL)
 		return EXIT_STORAGE;
 	store_set_direct(store, cfg->sync && cfg->direct_io);
 	/* After the store: the token key defaults to a file in its root. */

@@ -154,34 +154,30 @@ fsck_find_bad(const struct fsck *f, const char *digest)
 static int
 fsck_hash(struct fsck *f, const struct digest *d, struct digest *got, uint64_t *size)
 {
+	struct store_reader r;
 	struct hasher *h;
-	uint64_t fsize;
-	int fd, rc;
+	size_t n;
+	int rc;
 
-	if ((rc = store_blob_open(f->s, d, &fd, &fsize)) != 0)
+	if ((rc = store_blob_reader(f->s, d, &r)) != 0)
 		return rc;
 	*size = 0;
 	if ((h = hasher_new(d->alg)) == NULL) {
-		close(fd);
+		store_reader_close(&r);
 		return -ERR_INTERNAL;
 	}
 	for (;;) {
-		ssize_t n = read(fd, f->buf, FSCK_BUF);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_error("fsck: read %s: %s", d->str, strerror(errno));
-			rc = -(int)errors_from_errno(errno);
+		if ((rc = store_reader_read(&r, *size, f->buf, FSCK_BUF, &n)) != 0) {
+			log_error("fsck: read %s: %s", d->str, errors_message((enum reg_error)-rc));
 			break;
 		}
 		if (n == 0)
 			break;
-		hasher_update(h, f->buf, (size_t)n);
+		hasher_update(h, f->buf, n);
 		*size += (uint64_t)n;
 		gc_progress_bytes(&f->prog, (uint64_t)n);
 	}
-	close(fd);
+	store_reader_close(&r);
 	if (rc == 0 && hasher_final(h, got) != 0)
 		rc = -ERR_INTERNAL;
 	hasher_free(h);
@@ -439,7 +435,7 @@ fsck_command(const struct config *cfg, int repair)
 	int rc;
 
 	opt.progress = isatty(STDOUT_FILENO);
-	if ((s = store_open(cfg->root, cfg->sync)) == NULL)
+	if ((s = store_open_backend(cfg->storage_backend, cfg->root, cfg->sync)) == NULL)
 		return -1;
 	if ((m = meta_open(cfg->root)) == NULL) {
 		store_close(s);

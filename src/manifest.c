@@ -144,7 +144,8 @@ manifest_get(struct request *req)
 	char *buf;
 	size_t len;
 	uint64_t size;
-	int fd, rc;
+	struct store_reader r = {.fd = -1};
+	int rc;
 
 	if ((rc = manifest_resolve(req, &mf)) != 0) {
 		req_error(req, (enum reg_error)-rc, req->m.ref);
@@ -171,12 +172,19 @@ manifest_get(struct request *req)
 		free(buf);
 		return;
 	}
-	if ((rc = store_blob_open(req->w->store, &d, &fd, &size)) != 0) {
+	/* HEAD: the size is enough, the file is not opened. */
+	rc = req->method == METHOD_HEAD ? store_blob_stat(req->w->store, &d, &size) :
+	    store_blob_reader(req->w->store, &d, &r);
+	if (rc != 0) {
 		req_error(req, rc == -ERR_BLOB_UNKNOWN ? ERR_MANIFEST_UNKNOWN : (enum reg_error)-rc,
 		    mf.digest);
 		return;
 	}
-	req_respond_file(req, 200, mf.media_type, fd, 0, size);
+	if (req->method == METHOD_HEAD) {
+		req_respond(req, 200, mf.media_type, NULL, size);
+		return;
+	}
+	blob_send(req, 200, mf.media_type, &r, 0, r.size);
 }
 
 int

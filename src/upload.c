@@ -276,33 +276,33 @@ static int
 upload_rehash(struct request *req, const char *id, uint64_t size, struct hasher *h)
 {
 	static const size_t bufsize = 1 << 20;
+	struct store_reader r;
 	char *buf;
 	uint64_t off = 0;
-	int fd, rc;
+	size_t n;
+	int rc;
 
-	if ((rc = store_upload_open_read(req->w->store, id, &fd)) != 0)
+	if ((rc = store_upload_reader(req->w->store, id, &r)) != 0)
 		return rc;
 	if ((buf = malloc(bufsize)) == NULL) {
-		close(fd);
+		store_reader_close(&r);
 		return -ERR_INTERNAL;
 	}
 	while (off < size) {
 		size_t want = size - off < bufsize ? (size_t)(size - off) : bufsize;
-		ssize_t n = pread(fd, buf, want, (off_t)off);
 
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
+		if ((rc = store_reader_read(&r, off, buf, want, &n)) != 0 || n == 0) {
 			log_error("upload %s: re-reading spool at %llu: %s", id,
-			    (unsigned long long)off, n < 0 ? strerror(errno) : "short file");
+			    (unsigned long long)off, rc != 0 ? errors_message((enum reg_error)-rc) :
+			    "short file");
 			rc = -ERR_BLOB_UPLOAD_INVALID;
 			break;
 		}
-		hasher_update(h, buf, (size_t)n);
+		hasher_update(h, buf, n);
 		off += (uint64_t)n;
 	}
 	free(buf);
-	close(fd);
+	store_reader_close(&r);
 	return rc;
 }
 

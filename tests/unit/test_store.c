@@ -266,6 +266,7 @@ test_upload_commit(void **state)
 	struct digest d;
 	uint64_t size = 0;
 	struct stat st;
+	struct store_reader r;
 	int fd;
 
 	assert_int_equal(digest_buffer(DIGEST_SHA256, data, len, &d), 0);
@@ -304,8 +305,10 @@ test_upload_commit(void **state)
 	assert_file_is(p, data, len);
 	assert_int_equal(store_blob_stat(f->s, &d, &size), 0);
 	assert_int_equal(size, len);
-	assert_int_equal(store_blob_open(f->s, &d, &fd, &size), 0);
-	assert_int_equal(size, len);
+	assert_int_equal(store_blob_reader(f->s, &d, &r), 0);
+	assert_int_equal(r.size, len);
+	assert_true((fd = store_reader_take_fd(&r)) >= 0);
+	store_reader_close(&r);
 	fd_read_all(fd, data, len);
 	close(fd);
 	/* Nothing left in the spool directory. */
@@ -618,7 +621,9 @@ test_blob_put_stat_open_delete(void **state)
 	struct digest d;
 	uint64_t size = 0;
 	struct stat st1, st2;
-	int fd;
+	struct store_reader r;
+	char buf[8];
+	size_t got;
 
 	assert_int_equal(digest_buffer(DIGEST_SHA256, "{}", 2, &d), 0);
 	assert_string_equal(d.str,
@@ -633,10 +638,19 @@ test_blob_put_stat_open_delete(void **state)
 
 	assert_int_equal(store_blob_stat(f->s, &d, &size), 0);
 	assert_int_equal(size, 2);
-	assert_int_equal(store_blob_open(f->s, &d, &fd, &size), 0);
-	assert_int_equal(size, 2);
-	fd_read_all(fd, "{}", 2);
-	close(fd);
+	assert_int_equal(store_blob_reader(f->s, &d, &r), 0);
+	assert_int_equal(r.size, 2);
+	/* Through the reader, as a backend without files serves it. */
+	assert_int_equal(store_reader_read(&r, 0, buf, sizeof(buf), &got), 0);
+	assert_int_equal(got, 2);
+	assert_memory_equal(buf, "{}", 2);
+	assert_int_equal(store_reader_read(&r, 1, buf, sizeof(buf), &got), 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(buf[0], '}');
+	assert_int_equal(store_reader_read(&r, 2, buf, sizeof(buf), &got), 0);
+	assert_int_equal(got, 0);
+	store_reader_close(&r);
+	store_reader_close(&r);		/* idempotent */
 
 	/* An existing blob is left as it is, whatever the caller passes. */
 	assert_int_equal(store_blob_put(f->s, &d, "XX", 2), 0);
@@ -648,7 +662,7 @@ test_blob_put_stat_open_delete(void **state)
 	assert_int_equal(store_blob_delete(f->s, &d), 0);
 	assert_false(exists(p));
 	assert_int_equal(store_blob_stat(f->s, &d, &size), -ERR_BLOB_UNKNOWN);
-	assert_int_equal(store_blob_open(f->s, &d, &fd, &size), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(store_blob_reader(f->s, &d, &r), -ERR_BLOB_UNKNOWN);
 	/* Deleting again is fine. */
 	assert_int_equal(store_blob_delete(f->s, &d), 0);
 	/* And it can come back. */
@@ -680,13 +694,15 @@ test_blob_unknown(void **state)
 	struct digest d;
 	uint64_t size;
 	char *buf = (char *)"sentinel";
+	struct store_reader r;
 	size_t len;
-	int fd, before = count_fds();
+	int before = count_fds();
 
 	assert_int_equal(digest_parse("sha256:"
 	    "0000000000000000000000000000000000000000000000000000000000000000", &d), 0);
 	assert_int_equal(store_blob_stat(f->s, &d, &size), -ERR_BLOB_UNKNOWN);
-	assert_int_equal(store_blob_open(f->s, &d, &fd, &size), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(store_blob_reader(f->s, &d, &r), -ERR_BLOB_UNKNOWN);
+	assert_int_equal(store_upload_reader(f->s, "no-such-upload", &r), -ERR_BLOB_UPLOAD_UNKNOWN);
 	assert_int_equal(store_blob_read(f->s, &d, 1024, &buf, &len), -ERR_BLOB_UNKNOWN);
 	assert_null(buf);
 	assert_int_equal(count_fds(), before);

@@ -1,0 +1,77 @@
+/* store_backend.h — what a blob backend implements (store.c dispatches).
+ *
+ * Handlers and commands see only store.h.  A backend is one `static const`
+ * table of functions, chosen by name once, at store_open ([storage]
+ * backend), in the way of curl's Curl_handler or Redis's rio: store.c holds
+ * the table and the backend's state (struct store_be, which each backend
+ * defines for itself and nobody else looks into) and forwards each call.
+ * The filesystem backend is store_fs.c.
+ *
+ * Every function has the contract of the store_* function of the same name
+ * in store.h, with the backend's state in place of the store; the ones
+ * marked optional may be NULL (store.c then answers -ERR_UNSUPPORTED). */
+#ifndef OCIREGD_STORE_BACKEND_H
+#define OCIREGD_STORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct store_be;
+
+/* The head of every backend's upload writer: its struct starts with this,
+ * so store_spool_* find the table without a lookup per write. */
+struct store_spool {
+	const struct store_ops *ops;
+};
+
+struct store_ops {
+	const char *name;		/* the [storage] backend value */
+	/* The state of a store at root, or NULL (logged). */
+	struct store_be *(*open)(const char *root, int sync);
+	/* Release everything, waiting for the backend's threads (bounded). */
+	void (*close)(struct store_be *be);
+	void (*set_direct)(struct store_be *be, int on);	/* optional */
+	const char *(*root)(const struct store_be *be);
+	int (*writable)(struct store_be *be);
+
+	int (*blob_stat)(struct store_be *be, const struct digest *d, uint64_t *size);
+	/* Fill r (ops, size, and fd or state) for reading blob d. */
+	int (*blob_reader)(struct store_be *be, const struct digest *d, struct store_reader *r);
+	int (*blob_put)(struct store_be *be, const struct digest *d, const void *data, size_t len);
+	int (*blob_delete)(struct store_be *be, const struct digest *d);
+	/* For readers of this backend (blob_reader, upload_reader). */
+	int (*reader_read)(struct store_reader *r, uint64_t off, void *buf, size_t cap,
+	    size_t *got);
+	void (*reader_close)(struct store_reader *r);
+
+	int (*upload_create)(struct store_be *be, const char *id);
+	/* Optional: only a backend whose spools are local files. */
+	int (*upload_open)(struct store_be *be, const char *id, uint64_t size, int *fd);
+	int (*upload_reader)(struct store_be *be, const char *id, struct store_reader *r);
+	/* The writer: *out's head set to this table by the backend. */
+	int (*spool_open)(struct store_be *be, const char *id, uint64_t size, uint64_t expect,
+	    struct store_spool **out);
+	int (*spool_write)(struct store_spool *sp, const void *data, size_t len);
+	char *(*spool_window)(struct store_spool *sp, size_t *cap);
+	int (*spool_flush)(struct store_spool *sp);
+	int (*spool_truncate)(struct store_spool *sp, uint64_t size);
+	void (*spool_close)(struct store_spool *sp);
+	int (*upload_commit)(struct store_be *be, const char *id, const struct digest *d);
+	int (*upload_settle)(struct store_be *be, const char *id, const struct digest *d);
+	int (*upload_remove)(struct store_be *be, const char *id);
+
+	void (*blob_file)(const struct store_be *be, const struct digest *d, char *out, size_t cap);
+	int (*blob_trash)(struct store_be *be, const struct digest *d, char *name, size_t cap,
+	    uint64_t *size);
+	int (*trash_restore)(struct store_be *be, const char *name, const struct digest *d);
+	int (*trash_remove)(struct store_be *be, const char *name);
+	int (*blob_quarantine)(struct store_be *be, const struct digest *d, char *dest, size_t cap);
+	int (*each)(struct store_be *be, enum store_area area, store_each_fn fn, void *arg);
+};
+
+/* Blobs as files under a root directory (store_fs.c). */
+extern const struct store_ops store_fs_ops;
+
+#endif
