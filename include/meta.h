@@ -2,8 +2,8 @@
  * holds, upload sessions, manifests, tags and references.
  *
  * This is the seam for metadata backends: handlers see only these functions
- * and plain C types.  The SQLite backend (meta.c) keeps <root>/meta.db in WAL
- * mode with a schema version and forward migrations.  A struct meta is one
+ * and plain C types.  The SQLite backend (meta_sqlite.c) keeps
+ * <root>/meta.db in WAL mode with a schema version and forward migrations.  A struct meta is one
  * connection and belongs to one thread; each worker opens its own.
  * Functions return 0 or a negated reg_error and block on disk I/O. */
 #ifndef OCIREGD_META_H

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC
- * meta.c — SQLite metadata backend.  WAL mode so readers never wait for the
- * writer; every multi-row change in one BEGIN IMMEDIATE transaction; prepared
- * statements cached per connection; a schema version in PRAGMA user_version
- * with forward migrations applied at open.
+ * meta_sqlite.c — the SQLite metadata backend.  WAL mode so readers never
+ * wait for the writer; every multi-row change in one BEGIN IMMEDIATE
+ * transaction; prepared statements cached per connection; a schema version
+ * in PRAGMA user_version with forward migrations applied at open.
  *
  * Ordering with the blob store: a row that names a blob is written only
  * after the blob file is in place (store.c), so no row ever points at a file
