@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: ISC
- * meta_sqlite.c — the SQLite metadata backend.  WAL mode so readers never
- * wait for the writer; every multi-row change in one BEGIN IMMEDIATE
+ * meta_sqlite.c — the SQLite metadata backend ([metadata] backend =
+ * sqlite): the ops of meta_backend.h on <root>/meta.db.  WAL mode so readers
+ * never wait for the writer; every multi-row change in one BEGIN IMMEDIATE
  * transaction; prepared statements cached per connection; a schema version
- * in PRAGMA user_version with forward migrations applied at open.
+ * in PRAGMA user_version with forward migrations applied at open.  The only
+ * file that includes sqlite3.h.
  *
  * Ordering with the blob store: a row that names a blob is written only
  * after the blob file is in place (store.c), so no row ever points at a file
  * that may not exist.
+ *
+ * Retryable failures: a lock still held after the busy handler's ~10 s of
+ * waiting (SQLITE_BUSY, SQLITE_LOCKED) is -ERR_UNAVAILABLE, with the
+ * transaction rolled back.
  */
 #include <limits.h>
 #include <sqlite3.h>
@@ -16,9 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "errors.h"
 #include "log.h"
 #include "meta.h"
+#include "meta_backend.h"
 
 enum meta_stmt {
 	S_REPO_ID,
@@ -28,7 +36,6 @@ enum meta_stmt {
 	S_REPO_BLOB_GET,
 	S_REPO_BLOB_DELETE,
 	S_BLOB_FIND_REPO,
-	S_UPLOAD_INSERT,
 	S_UPLOAD_GET,
 	S_UPLOAD_SET_SIZE,
 	S_UPLOAD_DELETE,
@@ -75,7 +82,6 @@ static const char *const meta_sql[S_COUNT] = {
 	    "(SELECT id FROM repositories WHERE name = ?1)",
 	[S_BLOB_FIND_REPO] = "SELECT r.name FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
 	    "WHERE rb.digest = ?1 AND r.name <> ?2 LIMIT 1",
-	[S_UPLOAD_INSERT] = "INSERT INTO uploads(id, repo, size, created, updated) VALUES (?1, ?2, 0, ?3, ?3)",
 	[S_UPLOAD_GET] = "SELECT repo, size, alg FROM uploads WHERE id = ?1",
 	[S_UPLOAD_SET_SIZE] = "UPDATE uploads SET size = ?2, updated = ?3 WHERE id = ?1",
 	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
@@ -205,7 +211,7 @@ static const char *const meta_migrations[] = {
 
 #define META_SCHEMA_VERSION ((int)(sizeof(meta_migrations) / sizeof(meta_migrations[0])))
 
-struct meta {
+struct meta_conn {
 	sqlite3 *db;
 	uint64_t busy;			/* lock waits, for metrics */
 	sqlite3_stmt *stmt[S_COUNT];
@@ -213,7 +219,7 @@ struct meta {
 };
 
 static int
-meta_fail(struct meta *m, const char *what)
+meta_sqlite_fail(struct meta_conn *m, const char *what)
 {
 	int code = sqlite3_extended_errcode(m->db);
 
@@ -227,12 +233,12 @@ meta_fail(struct meta *m, const char *what)
 
 /* The cached statement, reset and with bindings cleared. */
 static sqlite3_stmt *
-meta_stmt(struct meta *m, enum meta_stmt s)
+meta_sqlite_stmt(struct meta_conn *m, enum meta_stmt s)
 {
 	if (m->stmt[s] == NULL) {
 		if (sqlite3_prepare_v3(m->db, meta_sql[s], -1, SQLITE_PREPARE_PERSISTENT,
 		    &m->stmt[s], NULL) != SQLITE_OK) {
-			meta_fail(m, meta_sql[s]);
+			meta_sqlite_fail(m, meta_sql[s]);
 			return NULL;
 		}
 	} else {
@@ -243,9 +249,9 @@ meta_stmt(struct meta *m, enum meta_stmt s)
 }
 
 static int
-meta_exec_stmt(struct meta *m, enum meta_stmt s)
+meta_sqlite_exec_stmt(struct meta_conn *m, enum meta_stmt s)
 {
-	sqlite3_stmt *st = meta_stmt(m, s);
+	sqlite3_stmt *st = meta_sqlite_stmt(m, s);
 	int rc;
 
 	if (st == NULL)
@@ -253,44 +259,44 @@ meta_exec_stmt(struct meta *m, enum meta_stmt s)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return meta_fail(m, meta_sql[s]);
+		return meta_sqlite_fail(m, meta_sql[s]);
 	return 0;
 }
 
 static int
-meta_begin(struct meta *m)
+meta_sqlite_begin(struct meta_conn *m)
 {
-	return meta_exec_stmt(m, S_BEGIN);
+	return meta_sqlite_exec_stmt(m, S_BEGIN);
 }
 
 static int
-meta_commit(struct meta *m)
+meta_sqlite_commit(struct meta_conn *m)
 {
-	return meta_exec_stmt(m, S_COMMIT);
+	return meta_sqlite_exec_stmt(m, S_COMMIT);
 }
 
 static void
-meta_rollback(struct meta *m)
+meta_sqlite_rollback(struct meta_conn *m)
 {
 	if (!sqlite3_get_autocommit(m->db))
-		meta_exec_stmt(m, S_ROLLBACK);
+		meta_sqlite_exec_stmt(m, S_ROLLBACK);
 }
 
 static long long
-meta_now(void)
+meta_sqlite_now(void)
 {
 	return (long long)time(NULL);
 }
 
 static int
-meta_migrate(struct meta *m)
+meta_sqlite_migrate(struct meta_conn *m)
 {
 	sqlite3_stmt *st;
 	int version = 0;
 	char *err = NULL;
 
 	if (sqlite3_exec(m->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return meta_fail(m, "begin migration");
+		return meta_sqlite_fail(m, "begin migration");
 	if (sqlite3_prepare_v2(m->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -319,7 +325,7 @@ meta_migrate(struct meta *m)
 		goto fail;
 	return 0;
 fail:
-	meta_fail(m, "migration");
+	meta_sqlite_fail(m, "migration");
 	sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
 	return -ERR_INTERNAL;
 }
@@ -327,9 +333,9 @@ fail:
 /* Wait for a lock held by another connection: up to ~10 s in short
  * sleeps, counting each wait for the metrics. */
 static int
-meta_busy(void *arg, int n)
+meta_sqlite_busy(void *arg, int n)
 {
-	struct meta *m = arg;
+	struct meta_conn *m = arg;
 
 	__atomic_add_fetch(&m->busy, 1, __ATOMIC_RELAXED);
 	if (n >= 2000)
@@ -338,68 +344,35 @@ meta_busy(void *arg, int n)
 	return 1;
 }
 
-uint64_t
-meta_busy_retries(struct meta *m)
+static uint64_t
+meta_sqlite_busy_retries(struct meta_conn *m)
 {
 	return __atomic_load_n(&m->busy, __ATOMIC_RELAXED);
 }
 
-int
-meta_stats(struct meta *m, uint64_t *uploads, uint64_t *blobs, uint64_t *bytes)
+static int
+meta_sqlite_stats(struct meta_conn *m, uint64_t *uploads, uint64_t *blobs, uint64_t *bytes)
 {
 	sqlite3_stmt *st;
 	int rc = -ERR_INTERNAL;
 
 	if (sqlite3_prepare_v2(m->db, "SELECT (SELECT count(*) FROM uploads), count(*), "
 	    "coalesce(sum(size), 0) FROM blobs", -1, &st, NULL) != SQLITE_OK)
-		return meta_fail(m, "stats");
+		return meta_sqlite_fail(m, "stats");
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*uploads = (uint64_t)sqlite3_column_int64(st, 0);
 		*blobs = (uint64_t)sqlite3_column_int64(st, 1);
 		*bytes = (uint64_t)sqlite3_column_int64(st, 2);
 		rc = 0;
 	} else {
-		rc = meta_fail(m, "stats");
+		rc = meta_sqlite_fail(m, "stats");
 	}
 	sqlite3_finalize(st);
 	return rc;
 }
 
-struct meta *
-meta_open(const char *root)
-{
-	struct meta *m;
-
-	if ((m = calloc(1, sizeof(*m))) == NULL)
-		return NULL;
-	snprintf(m->path, sizeof(m->path), "%s/meta.db", root);
-	if (sqlite3_open_v2(m->path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_error("meta: open %s: %s", m->path, m->db ? sqlite3_errmsg(m->db) : "no memory");
-		goto fail;
-	}
-	/* Several workers write through their own connections: wait for the
-	 * lock rather than fail.  synchronous=FULL in WAL mode makes every
-	 * commit durable before the client hears 2xx. */
-	sqlite3_busy_handler(m->db, meta_busy, m);
-	/* A 1 MiB page cache per connection: the hot rows (tags, recent
-	 * blobs) fit, and N workers do not each pin SQLite's 2 MiB default. */
-	if (sqlite3_exec(m->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-1024;",
-	    NULL, NULL, NULL) != SQLITE_OK) {
-		meta_fail(m, "pragmas");
-		goto fail;
-	}
-	if (meta_migrate(m) != 0)
-		goto fail;
-	return m;
-fail:
-	meta_close(m);
-	return NULL;
-}
-
-void
-meta_close(struct meta *m)
+static void
+meta_sqlite_close(struct meta_conn *m)
 {
 	if (m == NULL)
 		return;
@@ -409,8 +382,46 @@ meta_close(struct meta *m)
 	free(m);
 }
 
-int
-meta_schema_version(struct meta *m)
+static struct meta_conn *
+meta_sqlite_open(const struct config *cfg)
+{
+	struct meta_conn *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		log_error("meta: out of memory");
+		return NULL;
+	}
+	if ((size_t)snprintf(m->path, sizeof(m->path), "%s/meta.db", cfg->root) >= sizeof(m->path)) {
+		log_error("meta: %s/meta.db: path too long", cfg->root);
+		goto fail;
+	}
+	if (sqlite3_open_v2(m->path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("meta: open %s: %s", m->path, m->db ? sqlite3_errmsg(m->db) : "no memory");
+		goto fail;
+	}
+	/* Several workers write through their own connections: wait for the
+	 * lock rather than fail.  synchronous=FULL in WAL mode makes every
+	 * commit durable before the client hears 2xx. */
+	sqlite3_busy_handler(m->db, meta_sqlite_busy, m);
+	/* A 1 MiB page cache per connection: the hot rows (tags, recent
+	 * blobs) fit, and N workers do not each pin SQLite's 2 MiB default. */
+	if (sqlite3_exec(m->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-1024;",
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		meta_sqlite_fail(m, "pragmas");
+		goto fail;
+	}
+	if (meta_sqlite_migrate(m) != 0)
+		goto fail;
+	return m;
+fail:
+	meta_sqlite_close(m);
+	return NULL;
+}
+
+static int
+meta_sqlite_schema_version(struct meta_conn *m)
 {
 	sqlite3_stmt *st;
 	int v = -1;
@@ -425,22 +436,22 @@ meta_schema_version(struct meta *m)
 
 /* Repository id; with create, inserts it.  0, -ERR_NAME_UNKNOWN or error. */
 static int
-meta_repo_id(struct meta *m, const char *repo, int create, sqlite3_int64 *id)
+meta_sqlite_repo_id(struct meta_conn *m, const char *repo, int create, sqlite3_int64 *id)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (create) {
-		if ((st = meta_stmt(m, S_REPO_INSERT)) == NULL)
+		if ((st = meta_sqlite_stmt(m, S_REPO_INSERT)) == NULL)
 			return -ERR_INTERNAL;
 		sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, meta_now());
+		sqlite3_bind_int64(st, 2, meta_sqlite_now());
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
-			return meta_fail(m, "insert repository");
+			return meta_sqlite_fail(m, "insert repository");
 	}
-	if ((st = meta_stmt(m, S_REPO_ID)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_REPO_ID)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -452,67 +463,68 @@ meta_repo_id(struct meta *m, const char *repo, int create, sqlite3_int64 *id)
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
 		return -ERR_NAME_UNKNOWN;
-	return meta_fail(m, "select repository");
+	return meta_sqlite_fail(m, "select repository");
 }
 
-int
-meta_repo_exists(struct meta *m, const char *repo)
+static int
+meta_sqlite_repo_exists(struct meta_conn *m, const char *repo)
 {
 	sqlite3_int64 id;
 
-	return meta_repo_id(m, repo, 0, &id);
+	return meta_sqlite_repo_id(m, repo, 0, &id);
 }
 
 /* The blob and repo_blobs rows, inside the caller's transaction. */
 static int
-meta_blob_link_tx(struct meta *m, const char *repo, const char *digest, uint64_t size)
+meta_sqlite_blob_link_tx(struct meta_conn *m, const char *repo, const char *digest, uint64_t size)
 {
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_repo_id(m, repo, 1, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, repo, 1, &id)) != 0)
 		return rc;
-	if ((st = meta_stmt(m, S_BLOB_INSERT)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_BLOB_INSERT)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
-	sqlite3_bind_int64(st, 3, meta_now());
+	sqlite3_bind_int64(st, 3, meta_sqlite_now());
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return meta_fail(m, "insert blob");
-	if ((st = meta_stmt(m, S_REPO_BLOB_INSERT)) == NULL)
+		return meta_sqlite_fail(m, "insert blob");
+	if ((st = meta_sqlite_stmt(m, S_REPO_BLOB_INSERT)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
+	sqlite3_bind_int64(st, 3, meta_sqlite_now());
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return meta_fail(m, "insert repo blob");
+		return meta_sqlite_fail(m, "insert repo blob");
 	return 0;
 }
 
-int
-meta_blob_link(struct meta *m, const char *repo, const char *digest, uint64_t size)
+static int
+meta_sqlite_blob_link(struct meta_conn *m, const char *repo, const char *digest, uint64_t size)
 {
 	int rc;
 
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
-	if ((rc = meta_blob_link_tx(m, repo, digest, size)) != 0 || (rc = meta_commit(m)) != 0)
-		meta_rollback(m);
+	if ((rc = meta_sqlite_blob_link_tx(m, repo, digest, size)) != 0 ||
+	    (rc = meta_sqlite_commit(m)) != 0)
+		meta_sqlite_rollback(m);
 	return rc;
 }
 
-int
-meta_blob_get(struct meta *m, const char *repo, const char *digest, uint64_t *size)
+static int
+meta_sqlite_blob_get(struct meta_conn *m, const char *repo, const char *digest, uint64_t *size)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = meta_stmt(m, S_REPO_BLOB_GET)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_REPO_BLOB_GET)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
@@ -523,34 +535,34 @@ meta_blob_get(struct meta *m, const char *repo, const char *digest, uint64_t *si
 		return 0;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "select repo blob");
+	return rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_sqlite_fail(m, "select repo blob");
 }
 
-int
-meta_blob_unlink(struct meta *m, const char *repo, const char *digest)
+static int
+meta_sqlite_blob_unlink(struct meta_conn *m, const char *repo, const char *digest)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = meta_stmt(m, S_REPO_BLOB_DELETE)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_REPO_BLOB_DELETE)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return meta_fail(m, "delete repo blob");
+		return meta_sqlite_fail(m, "delete repo blob");
 	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UNKNOWN;
 }
 
-int
-meta_blob_find_repo(struct meta *m, const char *digest, const char *except,
+static int
+meta_sqlite_blob_find_repo(struct meta_conn *m, const char *digest, const char *except,
     char out[REFERENCE_NAME_MAX + 1])
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = meta_stmt(m, S_BLOB_FIND_REPO)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_BLOB_FIND_REPO)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, except, -1, SQLITE_STATIC);
@@ -561,32 +573,32 @@ meta_blob_find_repo(struct meta *m, const char *digest, const char *except,
 		return 0;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "find blob");
+	return rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_sqlite_fail(m, "find blob");
 }
 
-int
-meta_blob_mount(struct meta *m, const char *src, const char *dst, const char *digest)
+static int
+meta_sqlite_blob_mount(struct meta_conn *m, const char *src, const char *dst, const char *digest)
 {
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
 	int rc, changed;
 
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
-	if ((rc = meta_repo_id(m, dst, 1, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, dst, 1, &id)) != 0)
 		goto fail;
-	if ((st = meta_stmt(m, S_BLOB_MOUNT)) == NULL) {
+	if ((st = meta_sqlite_stmt(m, S_BLOB_MOUNT)) == NULL) {
 		rc = -ERR_INTERNAL;
 		goto fail;
 	}
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
+	sqlite3_bind_int64(st, 3, meta_sqlite_now());
 	sqlite3_bind_text(st, 4, src, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		rc = meta_fail(m, "mount");
+		rc = meta_sqlite_fail(m, "mount");
 		goto fail;
 	}
 	changed = sqlite3_changes(m->db);
@@ -594,24 +606,24 @@ meta_blob_mount(struct meta *m, const char *src, const char *dst, const char *di
 		/* Either the source lost it, or dst had it already. */
 		uint64_t size;
 
-		if (meta_blob_get(m, dst, digest, &size) != 0) {
+		if (meta_sqlite_blob_get(m, dst, digest, &size) != 0) {
 			rc = -ERR_BLOB_UNKNOWN;
 			goto fail;
 		}
 	}
-	if ((rc = meta_commit(m)) != 0)
+	if ((rc = meta_sqlite_commit(m)) != 0)
 		goto fail;
 	return 0;
 fail:
-	meta_rollback(m);
+	meta_sqlite_rollback(m);
 	return rc;
 }
 
 /* Inside meta_manifest_put's transaction: is the reference still there? */
 static int
-meta_ref_present(struct meta *m, sqlite3_int64 id, const struct meta_ref *r)
+meta_sqlite_ref_present(struct meta_conn *m, sqlite3_int64 id, const struct meta_ref *r)
 {
-	sqlite3_stmt *st = meta_stmt(m, r->is_manifest ? S_REF_CHECK_MANIFEST : S_REF_CHECK_BLOB);
+	sqlite3_stmt *st = meta_sqlite_stmt(m, r->is_manifest ? S_REF_CHECK_MANIFEST : S_REF_CHECK_BLOB);
 	int rc;
 
 	if (st == NULL)
@@ -622,44 +634,28 @@ meta_ref_present(struct meta *m, sqlite3_int64 id, const struct meta_ref *r)
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 0;
-	return rc == SQLITE_DONE ? -ERR_MANIFEST_BLOB_UNKNOWN : meta_fail(m, "check reference");
-}
-
-int
-meta_upload_create(struct meta *m, const char *id, const char *repo)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, S_UPLOAD_INSERT)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : meta_fail(m, "insert upload");
+	return rc == SQLITE_DONE ? -ERR_MANIFEST_BLOB_UNKNOWN : meta_sqlite_fail(m, "check reference");
 }
 
 /* How many sessions (at most max) match key through statement s. */
 static int
-meta_upload_count(struct meta *m, enum meta_stmt s, const char *key, int max, int *n)
+meta_sqlite_upload_count(struct meta_conn *m, enum meta_stmt s, const char *key, int max, int *n)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = meta_stmt(m, s)) == NULL)
+	if ((st = meta_sqlite_stmt(m, s)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, max);
 	rc = sqlite3_step(st);
 	*n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : meta_fail(m, "count uploads");
+	return rc == SQLITE_ROW ? 0 : meta_sqlite_fail(m, "count uploads");
 }
 
-int
-meta_upload_open(struct meta *m, const char *id, const char *repo, const char *client,
+static int
+meta_sqlite_upload_open(struct meta_conn *m, const char *id, const char *repo, const char *client,
     const char *user, const char *alg, int max_client, int max_user)
 {
 	sqlite3_stmt *st;
@@ -668,10 +664,10 @@ meta_upload_open(struct meta *m, const char *id, const char *repo, const char *c
 	/* Count and insert in one write transaction: BEGIN IMMEDIATE
 	 * serialises the workers' connections, so two POSTs of the same
 	 * client cannot both see room for one more. */
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
 	if (client[0] != '\0' && max_client > 0) {
-		if ((rc = meta_upload_count(m, S_UPLOAD_COUNT_CLIENT, client, max_client, &n)) != 0)
+		if ((rc = meta_sqlite_upload_count(m, S_UPLOAD_COUNT_CLIENT, client, max_client, &n)) != 0)
 			goto fail;
 		if (n >= max_client) {
 			rc = -ERR_TOOMANYREQUESTS;
@@ -679,64 +675,64 @@ meta_upload_open(struct meta *m, const char *id, const char *repo, const char *c
 		}
 	}
 	if (user[0] != '\0' && max_user > 0) {
-		if ((rc = meta_upload_count(m, S_UPLOAD_COUNT_OWNER, user, max_user, &n)) != 0)
+		if ((rc = meta_sqlite_upload_count(m, S_UPLOAD_COUNT_OWNER, user, max_user, &n)) != 0)
 			goto fail;
 		if (n >= max_user) {
 			rc = -ERR_TOOMANYREQUESTS;
 			goto fail;
 		}
 	}
-	if ((st = meta_stmt(m, S_UPLOAD_OPEN)) == NULL) {
+	if ((st = meta_sqlite_stmt(m, S_UPLOAD_OPEN)) == NULL) {
 		rc = -ERR_INTERNAL;
 		goto fail;
 	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
+	sqlite3_bind_int64(st, 3, meta_sqlite_now());
 	sqlite3_bind_text(st, 4, client, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, user, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, alg, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		rc = meta_fail(m, "insert upload");
+		rc = meta_sqlite_fail(m, "insert upload");
 		goto fail;
 	}
-	if ((rc = meta_commit(m)) != 0)
+	if ((rc = meta_sqlite_commit(m)) != 0)
 		goto fail;
 	return 0;
 fail:
-	meta_rollback(m);
+	meta_sqlite_rollback(m);
 	return rc;
 }
 
-int
-meta_upload_touch(struct meta *m, const char *id)
+static int
+meta_sqlite_upload_touch(struct meta_conn *m, const char *id)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = meta_stmt(m, S_UPLOAD_TOUCH)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_UPLOAD_TOUCH)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, meta_now());
+	sqlite3_bind_int64(st, 2, meta_sqlite_now());
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return meta_fail(m, "touch upload");
+		return meta_sqlite_fail(m, "touch upload");
 	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
 }
 
-static void meta_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap);
+static void meta_sqlite_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap);
 
-int
-meta_upload_get_alg(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
+static int
+meta_sqlite_upload_get(struct meta_conn *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
     uint64_t *size, char alg[META_UPLOAD_ALG_MAX + 1])
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = meta_stmt(m, S_UPLOAD_GET)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_UPLOAD_GET)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -744,109 +740,89 @@ meta_upload_get_alg(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX
 		snprintf(repo, REFERENCE_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
 		*size = (uint64_t)sqlite3_column_int64(st, 1);
 		if (alg != NULL)
-			meta_copy_col(st, 2, alg, META_UPLOAD_ALG_MAX + 1);
+			meta_sqlite_copy_col(st, 2, alg, META_UPLOAD_ALG_MAX + 1);
 		sqlite3_reset(st);
 		return 0;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_BLOB_UPLOAD_UNKNOWN : meta_fail(m, "select upload");
+	return rc == SQLITE_DONE ? -ERR_BLOB_UPLOAD_UNKNOWN : meta_sqlite_fail(m, "select upload");
 }
 
-int
-meta_upload_get(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
-    uint64_t *size)
-{
-	return meta_upload_get_alg(m, id, repo, size, NULL);
-}
-
-int
-meta_upload_set_size(struct meta *m, const char *id, uint64_t size)
+static int
+meta_sqlite_upload_set_size(struct meta_conn *m, const char *id, uint64_t size)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = meta_stmt(m, S_UPLOAD_SET_SIZE)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_UPLOAD_SET_SIZE)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
-	sqlite3_bind_int64(st, 3, meta_now());
+	sqlite3_bind_int64(st, 3, meta_sqlite_now());
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return meta_fail(m, "update upload");
+		return meta_sqlite_fail(m, "update upload");
 	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
 }
 
 static int
-meta_upload_delete_tx(struct meta *m, const char *id)
+meta_sqlite_upload_delete(struct meta_conn *m, const char *id)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = meta_stmt(m, S_UPLOAD_DELETE)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_UPLOAD_DELETE)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return meta_fail(m, "delete upload");
+		return meta_sqlite_fail(m, "delete upload");
 	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
 }
 
-int
-meta_upload_delete(struct meta *m, const char *id)
-{
-	return meta_upload_delete_tx(m, id);
-}
-
-int
-meta_upload_finish(struct meta *m, const char *id, const char *repo,
+static int
+meta_sqlite_upload_finish(struct meta_conn *m, const char *id, const char *repo,
     const char *digest, uint64_t size)
 {
 	int rc;
 
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
-	if ((rc = meta_upload_delete_tx(m, id)) != 0 ||
-	    (rc = meta_blob_link_tx(m, repo, digest, size)) != 0 ||
-	    (rc = meta_commit(m)) != 0)
-		meta_rollback(m);
+	if ((rc = meta_sqlite_upload_delete(m, id)) != 0 ||
+	    (rc = meta_sqlite_blob_link_tx(m, repo, digest, size)) != 0 ||
+	    (rc = meta_sqlite_commit(m)) != 0)
+		meta_sqlite_rollback(m);
 	return rc;
 }
 
 /* ---- manifests ---- */
 
 static void
-meta_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
+meta_sqlite_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 
 	snprintf(out, cap, "%s", t ? (const char *)t : "");
 }
 
-int
-meta_manifest_put(struct meta *m, const char *repo, const struct meta_manifest *mf,
-    const struct meta_ref *refs, size_t nrefs, const char *tag)
-{
-	return meta_manifest_put_tags(m, repo, mf, refs, nrefs, &tag, tag != NULL ? 1 : 0);
-}
-
-int
-meta_manifest_put_tags(struct meta *m, const char *repo, const struct meta_manifest *mf,
+static int
+meta_sqlite_manifest_put(struct meta_conn *m, const char *repo, const struct meta_manifest *mf,
     const struct meta_ref *refs, size_t nrefs, const char *const *tags, size_t ntags)
 {
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
-	if ((rc = meta_repo_id(m, repo, 1, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, repo, 1, &id)) != 0)
 		goto fail;
 	/* The manifest's own bytes are a blob of this repository too. */
-	if ((rc = meta_blob_link_tx(m, repo, mf->digest, mf->size)) != 0)
+	if ((rc = meta_sqlite_blob_link_tx(m, repo, mf->digest, mf->size)) != 0)
 		goto fail;
-	if ((st = meta_stmt(m, S_MANIFEST_INSERT)) == NULL) {
+	if ((st = meta_sqlite_stmt(m, S_MANIFEST_INSERT)) == NULL) {
 		rc = -ERR_INTERNAL;
 		goto fail;
 	}
@@ -856,19 +832,19 @@ meta_manifest_put_tags(struct meta *m, const char *repo, const struct meta_manif
 	sqlite3_bind_text(st, 4, mf->artifact_type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, mf->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)mf->size);
-	sqlite3_bind_int64(st, 7, meta_now());
+	sqlite3_bind_int64(st, 7, meta_sqlite_now());
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		rc = meta_fail(m, "insert manifest");
+		rc = meta_sqlite_fail(m, "insert manifest");
 		goto fail;
 	}
 	for (size_t i = 0; i < nrefs; i++) {
 		/* Checked again under the write lock: garbage collection may
 		 * have dropped a blob since the handler looked. */
-		if (!refs[i].skip_check && (rc = meta_ref_present(m, id, &refs[i])) != 0)
+		if (!refs[i].skip_check && (rc = meta_sqlite_ref_present(m, id, &refs[i])) != 0)
 			goto fail;
-		if ((st = meta_stmt(m, S_REF_INSERT)) == NULL) {
+		if ((st = meta_sqlite_stmt(m, S_REF_INSERT)) == NULL) {
 			rc = -ERR_INTERNAL;
 			goto fail;
 		}
@@ -879,122 +855,123 @@ meta_manifest_put_tags(struct meta *m, const char *repo, const struct meta_manif
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE) {
-			rc = meta_fail(m, "insert manifest ref");
+			rc = meta_sqlite_fail(m, "insert manifest ref");
 			goto fail;
 		}
 	}
 	for (size_t i = 0; i < ntags; i++) {
-		if ((st = meta_stmt(m, S_TAG_UPSERT)) == NULL) {
+		if ((st = meta_sqlite_stmt(m, S_TAG_UPSERT)) == NULL) {
 			rc = -ERR_INTERNAL;
 			goto fail;
 		}
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_text(st, 2, tags[i], -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, mf->digest, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, meta_now());
+		sqlite3_bind_int64(st, 4, meta_sqlite_now());
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE) {
-			rc = meta_fail(m, "upsert tag");
+			rc = meta_sqlite_fail(m, "upsert tag");
 			goto fail;
 		}
 	}
-	if ((rc = meta_commit(m)) != 0)
+	if ((rc = meta_sqlite_commit(m)) != 0)
 		goto fail;
 	return 0;
 fail:
-	meta_rollback(m);
+	meta_sqlite_rollback(m);
 	return rc;
 }
 
-int
-meta_manifest_get(struct meta *m, const char *repo, const char *digest,
+static int
+meta_sqlite_manifest_get(struct meta_conn *m, const char *repo, const char *digest,
     struct meta_manifest *out)
 {
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, repo, 0, &id)) != 0)
 		return rc;
-	if ((st = meta_stmt(m, S_MANIFEST_GET)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_MANIFEST_GET)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		snprintf(out->digest, sizeof(out->digest), "%s", digest);
-		meta_copy_col(st, 0, out->media_type, sizeof(out->media_type));
-		meta_copy_col(st, 1, out->artifact_type, sizeof(out->artifact_type));
-		meta_copy_col(st, 2, out->subject, sizeof(out->subject));
+		meta_sqlite_copy_col(st, 0, out->media_type, sizeof(out->media_type));
+		meta_sqlite_copy_col(st, 1, out->artifact_type, sizeof(out->artifact_type));
+		meta_sqlite_copy_col(st, 2, out->subject, sizeof(out->subject));
 		out->size = (uint64_t)sqlite3_column_int64(st, 3);
 		sqlite3_reset(st);
 		return 0;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_fail(m, "select manifest");
+	return rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_sqlite_fail(m, "select manifest");
 }
 
 static void
-meta_row_manifest(sqlite3_stmt *st, struct meta_manifest *out)
+meta_sqlite_row_manifest(sqlite3_stmt *st, struct meta_manifest *out)
 {
-	meta_copy_col(st, 0, out->digest, sizeof(out->digest));
-	meta_copy_col(st, 1, out->media_type, sizeof(out->media_type));
-	meta_copy_col(st, 2, out->artifact_type, sizeof(out->artifact_type));
-	meta_copy_col(st, 3, out->subject, sizeof(out->subject));
+	meta_sqlite_copy_col(st, 0, out->digest, sizeof(out->digest));
+	meta_sqlite_copy_col(st, 1, out->media_type, sizeof(out->media_type));
+	meta_sqlite_copy_col(st, 2, out->artifact_type, sizeof(out->artifact_type));
+	meta_sqlite_copy_col(st, 3, out->subject, sizeof(out->subject));
 	out->size = (uint64_t)sqlite3_column_int64(st, 4);
 }
 
-int
-meta_tag_get(struct meta *m, const char *repo, const char *tag, struct meta_manifest *out)
+static int
+meta_sqlite_tag_get(struct meta_conn *m, const char *repo, const char *tag,
+    struct meta_manifest *out)
 {
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, repo, 0, &id)) != 0)
 		return rc;
-	if ((st = meta_stmt(m, S_TAG_GET)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_TAG_GET)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		meta_row_manifest(st, out);
+		meta_sqlite_row_manifest(st, out);
 		sqlite3_reset(st);
 		return 0;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_fail(m, "select tag");
+	return rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_sqlite_fail(m, "select tag");
 }
 
 /* Run one statement with (repo id, text) bindings inside a transaction. */
 static int
-meta_exec_id_text(struct meta *m, enum meta_stmt s, sqlite3_int64 id, const char *text)
+meta_sqlite_exec_id_text(struct meta_conn *m, enum meta_stmt s, sqlite3_int64 id, const char *text)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = meta_stmt(m, s)) == NULL)
+	if ((st = meta_sqlite_stmt(m, s)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : meta_fail(m, meta_sql[s]);
+	return rc == SQLITE_DONE ? 0 : meta_sqlite_fail(m, meta_sql[s]);
 }
 
-int
-meta_manifest_delete(struct meta *m, const char *repo, const char *digest)
+static int
+meta_sqlite_manifest_delete(struct meta_conn *m, const char *repo, const char *digest)
 {
 	sqlite3_int64 id;
 	int rc, changed;
 
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, repo, 0, &id)) != 0)
 		goto fail;
-	if ((rc = meta_exec_id_text(m, S_MANIFEST_DELETE, id, digest)) != 0)
+	if ((rc = meta_sqlite_exec_id_text(m, S_MANIFEST_DELETE, id, digest)) != 0)
 		goto fail;
 	changed = sqlite3_changes(m->db);
 	if (changed == 0) {
@@ -1002,33 +979,34 @@ meta_manifest_delete(struct meta *m, const char *repo, const char *digest)
 		goto fail;
 	}
 	/* The manifest's own bytes leave the repository with it. */
-	if ((rc = meta_exec_id_text(m, S_REFS_DELETE, id, digest)) != 0 ||
-	    (rc = meta_exec_id_text(m, S_TAGS_DELETE_DIGEST, id, digest)) != 0 ||
-	    (rc = meta_exec_id_text(m, S_REPO_BLOB_DELETE_ID, id, digest)) != 0 ||
-	    (rc = meta_commit(m)) != 0)
+	if ((rc = meta_sqlite_exec_id_text(m, S_REFS_DELETE, id, digest)) != 0 ||
+	    (rc = meta_sqlite_exec_id_text(m, S_TAGS_DELETE_DIGEST, id, digest)) != 0 ||
+	    (rc = meta_sqlite_exec_id_text(m, S_REPO_BLOB_DELETE_ID, id, digest)) != 0 ||
+	    (rc = meta_sqlite_commit(m)) != 0)
 		goto fail;
 	return 0;
 fail:
-	meta_rollback(m);
+	meta_sqlite_rollback(m);
 	return rc;
 }
 
-int
-meta_tag_delete(struct meta *m, const char *repo, const char *tag)
+static int
+meta_sqlite_tag_delete(struct meta_conn *m, const char *repo, const char *tag)
 {
 	sqlite3_int64 id;
 	int rc;
 
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, repo, 0, &id)) != 0)
 		return rc;
-	if ((rc = meta_exec_id_text(m, S_TAG_DELETE, id, tag)) != 0)
+	if ((rc = meta_sqlite_exec_id_text(m, S_TAG_DELETE, id, tag)) != 0)
 		return rc;
 	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
 }
 
 /* Step a listing statement, n + 1 rows, to learn whether more remain. */
 static int
-meta_list_rows(struct meta *m, sqlite3_stmt *st, long n, meta_list_fn fn, void *arg, int *more)
+meta_sqlite_list_rows(struct meta_conn *m, sqlite3_stmt *st, long n, meta_list_fn fn, void *arg,
+    int *more)
 {
 	long count = 0;
 	int rc;
@@ -1050,44 +1028,44 @@ meta_list_rows(struct meta *m, sqlite3_stmt *st, long n, meta_list_fn fn, void *
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, "list");
+		return meta_sqlite_fail(m, "list");
 	return 0;
 }
 
-int
-meta_tag_list(struct meta *m, const char *repo, const char *last, long n,
+static int
+meta_sqlite_tag_list(struct meta_conn *m, const char *repo, const char *last, long n,
     meta_list_fn fn, void *arg, int *more)
 {
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, repo, 0, &id)) != 0)
 		return rc;
-	if ((st = meta_stmt(m, S_TAG_LIST)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_TAG_LIST)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, last, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)n + 1);
-	return meta_list_rows(m, st, n, fn, arg, more);
+	return meta_sqlite_list_rows(m, st, n, fn, arg, more);
 }
 
-int
-meta_repo_list(struct meta *m, const char *last, long n, int filtered, meta_list_fn fn,
+static int
+meta_sqlite_repo_list(struct meta_conn *m, const char *last, long n, int filtered, meta_list_fn fn,
     void *arg, int *more)
 {
 	sqlite3_stmt *st;
 
-	if ((st = meta_stmt(m, S_REPO_LIST)) == NULL)
+	if ((st = meta_sqlite_stmt(m, S_REPO_LIST)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, last, -1, SQLITE_STATIC);
 	/* A callback that skips rows (access filtering) needs them all. */
 	sqlite3_bind_int64(st, 2, filtered ? -1 : (sqlite3_int64)n + 1);
-	return meta_list_rows(m, st, n, fn, arg, more);
+	return meta_sqlite_list_rows(m, st, n, fn, arg, more);
 }
 
-int
-meta_referrers(struct meta *m, const char *repo, const char *subject,
+static int
+meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject,
     const char *artifact_type, meta_referrer_fn fn, void *arg)
 {
 	struct meta_manifest mf;
@@ -1095,22 +1073,22 @@ meta_referrers(struct meta *m, const char *repo, const char *subject,
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, repo, 0, &id)) != 0)
 		return rc;
-	if ((st = meta_stmt(m, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS)) == NULL)
+	if ((st = meta_sqlite_stmt(m, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, subject, -1, SQLITE_STATIC);
 	if (artifact_type != NULL)
 		sqlite3_bind_text(st, 3, artifact_type, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		meta_row_manifest(st, &mf);
+		meta_sqlite_row_manifest(st, &mf);
 		if (fn(arg, &mf) != 0)
 			break;
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, "referrers");
+		return meta_sqlite_fail(m, "referrers");
 	return 0;
 }
 
@@ -1124,11 +1102,11 @@ meta_referrers(struct meta *m, const char *repo, const char *subject,
  * deletes, that what they delete is still unreferenced now. */
 
 static int
-meta_gc_prepare(struct meta *m, const char *sql, sqlite3_stmt **st)
+meta_sqlite_gc_prepare(struct meta_conn *m, const char *sql, sqlite3_stmt **st)
 {
 	if (sqlite3_prepare_v2(m->db, sql, -1, st, NULL) != SQLITE_OK) {
 		*st = NULL;
-		return meta_fail(m, sql);
+		return meta_sqlite_fail(m, sql);
 	}
 	return 0;
 }
@@ -1137,7 +1115,7 @@ meta_gc_prepare(struct meta *m, const char *sql, sqlite3_stmt **st)
  * kind) to its end, then finalize it.  A non-zero callback result stops
  * the listing and is returned. */
 static int
-meta_gc_list(struct meta *m, sqlite3_stmt *st, meta_gc_fn fn, void *arg)
+meta_sqlite_gc_list(struct meta_conn *m, sqlite3_stmt *st, meta_gc_fn fn, void *arg)
 {
 	struct meta_gc_row row;
 	int rc, r = 0;
@@ -1159,7 +1137,7 @@ meta_gc_list(struct meta *m, sqlite3_stmt *st, meta_gc_fn fn, void *arg)
 			break;
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = meta_fail(m, "gc listing");
+		r = meta_sqlite_fail(m, "gc listing");
 	sqlite3_finalize(st);
 	return r;
 }
@@ -1167,20 +1145,20 @@ meta_gc_list(struct meta *m, sqlite3_stmt *st, meta_gc_fn fn, void *arg)
 /* Step a prepared write statement once and finalize it; *changed (if not
  * NULL) gets the number of rows it changed. */
 static int
-meta_gc_exec(struct meta *m, sqlite3_stmt *st, const char *what, int *changed)
+meta_sqlite_gc_exec(struct meta_conn *m, sqlite3_stmt *st, const char *what, int *changed)
 {
 	int rc = sqlite3_step(st);
 
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return meta_fail(m, what);
+		return meta_sqlite_fail(m, what);
 	if (changed != NULL)
 		*changed = sqlite3_changes(m->db);
 	return 0;
 }
 
-int
-meta_gc_reset(struct meta *m)
+static int
+meta_sqlite_gc_reset(struct meta_conn *m)
 {
 	char *err = NULL;
 
@@ -1199,90 +1177,91 @@ meta_gc_reset(struct meta *m)
 	return 0;
 }
 
-int
-meta_gc_read_begin(struct meta *m)
+static int
+meta_sqlite_gc_read_begin(struct meta_conn *m)
 {
 	if (sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return meta_fail(m, "begin read");
+		return meta_sqlite_fail(m, "begin read");
 	return 0;
 }
 
-void
-meta_gc_read_end(struct meta *m)
+static void
+meta_sqlite_gc_read_end(struct meta_conn *m)
 {
 	if (!sqlite3_get_autocommit(m->db))
 		sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
 }
 
-int
-meta_gc_manifests(struct meta *m, meta_gc_fn fn, void *arg)
+static int
+meta_sqlite_gc_manifests(struct meta_conn *m, meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "SELECT m.repo_id, r.name, m.digest, m.subject, m.size, m.created, 0 "
+	if ((rc = meta_sqlite_gc_prepare(m,
+	    "SELECT m.repo_id, r.name, m.digest, m.subject, m.size, m.created, 0 "
 	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id ORDER BY m.repo_id, m.digest",
 	    &st)) != 0)
 		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
-int
-meta_gc_tags(struct meta *m, meta_gc_fn fn, void *arg)
+static int
+meta_sqlite_gc_tags(struct meta_conn *m, meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "SELECT t.repo_id, r.name, t.digest, t.name, 0, t.updated, 0 "
+	if ((rc = meta_sqlite_gc_prepare(m, "SELECT t.repo_id, r.name, t.digest, t.name, 0, t.updated, 0 "
 	    "FROM tags t JOIN repositories r ON r.id = t.repo_id "
 	    "ORDER BY t.repo_id, t.updated DESC, t.name", &st)) != 0)
 		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
-int
-meta_gc_children(struct meta *m, meta_gc_fn fn, void *arg)
+static int
+meta_sqlite_gc_children(struct meta_conn *m, meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "SELECT repo_id, '', digest, ref, 0, 0, 0 FROM manifest_refs "
+	if ((rc = meta_sqlite_gc_prepare(m, "SELECT repo_id, '', digest, ref, 0, 0, 0 FROM manifest_refs "
 	    "WHERE is_manifest = 1", &st)) != 0)
 		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
-int
-meta_gc_tag_delete(struct meta *m, int64_t repo_id, const char *name, const char *digest,
-    int64_t updated, int *removed)
+static int
+meta_sqlite_gc_tag_delete(struct meta_conn *m, int64_t repo_id, const char *name,
+    const char *digest, int64_t updated, int *removed)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	/* Only if nobody moved or re-pushed the tag since the snapshot. */
-	if ((rc = meta_gc_prepare(m, "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2 AND "
+	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2 AND "
 	    "digest = ?3 AND updated = ?4", &st)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, repo_id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, updated);
-	return meta_gc_exec(m, st, "gc delete tag", removed);
+	return meta_sqlite_gc_exec(m, st, "gc delete tag", removed);
 }
 
-int
-meta_gc_manifest_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t before,
-    int *removed)
+static int
+meta_sqlite_gc_manifest_delete(struct meta_conn *m, int64_t repo_id, const char *digest,
+    int64_t before, int *removed)
 {
 	sqlite3_stmt *st;
 	int rc, n = 0;
 
 	*removed = 0;
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
 	/* Still unreferenced now: no tag, no index that lists it, no subject
 	 * it refers to, and not pushed (again) since the collection began. */
-	if ((rc = meta_gc_prepare(m, "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2 "
+	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2 "
 	    "AND created < ?3 "
 	    "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = ?1 AND t.digest = ?2) "
 	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f JOIN manifests p ON p.repo_id = f.repo_id "
@@ -1293,56 +1272,57 @@ meta_gc_manifest_delete(struct meta *m, int64_t repo_id, const char *digest, int
 	sqlite3_bind_int64(st, 1, repo_id);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, before);
-	if ((rc = meta_gc_exec(m, st, "gc delete manifest", &n)) != 0)
+	if ((rc = meta_sqlite_gc_exec(m, st, "gc delete manifest", &n)) != 0)
 		goto fail;
 	if (n > 0) {
-		if ((rc = meta_gc_prepare(m, "DELETE FROM manifest_refs WHERE repo_id = ?1 AND digest = ?2",
+		if ((rc = meta_sqlite_gc_prepare(m,
+		    "DELETE FROM manifest_refs WHERE repo_id = ?1 AND digest = ?2",
 		    &st)) != 0)
 			goto fail;
 		sqlite3_bind_int64(st, 1, repo_id);
 		sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-		if ((rc = meta_gc_exec(m, st, "gc delete manifest refs", NULL)) != 0)
+		if ((rc = meta_sqlite_gc_exec(m, st, "gc delete manifest refs", NULL)) != 0)
 			goto fail;
 	}
-	if ((rc = meta_commit(m)) != 0)
+	if ((rc = meta_sqlite_commit(m)) != 0)
 		goto fail;
 	*removed = n > 0;
 	return 0;
 fail:
-	meta_rollback(m);
+	meta_sqlite_rollback(m);
 	return rc;
 }
 
 /* Record (repo_id, digest) in a temp table (dry run). */
 static int
-meta_gc_dry_insert(struct meta *m, const char *sql, int64_t repo_id, const char *digest)
+meta_sqlite_gc_dry_insert(struct meta_conn *m, const char *sql, int64_t repo_id, const char *digest)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, sql, &st)) != 0)
+	if ((rc = meta_sqlite_gc_prepare(m, sql, &st)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, repo_id);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	return meta_gc_exec(m, st, "gc dry run", NULL);
+	return meta_sqlite_gc_exec(m, st, "gc dry run", NULL);
 }
 
-int
-meta_gc_dry_manifest(struct meta *m, int64_t repo_id, const char *digest)
+static int
+meta_sqlite_gc_dry_manifest(struct meta_conn *m, int64_t repo_id, const char *digest)
 {
-	return meta_gc_dry_insert(m, "INSERT OR IGNORE INTO temp.gc_dead(repo_id, digest) "
+	return meta_sqlite_gc_dry_insert(m, "INSERT OR IGNORE INTO temp.gc_dead(repo_id, digest) "
 	    "VALUES (?1, ?2)", repo_id, digest);
 }
 
-int
-meta_gc_dry_link(struct meta *m, int64_t repo_id, const char *digest)
+static int
+meta_sqlite_gc_dry_link(struct meta_conn *m, int64_t repo_id, const char *digest)
 {
-	return meta_gc_dry_insert(m, "INSERT OR IGNORE INTO temp.gc_unlinked(repo_id, digest) "
+	return meta_sqlite_gc_dry_insert(m, "INSERT OR IGNORE INTO temp.gc_unlinked(repo_id, digest) "
 	    "VALUES (?1, ?2)", repo_id, digest);
 }
 
-int
-meta_gc_links(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
+static int
+meta_sqlite_gc_links(struct meta_conn *m, int64_t before, meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -1350,7 +1330,8 @@ meta_gc_links(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
 	/* A link is referenced by a manifest of its repository that lists
 	 * it, or is that manifest's own bytes (minus what a dry run has
 	 * already counted as removed). */
-	if ((rc = meta_gc_prepare(m, "SELECT rb.repo_id, r.name, rb.digest, '', b.size, rb.created, 0 "
+	if ((rc = meta_sqlite_gc_prepare(m,
+	    "SELECT rb.repo_id, r.name, rb.digest, '', b.size, rb.created, 0 "
 	    "FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
 	    "JOIN blobs b ON b.digest = rb.digest WHERE rb.created < ?1 "
 	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = rb.repo_id "
@@ -1362,17 +1343,17 @@ meta_gc_links(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
 	    "ORDER BY r.name, rb.digest", &st)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, before);
-	return meta_gc_list(m, st, fn, arg);
+	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
-int
-meta_gc_link_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t before,
+static int
+meta_sqlite_gc_link_delete(struct meta_conn *m, int64_t repo_id, const char *digest, int64_t before,
     int *removed)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2 "
+	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2 "
 	    "AND created < ?3 "
 	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = ?1 AND x.digest = ?2) "
 	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = ?1 AND f.ref = ?2)",
@@ -1381,120 +1362,122 @@ meta_gc_link_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t
 	sqlite3_bind_int64(st, 1, repo_id);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, before);
-	return meta_gc_exec(m, st, "gc delete link", removed);
+	return meta_sqlite_gc_exec(m, st, "gc delete link", removed);
 }
 
-int
-meta_gc_blobs(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
+static int
+meta_sqlite_gc_blobs(struct meta_conn *m, int64_t before, meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "SELECT 0, '', b.digest, '', b.size, b.created, 0 FROM blobs b "
+	if ((rc = meta_sqlite_gc_prepare(m,
+	    "SELECT 0, '', b.digest, '', b.size, b.created, 0 FROM blobs b "
 	    "WHERE b.created < ?1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.digest = b.digest "
 	    "  AND NOT EXISTS (SELECT 1 FROM temp.gc_unlinked u WHERE u.repo_id = rb.repo_id "
 	    "  AND u.digest = rb.digest)) ORDER BY b.digest", &st)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, before);
-	return meta_gc_list(m, st, fn, arg);
+	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
-int
-meta_gc_blob_delete(struct meta *m, const char *digest, int64_t before, int *removed)
+static int
+meta_sqlite_gc_blob_delete(struct meta_conn *m, const char *digest, int64_t before, int *removed)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "DELETE FROM blobs WHERE digest = ?1 AND created < ?2 "
+	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM blobs WHERE digest = ?1 AND created < ?2 "
 	    "AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = ?1)", &st)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, before);
-	return meta_gc_exec(m, st, "gc delete blob", removed);
+	return meta_sqlite_gc_exec(m, st, "gc delete blob", removed);
 }
 
-int
-meta_gc_blob_exists(struct meta *m, const char *digest, int *exists)
+static int
+meta_sqlite_gc_blob_exists(struct meta_conn *m, const char *digest, int *exists)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "SELECT 1 FROM blobs WHERE digest = ?1", &st)) != 0)
+	if ((rc = meta_sqlite_gc_prepare(m, "SELECT 1 FROM blobs WHERE digest = ?1", &st)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, "gc blob exists");
+		return meta_sqlite_fail(m, "gc blob exists");
 	*exists = rc == SQLITE_ROW;
 	return 0;
 }
 
-int
-meta_gc_uploads(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
+static int
+meta_sqlite_gc_uploads(struct meta_conn *m, int64_t before, meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "SELECT 0, repo, id, '', size, updated, 0 FROM uploads "
+	if ((rc = meta_sqlite_gc_prepare(m, "SELECT 0, repo, id, '', size, updated, 0 FROM uploads "
 	    "WHERE updated < ?1 ORDER BY updated", &st)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, before);
-	return meta_gc_list(m, st, fn, arg);
+	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
-int
-meta_gc_upload_delete(struct meta *m, const char *id, int64_t before, int *removed)
+static int
+meta_sqlite_gc_upload_delete(struct meta_conn *m, const char *id, int64_t before, int *removed)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	/* A request that wrote to the session since the listing saved it. */
-	if ((rc = meta_gc_prepare(m, "DELETE FROM uploads WHERE id = ?1 AND updated < ?2", &st)) != 0)
+	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM uploads WHERE id = ?1 AND updated < ?2",
+	    &st)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, before);
-	return meta_gc_exec(m, st, "gc delete upload", removed);
+	return meta_sqlite_gc_exec(m, st, "gc delete upload", removed);
 }
 
-int
-meta_gc_upload_exists(struct meta *m, const char *id, int *exists)
+static int
+meta_sqlite_gc_upload_exists(struct meta_conn *m, const char *id, int *exists)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "SELECT 1 FROM uploads WHERE id = ?1", &st)) != 0)
+	if ((rc = meta_sqlite_gc_prepare(m, "SELECT 1 FROM uploads WHERE id = ?1", &st)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, "gc upload exists");
+		return meta_sqlite_fail(m, "gc upload exists");
 	*exists = rc == SQLITE_ROW;
 	return 0;
 }
 
-int
-meta_fsck_blobs(struct meta *m, meta_gc_fn fn, void *arg)
+static int
+meta_sqlite_fsck_blobs(struct meta_conn *m, meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_gc_prepare(m, "SELECT 0, '', digest, '', size, created, 0 FROM blobs "
+	if ((rc = meta_sqlite_gc_prepare(m, "SELECT 0, '', digest, '', size, created, 0 FROM blobs "
 	    "ORDER BY digest", &st)) != 0)
 		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
-int
-meta_fsck_refs(struct meta *m, meta_gc_fn fn, void *arg)
+static int
+meta_sqlite_fsck_refs(struct meta_conn *m, meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	/* One row per reference, and one per manifest for its own bytes
 	 * (kind 2); size says whether the target is in the repository. */
-	if ((rc = meta_gc_prepare(m,
+	if ((rc = meta_sqlite_gc_prepare(m,
 	    "SELECT f.repo_id, r.name, f.digest, f.ref, CASE WHEN f.is_manifest = 1 THEN "
 	    "  EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = f.repo_id AND x.digest = f.ref) "
 	    "  ELSE EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = f.repo_id AND rb.digest = f.ref) "
@@ -1509,33 +1492,33 @@ meta_fsck_refs(struct meta *m, meta_gc_fn fn, void *arg)
 	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id "
 	    "ORDER BY 2, 3, 7 DESC, 4", &st)) != 0)
 		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
-int
-meta_fsck_drop_blob(struct meta *m, const char *digest, int *links)
+static int
+meta_sqlite_fsck_drop_blob(struct meta_conn *m, const char *digest, int *links)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	*links = 0;
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
-	if ((rc = meta_gc_prepare(m, "DELETE FROM repo_blobs WHERE digest = ?1", &st)) != 0)
+	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM repo_blobs WHERE digest = ?1", &st)) != 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	if ((rc = meta_gc_exec(m, st, "fsck drop links", links)) != 0)
+	if ((rc = meta_sqlite_gc_exec(m, st, "fsck drop links", links)) != 0)
 		goto fail;
-	if ((rc = meta_gc_prepare(m, "DELETE FROM blobs WHERE digest = ?1", &st)) != 0)
+	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM blobs WHERE digest = ?1", &st)) != 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	if ((rc = meta_gc_exec(m, st, "fsck drop blob", NULL)) != 0)
+	if ((rc = meta_sqlite_gc_exec(m, st, "fsck drop blob", NULL)) != 0)
 		goto fail;
-	if ((rc = meta_commit(m)) != 0)
+	if ((rc = meta_sqlite_commit(m)) != 0)
 		goto fail;
 	return 0;
 fail:
-	meta_rollback(m);
+	meta_sqlite_rollback(m);
 	return rc;
 }
 
@@ -1547,23 +1530,23 @@ fail:
  * of such a link references it. */
 
 static int
-meta_proxy_prepare(struct meta *m, const char *sql, sqlite3_stmt **st)
+meta_sqlite_proxy_prepare(struct meta_conn *m, const char *sql, sqlite3_stmt **st)
 {
 	if (sqlite3_prepare_v2(m->db, sql, -1, st, NULL) != SQLITE_OK) {
 		*st = NULL;
-		return meta_fail(m, sql);
+		return meta_sqlite_fail(m, sql);
 	}
 	return 0;
 }
 
 /* Step a statement that returns no rows, then finalize it. */
 static int
-meta_proxy_exec(struct meta *m, sqlite3_stmt *st, const char *what)
+meta_sqlite_proxy_exec(struct meta_conn *m, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		rc = meta_fail(m, what);
+		rc = meta_sqlite_fail(m, what);
 		sqlite3_finalize(st);
 		return rc;
 	}
@@ -1571,15 +1554,16 @@ meta_proxy_exec(struct meta *m, sqlite3_stmt *st, const char *what)
 	return 0;
 }
 
-int
-meta_proxy_repo(struct meta *m, const char *repo, char proxy[META_PROXY_NAME_MAX], int *local)
+static int
+meta_sqlite_proxy_repo(struct meta_conn *m, const char *repo, char proxy[META_PROXY_NAME_MAX],
+    int *local)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	*local = 0;
 	proxy[0] = '\0';
-	if ((rc = meta_proxy_prepare(m, "SELECT r.proxy, "
+	if ((rc = meta_sqlite_proxy_prepare(m, "SELECT r.proxy, "
 	    "EXISTS (SELECT 1 FROM manifests WHERE repo_id = r.id) OR "
 	    "EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = r.id) OR "
 	    "EXISTS (SELECT 1 FROM tags WHERE repo_id = r.id) "
@@ -1588,12 +1572,12 @@ meta_proxy_repo(struct meta *m, const char *repo, char proxy[META_PROXY_NAME_MAX
 	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		meta_copy_col(st, 0, proxy, META_PROXY_NAME_MAX);
+		meta_sqlite_copy_col(st, 0, proxy, META_PROXY_NAME_MAX);
 		*local = proxy[0] == '\0' && sqlite3_column_int(st, 1) != 0;
 		sqlite3_finalize(st);
 		return 0;
 	}
-	rc = rc == SQLITE_DONE ? -ERR_NAME_UNKNOWN : meta_fail(m, "proxy repository");
+	rc = rc == SQLITE_DONE ? -ERR_NAME_UNKNOWN : meta_sqlite_fail(m, "proxy repository");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -1603,76 +1587,77 @@ meta_proxy_repo(struct meta *m, const char *repo, char proxy[META_PROXY_NAME_MAX
  * insert); a repository is marked as the proxy's if nothing else claimed
  * it. */
 static int
-meta_proxy_link_tx(struct meta *m, const char *repo, const char *proxy, const char *digest,
-    uint64_t size)
+meta_sqlite_proxy_link_tx(struct meta_conn *m, const char *repo, const char *proxy,
+    const char *digest, uint64_t size)
 {
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_repo_id(m, repo, 1, &id)) != 0)
+	if ((rc = meta_sqlite_repo_id(m, repo, 1, &id)) != 0)
 		return rc;
-	if ((rc = meta_proxy_prepare(m, "UPDATE repositories SET proxy = ?2 "
+	if ((rc = meta_sqlite_proxy_prepare(m, "UPDATE repositories SET proxy = ?2 "
 	    "WHERE id = ?1 AND proxy = ''", &st)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, proxy, -1, SQLITE_STATIC);
-	if ((rc = meta_proxy_exec(m, st, "mark proxy repository")) != 0)
+	if ((rc = meta_sqlite_proxy_exec(m, st, "mark proxy repository")) != 0)
 		return rc;
-	if ((rc = meta_proxy_prepare(m, "INSERT INTO blobs(digest, size, created, cached, "
+	if ((rc = meta_sqlite_proxy_prepare(m, "INSERT INTO blobs(digest, size, created, cached, "
 	    "last_pulled) VALUES (?1, ?2, ?3, 1, ?3) "
 	    "ON CONFLICT(digest) DO UPDATE SET last_pulled = excluded.last_pulled", &st)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
-	sqlite3_bind_int64(st, 3, meta_now());
-	if ((rc = meta_proxy_exec(m, st, "insert cached blob")) != 0)
+	sqlite3_bind_int64(st, 3, meta_sqlite_now());
+	if ((rc = meta_sqlite_proxy_exec(m, st, "insert cached blob")) != 0)
 		return rc;
-	if ((rc = meta_proxy_prepare(m, "INSERT INTO repo_blobs(repo_id, digest, created, cached) "
+	if ((rc = meta_sqlite_proxy_prepare(m, "INSERT INTO repo_blobs(repo_id, digest, created, cached) "
 	    "VALUES (?1, ?2, ?3, 1) ON CONFLICT DO UPDATE SET created = excluded.created", &st)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
-	return meta_proxy_exec(m, st, "insert cached link");
+	sqlite3_bind_int64(st, 3, meta_sqlite_now());
+	return meta_sqlite_proxy_exec(m, st, "insert cached link");
 }
 
-int
-meta_proxy_link(struct meta *m, const char *repo, const char *proxy, const char *digest,
+static int
+meta_sqlite_proxy_link(struct meta_conn *m, const char *repo, const char *proxy, const char *digest,
     uint64_t size)
 {
 	int rc;
 
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
-	if ((rc = meta_proxy_link_tx(m, repo, proxy, digest, size)) != 0 ||
-	    (rc = meta_commit(m)) != 0)
-		meta_rollback(m);
+	if ((rc = meta_sqlite_proxy_link_tx(m, repo, proxy, digest, size)) != 0 ||
+	    (rc = meta_sqlite_commit(m)) != 0)
+		meta_sqlite_rollback(m);
 	return rc;
 }
 
-int
-meta_proxy_blob_finish(struct meta *m, const char *id, const char *repo, const char *proxy,
-    const char *digest, uint64_t size)
+static int
+meta_sqlite_proxy_blob_finish(struct meta_conn *m, const char *id, const char *repo,
+    const char *proxy, const char *digest, uint64_t size)
 {
 	int rc;
 
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
-	if ((rc = meta_upload_delete_tx(m, id)) != 0 ||
-	    (rc = meta_proxy_link_tx(m, repo, proxy, digest, size)) != 0 ||
-	    (rc = meta_commit(m)) != 0)
-		meta_rollback(m);
+	if ((rc = meta_sqlite_upload_delete(m, id)) != 0 ||
+	    (rc = meta_sqlite_proxy_link_tx(m, repo, proxy, digest, size)) != 0 ||
+	    (rc = meta_sqlite_commit(m)) != 0)
+		meta_sqlite_rollback(m);
 	return rc;
 }
 
-int
-meta_proxy_tag_checked(struct meta *m, const char *repo, const char *tag, int64_t *checked)
+static int
+meta_sqlite_proxy_tag_checked(struct meta_conn *m, const char *repo, const char *tag,
+    int64_t *checked)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_proxy_prepare(m, "SELECT t.checked FROM tags t JOIN repositories r "
+	if ((rc = meta_sqlite_proxy_prepare(m, "SELECT t.checked FROM tags t JOIN repositories r "
 	    "ON r.id = t.repo_id WHERE r.name = ?1 AND t.name = ?2", &st)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
@@ -1683,39 +1668,40 @@ meta_proxy_tag_checked(struct meta *m, const char *repo, const char *tag, int64_
 		sqlite3_finalize(st);
 		return 0;
 	}
-	rc = rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_fail(m, "tag checked");
+	rc = rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_sqlite_fail(m, "tag checked");
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int
-meta_proxy_tag_set_checked(struct meta *m, const char *repo, const char *tag, int64_t when)
+static int
+meta_sqlite_proxy_tag_set_checked(struct meta_conn *m, const char *repo, const char *tag,
+    int64_t when)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_proxy_prepare(m, "UPDATE tags SET checked = ?3 WHERE name = ?2 AND "
+	if ((rc = meta_sqlite_proxy_prepare(m, "UPDATE tags SET checked = ?3 WHERE name = ?2 AND "
 	    "repo_id = (SELECT id FROM repositories WHERE name = ?1)", &st)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)when);
-	return meta_proxy_exec(m, st, "set tag checked");
+	return meta_sqlite_proxy_exec(m, st, "set tag checked");
 }
 
-int
-meta_proxy_touch(struct meta *m, const char *digest)
+static int
+meta_sqlite_proxy_touch(struct meta_conn *m, const char *digest)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	/* At most one write per blob per second, and none for local ones. */
-	if ((rc = meta_proxy_prepare(m, "UPDATE blobs SET last_pulled = ?2 "
+	if ((rc = meta_sqlite_proxy_prepare(m, "UPDATE blobs SET last_pulled = ?2 "
 	    "WHERE digest = ?1 AND cached = 1 AND last_pulled < ?2", &st)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, meta_now());
-	return meta_proxy_exec(m, st, "touch cached blob");
+	sqlite3_bind_int64(st, 2, meta_sqlite_now());
+	return meta_sqlite_proxy_exec(m, st, "touch cached blob");
 }
 
 /* Whether a cached blob may go: nothing local holds or references it. */
@@ -1725,13 +1711,13 @@ meta_proxy_touch(struct meta *m, const char *digest)
 	"manifest_refs mr JOIN repo_blobs rb ON rb.repo_id = mr.repo_id AND rb.digest = mr.digest " \
 	"WHERE mr.ref = b.digest AND rb.cached = 0)"
 
-int
-meta_proxy_cached_bytes(struct meta *m, uint64_t *bytes)
+static int
+meta_sqlite_proxy_cached_bytes(struct meta_conn *m, uint64_t *bytes)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_proxy_prepare(m, "SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE "
+	if ((rc = meta_sqlite_proxy_prepare(m, "SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE "
 	    "b.cached = 1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb "
 	    "WHERE rb.digest = b.digest AND rb.cached = 0)", &st)) != 0)
 		return rc;
@@ -1741,34 +1727,35 @@ meta_proxy_cached_bytes(struct meta *m, uint64_t *bytes)
 		sqlite3_finalize(st);
 		return 0;
 	}
-	rc = meta_fail(m, "cached bytes");
+	rc = meta_sqlite_fail(m, "cached bytes");
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int
-meta_proxy_evict_next(struct meta *m, char digest[META_PROXY_DIGEST_MAX], uint64_t *size)
+static int
+meta_sqlite_proxy_evict_next(struct meta_conn *m, char digest[META_PROXY_DIGEST_MAX],
+    uint64_t *size)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_proxy_prepare(m, "SELECT b.digest, b.size FROM blobs b WHERE "
+	if ((rc = meta_sqlite_proxy_prepare(m, "SELECT b.digest, b.size FROM blobs b WHERE "
 	    META_PROXY_EVICTABLE " ORDER BY b.last_pulled, b.created, b.digest LIMIT 1", &st)) != 0)
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		meta_copy_col(st, 0, digest, META_PROXY_DIGEST_MAX);
+		meta_sqlite_copy_col(st, 0, digest, META_PROXY_DIGEST_MAX);
 		*size = (uint64_t)sqlite3_column_int64(st, 1);
 		sqlite3_finalize(st);
 		return 0;
 	}
-	rc = rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "eviction candidate");
+	rc = rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_sqlite_fail(m, "eviction candidate");
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int
-meta_proxy_evict(struct meta *m, const char *digest)
+static int
+meta_sqlite_proxy_evict(struct meta_conn *m, const char *digest)
 {
 	static const char *const drop[] = {
 		"DELETE FROM tags WHERE digest = ?1",
@@ -1780,48 +1767,109 @@ meta_proxy_evict(struct meta *m, const char *digest)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_begin(m)) != 0)
+	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
 	/* Checked again under the write lock: a push or mount may have made
 	 * it local since it was chosen. */
-	if ((rc = meta_proxy_prepare(m, "SELECT 1 FROM blobs b WHERE b.digest = ?1 AND "
+	if ((rc = meta_sqlite_proxy_prepare(m, "SELECT 1 FROM blobs b WHERE b.digest = ?1 AND "
 	    META_PROXY_EVICTABLE, &st)) != 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW) {
-		rc = rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "eviction check");
+		rc = rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_sqlite_fail(m, "eviction check");
 		goto fail;
 	}
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
-		if ((rc = meta_proxy_prepare(m, drop[i], &st)) != 0)
+		if ((rc = meta_sqlite_proxy_prepare(m, drop[i], &st)) != 0)
 			goto fail;
 		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-		if ((rc = meta_proxy_exec(m, st, drop[i])) != 0)
+		if ((rc = meta_sqlite_proxy_exec(m, st, drop[i])) != 0)
 			goto fail;
 	}
-	if ((rc = meta_commit(m)) != 0)
+	if ((rc = meta_sqlite_commit(m)) != 0)
 		goto fail;
 	return 0;
 fail:
-	meta_rollback(m);
+	meta_sqlite_rollback(m);
 	return rc;
 }
 
-int
-meta_proxy_ref_known(struct meta *m, const char *repo, const char *digest)
+static int
+meta_sqlite_proxy_ref_known(struct meta_conn *m, const char *repo, const char *digest)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_proxy_prepare(m, "SELECT 1 FROM manifest_refs mr JOIN repositories r "
+	if ((rc = meta_sqlite_proxy_prepare(m, "SELECT 1 FROM manifest_refs mr JOIN repositories r "
 	    "ON r.id = mr.repo_id WHERE r.name = ?1 AND mr.ref = ?2 LIMIT 1", &st)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	rc = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "proxy reference");
+	rc = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN :
+	    meta_sqlite_fail(m, "proxy reference");
 	sqlite3_finalize(st);
 	return rc;
 }
+
+const struct meta_ops meta_sqlite_ops = {
+	.name = "sqlite",
+	.open = meta_sqlite_open,
+	.close = meta_sqlite_close,
+	.schema_version = meta_sqlite_schema_version,
+	.busy_retries = meta_sqlite_busy_retries,
+	.stats = meta_sqlite_stats,
+	.repo_exists = meta_sqlite_repo_exists,
+	.blob_link = meta_sqlite_blob_link,
+	.blob_get = meta_sqlite_blob_get,
+	.blob_unlink = meta_sqlite_blob_unlink,
+	.blob_mount = meta_sqlite_blob_mount,
+	.blob_find_repo = meta_sqlite_blob_find_repo,
+	.upload_open = meta_sqlite_upload_open,
+	.upload_touch = meta_sqlite_upload_touch,
+	.upload_get = meta_sqlite_upload_get,
+	.upload_set_size = meta_sqlite_upload_set_size,
+	.upload_delete = meta_sqlite_upload_delete,
+	.upload_finish = meta_sqlite_upload_finish,
+	.manifest_put = meta_sqlite_manifest_put,
+	.manifest_get = meta_sqlite_manifest_get,
+	.tag_get = meta_sqlite_tag_get,
+	.manifest_delete = meta_sqlite_manifest_delete,
+	.tag_delete = meta_sqlite_tag_delete,
+	.tag_list = meta_sqlite_tag_list,
+	.repo_list = meta_sqlite_repo_list,
+	.referrers = meta_sqlite_referrers,
+	.gc_reset = meta_sqlite_gc_reset,
+	.read_begin = meta_sqlite_gc_read_begin,
+	.read_end = meta_sqlite_gc_read_end,
+	.gc_manifests = meta_sqlite_gc_manifests,
+	.gc_tags = meta_sqlite_gc_tags,
+	.gc_children = meta_sqlite_gc_children,
+	.gc_tag_delete = meta_sqlite_gc_tag_delete,
+	.gc_manifest_delete = meta_sqlite_gc_manifest_delete,
+	.gc_dry_manifest = meta_sqlite_gc_dry_manifest,
+	.gc_dry_link = meta_sqlite_gc_dry_link,
+	.gc_links = meta_sqlite_gc_links,
+	.gc_link_delete = meta_sqlite_gc_link_delete,
+	.gc_blobs = meta_sqlite_gc_blobs,
+	.gc_blob_delete = meta_sqlite_gc_blob_delete,
+	.gc_blob_exists = meta_sqlite_gc_blob_exists,
+	.gc_uploads = meta_sqlite_gc_uploads,
+	.gc_upload_delete = meta_sqlite_gc_upload_delete,
+	.gc_upload_exists = meta_sqlite_gc_upload_exists,
+	.fsck_blobs = meta_sqlite_fsck_blobs,
+	.fsck_refs = meta_sqlite_fsck_refs,
+	.fsck_drop_blob = meta_sqlite_fsck_drop_blob,
+	.proxy_repo = meta_sqlite_proxy_repo,
+	.proxy_link = meta_sqlite_proxy_link,
+	.proxy_blob_finish = meta_sqlite_proxy_blob_finish,
+	.proxy_tag_checked = meta_sqlite_proxy_tag_checked,
+	.proxy_tag_set_checked = meta_sqlite_proxy_tag_set_checked,
+	.proxy_touch = meta_sqlite_proxy_touch,
+	.proxy_cached_bytes = meta_sqlite_proxy_cached_bytes,
+	.proxy_evict_next = meta_sqlite_proxy_evict_next,
+	.proxy_evict = meta_sqlite_proxy_evict,
+	.proxy_ref_known = meta_sqlite_proxy_ref_known,
+};
