@@ -30,6 +30,10 @@ struct config_section {
 	int nkv;
 };
 
+/* [metadata] backend: which implementation of the metadata store (meta.h)
+ * a struct meta talks to. */
+enum config_meta_backend { CONFIG_META_SQLITE = 0 };
+
 /* [gc] untagged: what happens to manifests no tag points at. */
 enum config_untagged { CONFIG_UNTAGGED_KEEP = 0, CONFIG_UNTAGGED_DELETE = 1 };
 
@@ -57,6 +61,8 @@ struct config {
 	int upload_expiry;		/* seconds an idle upload session lives */
 	int sparse;			/* accept manifests whose references are absent */
 	int auto_mount;			/* mount without from= looks in other repositories */
+	/* [metadata] */
+	int meta_backend;		/* enum config_meta_backend */
 	/* [limits] */
 	long long max_manifest_size;
 	long long max_body_memory;	/* bytes of bodies buffered whole, in all */

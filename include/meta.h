@@ -2,10 +2,22 @@
  * holds, upload sessions, manifests, tags and references.
  *
  * This is the seam for metadata backends: handlers see only these functions
- * and plain C types.  The SQLite backend (meta.c) keeps <root>/meta.db in WAL
- * mode with a schema version and forward migrations.  A struct meta is one
- * connection and belongs to one thread; each worker opens its own.
- * Functions return 0 or a negated reg_error and block on disk I/O. */
+ * and plain C types.  meta.c calls through to the backend [metadata]
+ * backend names (meta_backend.h: SQLite in meta_sqlite.c, which keeps
+ * <root>/meta.db).  A struct meta is one connection and belongs to one
+ * thread; each worker opens its own.  Calls block on the database.
+ *
+ * Every function returning int returns 0 or a negated reg_error; besides
+ * the ones named at each, any may fail with
+ *   -ERR_UNAVAILABLE  the database is unreachable or a lock or conflict
+ *                     outlasted the backend's waiting; the call was rolled
+ *                     back (XXX but for a COMMIT cut off: meta_backend.h),
+ *                     so retry later (a request answers 503);
+ *   -ERR_NO_SPACE     the database's disk is full (507);
+ *   -ERR_INTERNAL     anything else (500).
+ * Each call is atomic on its own (the ones that write several rows do so in
+ * one transaction); meta_gc_read_begin/_end is the one transaction callers
+ * hold across calls, a read snapshot. */
 #ifndef OCIREGD_META_H
 #define OCIREGD_META_H
 
@@ -14,14 +26,18 @@
 
 #include "reference.h"
 
+struct config;
 struct meta;
 
-/* Open (creating and migrating) <root>/meta.db.  NULL on failure (logged). */
-struct meta *meta_open(const char *root);
+/* Connect to the metadata store cfg names ([metadata] backend; SQLite:
+ * open, creating and migrating, <root>/meta.db).  cfg need not outlive the
+ * call.  NULL on failure (logged). */
+struct meta *meta_open(const struct config *cfg);
 void meta_close(struct meta *m);
 /* Schema version of the open database. */
 int meta_schema_version(struct meta *m);
-/* Times this connection waited for a lock (metrics). */
+/* Times this connection waited for a lock or retried (metrics); may be
+ * called from another thread. */
 uint64_t meta_busy_retries(struct meta *m);
 /* Upload sessions, blobs and blob bytes (metrics, readiness): 0 or error. */
 int meta_stats(struct meta *m, uint64_t *uploads, uint64_t *blobs, uint64_t *bytes);
@@ -154,7 +170,7 @@ typedef int (*meta_gc_fn)(void *arg, const struct meta_gc_row *row);
  * out what it has already counted as removed.  Call before each run. */
 int meta_gc_reset(struct meta *m);
 /* Begin / end one read transaction: every listing in between sees the
- * same snapshot (WAL), while writers go on. */
+ * same snapshot (SQLite: WAL), while writers go on. */
 int meta_gc_read_begin(struct meta *m);
 void meta_gc_read_end(struct meta *m);
 /* Manifests: digest, aux = subject ("" if none), size, time = created;

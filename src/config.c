@@ -21,7 +21,12 @@
 
 enum config_type {
 	CT_STRING, CT_OPTSTR, CT_INT, CT_SIZE, CT_DURATION, CT_LOGLEVEL, CT_BOOL, CT_LISTEN,
-	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED, CT_LIST, CT_BACKEND
+	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED, CT_LIST, CT_BACKEND, CT_METABACKEND
+};
+
+/* Names of [metadata] backend values, by enum config_meta_backend. */
+static const char *const config_meta_backends[] = {
+	[CONFIG_META_SQLITE] = "sqlite",
 };
 
 struct config_key {
@@ -71,6 +76,8 @@ static const struct config_key config_keys[] = {
 	    "mirrors); fetching what is missing answers 404."},
 	{"storage", "auto_mount", CT_BOOL, F(auto_mount), "true", 0, 1,
 	    "Mount without from= takes the blob from any repository the client may pull."},
+	{"metadata", "backend", CT_METABACKEND, F(meta_backend), "sqlite", 0, 0,
+	    "Metadata store: sqlite (root/meta.db).  Changing it takes effect at the next start."},
 	{"limits", "max_manifest_size", CT_SIZE, F(max_manifest_size), "4M", 1024, 1LL << 30,
 	    "Largest manifest body accepted."},
 	{"limits", "max_body_memory", CT_SIZE, F(max_body_memory), "64M", 64 * 1024, 1LL << 40,
@@ -435,6 +442,22 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 			return -1;
 		}
 		return 0;
+	case CT_METABACKEND: {
+		char names[128] = "";
+		size_t len = 0;
+
+		for (size_t i = 0; i < sizeof(config_meta_backends) / sizeof(config_meta_backends[0]); i++) {
+			if (strcmp(v, config_meta_backends[i]) == 0) {
+				*(int *)field = (int)i;
+				return 0;
+			}
+			if (len < sizeof(names))
+				len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+				    i > 0 ? ", " : "", config_meta_backends[i]);
+		}
+		config_fail(p, k->section, k->key, "'%s' is not one of %s", v, names);
+		return -1;
+	}
 	case CT_LOGLEVEL:
 		if (log_level_parse(v, &lv) != 0) {
 			config_fail(p, k->section, k->key, "'%s' is not one of debug, info, warn, error", v);
@@ -786,6 +809,7 @@ config_type_name(enum config_type t)
 	case CT_OPTSTR: return "string, may be empty";
 	case CT_ANON: return "none|pull";
 	case CT_UNTAGGED: return "keep|delete";
+	case CT_METABACKEND: return "sqlite";
 	case CT_ACCESSLOG: return "off|text|json";
 	case CT_BACKEND: return "backend";
 	case CT_OPTLISTEN: return "address, may be empty";

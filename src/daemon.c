@@ -109,7 +109,7 @@ daemon_worker_new(void *arg, int id, struct event_base *base, void *app)
 	if ((w->manifests = cache_new((size_t)d->cfg->manifest_cache_size / (size_t)d->set.n,
 	    (size_t)d->cfg->max_manifest_size)) == NULL)
 		return NULL;
-	if ((w->meta = meta_open(d->cfg->root)) == NULL)
+	if ((w->meta = meta_open(d->cfg)) == NULL)
 		return NULL;
 	return w;
 }
@@ -241,7 +241,7 @@ daemon_serve(const struct config *cfg)
 	}
 	/* Open once here so a broken database fails start-up with a clear
 	 * message before any listener exists. */
-	if ((meta = meta_open(cfg->root)) == NULL) {
+	if ((meta = meta_open(cfg)) == NULL) {
 		auth_free(auth);
 		store_close(store);
 		return EXIT_STORAGE;

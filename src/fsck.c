@@ -437,7 +437,7 @@ fsck_command(const struct config *cfg, int repair)
 	opt.progress = isatty(STDOUT_FILENO);
 	if ((s = store_open_backend(cfg->storage_backend, cfg->root, cfg->sync)) == NULL)
 		return -1;
-	if ((m = meta_open(cfg->root)) == NULL) {
+	if ((m = meta_open(cfg)) == NULL) {
 		store_close(s);
 		return -1;
 	}

@@ -1462,7 +1462,7 @@ gc_command(const struct config *cfg, int dry_run)
 	opt.progress = isatty(STDOUT_FILENO);
 	if ((s = store_open_backend(cfg->storage_backend, cfg->root, cfg->sync)) == NULL)
 		return -1;
-	if ((m = meta_open(cfg->root)) == NULL) {
+	if ((m = meta_open(cfg)) == NULL) {
 		store_close(s);
 		return -1;
 	}
@@ -1509,7 +1509,7 @@ gc_runner_main(void *arg)
 		if (r->stop)
 			break;
 		pthread_mutex_unlock(&r->mu);
-		if (m == NULL && (m = meta_open(r->cfg->root)) == NULL)
+		if (m == NULL && (m = meta_open(r->cfg)) == NULL)
 			log_error("gc: cannot open the metadata; trying again in %d s", r->cfg->gc_interval);
 		if (m != NULL) {
 			t = gc_now_mono();

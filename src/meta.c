@@ -1,401 +1,56 @@
 /* SPDX-License-Identifier: ISC
- * meta.c — SQLite metadata backend.  WAL mode so readers never wait for the
- * writer; every multi-row change in one BEGIN IMMEDIATE transaction; prepared
- * statements cached per connection; a schema version in PRAGMA user_version
- * with forward migrations applied at open.
+ * meta.c — the metadata store's dispatch layer: meta_open picks the backend
+ * [metadata] backend names, once, and every meta_* call goes through its
+ * table of operations (meta_backend.h) to the backend's own connection.
+ * Handlers, gc, fsck and the proxy see only meta.h; the backends see only
+ * their own state.  Adding a backend is a struct meta_ops, a value of
+ * enum config_meta_backend, and a line in meta_backends below.
  *
- * Ordering with the blob store: a row that names a blob is written only
- * after the blob file is in place (store.c), so no row ever points at a file
- * that may not exist.
+ * Nothing is retried here: a backend knows which of its failures are worth
+ * waiting out (SQLite's busy handler already waits), and the rest go up as
+ * -ERR_UNAVAILABLE for the client to retry.
  */
-#include <limits.h>
-#include <sqlite3.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "errors.h"
+#include "config.h"
 #include "log.h"
 #include "meta.h"
-
-enum meta_stmt {
-	S_REPO_ID,
-	S_REPO_INSERT,
-	S_BLOB_INSERT,
-	S_REPO_BLOB_INSERT,
-	S_REPO_BLOB_GET,
-	S_REPO_BLOB_DELETE,
-	S_BLOB_FIND_REPO,
-	S_UPLOAD_INSERT,
-	S_UPLOAD_GET,
-	S_UPLOAD_SET_SIZE,
-	S_UPLOAD_DELETE,
-	S_UPLOAD_OPEN,
-	S_UPLOAD_COUNT_CLIENT,
-	S_UPLOAD_COUNT_OWNER,
-	S_UPLOAD_TOUCH,
-	S_MANIFEST_INSERT,
-	S_MANIFEST_GET,
-	S_REF_INSERT,
-	S_TAG_UPSERT,
-	S_TAG_GET,
-	S_MANIFEST_DELETE,
-	S_REFS_DELETE,
-	S_TAGS_DELETE_DIGEST,
-	S_TAG_DELETE,
-	S_TAG_LIST,
-	S_REPO_LIST,
-	S_REFERRERS,
-	S_REFERRERS_TYPE,
-	S_BLOB_MOUNT,
-	S_REPO_BLOB_DELETE_ID,
-	S_REF_CHECK_BLOB,
-	S_REF_CHECK_MANIFEST,
-	S_BEGIN,
-	S_COMMIT,
-	S_ROLLBACK,
-	S_COUNT
-};
-
-static const char *const meta_sql[S_COUNT] = {
-	[S_REPO_ID] = "SELECT id FROM repositories WHERE name = ?1",
-	[S_REPO_INSERT] = "INSERT INTO repositories(name, created) VALUES (?1, ?2) "
-	    "ON CONFLICT(name) DO NOTHING",
-	[S_BLOB_INSERT] = "INSERT INTO blobs(digest, size, created) VALUES (?1, ?2, ?3) "
-	    "ON CONFLICT(digest) DO NOTHING",
-	/* A link pushed or mounted again is new again: garbage collection
-	 * spares links younger than [gc] grace. */
-	[S_REPO_BLOB_INSERT] = "INSERT INTO repo_blobs(repo_id, digest, created) VALUES (?1, ?2, ?3) "
-	    "ON CONFLICT DO UPDATE SET created = excluded.created",
-	[S_REPO_BLOB_GET] = "SELECT b.size FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
-	    "JOIN blobs b ON b.digest = rb.digest WHERE r.name = ?1 AND rb.digest = ?2",
-	[S_REPO_BLOB_DELETE] = "DELETE FROM repo_blobs WHERE digest = ?2 AND repo_id = "
-	    "(SELECT id FROM repositories WHERE name = ?1)",
-	[S_BLOB_FIND_REPO] = "SELECT r.name FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
-	    "WHERE rb.digest = ?1 AND r.name <> ?2 LIMIT 1",
-	[S_UPLOAD_INSERT] = "INSERT INTO uploads(id, repo, size, created, updated) VALUES (?1, ?2, 0, ?3, ?3)",
-	[S_UPLOAD_GET] = "SELECT repo, size, alg FROM uploads WHERE id = ?1",
-	[S_UPLOAD_SET_SIZE] = "UPDATE uploads SET size = ?2, updated = ?3 WHERE id = ?1",
-	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
-	[S_UPLOAD_OPEN] = "INSERT INTO uploads(id, repo, size, created, updated, client, owner, alg) "
-	    "VALUES (?1, ?2, 0, ?3, ?3, ?4, ?5, ?6)",
-	/* Bounded counts: the cap is all we need to know, and a client
-	 * that holds many sessions must not make each POST scan them all. */
-	[S_UPLOAD_COUNT_CLIENT] = "SELECT count(*) FROM (SELECT 1 FROM uploads WHERE client = ?1 LIMIT ?2)",
-	[S_UPLOAD_COUNT_OWNER] = "SELECT count(*) FROM (SELECT 1 FROM uploads WHERE owner = ?1 LIMIT ?2)",
-	[S_UPLOAD_TOUCH] = "UPDATE uploads SET updated = ?2 WHERE id = ?1",
-	[S_MANIFEST_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, subject, "
-	    "size, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-	    "ON CONFLICT DO UPDATE SET created = excluded.created",
-	[S_MANIFEST_GET] = "SELECT m.media_type, m.artifact_type, m.subject, m.size FROM manifests m "
-	    "WHERE m.repo_id = ?1 AND m.digest = ?2",
-	[S_REF_INSERT] = "INSERT INTO manifest_refs(repo_id, digest, ref, is_manifest) "
-	    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-	[S_TAG_UPSERT] = "INSERT INTO tags(repo_id, name, digest, updated) VALUES (?1, ?2, ?3, ?4) "
-	    "ON CONFLICT(repo_id, name) DO UPDATE SET digest = excluded.digest, updated = excluded.updated",
-	[S_TAG_GET] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size FROM tags t "
-	    "JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest "
-	    "WHERE t.repo_id = ?1 AND t.name = ?2",
-	[S_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2",
-	[S_REFS_DELETE] = "DELETE FROM manifest_refs WHERE repo_id = ?1 AND digest = ?2",
-	[S_TAGS_DELETE_DIGEST] = "DELETE FROM tags WHERE repo_id = ?1 AND digest = ?2",
-	[S_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2",
-	[S_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
-	/* A repository exists while it holds anything: a manifest or a blob
-	 * link (pushed or mounted), as in distribution and zot.  Its row
-	 * outlives its content (rows are never deleted), so the emptied
-	 * ones are left out here; an upload session alone makes no row. */
-	[S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > ?1 AND "
-	    "(EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = r.id) OR "
-	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)) ORDER BY name LIMIT ?2",
-	[S_REFERRERS] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = ?1 AND subject = ?2 ORDER BY digest",
-	[S_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = ?1 AND subject = ?2 AND artifact_type = ?3 ORDER BY digest",
-	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
-	    "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM repo_blobs rb JOIN repositories r "
-	    "ON r.id = rb.repo_id WHERE r.name = ?4 AND rb.digest = ?2) "
-	    "ON CONFLICT DO UPDATE SET created = excluded.created",
-	[S_REPO_BLOB_DELETE_ID] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
-	[S_REF_CHECK_BLOB] = "SELECT 1 FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
-	[S_REF_CHECK_MANIFEST] = "SELECT 1 FROM manifests WHERE repo_id = ?1 AND digest = ?2",
-	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
-};
-
-/* Forward migrations: meta_migrations[i] takes the schema from version i to
- * i + 1.  Never edit a released step; append a new one. */
-static const char *const meta_migrations[] = {
-	/* 0 -> 1 */
-	"CREATE TABLE repositories ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  created INTEGER NOT NULL);"
-	"CREATE TABLE blobs ("
-	"  digest TEXT PRIMARY KEY,"
-	"  size INTEGER NOT NULL,"
-	"  created INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE repo_blobs ("
-	"  repo_id INTEGER NOT NULL REFERENCES repositories(id),"
-	"  digest TEXT NOT NULL REFERENCES blobs(digest),"
-	"  created INTEGER NOT NULL,"
-	"  PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
-	"CREATE INDEX repo_blobs_digest ON repo_blobs(digest);"
-	"CREATE TABLE uploads ("
-	"  id TEXT PRIMARY KEY,"
-	"  repo TEXT NOT NULL,"
-	"  size INTEGER NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  updated INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE manifests ("
-	"  repo_id INTEGER NOT NULL REFERENCES repositories(id),"
-	"  digest TEXT NOT NULL,"
-	"  media_type TEXT NOT NULL,"
-	"  artifact_type TEXT NOT NULL DEFAULT '',"
-	"  subject TEXT NOT NULL DEFAULT '',"
-	"  size INTEGER NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
-	"CREATE INDEX manifests_subject ON manifests(repo_id, subject) WHERE subject <> '';"
-	"CREATE INDEX manifests_digest ON manifests(digest);"
-	"CREATE TABLE manifest_refs ("
-	"  repo_id INTEGER NOT NULL,"
-	"  digest TEXT NOT NULL,"
-	"  ref TEXT NOT NULL,"
-	"  is_manifest INTEGER NOT NULL,"
-	"  PRIMARY KEY (repo_id, digest, ref)) WITHOUT ROWID;"
-	"CREATE INDEX manifest_refs_ref ON manifest_refs(ref);"
-	"CREATE TABLE tags ("
-	"  repo_id INTEGER NOT NULL REFERENCES repositories(id),"
-	"  name TEXT NOT NULL,"
-	"  digest TEXT NOT NULL,"
-	"  updated INTEGER NOT NULL,"
-	"  PRIMARY KEY (repo_id, name)) WITHOUT ROWID;"
-	"CREATE INDEX tags_digest ON tags(repo_id, digest);",
-	/* 1 -> 2: the pull-through cache (proxy.c).  A repository filled from
-	 * an upstream names its [proxy] section; blobs and links it brought
-	 * are `cached` (evictable under [cache] max_size, least recently
-	 * pulled first); a cached tag remembers when the upstream last
-	 * confirmed it. */
-	"ALTER TABLE repositories ADD COLUMN proxy TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE blobs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE blobs ADD COLUMN last_pulled INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE repo_blobs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE tags ADD COLUMN checked INTEGER NOT NULL DEFAULT 0;"
-	"CREATE INDEX blobs_cached ON blobs(last_pulled, created) WHERE cached = 1;",
-	/* 2 -> 3: who opened each upload session (client address, and the
-	 * authenticated user or ''), so that open sessions can be capped per
-	 * client and per user across restarts ([limits] max_sessions_per_*).
-	 * Sessions from before the upgrade belong to nobody and count
-	 * against no one until they finish or expire. */
-	"ALTER TABLE uploads ADD COLUMN client TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
-	"CREATE INDEX uploads_client ON uploads(client) WHERE client <> '';"
-	"CREATE INDEX uploads_owner ON uploads(owner) WHERE owner <> '';",
-	/* 3 -> 4: the digest algorithm a session was opened with
-	 * (?digest-algorithm=, distribution-spec end-4c), so that a session
-	 * resumed after a restart is hashed again the same way.  '' is a
-	 * session that named none: hashed as sha256, and its closing PUT
-	 * may still name another algorithm (the spool is then re-read). */
-	"ALTER TABLE uploads ADD COLUMN alg TEXT NOT NULL DEFAULT '';",
-};
-
-#define META_SCHEMA_VERSION ((int)(sizeof(meta_migrations) / sizeof(meta_migrations[0])))
+#include "meta_backend.h"
 
 struct meta {
-	sqlite3 *db;
-	uint64_t busy;			/* lock waits, for metrics */
-	sqlite3_stmt *stmt[S_COUNT];
-	char path[PATH_MAX];
+	const struct meta_ops *ops;	/* chosen at open, never changed */
+	struct meta_conn *conn;		/* the backend's connection */
 };
 
-static int
-meta_fail(struct meta *m, const char *what)
-{
-	int code = sqlite3_extended_errcode(m->db);
-
-	log_error("meta: %s: %s (%d)", what, sqlite3_errmsg(m->db), code);
-	if ((code & 0xff) == SQLITE_FULL)
-		return -ERR_NO_SPACE;
-	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
-		return -ERR_UNAVAILABLE;
-	return -ERR_INTERNAL;
-}
-
-/* The cached statement, reset and with bindings cleared. */
-static sqlite3_stmt *
-meta_stmt(struct meta *m, enum meta_stmt s)
-{
-	if (m->stmt[s] == NULL) {
-		if (sqlite3_prepare_v3(m->db, meta_sql[s], -1, SQLITE_PREPARE_PERSISTENT,
-		    &m->stmt[s], NULL) != SQLITE_OK) {
-			meta_fail(m, meta_sql[s]);
-			return NULL;
-		}
-	} else {
-		sqlite3_reset(m->stmt[s]);
-		sqlite3_clear_bindings(m->stmt[s]);
-	}
-	return m->stmt[s];
-}
-
-static int
-meta_exec_stmt(struct meta *m, enum meta_stmt s)
-{
-	sqlite3_stmt *st = meta_stmt(m, s);
-	int rc;
-
-	if (st == NULL)
-		return -ERR_INTERNAL;
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return meta_fail(m, meta_sql[s]);
-	return 0;
-}
-
-static int
-meta_begin(struct meta *m)
-{
-	return meta_exec_stmt(m, S_BEGIN);
-}
-
-static int
-meta_commit(struct meta *m)
-{
-	return meta_exec_stmt(m, S_COMMIT);
-}
-
-static void
-meta_rollback(struct meta *m)
-{
-	if (!sqlite3_get_autocommit(m->db))
-		meta_exec_stmt(m, S_ROLLBACK);
-}
-
-static long long
-meta_now(void)
-{
-	return (long long)time(NULL);
-}
-
-static int
-meta_migrate(struct meta *m)
-{
-	sqlite3_stmt *st;
-	int version = 0;
-	char *err = NULL;
-
-	if (sqlite3_exec(m->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return meta_fail(m, "begin migration");
-	if (sqlite3_prepare_v2(m->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		goto fail;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version > META_SCHEMA_VERSION) {
-		log_error("meta: %s has schema version %d, newer than this ociregd (%d)", m->path,
-		    version, META_SCHEMA_VERSION);
-		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
-		return -ERR_INTERNAL;
-	}
-	for (; version < META_SCHEMA_VERSION; version++) {
-		char pragma[64];
-
-		if (sqlite3_exec(m->db, meta_migrations[version], NULL, NULL, &err) != SQLITE_OK) {
-			log_error("meta: migration %d -> %d: %s", version, version + 1, err);
-			sqlite3_free(err);
-			goto fail;
-		}
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		if (sqlite3_exec(m->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
-			goto fail;
-		log_info("meta: schema migrated to version %d", version + 1);
-	}
-	if (sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		goto fail;
-	return 0;
-fail:
-	meta_fail(m, "migration");
-	sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
-	return -ERR_INTERNAL;
-}
-
-/* Wait for a lock held by another connection: up to ~10 s in short
- * sleeps, counting each wait for the metrics. */
-static int
-meta_busy(void *arg, int n)
-{
-	struct meta *m = arg;
-
-	__atomic_add_fetch(&m->busy, 1, __ATOMIC_RELAXED);
-	if (n >= 2000)
-		return 0;
-	usleep(n < 10 ? 1000 : 5000);
-	return 1;
-}
-
-uint64_t
-meta_busy_retries(struct meta *m)
-{
-	return __atomic_load_n(&m->busy, __ATOMIC_RELAXED);
-}
-
-int
-meta_stats(struct meta *m, uint64_t *uploads, uint64_t *blobs, uint64_t *bytes)
-{
-	sqlite3_stmt *st;
-	int rc = -ERR_INTERNAL;
-
-	if (sqlite3_prepare_v2(m->db, "SELECT (SELECT count(*) FROM uploads), count(*), "
-	    "coalesce(sum(size), 0) FROM blobs", -1, &st, NULL) != SQLITE_OK)
-		return meta_fail(m, "stats");
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*uploads = (uint64_t)sqlite3_column_int64(st, 0);
-		*blobs = (uint64_t)sqlite3_column_int64(st, 1);
-		*bytes = (uint64_t)sqlite3_column_int64(st, 2);
-		rc = 0;
-	} else {
-		rc = meta_fail(m, "stats");
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
+/* By enum config_meta_backend. */
+static const struct meta_ops *const meta_backends[] = {
+	[CONFIG_META_SQLITE] = &meta_sqlite_ops,
+};
 
 struct meta *
-meta_open(const char *root)
+meta_open(const struct config *cfg)
 {
+	const struct meta_ops *ops = NULL;
 	struct meta *m;
 
-	if ((m = calloc(1, sizeof(*m))) == NULL)
+	/* config.c accepts only the names of backends listed here. */
+	if (cfg->meta_backend >= 0 &&
+	    (size_t)cfg->meta_backend < sizeof(meta_backends) / sizeof(meta_backends[0]))
+		ops = meta_backends[cfg->meta_backend];
+	if (ops == NULL) {
+		log_error("meta: no metadata backend %d", cfg->meta_backend);
 		return NULL;
-	snprintf(m->path, sizeof(m->path), "%s/meta.db", root);
-	if (sqlite3_open_v2(m->path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_error("meta: open %s: %s", m->path, m->db ? sqlite3_errmsg(m->db) : "no memory");
-		goto fail;
 	}
-	/* Several workers write through their own connections: wait for the
-	 * lock rather than fail.  synchronous=FULL in WAL mode makes every
-	 * commit durable before the client hears 2xx. */
-	sqlite3_busy_handler(m->db, meta_busy, m);
-	/* A 1 MiB page cache per connection: the hot rows (tags, recent
-	 * blobs) fit, and N workers do not each pin SQLite's 2 MiB default. */
-	if (sqlite3_exec(m->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-1024;",
-	    NULL, NULL, NULL) != SQLITE_OK) {
-		meta_fail(m, "pragmas");
-		goto fail;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		log_error("meta: out of memory");
+		return NULL;
 	}
-	if (meta_migrate(m) != 0)
-		goto fail;
+	m->ops = ops;
+	if ((m->conn = ops->open(cfg)) == NULL) {
+		free(m);
+		return NULL;
+	}
 	return m;
-fail:
-	meta_close(m);
-	return NULL;
 }
 
 void
@@ -403,1425 +58,375 @@ meta_close(struct meta *m)
 {
 	if (m == NULL)
 		return;
-	for (int i = 0; i < S_COUNT; i++)
-		sqlite3_finalize(m->stmt[i]);
-	sqlite3_close(m->db);
+	m->ops->close(m->conn);
 	free(m);
 }
 
 int
 meta_schema_version(struct meta *m)
 {
-	sqlite3_stmt *st;
-	int v = -1;
-
-	if (sqlite3_prepare_v2(m->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return m->ops->schema_version(m->conn);
 }
 
-/* Repository id; with create, inserts it.  0, -ERR_NAME_UNKNOWN or error. */
-static int
-meta_repo_id(struct meta *m, const char *repo, int create, sqlite3_int64 *id)
+uint64_t
+meta_busy_retries(struct meta *m)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if (create) {
-		if ((st = meta_stmt(m, S_REPO_INSERT)) == NULL)
-			return -ERR_INTERNAL;
-		sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, meta_now());
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return meta_fail(m, "insert repository");
-	}
-	if ((st = meta_stmt(m, S_REPO_ID)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return -ERR_NAME_UNKNOWN;
-	return meta_fail(m, "select repository");
+	return m->ops->busy_retries(m->conn);
 }
+
+int
+meta_stats(struct meta *m, uint64_t *uploads, uint64_t *blobs, uint64_t *bytes)
+{
+	return m->ops->stats(m->conn, uploads, blobs, bytes);
+}
+
+/* ---- repositories and blobs ---- */
 
 int
 meta_repo_exists(struct meta *m, const char *repo)
 {
-	sqlite3_int64 id;
-
-	return meta_repo_id(m, repo, 0, &id);
-}
-
-/* The blob and repo_blobs rows, inside the caller's transaction. */
-static int
-meta_blob_link_tx(struct meta *m, const char *repo, const char *digest, uint64_t size)
-{
-	sqlite3_int64 id;
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_repo_id(m, repo, 1, &id)) != 0)
-		return rc;
-	if ((st = meta_stmt(m, S_BLOB_INSERT)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
-	sqlite3_bind_int64(st, 3, meta_now());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return meta_fail(m, "insert blob");
-	if ((st = meta_stmt(m, S_REPO_BLOB_INSERT)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return meta_fail(m, "insert repo blob");
-	return 0;
+	return m->ops->repo_exists(m->conn, repo);
 }
 
 int
 meta_blob_link(struct meta *m, const char *repo, const char *digest, uint64_t size)
 {
-	int rc;
-
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	if ((rc = meta_blob_link_tx(m, repo, digest, size)) != 0 || (rc = meta_commit(m)) != 0)
-		meta_rollback(m);
-	return rc;
+	return m->ops->blob_link(m->conn, repo, digest, size);
 }
 
 int
 meta_blob_get(struct meta *m, const char *repo, const char *digest, uint64_t *size)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, S_REPO_BLOB_GET)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*size = (uint64_t)sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "select repo blob");
+	return m->ops->blob_get(m->conn, repo, digest, size);
 }
 
 int
 meta_blob_unlink(struct meta *m, const char *repo, const char *digest)
 {
-	sqlite3_stmt *st;
-	int rc;
+	return m->ops->blob_unlink(m->conn, repo, digest);
+}
 
-	if ((st = meta_stmt(m, S_REPO_BLOB_DELETE)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return meta_fail(m, "delete repo blob");
-	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UNKNOWN;
+int
+meta_blob_mount(struct meta *m, const char *src, const char *dst, const char *digest)
+{
+	return m->ops->blob_mount(m->conn, src, dst, digest);
 }
 
 int
 meta_blob_find_repo(struct meta *m, const char *digest, const char *except,
     char out[REFERENCE_NAME_MAX + 1])
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, S_BLOB_FIND_REPO)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, except, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		snprintf(out, REFERENCE_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "find blob");
+	return m->ops->blob_find_repo(m->conn, digest, except, out);
 }
 
-int
-meta_blob_mount(struct meta *m, const char *src, const char *dst, const char *digest)
-{
-	sqlite3_int64 id;
-	sqlite3_stmt *st;
-	int rc, changed;
-
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	if ((rc = meta_repo_id(m, dst, 1, &id)) != 0)
-		goto fail;
-	if ((st = meta_stmt(m, S_BLOB_MOUNT)) == NULL) {
-		rc = -ERR_INTERNAL;
-		goto fail;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
-	sqlite3_bind_text(st, 4, src, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		rc = meta_fail(m, "mount");
-		goto fail;
-	}
-	changed = sqlite3_changes(m->db);
-	if (changed == 0 && strcmp(src, dst) != 0) {
-		/* Either the source lost it, or dst had it already. */
-		uint64_t size;
-
-		if (meta_blob_get(m, dst, digest, &size) != 0) {
-			rc = -ERR_BLOB_UNKNOWN;
-			goto fail;
-		}
-	}
-	if ((rc = meta_commit(m)) != 0)
-		goto fail;
-	return 0;
-fail:
-	meta_rollback(m);
-	return rc;
-}
-
-/* Inside meta_manifest_put's transaction: is the reference still there? */
-static int
-meta_ref_present(struct meta *m, sqlite3_int64 id, const struct meta_ref *r)
-{
-	sqlite3_stmt *st = meta_stmt(m, r->is_manifest ? S_REF_CHECK_MANIFEST : S_REF_CHECK_BLOB);
-	int rc;
-
-	if (st == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, r->digest, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? -ERR_MANIFEST_BLOB_UNKNOWN : meta_fail(m, "check reference");
-}
+/* ---- upload sessions ---- */
 
 int
 meta_upload_create(struct meta *m, const char *id, const char *repo)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, S_UPLOAD_INSERT)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : meta_fail(m, "insert upload");
-}
-
-/* How many sessions (at most max) match key through statement s. */
-static int
-meta_upload_count(struct meta *m, enum meta_stmt s, const char *key, int max, int *n)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, s)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, max);
-	rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : meta_fail(m, "count uploads");
+	/* A session counted against no one: no client, no user, no caps. */
+	return m->ops->upload_open(m->conn, id, repo, "", "", "", 0, 0);
 }
 
 int
 meta_upload_open(struct meta *m, const char *id, const char *repo, const char *client,
     const char *user, const char *alg, int max_client, int max_user)
 {
-	sqlite3_stmt *st;
-	int n, rc;
-
-	/* Count and insert in one write transaction: BEGIN IMMEDIATE
-	 * serialises the workers' connections, so two POSTs of the same
-	 * client cannot both see room for one more. */
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	if (client[0] != '\0' && max_client > 0) {
-		if ((rc = meta_upload_count(m, S_UPLOAD_COUNT_CLIENT, client, max_client, &n)) != 0)
-			goto fail;
-		if (n >= max_client) {
-			rc = -ERR_TOOMANYREQUESTS;
-			goto fail;
-		}
-	}
-	if (user[0] != '\0' && max_user > 0) {
-		if ((rc = meta_upload_count(m, S_UPLOAD_COUNT_OWNER, user, max_user, &n)) != 0)
-			goto fail;
-		if (n >= max_user) {
-			rc = -ERR_TOOMANYREQUESTS;
-			goto fail;
-		}
-	}
-	if ((st = meta_stmt(m, S_UPLOAD_OPEN)) == NULL) {
-		rc = -ERR_INTERNAL;
-		goto fail;
-	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
-	sqlite3_bind_text(st, 4, client, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, alg, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		rc = meta_fail(m, "insert upload");
-		goto fail;
-	}
-	if ((rc = meta_commit(m)) != 0)
-		goto fail;
-	return 0;
-fail:
-	meta_rollback(m);
-	return rc;
-}
-
-int
-meta_upload_touch(struct meta *m, const char *id)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, S_UPLOAD_TOUCH)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, meta_now());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return meta_fail(m, "touch upload");
-	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
-}
-
-static void meta_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap);
-
-int
-meta_upload_get_alg(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
-    uint64_t *size, char alg[META_UPLOAD_ALG_MAX + 1])
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, S_UPLOAD_GET)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		snprintf(repo, REFERENCE_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-		*size = (uint64_t)sqlite3_column_int64(st, 1);
-		if (alg != NULL)
-			meta_copy_col(st, 2, alg, META_UPLOAD_ALG_MAX + 1);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_BLOB_UPLOAD_UNKNOWN : meta_fail(m, "select upload");
+	return m->ops->upload_open(m->conn, id, repo, client, user, alg, max_client, max_user);
 }
 
 int
 meta_upload_get(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
     uint64_t *size)
 {
-	return meta_upload_get_alg(m, id, repo, size, NULL);
+	return m->ops->upload_get(m->conn, id, repo, size, NULL);
+}
+
+int
+meta_upload_get_alg(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
+    uint64_t *size, char alg[META_UPLOAD_ALG_MAX + 1])
+{
+	return m->ops->upload_get(m->conn, id, repo, size, alg);
+}
+
+int
+meta_upload_touch(struct meta *m, const char *id)
+{
+	return m->ops->upload_touch(m->conn, id);
 }
 
 int
 meta_upload_set_size(struct meta *m, const char *id, uint64_t size)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, S_UPLOAD_SET_SIZE)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
-	sqlite3_bind_int64(st, 3, meta_now());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return meta_fail(m, "update upload");
-	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
-}
-
-static int
-meta_upload_delete_tx(struct meta *m, const char *id)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, S_UPLOAD_DELETE)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return meta_fail(m, "delete upload");
-	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
+	return m->ops->upload_set_size(m->conn, id, size);
 }
 
 int
 meta_upload_delete(struct meta *m, const char *id)
 {
-	return meta_upload_delete_tx(m, id);
+	return m->ops->upload_delete(m->conn, id);
 }
 
 int
 meta_upload_finish(struct meta *m, const char *id, const char *repo,
     const char *digest, uint64_t size)
 {
-	int rc;
-
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	if ((rc = meta_upload_delete_tx(m, id)) != 0 ||
-	    (rc = meta_blob_link_tx(m, repo, digest, size)) != 0 ||
-	    (rc = meta_commit(m)) != 0)
-		meta_rollback(m);
-	return rc;
+	return m->ops->upload_finish(m->conn, id, repo, digest, size);
 }
 
-/* ---- manifests ---- */
-
-static void
-meta_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	snprintf(out, cap, "%s", t ? (const char *)t : "");
-}
+/* ---- manifests, tags, references ---- */
 
 int
 meta_manifest_put(struct meta *m, const char *repo, const struct meta_manifest *mf,
     const struct meta_ref *refs, size_t nrefs, const char *tag)
 {
-	return meta_manifest_put_tags(m, repo, mf, refs, nrefs, &tag, tag != NULL ? 1 : 0);
+	return m->ops->manifest_put(m->conn, repo, mf, refs, nrefs, &tag, tag != NULL ? 1 : 0);
 }
 
 int
 meta_manifest_put_tags(struct meta *m, const char *repo, const struct meta_manifest *mf,
     const struct meta_ref *refs, size_t nrefs, const char *const *tags, size_t ntags)
 {
-	sqlite3_int64 id;
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	if ((rc = meta_repo_id(m, repo, 1, &id)) != 0)
-		goto fail;
-	/* The manifest's own bytes are a blob of this repository too. */
-	if ((rc = meta_blob_link_tx(m, repo, mf->digest, mf->size)) != 0)
-		goto fail;
-	if ((st = meta_stmt(m, S_MANIFEST_INSERT)) == NULL) {
-		rc = -ERR_INTERNAL;
-		goto fail;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, mf->digest, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, mf->media_type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, mf->artifact_type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, mf->subject, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)mf->size);
-	sqlite3_bind_int64(st, 7, meta_now());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		rc = meta_fail(m, "insert manifest");
-		goto fail;
-	}
-	for (size_t i = 0; i < nrefs; i++) {
-		/* Checked again under the write lock: garbage collection may
-		 * have dropped a blob since the handler looked. */
-		if (!refs[i].skip_check && (rc = meta_ref_present(m, id, &refs[i])) != 0)
-			goto fail;
-		if ((st = meta_stmt(m, S_REF_INSERT)) == NULL) {
-			rc = -ERR_INTERNAL;
-			goto fail;
-		}
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, mf->digest, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, refs[i].digest, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, refs[i].is_manifest);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			rc = meta_fail(m, "insert manifest ref");
-			goto fail;
-		}
-	}
-	for (size_t i = 0; i < ntags; i++) {
-		if ((st = meta_stmt(m, S_TAG_UPSERT)) == NULL) {
-			rc = -ERR_INTERNAL;
-			goto fail;
-		}
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, tags[i], -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, mf->digest, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, meta_now());
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			rc = meta_fail(m, "upsert tag");
-			goto fail;
-		}
-	}
-	if ((rc = meta_commit(m)) != 0)
-		goto fail;
-	return 0;
-fail:
-	meta_rollback(m);
-	return rc;
+	return m->ops->manifest_put(m->conn, repo, mf, refs, nrefs, tags, ntags);
 }
 
 int
 meta_manifest_get(struct meta *m, const char *repo, const char *digest,
     struct meta_manifest *out)
 {
-	sqlite3_int64 id;
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
-		return rc;
-	if ((st = meta_stmt(m, S_MANIFEST_GET)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		snprintf(out->digest, sizeof(out->digest), "%s", digest);
-		meta_copy_col(st, 0, out->media_type, sizeof(out->media_type));
-		meta_copy_col(st, 1, out->artifact_type, sizeof(out->artifact_type));
-		meta_copy_col(st, 2, out->subject, sizeof(out->subject));
-		out->size = (uint64_t)sqlite3_column_int64(st, 3);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_fail(m, "select manifest");
-}
-
-static void
-meta_row_manifest(sqlite3_stmt *st, struct meta_manifest *out)
-{
-	meta_copy_col(st, 0, out->digest, sizeof(out->digest));
-	meta_copy_col(st, 1, out->media_type, sizeof(out->media_type));
-	meta_copy_col(st, 2, out->artifact_type, sizeof(out->artifact_type));
-	meta_copy_col(st, 3, out->subject, sizeof(out->subject));
-	out->size = (uint64_t)sqlite3_column_int64(st, 4);
+	return m->ops->manifest_get(m->conn, repo, digest, out);
 }
 
 int
 meta_tag_get(struct meta *m, const char *repo, const char *tag, struct meta_manifest *out)
 {
-	sqlite3_int64 id;
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
-		return rc;
-	if ((st = meta_stmt(m, S_TAG_GET)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		meta_row_manifest(st, out);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_fail(m, "select tag");
-}
-
-/* Run one statement with (repo id, text) bindings inside a transaction. */
-static int
-meta_exec_id_text(struct meta *m, enum meta_stmt s, sqlite3_int64 id, const char *text)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = meta_stmt(m, s)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : meta_fail(m, meta_sql[s]);
+	return m->ops->tag_get(m->conn, repo, tag, out);
 }
 
 int
 meta_manifest_delete(struct meta *m, const char *repo, const char *digest)
 {
-	sqlite3_int64 id;
-	int rc, changed;
-
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
-		goto fail;
-	if ((rc = meta_exec_id_text(m, S_MANIFEST_DELETE, id, digest)) != 0)
-		goto fail;
-	changed = sqlite3_changes(m->db);
-	if (changed == 0) {
-		rc = -ERR_MANIFEST_UNKNOWN;
-		goto fail;
-	}
-	/* The manifest's own bytes leave the repository with it. */
-	if ((rc = meta_exec_id_text(m, S_REFS_DELETE, id, digest)) != 0 ||
-	    (rc = meta_exec_id_text(m, S_TAGS_DELETE_DIGEST, id, digest)) != 0 ||
-	    (rc = meta_exec_id_text(m, S_REPO_BLOB_DELETE_ID, id, digest)) != 0 ||
-	    (rc = meta_commit(m)) != 0)
-		goto fail;
-	return 0;
-fail:
-	meta_rollback(m);
-	return rc;
+	return m->ops->manifest_delete(m->conn, repo, digest);
 }
 
 int
 meta_tag_delete(struct meta *m, const char *repo, const char *tag)
 {
-	sqlite3_int64 id;
-	int rc;
-
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
-		return rc;
-	if ((rc = meta_exec_id_text(m, S_TAG_DELETE, id, tag)) != 0)
-		return rc;
-	return sqlite3_changes(m->db) > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
-}
-
-/* Step a listing statement, n + 1 rows, to learn whether more remain. */
-static int
-meta_list_rows(struct meta *m, sqlite3_stmt *st, long n, meta_list_fn fn, void *arg, int *more)
-{
-	long count = 0;
-	int rc;
-
-	*more = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == n) {
-			*more = 1;
-			break;
-		}
-		/* XXX with a filtering callback, `more` may be set by a
-		 * row the caller will not see: the next page is then empty. */
-		int r = fn(arg, (const char *)sqlite3_column_text(st, 0));
-
-		if (r == 1)
-			break;
-		if (r == 0)
-			count++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, "list");
-	return 0;
+	return m->ops->tag_delete(m->conn, repo, tag);
 }
 
 int
 meta_tag_list(struct meta *m, const char *repo, const char *last, long n,
     meta_list_fn fn, void *arg, int *more)
 {
-	sqlite3_int64 id;
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
-		return rc;
-	if ((st = meta_stmt(m, S_TAG_LIST)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, last, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)n + 1);
-	return meta_list_rows(m, st, n, fn, arg, more);
+	return m->ops->tag_list(m->conn, repo, last, n, fn, arg, more);
 }
 
 int
 meta_repo_list(struct meta *m, const char *last, long n, int filtered, meta_list_fn fn,
     void *arg, int *more)
 {
-	sqlite3_stmt *st;
-
-	if ((st = meta_stmt(m, S_REPO_LIST)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_text(st, 1, last, -1, SQLITE_STATIC);
-	/* A callback that skips rows (access filtering) needs them all. */
-	sqlite3_bind_int64(st, 2, filtered ? -1 : (sqlite3_int64)n + 1);
-	return meta_list_rows(m, st, n, fn, arg, more);
+	return m->ops->repo_list(m->conn, last, n, filtered, fn, arg, more);
 }
 
 int
 meta_referrers(struct meta *m, const char *repo, const char *subject,
     const char *artifact_type, meta_referrer_fn fn, void *arg)
 {
-	struct meta_manifest mf;
-	sqlite3_int64 id;
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_repo_id(m, repo, 0, &id)) != 0)
-		return rc;
-	if ((st = meta_stmt(m, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS)) == NULL)
-		return -ERR_INTERNAL;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, subject, -1, SQLITE_STATIC);
-	if (artifact_type != NULL)
-		sqlite3_bind_text(st, 3, artifact_type, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		meta_row_manifest(st, &mf);
-		if (fn(arg, &mf) != 0)
-			break;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, "referrers");
-	return 0;
+	return m->ops->referrers(m->conn, repo, subject, artifact_type, fn, arg);
 }
 
-/* ---- garbage collection and integrity checks (gc.c, fsck.c) ----
- *
- * Not hot paths: statements are prepared per call, not cached.  Listing
- * functions step one SELECT and hand each row to a callback that must not
- * write through this connection (collect, then act): a write while the
- * SELECT is open would stretch one implicit transaction over the sweep.
- * Deleting functions re-check, in the statement or the transaction that
- * deletes, that what they delete is still unreferenced now. */
-
-static int
-meta_gc_prepare(struct meta *m, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(m->db, sql, -1, st, NULL) != SQLITE_OK) {
-		*st = NULL;
-		return meta_fail(m, sql);
-	}
-	return 0;
-}
-
-/* Step a listing whose columns are (repo_id, repo, digest, aux, size, time,
- * kind) to its end, then finalize it.  A non-zero callback result stops
- * the listing and is returned. */
-static int
-meta_gc_list(struct meta *m, sqlite3_stmt *st, meta_gc_fn fn, void *arg)
-{
-	struct meta_gc_row row;
-	int rc, r = 0;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *t;
-
-		row.repo_id = sqlite3_column_int64(st, 0);
-		t = sqlite3_column_text(st, 1);
-		row.repo = t ? (const char *)t : "";
-		t = sqlite3_column_text(st, 2);
-		row.digest = t ? (const char *)t : "";
-		t = sqlite3_column_text(st, 3);
-		row.aux = t ? (const char *)t : "";
-		row.size = (uint64_t)sqlite3_column_int64(st, 4);
-		row.time = sqlite3_column_int64(st, 5);
-		row.kind = sqlite3_column_int(st, 6);
-		if ((r = fn(arg, &row)) != 0)
-			break;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = meta_fail(m, "gc listing");
-	sqlite3_finalize(st);
-	return r;
-}
-
-/* Step a prepared write statement once and finalize it; *changed (if not
- * NULL) gets the number of rows it changed. */
-static int
-meta_gc_exec(struct meta *m, sqlite3_stmt *st, const char *what, int *changed)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return meta_fail(m, what);
-	if (changed != NULL)
-		*changed = sqlite3_changes(m->db);
-	return 0;
-}
+/* ---- garbage collection and integrity checks ---- */
 
 int
 meta_gc_reset(struct meta *m)
 {
-	char *err = NULL;
-
-	/* The temp tables hold what a dry run would have removed, so the
-	 * later listings can leave it out; a real run keeps them empty. */
-	if (sqlite3_exec(m->db,
-	    "CREATE TEMP TABLE IF NOT EXISTS gc_dead (repo_id INTEGER NOT NULL, digest TEXT NOT NULL,"
-	    "  PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
-	    "CREATE TEMP TABLE IF NOT EXISTS gc_unlinked (repo_id INTEGER NOT NULL, digest TEXT NOT NULL,"
-	    "  PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
-	    "DELETE FROM temp.gc_dead; DELETE FROM temp.gc_unlinked;", NULL, NULL, &err) != SQLITE_OK) {
-		log_error("meta: gc temp tables: %s", err ? err : "?");
-		sqlite3_free(err);
-		return -ERR_INTERNAL;
-	}
-	return 0;
+	return m->ops->gc_reset(m->conn);
 }
 
 int
 meta_gc_read_begin(struct meta *m)
 {
-	if (sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return meta_fail(m, "begin read");
-	return 0;
+	return m->ops->read_begin(m->conn);
 }
 
 void
 meta_gc_read_end(struct meta *m)
 {
-	if (!sqlite3_get_autocommit(m->db))
-		sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
+	m->ops->read_end(m->conn);
 }
 
 int
 meta_gc_manifests(struct meta *m, meta_gc_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "SELECT m.repo_id, r.name, m.digest, m.subject, m.size, m.created, 0 "
-	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id ORDER BY m.repo_id, m.digest",
-	    &st)) != 0)
-		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return m->ops->gc_manifests(m->conn, fn, arg);
 }
 
 int
 meta_gc_tags(struct meta *m, meta_gc_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "SELECT t.repo_id, r.name, t.digest, t.name, 0, t.updated, 0 "
-	    "FROM tags t JOIN repositories r ON r.id = t.repo_id "
-	    "ORDER BY t.repo_id, t.updated DESC, t.name", &st)) != 0)
-		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return m->ops->gc_tags(m->conn, fn, arg);
 }
 
 int
 meta_gc_children(struct meta *m, meta_gc_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "SELECT repo_id, '', digest, ref, 0, 0, 0 FROM manifest_refs "
-	    "WHERE is_manifest = 1", &st)) != 0)
-		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return m->ops->gc_children(m->conn, fn, arg);
 }
 
 int
 meta_gc_tag_delete(struct meta *m, int64_t repo_id, const char *name, const char *digest,
     int64_t updated, int *removed)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	/* Only if nobody moved or re-pushed the tag since the snapshot. */
-	if ((rc = meta_gc_prepare(m, "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2 AND "
-	    "digest = ?3 AND updated = ?4", &st)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, repo_id);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, updated);
-	return meta_gc_exec(m, st, "gc delete tag", removed);
+	return m->ops->gc_tag_delete(m->conn, repo_id, name, digest, updated, removed);
 }
 
 int
 meta_gc_manifest_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t before,
     int *removed)
 {
-	sqlite3_stmt *st;
-	int rc, n = 0;
-
-	*removed = 0;
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	/* Still unreferenced now: no tag, no index that lists it, no subject
-	 * it refers to, and not pushed (again) since the collection began. */
-	if ((rc = meta_gc_prepare(m, "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2 "
-	    "AND created < ?3 "
-	    "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = ?1 AND t.digest = ?2) "
-	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f JOIN manifests p ON p.repo_id = f.repo_id "
-	    "  AND p.digest = f.digest WHERE f.repo_id = ?1 AND f.ref = ?2 AND f.is_manifest = 1) "
-	    "AND (subject = '' OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = ?1 "
-	    "  AND s.digest = manifests.subject))", &st)) != 0)
-		goto fail;
-	sqlite3_bind_int64(st, 1, repo_id);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, before);
-	if ((rc = meta_gc_exec(m, st, "gc delete manifest", &n)) != 0)
-		goto fail;
-	if (n > 0) {
-		if ((rc = meta_gc_prepare(m, "DELETE FROM manifest_refs WHERE repo_id = ?1 AND digest = ?2",
-		    &st)) != 0)
-			goto fail;
-		sqlite3_bind_int64(st, 1, repo_id);
-		sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-		if ((rc = meta_gc_exec(m, st, "gc delete manifest refs", NULL)) != 0)
-			goto fail;
-	}
-	if ((rc = meta_commit(m)) != 0)
-		goto fail;
-	*removed = n > 0;
-	return 0;
-fail:
-	meta_rollback(m);
-	return rc;
-}
-
-/* Record (repo_id, digest) in a temp table (dry run). */
-static int
-meta_gc_dry_insert(struct meta *m, const char *sql, int64_t repo_id, const char *digest)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, sql, &st)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, repo_id);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	return meta_gc_exec(m, st, "gc dry run", NULL);
+	return m->ops->gc_manifest_delete(m->conn, repo_id, digest, before, removed);
 }
 
 int
 meta_gc_dry_manifest(struct meta *m, int64_t repo_id, const char *digest)
 {
-	return meta_gc_dry_insert(m, "INSERT OR IGNORE INTO temp.gc_dead(repo_id, digest) "
-	    "VALUES (?1, ?2)", repo_id, digest);
+	return m->ops->gc_dry_manifest(m->conn, repo_id, digest);
 }
 
 int
 meta_gc_dry_link(struct meta *m, int64_t repo_id, const char *digest)
 {
-	return meta_gc_dry_insert(m, "INSERT OR IGNORE INTO temp.gc_unlinked(repo_id, digest) "
-	    "VALUES (?1, ?2)", repo_id, digest);
+	return m->ops->gc_dry_link(m->conn, repo_id, digest);
 }
 
 int
 meta_gc_links(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	/* A link is referenced by a manifest of its repository that lists
-	 * it, or is that manifest's own bytes (minus what a dry run has
-	 * already counted as removed). */
-	if ((rc = meta_gc_prepare(m, "SELECT rb.repo_id, r.name, rb.digest, '', b.size, rb.created, 0 "
-	    "FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
-	    "JOIN blobs b ON b.digest = rb.digest WHERE rb.created < ?1 "
-	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = rb.repo_id "
-	    "  AND x.digest = rb.digest AND NOT EXISTS (SELECT 1 FROM temp.gc_dead d "
-	    "  WHERE d.repo_id = x.repo_id AND d.digest = x.digest)) "
-	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = rb.repo_id "
-	    "  AND f.ref = rb.digest AND NOT EXISTS (SELECT 1 FROM temp.gc_dead d "
-	    "  WHERE d.repo_id = f.repo_id AND d.digest = f.digest)) "
-	    "ORDER BY r.name, rb.digest", &st)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, before);
-	return meta_gc_list(m, st, fn, arg);
+	return m->ops->gc_links(m->conn, before, fn, arg);
 }
 
 int
 meta_gc_link_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t before,
     int *removed)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2 "
-	    "AND created < ?3 "
-	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = ?1 AND x.digest = ?2) "
-	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = ?1 AND f.ref = ?2)",
-	    &st)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, repo_id);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, before);
-	return meta_gc_exec(m, st, "gc delete link", removed);
+	return m->ops->gc_link_delete(m->conn, repo_id, digest, before, removed);
 }
 
 int
 meta_gc_blobs(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "SELECT 0, '', b.digest, '', b.size, b.created, 0 FROM blobs b "
-	    "WHERE b.created < ?1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.digest = b.digest "
-	    "  AND NOT EXISTS (SELECT 1 FROM temp.gc_unlinked u WHERE u.repo_id = rb.repo_id "
-	    "  AND u.digest = rb.digest)) ORDER BY b.digest", &st)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, before);
-	return meta_gc_list(m, st, fn, arg);
+	return m->ops->gc_blobs(m->conn, before, fn, arg);
 }
 
 int
 meta_gc_blob_delete(struct meta *m, const char *digest, int64_t before, int *removed)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "DELETE FROM blobs WHERE digest = ?1 AND created < ?2 "
-	    "AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = ?1)", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, before);
-	return meta_gc_exec(m, st, "gc delete blob", removed);
+	return m->ops->gc_blob_delete(m->conn, digest, before, removed);
 }
 
 int
 meta_gc_blob_exists(struct meta *m, const char *digest, int *exists)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "SELECT 1 FROM blobs WHERE digest = ?1", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, "gc blob exists");
-	*exists = rc == SQLITE_ROW;
-	return 0;
+	return m->ops->gc_blob_exists(m->conn, digest, exists);
 }
 
 int
 meta_gc_uploads(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "SELECT 0, repo, id, '', size, updated, 0 FROM uploads "
-	    "WHERE updated < ?1 ORDER BY updated", &st)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, before);
-	return meta_gc_list(m, st, fn, arg);
+	return m->ops->gc_uploads(m->conn, before, fn, arg);
 }
 
 int
 meta_gc_upload_delete(struct meta *m, const char *id, int64_t before, int *removed)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	/* A request that wrote to the session since the listing saved it. */
-	if ((rc = meta_gc_prepare(m, "DELETE FROM uploads WHERE id = ?1 AND updated < ?2", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, before);
-	return meta_gc_exec(m, st, "gc delete upload", removed);
+	return m->ops->gc_upload_delete(m->conn, id, before, removed);
 }
 
 int
 meta_gc_upload_exists(struct meta *m, const char *id, int *exists)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "SELECT 1 FROM uploads WHERE id = ?1", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_fail(m, "gc upload exists");
-	*exists = rc == SQLITE_ROW;
-	return 0;
+	return m->ops->gc_upload_exists(m->conn, id, exists);
 }
 
 int
 meta_fsck_blobs(struct meta *m, meta_gc_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_gc_prepare(m, "SELECT 0, '', digest, '', size, created, 0 FROM blobs "
-	    "ORDER BY digest", &st)) != 0)
-		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return m->ops->fsck_blobs(m->conn, fn, arg);
 }
 
 int
 meta_fsck_refs(struct meta *m, meta_gc_fn fn, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	/* One row per reference, and one per manifest for its own bytes
-	 * (kind 2); size says whether the target is in the repository. */
-	if ((rc = meta_gc_prepare(m,
-	    "SELECT f.repo_id, r.name, f.digest, f.ref, CASE WHEN f.is_manifest = 1 THEN "
-	    "  EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = f.repo_id AND x.digest = f.ref) "
-	    "  ELSE EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = f.repo_id AND rb.digest = f.ref) "
-	    "  END, 0, f.is_manifest "
-	    "FROM manifest_refs f JOIN repositories r ON r.id = f.repo_id "
-	    /* A pull-through cache fetches blobs lazily: their absence
-	     * from a cached repository is not a problem. */
-	    "WHERE r.proxy = '' "
-	    "UNION ALL "
-	    "SELECT m.repo_id, r.name, m.digest, m.digest, EXISTS (SELECT 1 FROM repo_blobs rb "
-	    "  WHERE rb.repo_id = m.repo_id AND rb.digest = m.digest), 0, 2 "
-	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id "
-	    "ORDER BY 2, 3, 7 DESC, 4", &st)) != 0)
-		return rc;
-	return meta_gc_list(m, st, fn, arg);
+	return m->ops->fsck_refs(m->conn, fn, arg);
 }
 
 int
 meta_fsck_drop_blob(struct meta *m, const char *digest, int *links)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	*links = 0;
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	if ((rc = meta_gc_prepare(m, "DELETE FROM repo_blobs WHERE digest = ?1", &st)) != 0)
-		goto fail;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	if ((rc = meta_gc_exec(m, st, "fsck drop links", links)) != 0)
-		goto fail;
-	if ((rc = meta_gc_prepare(m, "DELETE FROM blobs WHERE digest = ?1", &st)) != 0)
-		goto fail;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	if ((rc = meta_gc_exec(m, st, "fsck drop blob", NULL)) != 0)
-		goto fail;
-	if ((rc = meta_commit(m)) != 0)
-		goto fail;
-	return 0;
-fail:
-	meta_rollback(m);
-	return rc;
+	return m->ops->fsck_drop_blob(m->conn, digest, links);
 }
 
-/* ---- the pull-through cache (proxy.c) ----
- *
- * Statements are prepared per call.  A cached blob (blobs.cached = 1) is
- * one the proxy brought in; it stays evictable only while no repository
- * holds it as a local push or mount (repo_blobs.cached = 0) and no manifest
- * of such a link references it. */
-
-static int
-meta_proxy_prepare(struct meta *m, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(m->db, sql, -1, st, NULL) != SQLITE_OK) {
-		*st = NULL;
-		return meta_fail(m, sql);
-	}
-	return 0;
-}
-
-/* Step a statement that returns no rows, then finalize it. */
-static int
-meta_proxy_exec(struct meta *m, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		rc = meta_fail(m, what);
-		sqlite3_finalize(st);
-		return rc;
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
+/* ---- the pull-through cache ---- */
 
 int
 meta_proxy_repo(struct meta *m, const char *repo, char proxy[META_PROXY_NAME_MAX], int *local)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	*local = 0;
-	proxy[0] = '\0';
-	if ((rc = meta_proxy_prepare(m, "SELECT r.proxy, "
-	    "EXISTS (SELECT 1 FROM manifests WHERE repo_id = r.id) OR "
-	    "EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = r.id) OR "
-	    "EXISTS (SELECT 1 FROM tags WHERE repo_id = r.id) "
-	    "FROM repositories r WHERE r.name = ?1", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		meta_copy_col(st, 0, proxy, META_PROXY_NAME_MAX);
-		*local = proxy[0] == '\0' && sqlite3_column_int(st, 1) != 0;
-		sqlite3_finalize(st);
-		return 0;
-	}
-	rc = rc == SQLITE_DONE ? -ERR_NAME_UNKNOWN : meta_fail(m, "proxy repository");
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* The cached blob and link rows, inside the caller's transaction.  A blob
- * already known as local content stays local (cached is only set on
- * insert); a repository is marked as the proxy's if nothing else claimed
- * it. */
-static int
-meta_proxy_link_tx(struct meta *m, const char *repo, const char *proxy, const char *digest,
-    uint64_t size)
-{
-	sqlite3_int64 id;
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_repo_id(m, repo, 1, &id)) != 0)
-		return rc;
-	if ((rc = meta_proxy_prepare(m, "UPDATE repositories SET proxy = ?2 "
-	    "WHERE id = ?1 AND proxy = ''", &st)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, proxy, -1, SQLITE_STATIC);
-	if ((rc = meta_proxy_exec(m, st, "mark proxy repository")) != 0)
-		return rc;
-	if ((rc = meta_proxy_prepare(m, "INSERT INTO blobs(digest, size, created, cached, "
-	    "last_pulled) VALUES (?1, ?2, ?3, 1, ?3) "
-	    "ON CONFLICT(digest) DO UPDATE SET last_pulled = excluded.last_pulled", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
-	sqlite3_bind_int64(st, 3, meta_now());
-	if ((rc = meta_proxy_exec(m, st, "insert cached blob")) != 0)
-		return rc;
-	if ((rc = meta_proxy_prepare(m, "INSERT INTO repo_blobs(repo_id, digest, created, cached) "
-	    "VALUES (?1, ?2, ?3, 1) ON CONFLICT DO UPDATE SET created = excluded.created", &st)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, meta_now());
-	return meta_proxy_exec(m, st, "insert cached link");
+	return m->ops->proxy_repo(m->conn, repo, proxy, local);
 }
 
 int
 meta_proxy_link(struct meta *m, const char *repo, const char *proxy, const char *digest,
     uint64_t size)
 {
-	int rc;
-
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	if ((rc = meta_proxy_link_tx(m, repo, proxy, digest, size)) != 0 ||
-	    (rc = meta_commit(m)) != 0)
-		meta_rollback(m);
-	return rc;
+	return m->ops->proxy_link(m->conn, repo, proxy, digest, size);
 }
 
 int
 meta_proxy_blob_finish(struct meta *m, const char *id, const char *repo, const char *proxy,
     const char *digest, uint64_t size)
 {
-	int rc;
-
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	if ((rc = meta_upload_delete_tx(m, id)) != 0 ||
-	    (rc = meta_proxy_link_tx(m, repo, proxy, digest, size)) != 0 ||
-	    (rc = meta_commit(m)) != 0)
-		meta_rollback(m);
-	return rc;
+	return m->ops->proxy_blob_finish(m->conn, id, repo, proxy, digest, size);
 }
 
 int
 meta_proxy_tag_checked(struct meta *m, const char *repo, const char *tag, int64_t *checked)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_proxy_prepare(m, "SELECT t.checked FROM tags t JOIN repositories r "
-	    "ON r.id = t.repo_id WHERE r.name = ?1 AND t.name = ?2", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*checked = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		return 0;
-	}
-	rc = rc == SQLITE_DONE ? -ERR_MANIFEST_UNKNOWN : meta_fail(m, "tag checked");
-	sqlite3_finalize(st);
-	return rc;
+	return m->ops->proxy_tag_checked(m->conn, repo, tag, checked);
 }
 
 int
 meta_proxy_tag_set_checked(struct meta *m, const char *repo, const char *tag, int64_t when)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_proxy_prepare(m, "UPDATE tags SET checked = ?3 WHERE name = ?2 AND "
-	    "repo_id = (SELECT id FROM repositories WHERE name = ?1)", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)when);
-	return meta_proxy_exec(m, st, "set tag checked");
+	return m->ops->proxy_tag_set_checked(m->conn, repo, tag, when);
 }
 
 int
 meta_proxy_touch(struct meta *m, const char *digest)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	/* At most one write per blob per second, and none for local ones. */
-	if ((rc = meta_proxy_prepare(m, "UPDATE blobs SET last_pulled = ?2 "
-	    "WHERE digest = ?1 AND cached = 1 AND last_pulled < ?2", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, meta_now());
-	return meta_proxy_exec(m, st, "touch cached blob");
+	return m->ops->proxy_touch(m->conn, digest);
 }
-
-/* Whether a cached blob may go: nothing local holds or references it. */
-#define META_PROXY_EVICTABLE \
-	"b.cached = 1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb " \
-	"WHERE rb.digest = b.digest AND rb.cached = 0) AND NOT EXISTS (SELECT 1 FROM " \
-	"manifest_refs mr JOIN repo_blobs rb ON rb.repo_id = mr.repo_id AND rb.digest = mr.digest " \
-	"WHERE mr.ref = b.digest AND rb.cached = 0)"
 
 int
 meta_proxy_cached_bytes(struct meta *m, uint64_t *bytes)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_proxy_prepare(m, "SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE "
-	    "b.cached = 1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb "
-	    "WHERE rb.digest = b.digest AND rb.cached = 0)", &st)) != 0)
-		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*bytes = (uint64_t)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		return 0;
-	}
-	rc = meta_fail(m, "cached bytes");
-	sqlite3_finalize(st);
-	return rc;
+	return m->ops->proxy_cached_bytes(m->conn, bytes);
 }
 
 int
 meta_proxy_evict_next(struct meta *m, char digest[META_PROXY_DIGEST_MAX], uint64_t *size)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_proxy_prepare(m, "SELECT b.digest, b.size FROM blobs b WHERE "
-	    META_PROXY_EVICTABLE " ORDER BY b.last_pulled, b.created, b.digest LIMIT 1", &st)) != 0)
-		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		meta_copy_col(st, 0, digest, META_PROXY_DIGEST_MAX);
-		*size = (uint64_t)sqlite3_column_int64(st, 1);
-		sqlite3_finalize(st);
-		return 0;
-	}
-	rc = rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "eviction candidate");
-	sqlite3_finalize(st);
-	return rc;
+	return m->ops->proxy_evict_next(m->conn, digest, size);
 }
 
 int
 meta_proxy_evict(struct meta *m, const char *digest)
 {
-	static const char *const drop[] = {
-		"DELETE FROM tags WHERE digest = ?1",
-		"DELETE FROM manifest_refs WHERE digest = ?1",
-		"DELETE FROM manifests WHERE digest = ?1",
-		"DELETE FROM repo_blobs WHERE digest = ?1",
-		"DELETE FROM blobs WHERE digest = ?1",
-	};
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_begin(m)) != 0)
-		return rc;
-	/* Checked again under the write lock: a push or mount may have made
-	 * it local since it was chosen. */
-	if ((rc = meta_proxy_prepare(m, "SELECT 1 FROM blobs b WHERE b.digest = ?1 AND "
-	    META_PROXY_EVICTABLE, &st)) != 0)
-		goto fail;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW) {
-		rc = rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "eviction check");
-		goto fail;
-	}
-	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
-		if ((rc = meta_proxy_prepare(m, drop[i], &st)) != 0)
-			goto fail;
-		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-		if ((rc = meta_proxy_exec(m, st, drop[i])) != 0)
-			goto fail;
-	}
-	if ((rc = meta_commit(m)) != 0)
-		goto fail;
-	return 0;
-fail:
-	meta_rollback(m);
-	return rc;
+	return m->ops->proxy_evict(m->conn, digest);
 }
 
 int
 meta_proxy_ref_known(struct meta *m, const char *repo, const char *digest)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_proxy_prepare(m, "SELECT 1 FROM manifest_refs mr JOIN repositories r "
-	    "ON r.id = mr.repo_id WHERE r.name = ?1 AND mr.ref = ?2 LIMIT 1", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "proxy reference");
-	sqlite3_finalize(st);
-	return rc;
+	return m->ops->proxy_ref_known(m->conn, repo, digest);
 }

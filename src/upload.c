@@ -930,7 +930,7 @@ upload_sweeper_main(void *arg)
 		if (u->stop)
 			break;
 		pthread_mutex_unlock(&u->mu);
-		if (m == NULL && (m = meta_open(u->cfg->root)) == NULL)
+		if (m == NULL && (m = meta_open(u->cfg)) == NULL)
 			log_error("upload: cannot open the metadata to expire sessions; trying again "
 			    "in %d s", period);
 		if (m != NULL)

@@ -185,6 +185,24 @@ test_sizes(void **state)
 	    NAME ":2: limits.max_blob_size: 1126999418470400 is out of range [0, 1125899906842624]");
 }
 
+/* [metadata] backend picks the metadata store; a backend this build does
+ * not have is a config error, not a failure at the first request. */
+static void
+test_meta_backend(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(cfg.meta_backend, CONFIG_META_SQLITE);
+	load_ok("[metadata]\nbackend = sqlite\n", &cfg);
+	assert_int_equal(cfg.meta_backend, CONFIG_META_SQLITE);
+	load_fails("[metadata]\n\nbackend = postgres\n",
+	    NAME ":3: metadata.backend: 'postgres' is not one of sqlite");
+	load_fails("[metadata]\nbackend =\n", NAME ":2: metadata.backend: '' is not one of sqlite");
+	load_fails("[metadata]\npath = /x\n", NAME ":2: metadata.path: unknown key");
+}
+
 static void
 test_durations(void **state)
 {
@@ -625,6 +643,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_meta_backend),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_booleans_levels_ints),
 		cmocka_unit_test(test_listen),

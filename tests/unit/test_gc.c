@@ -85,12 +85,12 @@ setup(void **state)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/meta.db", f->dir);
-	if ((f->s = store_open(f->dir, 0)) == NULL || (f->m = meta_open(f->dir)) == NULL ||
+	load_cfg(f, "[gc]\nuntagged = delete\n");
+	if ((f->s = store_open(f->dir, 0)) == NULL || (f->m = meta_open(&f->cfg)) == NULL ||
 	    sqlite3_open(path, &f->db) != SQLITE_OK)
 		return -1;
 	sqlite3_busy_timeout(f->db, 5000);
 	*state = f;
-	load_cfg(f, "[gc]\nuntagged = delete\n");
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "digest.h"
 #include "errors.h"
 #include "log.h"
@@ -33,6 +34,17 @@ struct fixture {
 	char dir[64];
 	struct meta *m;
 };
+
+/* The SQLite backend on dir, as [storage] root = dir configures it. */
+static struct meta *
+open_dir(const char *dir)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	snprintf(cfg.root, sizeof(cfg.root), "%s", dir);
+	return meta_open(&cfg);
+}
 
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -55,7 +67,7 @@ setup(void **state)
 		free(f);
 		return -1;
 	}
-	if ((f->m = meta_open(f->dir)) == NULL) {
+	if ((f->m = open_dir(f->dir)) == NULL) {
 		nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 		free(f);
 		return -1;
@@ -207,7 +219,7 @@ test_reopen_keeps_data(void **state)
 	assert_int_equal(meta_upload_create(f->m, ID1, "a/b"), 0);
 	meta_close(f->m);
 
-	assert_non_null(f->m = meta_open(f->dir));
+	assert_non_null(f->m = open_dir(f->dir));
 	assert_int_equal(meta_schema_version(f->m), version);
 	assert_int_equal(meta_repo_exists(f->m, "a/b"), 0);
 	assert_int_equal(meta_blob_get(f->m, "a/b", d, &size), 0);
@@ -234,7 +246,7 @@ test_open_failures(void **state)
 	/* A missing directory. */
 	snprintf(path, sizeof(path), "%s/no/such/dir", f->dir);
 	log_set_level((enum log_level)(LOG_ERROR + 1));
-	assert_null(meta_open(path));
+	assert_null(open_dir(path));
 
 	/* A database from a newer ociregd is refused, not downgraded. */
 	meta_close(f->m);
@@ -244,15 +256,36 @@ test_open_failures(void **state)
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 9999", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
-	assert_null(meta_open(f->dir));
+	assert_null(open_dir(f->dir));
 
 	/* Put it back so teardown has a connection to close. */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
 	assert_int_equal(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	assert_non_null(f->m = meta_open(f->dir));
+	assert_non_null(f->m = open_dir(f->dir));
 	assert_int_equal(meta_schema_version(f->m), version);
+}
+
+/* meta_open picks the backend from the config: a value no backend has
+ * (config.c refuses it; a caller that builds a config by hand might not)
+ * is refused, not looked up past the table. */
+static void
+test_open_backend(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg;
+
+	config_defaults(&cfg);
+	snprintf(cfg.root, sizeof(cfg.root), "%s", f->dir);
+	cfg.meta_backend = 99;
+	assert_null(meta_open(&cfg));
+	cfg.meta_backend = -1;
+	assert_null(meta_open(&cfg));
+	cfg.meta_backend = CONFIG_META_SQLITE;
+	meta_close(f->m);
+	assert_non_null(f->m = meta_open(&cfg));
+	assert_int_equal(meta_repo_exists(f->m, "a"), -ERR_NAME_UNKNOWN);
 }
 
 static void
@@ -730,6 +763,7 @@ main(void)
 		T(test_open_schema),
 		T(test_reopen_keeps_data),
 		T(test_open_failures),
+		T(test_open_backend),
 		T(test_blob_scoping),
 		T(test_sql_metacharacters),
 		T(test_blob_find_repo),

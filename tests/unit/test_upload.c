@@ -82,7 +82,7 @@ setup(void **state)
 	log_set_level(LOG_ERROR);
 	if ((f->s = store_open(f->dir, 0)) == NULL ||
 	    (f->auth = auth_new(&f->cfg, err, sizeof(err))) == NULL ||
-	    (f->d = daemon_new(&f->cfg, f->s, f->auth)) == NULL || (f->m = meta_open(f->dir)) == NULL)
+	    (f->d = daemon_new(&f->cfg, f->s, f->auth)) == NULL || (f->m = meta_open(&f->cfg)) == NULL)
 		return -1;
 	f->srv = daemon_server(f->d);
 	*state = f;
