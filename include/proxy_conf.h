@@ -5,6 +5,7 @@
 #ifndef OCIREGD_PROXY_CONF_H
 #define OCIREGD_PROXY_CONF_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "reference.h"
@@ -23,6 +24,12 @@ struct proxy_section {
 	int mirror;			/* the section for non-local repositories */
 	int push;			/* clients may push to its repositories */
 	int tls_verify;
+	/* PEM files handed to libcurl; "" = not set.  ca_file replaces the
+	 * system's CAs (it is SSL_CERT_FILE's value when unset and that is
+	 * set); the client pair is set together or not at all. */
+	char ca_file[PATH_MAX];
+	char client_certificate[PATH_MAX];
+	char client_key[PATH_MAX];
 	int basic;			/* learned: the upstream asks for Basic (atomic) */
 };
 

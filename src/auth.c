@@ -718,6 +718,18 @@ auth_token_grants(const struct token_claims *c, const char *repo)
 	return g;
 }
 
+/* A failed login names the user tried, escaped (log_escape): the name is
+ * the client's, and the log's reader must see it without it forging a
+ * line or a field.  user is "" when the credentials did not parse. */
+static void
+auth_log_failure(const char *ip, const char *how, const char *user, char *esc, size_t cap)
+{
+	if (user[0] == '\0')
+		log_info("auth: %s: failed %s login (malformed credentials)", ip, how);
+	else
+		log_info("auth: %s: failed %s login as \"%s\"", ip, how, log_escape(esc, cap, user));
+}
+
 int
 auth_request(struct auth *a, struct request *req, const char *scope, const char *repo,
     unsigned need)
@@ -789,7 +801,7 @@ auth_request(struct auth *a, struct request *req, const char *scope, const char 
 		return 0;
 	}
 	if (hdr != NULL && strncasecmp(hdr, "Basic ", 6) == 0) {
-		char user[AUTH_USER_MAX], pass[1024];
+		char user[AUTH_USER_MAX] = "", pass[1024], esc[4 * AUTH_USER_MAX];
 		long long wait;
 
 		if ((wait = auth_limited(a, ip)) > 0) {
@@ -800,7 +812,7 @@ auth_request(struct auth *a, struct request *req, const char *scope, const char 
 		    !auth_check_password(a, user, pass)) {
 			sodium_memzero(pass, sizeof(pass));
 			auth_record_failure(a, ip);
-			log_info("auth: %s: failed Basic login", ip);
+			auth_log_failure(ip, "Basic", user, esc, sizeof(esc));
 			auth_challenge(a, req, scope, need, NULL);
 			return -1;
 		}
@@ -887,6 +899,7 @@ auth_token_handler(struct request *req)
 	const char *hdr = req_header(req, "Authorization");
 	struct token_claims *c;
 	char user[AUTH_USER_MAX] = "", pass[1024], ip[64], issued[32], *jwt, *body;
+	char esc[4 * AUTH_USER_MAX];
 	const char *q;
 	long long now = auth_now(), wait;
 	size_t blen;
@@ -909,7 +922,7 @@ auth_token_handler(struct request *req)
 		    !auth_check_password(a, user, pass)) {
 			sodium_memzero(pass, sizeof(pass));
 			auth_record_failure(a, ip);
-			log_info("auth: %s: failed token login", ip);
+			auth_log_failure(ip, "token", user, esc, sizeof(esc));
 			auth_challenge(a, req, NULL, 0, NULL);
 			return;
 		}

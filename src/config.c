@@ -177,6 +177,13 @@ static const struct config_key config_named_keys[] = {
 	    "Let clients push to cached repositories."},
 	{"proxy", "tls_verify", CT_BOOL, 0, 0, "true", 0, 1,
 	    "Verify the upstream's TLS certificate."},
+	{"proxy", "ca_file", CT_OPTSTR, 0, 0, "", 0, 0,
+	    "PEM file of the CAs that sign the upstream's certificate, instead of the system's; "
+	    "empty = SSL_CERT_FILE if set, else the system's."},
+	{"proxy", "client_certificate", CT_OPTSTR, 0, 0, "", 0, 0,
+	    "PEM client certificate for upstreams that require mutual TLS (with client_key)."},
+	{"proxy", "client_key", CT_OPTSTR, 0, 0, "", 0, 0,
+	    "PEM private key of client_certificate, unencrypted."},
 	{"retention", "keep_last", CT_INT, 0, 0, NULL, 0, 1000000,
 	    "Keep this many tags, the most recently pushed."},
 	{"retention", "keep_tags", CT_LIST, 0, 0, NULL, 0, 0,

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: ISC
  * log.c — leveled logging and the access log, both on stderr.  Each line is
  * formatted into one buffer and written with a single write(2) so lines from
- * several worker threads never interleave.
+ * several worker threads never interleave.  A line is one line whatever it
+ * quotes: control characters from clients and upstreams (a user name with a
+ * newline, an upstream's error text) are written as \xHH, so nobody can
+ * forge a second line.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,10 +64,64 @@ log_write(char *buf, size_t len, size_t cap)
 		return;
 }
 
+static const char log_hex[] = "0123456789abcdef";
+
+/* Append s to buf (len bytes used, cap in all), each byte for which
+ * `escaped` holds written as \xHH; stops short rather than cut an escape. */
+static size_t
+log_append(char *buf, size_t len, size_t cap, const char *s, int (*escaped)(unsigned char))
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (escaped(c)) {
+			if (len + 4 >= cap)
+				break;
+			buf[len++] = '\\';
+			buf[len++] = 'x';
+			buf[len++] = log_hex[c >> 4];
+			buf[len++] = log_hex[c & 15];
+		} else {
+			if (len + 1 >= cap)
+				break;
+			buf[len++] = (char)c;
+		}
+	}
+	if (len < cap)
+		buf[len] = '\0';
+	return len;
+}
+
+/* What would end or garble a line: C0 controls and DEL. */
+static int
+log_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+/* A field's text: also space (it separates fields), quotes, the escape
+ * character itself and every non-ASCII byte (C1 controls, terminal
+ * escapes). */
+static int
+log_field(unsigned char c)
+{
+	return c <= 0x20 || c >= 0x7f || c == '"' || c == '\\';
+}
+
+const char *
+log_escape(char *dst, size_t cap, const char *s)
+{
+	if (cap == 0)
+		return "";
+	dst[0] = '\0';
+	log_append(dst, 0, cap, s, log_field);
+	return dst;
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
-	char buf[2048];
+	char buf[2048], msg[2048];
 	size_t len;
 	va_list ap;
 	int n;
@@ -76,10 +133,10 @@ log_msg(enum log_level level, const char *fmt, ...)
 	if (n > 0)
 		len += (size_t)n;
 	va_start(ap, fmt);
-	n = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		len += (size_t)n;
+		len = log_append(buf, len, sizeof(buf), msg, log_control);
 	log_write(buf, len, sizeof(buf));
 }
 
@@ -87,8 +144,6 @@ log_msg(enum log_level level, const char *fmt, ...)
 static size_t
 log_json_str(char *buf, size_t len, size_t cap, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	if (len + 2 >= cap)
 		return len;
 	buf[len++] = '"';
@@ -99,7 +154,7 @@ log_json_str(char *buf, size_t len, size_t cap, const char *s)
 			buf[len++] = '\\';
 			buf[len++] = (char)c;
 		} else if (c < 0x20 || c >= 0x7f) {
-			len += (size_t)snprintf(buf + len, cap - len, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+			len += (size_t)snprintf(buf + len, cap - len, "\\u00%c%c", log_hex[c >> 4], log_hex[c & 15]);
 		} else {
 			buf[len++] = (char)c;
 		}
@@ -118,11 +173,18 @@ log_access(enum log_access_format fmt, const struct log_access_rec *r)
 	if (fmt == LOG_ACCESS_OFF)
 		return;
 	if (fmt == LOG_ACCESS_TEXT) {
+		char line[3072];
+
+		/* The user is the one field a client chooses freely. */
 		len = log_stamp(buf, sizeof(buf));
-		n = snprintf(buf + len, sizeof(buf) - len, "access: %s %s %s %d in=%llu out=%llu %lldus w=%d",
+		n = snprintf(line, sizeof(line), "access: %s %s %s %d in=%llu out=%llu %lldus w=%d",
 		    r->peer, r->method, r->path, r->status, r->bytes_in, r->bytes_out, r->usec, r->worker);
 		if (n > 0)
-			len += (size_t)n;
+			len = log_append(buf, len, sizeof(buf), line, log_control);
+		if (r->user != NULL && r->user[0] != '\0' && len + 6 < sizeof(buf)) {
+			memcpy(buf + len, " user=", 6);
+			len = log_append(buf, len + 6, sizeof(buf), r->user, log_field);
+		}
 		log_write(buf, len, sizeof(buf));
 		return;
 	}

@@ -73,6 +73,32 @@ proxy_read_password(const char *path, char *out, size_t cap, char *why, size_t w
 	return 0;
 }
 
+/* A file libcurl will read when it first talks to the upstream: check now
+ * that it is there and readable, so a typo is a config error at load
+ * rather than a failed pull later. */
+static int
+proxy_check_file(const char *path, char *out, size_t cap, char *why, size_t whycap)
+{
+	FILE *f;
+
+	if (strlen(path) >= cap) {
+		snprintf(why, whycap, "path longer than %zu bytes", cap - 1);
+		return -1;
+	}
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(why, whycap, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fgetc(f) == EOF) {
+		snprintf(why, whycap, "%s: %s", path, ferror(f) ? "read error" : "is empty");
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	memcpy(out, path, strlen(path) + 1);
+	return 0;
+}
+
 static int
 proxy_section_parse(const struct config *cfg, const struct config_section *cs,
     struct proxy_section *s, char *err, size_t cap)
@@ -80,6 +106,9 @@ proxy_section_parse(const struct config *cfg, const struct config_section *cs,
 	const char *url = config_section_get(cs, "url"), *user = config_section_get(cs, "username");
 	const char *pw = config_section_get(cs, "password"), *pwf = config_section_get(cs, "password_file");
 	const char *prefix = config_section_get(cs, "prefix"), *ttl = config_section_get(cs, "tag_ttl");
+	const char *ca = config_section_get(cs, "ca_file");
+	const char *ccert = config_section_get(cs, "client_certificate");
+	const char *ckey = config_section_get(cs, "client_key");
 	static const char *const bools[] = {"mirror", "push", "tls_verify"};
 	const char *host;
 	long long secs = 600;
@@ -95,6 +124,12 @@ proxy_section_parse(const struct config *cfg, const struct config_section *cs,
 		pwf = NULL;
 	if (prefix != NULL && prefix[0] == '\0')
 		prefix = NULL;
+	if (ca != NULL && ca[0] == '\0')
+		ca = NULL;
+	if (ccert != NULL && ccert[0] == '\0')
+		ccert = NULL;
+	if (ckey != NULL && ckey[0] == '\0')
+		ckey = NULL;
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", cs->name);
 	s->tls_verify = 1;
@@ -154,6 +189,29 @@ proxy_section_parse(const struct config *cfg, const struct config_section *cs,
 
 		if (v != NULL && config_parse_bool(v, field) != 0)
 			return proxy_conf_fail(err, cap, cfg, cs, bools[i], "'%.100s' is not a boolean (true/false)", v);
+	}
+	if (ca != NULL) {
+		if (proxy_check_file(ca, s->ca_file, sizeof(s->ca_file), why, sizeof(why)) != 0)
+			return proxy_conf_fail(err, cap, cfg, cs, "ca_file", "%s", why);
+	} else if ((ca = getenv("SSL_CERT_FILE")) != NULL && ca[0] != '\0') {
+		/* What OpenSSL and the curl command honour; libcurl alone
+		 * would ignore it in favour of its built-in bundle. */
+		if (proxy_check_file(ca, s->ca_file, sizeof(s->ca_file), why, sizeof(why)) != 0)
+			return proxy_conf_fail(err, cap, cfg, cs, "ca_file",
+			    "unset, and SSL_CERT_FILE names %s", why);
+	}
+	if ((ccert == NULL) != (ckey == NULL))
+		return proxy_conf_fail(err, cap, cfg, cs, ccert == NULL ? "client_key" : "client_certificate",
+		    "needs %s too (mutual TLS takes both)", ccert == NULL ? "client_certificate" : "client_key");
+	if (ccert != NULL) {
+		if (strncmp(s->url, "https://", 8) != 0)
+			return proxy_conf_fail(err, cap, cfg, cs, "client_certificate",
+			    "the url is not https://");
+		if (proxy_check_file(ccert, s->client_certificate, sizeof(s->client_certificate), why,
+		    sizeof(why)) != 0)
+			return proxy_conf_fail(err, cap, cfg, cs, "client_certificate", "%s", why);
+		if (proxy_check_file(ckey, s->client_key, sizeof(s->client_key), why, sizeof(why)) != 0)
+			return proxy_conf_fail(err, cap, cfg, cs, "client_key", "%s", why);
 	}
 	return 0;
 }

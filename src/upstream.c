@@ -508,6 +508,17 @@ upstream_easy_start(struct upstream_xfer *x)
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
+	/* A private registry's CA, instead of the system's bundle.  It
+	 * applies to the redirects and token realms of this section too:
+	 * they are the same operator's. */
+	if (s->ca_file[0] != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+	if (s->client_certificate[0] != '\0') {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, s->client_certificate);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLKEY, s->client_key);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
 	if (x->head)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	if (x->accept == UPSTREAM_ACCEPT_MANIFESTS)
@@ -650,8 +661,19 @@ enum reg_error
 upstream_xfer_error(const struct upstream_xfer *x, enum reg_error unknown, char *detail, size_t cap)
 {
 	if (x->result != CURLE_OK) {
-		snprintf(detail, cap, "upstream %s: %s", x->sec->name,
-		    x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->result));
+		const char *hint = "";
+
+		/* Say what to change: the operator reads this in the log. */
+		if (x->result == CURLE_PEER_FAILED_VERIFICATION)
+			hint = x->sec->ca_file[0] != '\0' ?
+			    " (the upstream's certificate is not trusted by ca_file)" :
+			    " (the upstream's certificate is not trusted: set ca_file to its CA)";
+		else if (x->result == CURLE_SSL_CERTPROBLEM)
+			hint = " (client_certificate or client_key cannot be used)";
+		else if (x->result == CURLE_SSL_CACERT_BADFILE)
+			hint = " (ca_file cannot be read)";
+		snprintf(detail, cap, "upstream %s: %s%s", x->sec->name,
+		    x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->result), hint);
 		return x->too_big ? ERR_TOO_LARGE : ERR_UNAVAILABLE;
 	}
 	snprintf(detail, cap, "upstream %s answered %ld", x->sec->name, x->status);

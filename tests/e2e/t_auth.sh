@@ -670,6 +670,39 @@ check_no_secrets() {
 check_no_secrets "no password, Basic credential or token in the daemon log (log_level debug)"
 assert_log 'auth: .*(failed|refused)' "failed logins are logged (without the secret)"
 
+# ---- who is in the log: the text access line names the user (escaped,
+# like a failed login's user name, so no name can forge a line)
+treq GET /v2/ -u "alice:$PW_ALICE"
+assert_log "access: 127\.0\.0\.1:[0-9]+ GET /v2/ 200 in=0 out=[0-9]+ [0-9]+us w=[0-9]+ user=alice$" \
+	"text access log: a Basic login's line ends in user=alice"
+treq GET /v2/team/app/manifests/v1 -H "$(bearer "$TOK_BOB")"
+assert_log "access: 127\.0\.0\.1:[0-9]+ GET /v2/team/app/manifests/v1 200 .* user=bob$" \
+	"text access log: a bearer token's line names its user (user=bob)"
+treq GET /v2/pub/p/tags/list
+assert_log "access: 127\.0\.0\.1:[0-9]+ GET /v2/pub/p/tags/list [0-9]{3} in=0 out=[0-9]+ [0-9]+us w=[0-9]+$" \
+	"text access log: an anonymous request has no user= field"
+treq GET /v2/ -u "mallory:not-the-password"
+assert_status 401 "Basic login as mallory on /v2/ fails"
+assert_log 'info: auth: 127\.0\.0\.1: failed Basic login as "mallory"$' "a failed Basic login on /v2/ names the user tried"
+token "mallory2:not-the-password" "repository:team/app:pull"
+assert_status 401 "GET /token as mallory2 fails"
+assert_log 'info: auth: 127\.0\.0\.1: failed token login as "mallory2"$' "a failed token login names the user tried"
+# A name carrying a newline and a fake access line, a quote and a terminal
+# escape (no ':', which ends a Basic user name): it stays inside one line,
+# escaped.
+FORGE=$(printf 'eve\nforged-line access 10.0.0.1 GET /v2/ 200\r"\033[2J\x9b\\:wrong')
+FORGE64=$(printf '%s' "$FORGE" | base64 -w0)
+treq GET /v2/ -H "Authorization: Basic $FORGE64"
+assert_status 401 "Basic login with a newline in the user name fails"
+treq GET "/token?service=$SVC" -H "Authorization: Basic $FORGE64"
+assert_status 401 "GET /token with a newline in the user name fails"
+assert_log 'info: auth: 127\.0\.0\.1: failed Basic login as "eve\\x0aforged-line\\x20access\\x2010\.0\.0\.1\\x20GET\\x20/v2/\\x20200\\x0d\\x22\\x1b\[2J\\x9b\\x5c"$' \
+	"a user name's newline, CR, quote, ESC, C1 byte and backslash are escaped (\\xHH) in the failed-login line"
+assert_log 'info: auth: 127\.0\.0\.1: failed token login as "eve\\x0aforged-line' "the token endpoint's failed login escapes the name too"
+assert_eq "$(grep -c 'forged-line' "$LOG")" 2 "the forged text appears only inside the two failed-login lines"
+assert_eq "$(grep -c '^forged-line' "$LOG")" 0 "no log line starts with the forged text"
+assert_eq "$(grep -c $'\033' "$LOG")" 0 "no raw ESC byte reaches the log"
+
 # ---- TLS versions
 curl -s -o /dev/null --max-time 20 --cacert "$CERT" --tlsv1.1 --tls-max 1.1 -v "$BASE/v2/" >"$W/tls11.out" 2>&1
 RC=$?
