@@ -21,6 +21,12 @@ struct request;
 struct auth *auth_new(const struct config *cfg, char *err, size_t errcap);
 void auth_free(struct auth *a);
 int auth_enabled(const struct auth *a);
+/* Call fn(arg, message) for each user that a [group] or [access] list
+ * names but the users file does not ("FILE:LINE: access \"GLOB\".push:
+ * user 'x' is not in the users file ..."): not an error, since a user may
+ * be added later, but usually a typo.  Returns how many. */
+int auth_warnings(const struct auth *a, const struct config *cfg, void (*fn)(void *, const char *),
+    void *arg);
 
 /* Actions (TOKEN_* bits) user may perform on repo by the [access] rules;
  * user NULL = anonymous.  push implies pull. */

@@ -37,12 +37,19 @@ enum config_meta_backend { CONFIG_META_SQLITE = 0 };
 /* [gc] untagged: what happens to manifests no tag points at. */
 enum config_untagged { CONFIG_UNTAGGED_KEEP = 0, CONFIG_UNTAGGED_DELETE = 1 };
 
+/* Room for the plain keys' line numbers (config.c checks its table fits). */
+#define CONFIG_KEYS_MAX 128
+
 struct config {
 	char path[PATH_MAX];
 	/* With named sections: this load's number, unique in the process,
 	 * what caches of state parsed from them key on (a freed config's
 	 * address comes back).  0 without. */
 	unsigned long serial;
+	/* The line that set each plain key (config.c's table order), 0 for a
+	 * default: start-up errors found after loading (a users file, a TLS
+	 * key, a port in use) still point at the line to edit. */
+	unsigned short key_lines[CONFIG_KEYS_MAX];
 	/* [server] */
 	char listen[256];
 	int log_level;			/* enum log_level */
@@ -108,6 +115,11 @@ int config_section_line(const struct config_section *s, const char *key);
  * true/yes/on/1, false/no/off/0.  0, or -1 (*out untouched). */
 int config_parse_duration(const char *v, long long *out);
 int config_parse_bool(const char *v, int *out);
+/* Where a plain key comes from, as messages begin: "FILE:LINE: section.key"
+ * or, when the file leaves it at its default, "FILE: section.key".  Writes
+ * into out (cap bytes) and returns it. */
+const char *config_key_where(const struct config *cfg, const char *section, const char *key,
+    char *out, size_t cap);
 /* Release what config_load allocated (not cfg itself). */
 void config_free(struct config *cfg);
 

@@ -20,6 +20,16 @@ enum daemon_exit {
 int daemon_load_config(const char *path, struct config *cfg);
 
 struct auth;
+/* The configuration's warnings: users named in [group]/[access] but not in
+ * the users file, no authentication on a listener other hosts can reach
+ * (listen_addr: the address as bound, or cfg->listen before binding), and
+ * [proxy] sections that skip TLS verification or lend their upstream
+ * credentials to anyone.  fn(arg, "FILE:LINE: section.key: ...") for each;
+ * returns how many.  check-config prints them, the daemon logs them at
+ * start and reload. */
+int daemon_config_warnings(const struct config *cfg, const struct auth *auth, const char *listen_addr,
+    void (*fn)(void *, const char *), void *arg);
+
 struct daemon;
 struct server;
 struct store;

@@ -223,6 +223,11 @@ void server_stop(struct server *srv);
 void server_free(struct server *srv);
 /* The port actually bound (useful with port 0). */
 int server_port(const struct server *srv);
+/* The main listener's address as bound ("127.0.0.1:5000", "[::]:443"), or
+ * as systemd passed it under socket activation; server_activated says
+ * which (then [server] listen is unused). */
+const char *server_listen_addr(const struct server *srv);
+int server_activated(const struct server *srv);
 
 long long server_now_us(void);
 /* For fuzzing and tests: play one client connection that sends data, run

@@ -219,14 +219,26 @@ auth_cred_fingerprint(struct auth_user *u)
 }
 
 static int
-auth_load_users(struct auth *a, const char *path, char *err, size_t cap)
+auth_load_users(struct auth *a, const struct config *cfg, char *err, size_t cap)
 {
-	char line[2048];
+	const char *path = cfg->auth_users;
+	char line[2048], where[PATH_MAX + 64];
 	FILE *f;
 	int lineno = 0;
 
-	if ((f = fopen(path, "r")) == NULL)
-		return auth_errf(err, cap, "%s: %s", path, strerror(errno));
+	if ((f = fopen(path, "r")) == NULL) {
+		int e = errno;
+
+		/* The config line names the file; the hint says how to make
+		 * it, or how to let the daemon's user read it. */
+		config_key_where(cfg, "auth", "users", where, sizeof(where));
+		if (e == ENOENT)
+			return auth_errf(err, cap, "%s: %s: %s (create it with `ociregd passwd -c %s USER`)",
+			    where, path, strerror(e), cfg->path);
+		return auth_errf(err, cap, "%s: %s: %s (%s)", where, path, strerror(e),
+		    e == EACCES ? "make it readable by the daemon's user, e.g. chgrp ociregd FILE; "
+		    "chmod 0640 FILE" : "check the path");
+	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *p = line, *colon;
 		struct auth_user *u;
@@ -324,11 +336,13 @@ auth_check_item(void *arg, const char *item)
 	struct auth_check_ctx *c = arg;
 
 	if (item[0] == '@' && auth_group_find(c->a, item + 1) == NULL) {
-		auth_errf(c->err, c->cap, "%s:%d: %s: unknown group %s", c->cfgpath, c->line, c->where, item);
+		auth_errf(c->err, c->cap, "%s:%d: %s: unknown group %s (define it with [group \"%s\"] "
+		    "members = ...)", c->cfgpath, c->line, c->where, item, item + 1);
 		return 1;
 	}
 	if (item[0] != '@' && strcmp(item, "*") != 0 && !auth_user_name_valid(item, strlen(item))) {
-		auth_errf(c->err, c->cap, "%s:%d: %s: '%s' is not a user name", c->cfgpath, c->line,
+		auth_errf(c->err, c->cap, "%s:%d: %s: '%s' is not a user name (letters, digits, "
+		    "'.', '_', '-', '@'; @NAME for a group, * for any user)", c->cfgpath, c->line,
 		    c->where, item);
 		return 1;
 	}
@@ -352,7 +366,8 @@ auth_load_sections(struct auth *a, const struct config *cfg, char *err, size_t c
 		g = &a->groups[a->ngroups++];
 		memset(g, 0, sizeof(*g));
 		if (strlen(s->name) >= sizeof(g->name))
-			return auth_errf(err, cap, "%s:%d: group name too long", cfg->path, s->line);
+			return auth_errf(err, cap, "%s:%d: group \"%s\": name longer than %zu bytes",
+			    cfg->path, s->line, s->name, sizeof(g->name) - 1);
 		memcpy(g->name, s->name, strlen(s->name) + 1);
 		snprintf(g->members, sizeof(g->members), "%s",
 		    config_section_get(s, "members") ? config_section_get(s, "members") : "");
@@ -396,7 +411,7 @@ struct auth *
 auth_new(const struct config *cfg, char *err, size_t errcap)
 {
 	struct auth *a = calloc(1, sizeof(*a));
-	char keypath[PATH_MAX + 16], pw[33];
+	char keypath[PATH_MAX + 16], pw[33], why[PATH_MAX + 128], where[PATH_MAX + 64];
 	unsigned char rnd[16];
 
 	if (a == NULL) {
@@ -414,15 +429,20 @@ auth_new(const struct config *cfg, char *err, size_t errcap)
 	a->window = cfg->auth_failure_window;
 	snprintf(a->service, sizeof(a->service), "%s", cfg->auth_service);
 	snprintf(a->realm, sizeof(a->realm), "%s", cfg->auth_realm);
-	if (auth_load_users(a, cfg->auth_users, err, errcap) != 0 ||
+	if (auth_load_users(a, cfg, err, errcap) != 0 ||
 	    auth_load_sections(a, cfg, err, errcap) != 0)
 		goto fail;
 	if (cfg->auth_token_key[0] != '\0')
 		snprintf(keypath, sizeof(keypath), "%s", cfg->auth_token_key);
 	else
 		snprintf(keypath, sizeof(keypath), "%s/token.key", cfg->root);
-	if ((a->key = token_key_load(keypath, err, errcap)) == NULL)
+	if ((a->key = token_key_load(keypath, why, sizeof(why))) == NULL) {
+		auth_errf(err, errcap, "%s: %s (%s)", config_key_where(cfg, "auth", "token_key", where,
+		    sizeof(where)), why, cfg->auth_token_key[0] != '\0' ? "point it at a file of 64 hex "
+		    "digits, or at a path that does not exist yet to have one made" : "the default is "
+		    "<root>/token.key: [storage] root must be writable by the daemon");
 		goto fail;
+	}
 	/* Unknown users are checked against a hash of the same kind as the
 	 * first real one, so both failures take the same time. */
 	randombytes_buf(rnd, sizeof(rnd));
@@ -437,6 +457,67 @@ auth_new(const struct config *cfg, char *err, size_t errcap)
 fail:
 	auth_free(a);
 	return NULL;
+}
+
+/* Who an access list or group names that the users file does not: a
+ * typo there silently grants nothing, so it is worth a warning, while
+ * an unknown @group is an error (auth_check_item). */
+static const struct auth_user *auth_user_find(const struct auth *a, const char *name);
+
+struct auth_warn_ctx {
+	const struct auth *a;
+	const struct config *cfg;
+	const char *where;
+	int line;
+	void (*fn)(void *, const char *);
+	void *arg;
+	int n;
+};
+
+static int
+auth_warn_item(void *arg, const char *item)
+{
+	struct auth_warn_ctx *c = arg;
+	char msg[3 * PATH_MAX + 1024];
+
+	if (item[0] == '@' || strcmp(item, "*") == 0 || auth_user_find(c->a, item) != NULL)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s:%d: %s: user '%s' is not in the users file %s (a typo? add "
+	    "it with `ociregd passwd -c %s %s`)", c->cfg->path, c->line, c->where, item,
+	    c->cfg->auth_users, c->cfg->path, item);
+	c->fn(c->arg, msg);
+	c->n++;
+	return 0;
+}
+
+int
+auth_warnings(const struct auth *a, const struct config *cfg, void (*fn)(void *, const char *),
+    void *arg)
+{
+	static const char *const keys[] = {"members", "pull", "push", "delete"};
+	struct auth_warn_ctx c = {a, cfg, NULL, 0, fn, arg, 0};
+
+	if (a == NULL || !a->enabled)
+		return 0;
+	for (size_t i = 0; i < cfg->nsections; i++) {
+		const struct config_section *s = &cfg->sections[i];
+		int group = strcmp(s->kind, "group") == 0;
+		char where[300];
+
+		if (!group && strcmp(s->kind, "access") != 0)
+			continue;
+		for (size_t k = group ? 0 : 1; k < (group ? 1 : 4); k++) {
+			const char *v = config_section_get(s, keys[k]);
+
+			if (v == NULL)
+				continue;
+			snprintf(where, sizeof(where), "%s \"%s\".%s", s->kind, s->name, keys[k]);
+			c.where = where;
+			c.line = config_section_line(s, keys[k]);
+			auth_list_each(v, auth_warn_item, &c);
+		}
+	}
+	return c.n;
 }
 
 void
@@ -1015,7 +1096,8 @@ auth_passwd_command(const struct config *cfg, const char *user)
 	int fd, replaced = 0;
 
 	if (cfg->auth_users[0] == '\0') {
-		fprintf(stderr, "%s: [auth] users is not set\n", cfg->path);
+		fprintf(stderr, "%s: auth.users: not set (passwd writes the users file it names: add "
+		    "users = FILE to [auth])\n", cfg->path);
 		return 78;
 	}
 	if (!auth_user_name_valid(user, strlen(user))) {

@@ -197,6 +197,7 @@ static const struct config_key config_named_keys[] = {
 #undef F
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+_Static_assert(NKEYS <= CONFIG_KEYS_MAX, "raise CONFIG_KEYS_MAX in config.h");
 
 struct config_parse {
 	struct config *cfg;
@@ -588,6 +589,23 @@ config_section_line(const struct config_section *s, const char *key)
 	return s->line;
 }
 
+const char *
+config_key_where(const struct config *cfg, const char *section, const char *key, char *out,
+    size_t cap)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(config_keys[i].section, section) != 0 || strcmp(config_keys[i].key, key) != 0)
+			continue;
+		if (cfg->key_lines[i] != 0) {
+			snprintf(out, cap, "%s:%u: %s.%s", cfg->path, (unsigned)cfg->key_lines[i], section, key);
+			return out;
+		}
+		break;
+	}
+	snprintf(out, cap, "%s: %s.%s", cfg->path, section, key);
+	return out;
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -615,7 +633,8 @@ config_handler(void *user, const char *section, const char *name, const char *va
 			config_fail(p, section, name, "set twice");
 			return 1;
 		}
-		config_set(p, &config_keys[i], value);
+		if (config_set(p, &config_keys[i], value) == 0)
+			p->cfg->key_lines[i] = (unsigned short)(p->line > 65535 ? 65535 : p->line);
 		return 1;
 	}
 	if (!section_known)

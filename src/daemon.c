@@ -6,11 +6,14 @@
  * config and users on SIGHUP, and runs the background collectors (gc,
  * upload expiry) beside the workers.
  */
+#include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "auth.h"
 #include "cache.h"
 #include "config.h"
@@ -51,13 +54,107 @@ daemon_load_config(const char *path, struct config *cfg)
 	return 0;
 }
 
+/* Everything the workers share, and the workers' contexts. */
+struct daemon {
+	const struct config *cfg;
+	struct store *store;
+	struct pool *pool;
+	struct worker_set set;
+	struct server *srv;
+};
+
+/* Whether addr ("HOST:PORT") is a loopback address: only this host can
+ * reach it.  An address that does not parse counts as reachable. */
+static int
+daemon_loopback(const char *addr)
+{
+	struct sockaddr_storage ss;
+	int sslen;
+
+	if (addr_parse(addr, &ss, &sslen) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		    (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+static void daemon_warnf(void (*fn)(void *, const char *), void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+daemon_warnf(void (*fn)(void *, const char *), void *arg, const char *fmt, ...)
+{
+	char msg[3 * PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fn(arg, msg);
+}
+
+int
+daemon_config_warnings(const struct config *cfg, const struct auth *auth, const char *listen_addr,
+    void (*fn)(void *, const char *), void *arg)
+{
+	int n = auth_warnings(auth, cfg, fn, arg), auth_on = cfg->auth_users[0] != '\0';
+	char where[PATH_MAX + 64];
+
+	if (!auth_on && !daemon_loopback(listen_addr)) {
+		daemon_warnf(fn, arg, "%s: %s is reachable from other hosts and auth.users is not "
+		    "set: anyone who reaches it may push, overwrite and delete (set [auth] users, "
+		    "see ociregd(8), or listen on 127.0.0.1)", config_key_where(cfg, "server", "listen",
+		    where, sizeof(where)), listen_addr);
+		n++;
+	}
+	/* [proxy] sections are proxy_conf.c's to parse; these two keys are
+	 * read as the key table typed them (config.c checked the boolean). */
+	for (size_t i = 0; i < cfg->nsections; i++) {
+		const struct config_section *s = &cfg->sections[i];
+		const char *v;
+		int b = 1;
+
+		if (strcmp(s->kind, "proxy") != 0)
+			continue;
+		if ((v = config_section_get(s, "tls_verify")) != NULL && v[0] != '\0' &&
+		    config_parse_bool(v, &b) == 0 && !b) {
+			daemon_warnf(fn, arg, "%s:%d: proxy \"%s\".tls_verify: false: the upstream's "
+			    "certificate is not checked, so anyone on the network path can serve any "
+			    "image into the cache (install the upstream's CA instead)", cfg->path,
+			    config_section_line(s, "tls_verify"), s->name);
+			n++;
+		}
+		if (!auth_on && (v = config_section_get(s, "username")) != NULL && v[0] != '\0') {
+			daemon_warnf(fn, arg, "%s:%d: proxy \"%s\".username: upstream credentials with "
+			    "auth.users not set: anyone who reaches this registry pulls through the "
+			    "cache as '%s' (set [auth] users)", cfg->path,
+			    config_section_line(s, "username"), s->name, v);
+			n++;
+		}
+	}
+	return n;
+}
+
+static void
+daemon_warn_log(void *arg, const char *msg)
+{
+	(void)arg;
+	log_warn("%s", msg);
+}
 
 /* SIGHUP: build a new config and auth from the same file; on any error
  * log it and keep the running ones. */
 static int
 daemon_reload(void *arg, struct config **out_cfg, void **out_app)
 {
-	const char *path = arg;
+	struct daemon *d = arg;
+	const char *path = d->cfg->path;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct auth *auth;
 	char err[1024];
@@ -75,21 +172,14 @@ daemon_reload(void *arg, struct config **out_cfg, void **out_app)
 		free(cfg);
 		return -1;
 	}
+	/* The listener stays the one the process started with. */
+	daemon_config_warnings(cfg, auth, server_listen_addr(d->srv), daemon_warn_log, NULL);
 	*out_cfg = cfg;
 	*out_app = auth;
 	return 0;
 }
 
 /* ---- the HTTP layer's hooks ---- */
-
-/* Everything the workers share, and the workers' contexts. */
-struct daemon {
-	const struct config *cfg;
-	struct store *store;
-	struct pool *pool;
-	struct worker_set set;
-	struct server *srv;
-};
 
 static struct worker *
 daemon_worker_new(void *arg, int id, struct event_base *base, void *app)
@@ -194,7 +284,7 @@ daemon_new(const struct config *cfg, struct store *store, struct auth *auth)
 		daemon_free(d);
 		return NULL;
 	}
-	server_set_reload(d->srv, daemon_reload, (void *)cfg->path);
+	server_set_reload(d->srv, daemon_reload, d);
 	return d;
 }
 
@@ -230,6 +320,12 @@ daemon_serve(const struct config *cfg)
 	log_set_level((enum log_level)cfg->log_level);
 	if (server_fd_check(cfg, err, sizeof(err)) != 0)
 		log_warn("%s", err);
+	/* A configuration error, not a failure to bind: exit 78 (systemd's
+	 * RestartPreventExitStatus= does not retry it), before storage. */
+	if (server_tls_check(cfg, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return EXIT_CONFIG;
+	}
 	if ((store = store_open_backend(cfg->storage_backend, cfg->root, cfg->sync)) == NULL)
 		return EXIT_STORAGE;
 	store_set_direct(store, cfg->sync && cfg->direct_io);
@@ -270,6 +366,7 @@ daemon_serve(const struct config *cfg)
 	}
 	log_info("ociregd %s: storage %s%s%s", OCIREGD_VERSION, cfg->root,
 	    auth_enabled(auth) ? ", authentication on" : "", cfg->tls_certificate[0] ? ", TLS" : "");
+	daemon_config_warnings(cfg, auth, server_listen_addr(daemon_server(d)), daemon_warn_log, NULL);
 	server_run(daemon_server(d));
 	upload_sweeper_stop(sweeper);
 	gc_runner_stop(gc);

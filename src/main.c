@@ -31,7 +31,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: ociregd [-c FILE]\n"
-	    "       ociregd check-config [-c FILE]\n"
+	    "       ociregd check-config [-c FILE] [--strict]\n"
 	    "       ociregd passwd [-c FILE] USER\n"
 	    "       ociregd gc [-c FILE] [--dry-run]\n"
 	    "       ociregd fsck [-c FILE] [--repair]\n"
@@ -49,21 +49,31 @@ load_config(const char *path, struct config *cfg)
 	return daemon_load_config(path, cfg);
 }
 
-/* Everything that can be checked without touching storage or the network:
- * the file itself, the users file and access sections, the TLS files. */
-static int
-check_config(const struct config *cfg)
+static void
+check_config_warn(void *arg, const char *msg)
 {
-	char err[1024];
+	(void)arg;
+	fprintf(stderr, "warning: %s\n", msg);
+}
+
+/* Everything that can be checked without touching storage or the network:
+ * the file itself, the users file and access sections, the TLS files; then
+ * the warnings the daemon would log at start.  With strict, a warning
+ * fails the check too. */
+static int
+check_config(const struct config *cfg, int strict)
+{
+	struct auth *auth = NULL;
+	char err[2 * PATH_MAX + 512];
+	int nwarn;
 
 	if (cfg->auth_users[0] != '\0') {
 		struct config *tmp = malloc(sizeof(*tmp));
 		char keydir[] = "/tmp/ociregd-check.XXXXXX";
-		struct auth *auth;
 
 		if (tmp == NULL || mkdtemp(keydir) == NULL) {
 			free(tmp);
-			fprintf(stderr, "check-config: cannot make a temporary directory\n");
+			fprintf(stderr, "check-config: cannot make a temporary directory in /tmp\n");
 			return EXIT_CONFIG;
 		}
 		/* A configured key file that exists is checked; a missing one
@@ -80,16 +90,23 @@ check_config(const struct config *cfg)
 			fprintf(stderr, "%s\n", err);
 			return EXIT_CONFIG;
 		}
-		auth_free(auth);
 	}
 	if (server_tls_check(cfg, err, sizeof(err)) != 0) {
+		auth_free(auth);
 		fprintf(stderr, "%s\n", err);
 		return EXIT_CONFIG;
 	}
-	/* A warning, not an error: the limit may be raised where the daemon
-	 * runs (systemd's LimitNOFILE=), not where the file is checked. */
+	nwarn = daemon_config_warnings(cfg, auth, cfg->listen, check_config_warn, NULL);
+	auth_free(auth);
+	/* A warning, not an error even with --strict: the limit may be
+	 * raised where the daemon runs (systemd's LimitNOFILE=), not where
+	 * the file is checked. */
 	if (server_fd_check(cfg, err, sizeof(err)) != 0)
 		fprintf(stderr, "warning: %s\n", err);
+	if (strict && nwarn > 0) {
+		fprintf(stderr, "%s: %d warning%s (--strict)\n", cfg->path, nwarn, nwarn == 1 ? "" : "s");
+		return EXIT_CONFIG;
+	}
 	printf("%s: ok\n", cfg->path);
 	return EXIT_OK;
 }
@@ -102,11 +119,12 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"repair", no_argument, NULL, 'r'},
+		{"strict", no_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = CONFIG_DEFAULT_PATH, *cmd = "serve";
 	struct config *cfg;
-	int ch, rc, dry_run = 0, repair = 0;
+	int ch, rc, dry_run = 0, repair = 0, strict = 0;
 
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
@@ -127,13 +145,17 @@ main(int argc, char **argv)
 		case 'r':
 			repair = 1;
 			break;
+		case 's':
+			strict = 1;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if ((strcmp(cmd, "passwd") == 0 ? optind != argc - 1 : optind != argc) ||
-	    (dry_run && strcmp(cmd, "gc") != 0) || (repair && strcmp(cmd, "fsck") != 0)) {
+	    (dry_run && strcmp(cmd, "gc") != 0) || (repair && strcmp(cmd, "fsck") != 0) ||
+	    (strict && strcmp(cmd, "check-config") != 0)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -167,7 +189,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "passwd") == 0) {
 		rc = auth_passwd_command(cfg, argv[optind]);
 	} else if (strcmp(cmd, "check-config") == 0) {
-		rc = check_config(cfg);
+		rc = check_config(cfg, strict);
 	} else if (strcmp(cmd, "gc") == 0 || strcmp(cmd, "fsck") == 0) {
 		/* fsck: 0 clean, 1 problems found; both: -1 storage errors. */
 		log_set_level((enum log_level)cfg->log_level);

@@ -34,6 +34,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -88,6 +89,11 @@ struct http_worker {
 
 struct server {
 	const struct config *cfg;
+	/* The config the process started with: what listeners, workers and
+	 * storage really run with, whatever reloads came since. */
+	const struct config *start_cfg;
+	int activated;			/* serving a socket systemd passed */
+	char listen_addr[INET6_ADDRSTRLEN + 16];	/* the main listener, as bound */
 	struct server_hooks hooks;
 	SSL_CTX *ssl_ctx;		/* NULL: plain HTTP */
 	struct http_worker *workers;
@@ -1418,9 +1424,12 @@ server_fd_check(const struct config *cfg, char *err, size_t cap)
 	need = (unsigned long long)workers * (unsigned long long)cfg->max_connections +
 	    64 + 16ULL * (unsigned long long)workers;
 	if (rl.rlim_cur != RLIM_INFINITY && (unsigned long long)rl.rlim_cur < need) {
+		char where[PATH_MAX + 64];
+
 		snprintf(err, cap, "%s: only %llu file descriptors (RLIMIT_NOFILE) but [server] workers "
 		    "(%d) x max_connections (%d) + reserve need %llu: past it new connections wait "
-		    "(raise the limit, e.g. LimitNOFILE=, or lower max_connections)", cfg->path,
+		    "(raise the limit, e.g. LimitNOFILE=, or lower max_connections)",
+		    config_key_where(cfg, "server", "max_connections", where, sizeof(where)),
 		    (unsigned long long)rl.rlim_cur, workers, cfg->max_connections, need);
 		return -1;
 	}
@@ -1759,16 +1768,35 @@ server_swap_cb(evutil_socket_t fd, short what, void *arg)
 	free(sw);
 }
 
-/* Fields a reload cannot change in a running process. */
+/* Fields a reload cannot change in a running process: named only when the
+ * new file differs from what the process started with (not from the last
+ * reload), so setting one back to its start value is silent again. */
 static void
-server_reload_warn(const struct config *old, const struct config *cfg)
+server_reload_warn(const struct server *srv, const struct config *cfg)
 {
-	if (strcmp(old->listen, cfg->listen) != 0 || strcmp(old->root, cfg->root) != 0 ||
-	    old->workers != cfg->workers || strcmp(old->metrics_listen, cfg->metrics_listen) != 0 ||
-	    old->sync != cfg->sync || old->direct_io != cfg->direct_io ||
-	    (old->tls_certificate[0] == '\0') != (cfg->tls_certificate[0] == '\0'))
-		log_warn("reload: listen, metrics_listen, root, workers, sync, direct_io and turning "
-		    "TLS on or off take effect only at the next start");
+	const struct config *run = srv->start_cfg;
+	char keys[256] = "";
+	size_t n = 0;
+
+#define SERVER_CHANGED(cond, name) do { \
+	if (cond) \
+		n += (size_t)snprintf(keys + n, n < sizeof(keys) ? sizeof(keys) - n : 0, "%s%s", \
+		    n > 0 ? ", " : "", name); \
+} while (0)
+	/* Under socket activation [server] listen is unused either way. */
+	SERVER_CHANGED(!srv->activated && strcmp(run->listen, cfg->listen) != 0, "server.listen");
+	SERVER_CHANGED(strcmp(run->metrics_listen, cfg->metrics_listen) != 0, "server.metrics_listen");
+	SERVER_CHANGED(run->workers != cfg->workers, "server.workers");
+	SERVER_CHANGED(strcmp(run->root, cfg->root) != 0, "storage.root");
+	SERVER_CHANGED(run->sync != cfg->sync, "storage.sync");
+	SERVER_CHANGED(run->direct_io != cfg->direct_io, "storage.direct_io");
+	SERVER_CHANGED((run->tls_certificate[0] == '\0') != (cfg->tls_certificate[0] == '\0'),
+	    "tls.certificate (TLS on or off)");
+#undef SERVER_CHANGED
+	if (n > 0)
+		log_warn("reload: %s: changed in %s but take%s effect only at the next start "
+		    "(systemctl restart ociregd); running with the start values meanwhile", keys,
+		    cfg->path, strchr(keys, ',') != NULL ? "" : "s");
 }
 
 static void
@@ -1794,7 +1822,7 @@ server_reload(struct server *srv)
 			srv->hooks.app_free(srv->hooks.arg, app);
 		goto out;
 	}
-	server_reload_warn(srv->cfg, cfg);
+	server_reload_warn(srv, cfg);
 	if ((g = server_gen_new(srv, cfg, app, 1)) == NULL) {
 		log_error("reload refused: out of memory");
 		config_free(cfg);
@@ -1872,41 +1900,92 @@ server_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 /* A TLS context from cfg's certificate and key: TLS 1.2 minimum, forward
  * secret AEAD ciphers for 1.2 (1.3 suites are OpenSSL's defaults).  NULL
  * with "FILE: reason" in err. */
+static int
+server_tls_no_password(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return 0;
+}
+
+/* 0 if [tls] key's file can be opened for reading; else the reason. */
+static int
+server_tls_readable(const struct config *cfg, const char *key, const char *path, char *err,
+    size_t cap)
+{
+	char where[PATH_MAX + 64];
+	FILE *f;
+
+	if ((f = fopen(path, "r")) != NULL) {
+		fclose(f);
+		return 0;
+	}
+	snprintf(err, cap, "%s: %s: cannot be read: %s (%s)", config_key_where(cfg, "tls", key,
+	    where, sizeof(where)), path, strerror(errno), errno == EACCES ? "make it readable by "
+	    "the daemon's user, e.g. chgrp ociregd FILE; chmod 0640 FILE" : "check the path");
+	return -1;
+}
+
 static SSL_CTX *
 server_tls_ctx(const struct config *cfg, char *err, size_t cap)
 {
 	SSL_CTX *ctx;
-	char why[256];
+	EVP_PKEY *pkey = NULL;
+	FILE *f;
+	char where[PATH_MAX + 64];
 
 	if (cfg->tls_key[0] == '\0') {
-		snprintf(err, cap, "%s: [tls] certificate is set but key is not", cfg->path);
+		snprintf(err, cap, "%s: set but tls.key is not (set key = the certificate's PEM private "
+		    "key file)", config_key_where(cfg, "tls", "certificate", where, sizeof(where)));
 		return NULL;
 	}
+	/* OpenSSL's reasons ("error:80000002:...") name no file and no
+	 * remedy: say which file, and whether it is missing, unreadable or
+	 * of the wrong kind. */
+	if (server_tls_readable(cfg, "certificate", cfg->tls_certificate, err, cap) != 0 ||
+	    server_tls_readable(cfg, "key", cfg->tls_key, err, cap) != 0)
+		return NULL;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		snprintf(err, cap, "TLS: cannot create a context");
+		snprintf(err, cap, "TLS: cannot create a context (out of memory?)");
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!DSS");
+	/* A password-protected key must not stop start-up at a prompt. */
+	SSL_CTX_set_default_passwd_cb(ctx, server_tls_no_password);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_certificate) != 1) {
-		ERR_error_string_n(ERR_get_error(), why, sizeof(why));
-		snprintf(err, cap, "%s: cannot load certificate: %s", cfg->tls_certificate, why);
+		snprintf(err, cap, "%s: %s is not a PEM certificate (chain) (expected \"-----BEGIN "
+		    "CERTIFICATE-----\")", config_key_where(cfg, "tls", "certificate", where,
+		    sizeof(where)), cfg->tls_certificate);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-		ERR_error_string_n(ERR_get_error(), why, sizeof(why));
-		snprintf(err, cap, "%s: cannot load key: %s", cfg->tls_key, why);
+	/* Read apart from installing, which also compares it with the
+	 * certificate: "not a key" and "not this certificate's key" are
+	 * different mistakes. */
+	if ((f = fopen(cfg->tls_key, "r")) != NULL) {
+		pkey = PEM_read_PrivateKey(f, NULL, server_tls_no_password, NULL);
+		fclose(f);
+	}
+	if (pkey == NULL) {
+		snprintf(err, cap, "%s: %s is not a PEM private key, or is encrypted (give the "
+		    "certificate's unencrypted key, \"-----BEGIN PRIVATE KEY-----\")",
+		    config_key_where(cfg, "tls", "key", where, sizeof(where)), cfg->tls_key);
 		goto fail;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, cap, "%s: key does not match certificate %s", cfg->tls_key,
-		    cfg->tls_certificate);
+	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, cap, "%s: %s does not match the certificate %s (give the key the "
+		    "certificate was made for)", config_key_where(cfg, "tls", "key", where,
+		    sizeof(where)), cfg->tls_key, cfg->tls_certificate);
 		goto fail;
 	}
+	EVP_PKEY_free(pkey);
 	return ctx;
 fail:
+	EVP_PKEY_free(pkey);
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	return NULL;
@@ -1919,7 +1998,11 @@ server_tls_check(const struct config *cfg, char *err, size_t cap)
 
 	if (cfg->tls_certificate[0] == '\0') {
 		if (cfg->tls_key[0] != '\0') {
-			snprintf(err, cap, "%s: [tls] key is set but certificate is not", cfg->path);
+			char where[PATH_MAX + 64];
+
+			snprintf(err, cap, "%s: set but tls.certificate is not (set certificate = the "
+			    "PEM certificate file, or remove key)", config_key_where(cfg, "tls", "key",
+			    where, sizeof(where)));
 			return -1;
 		}
 		return 0;
@@ -1930,15 +2013,65 @@ server_tls_check(const struct config *cfg, char *err, size_t cap)
 	return 0;
 }
 
+/* "HOST:PORT" or "[V6]:PORT" of a bound socket. */
+static void
+server_addr_str(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(out, cap, "[%s]:%d", host, ntohs(s6->sin6_port));
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(out, cap, "%s:%d", host, ntohs(s4->sin_port));
+	} else {
+		snprintf(out, cap, "(a socket of family %d)", (int)ss->ss_family);
+	}
+}
+
+/* A listener that will not bind: the config line, the address, why, and
+ * the usual remedy. */
+static void
+server_bind_error(const struct config *cfg, const char *key, const char *addr)
+{
+	char where[PATH_MAX + 64];
+	int e = errno;
+
+	log_error("%s: cannot listen on %s: %s (%s)", config_key_where(cfg, "server", key, where,
+	    sizeof(where)), addr, strerror(e), e == EADDRINUSE ? "another process holds the port: "
+	    "stop it or choose another port" : e == EACCES ? "ports below 1024 need privileges: "
+	    "use a higher port or socket activation (ociregd.socket)" : e == EADDRNOTAVAIL ?
+	    "no interface has this address" : "check the address");
+}
+
+const char *
+server_listen_addr(const struct server *srv)
+{
+	return srv->listen_addr;
+}
+
+int
+server_activated(const struct server *srv)
+{
+	return srv->activated;
+}
+
 struct server *
 server_new(const struct config *cfg, void *app, const struct server_hooks *hooks)
 {
 	struct server *srv;
 	struct sockaddr_storage ss;
+	char where[PATH_MAX + 64];
 	int sslen, i, lfd;
 
 	if (addr_parse(cfg->listen, &ss, &sslen) != 0) {
-		log_error("listen: cannot parse '%s'", cfg->listen);
+		log_error("%s: '%s' is not HOST:PORT or [IPV6]:PORT", config_key_where(cfg, "server",
+		    "listen", where, sizeof(where)), cfg->listen);
 		return NULL;
 	}
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
@@ -1955,12 +2088,14 @@ server_new(const struct config *cfg, void *app, const struct server_hooks *hooks
 	evthread_use_pthreads();
 	signal(SIGPIPE, SIG_IGN);
 	srv->cfg = cfg;
+	srv->start_cfg = cfg;
 	srv->hooks = *hooks;
 	/* The caller's pair: never freed here. */
 	if ((srv->gen = server_gen_new(srv, (struct config *)cfg, app, 0)) == NULL)
 		goto fail;
 	/* Socket activation: systemd passes the listening socket. */
 	lfd = notify_listen_fd();
+	srv->activated = lfd >= 0;
 	if (cfg->tls_certificate[0] != '\0' || cfg->tls_key[0] != '\0') {
 		char err[2 * PATH_MAX + 256];
 
@@ -1998,7 +2133,8 @@ server_new(const struct config *cfg, void *app, const struct server_hooks *hooks
 
 			if (fd < 0 || (w->listener = evconnlistener_new(w->base, server_accept_cb, w,
 			    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd)) == NULL) {
-				log_error("socket activation: cannot listen on fd %d: %s", fd, strerror(errno));
+				log_error("socket activation: cannot listen on the passed socket (fd %d): %s "
+				    "(check ListenStream= in ociregd.socket)", fd, strerror(errno));
 				goto fail;
 			}
 			goto bound;
@@ -2014,14 +2150,14 @@ server_new(const struct config *cfg, void *app, const struct server_hooks *hooks
 		/* SO_REUSEPORT would let us share the port with another
 		 * process as well: make sure nobody else holds it first. */
 		if (i == 0 && server_probe(&ss, sslen) != 0) {
-			log_error("listen %s: %s", cfg->listen, strerror(errno));
+			server_bind_error(cfg, "listen", cfg->listen);
 			goto fail;
 		}
 		w->listener = evconnlistener_new_bind(w->base, server_accept_cb, w,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
 		    LEV_OPT_CLOSE_ON_EXEC, 511, (struct sockaddr *)&ss, sslen);
 		if (w->listener == NULL) {
-			log_error("listen %s: %s", cfg->listen, strerror(errno));
+			server_bind_error(cfg, "listen", cfg->listen);
 			goto fail;
 		}
 bound:
@@ -2032,10 +2168,15 @@ bound:
 			struct sockaddr_storage bound;
 			socklen_t blen = sizeof(bound);
 
+			memset(&bound, 0, sizeof(bound));
 			getsockname(evconnlistener_get_fd(w->listener), (struct sockaddr *)&bound, &blen);
 			srv->port = ntohs(bound.ss_family == AF_INET6 ?
 			    ((struct sockaddr_in6 *)&bound)->sin6_port :
 			    ((struct sockaddr_in *)&bound)->sin_port);
+			/* What the log and the start-up checks name: the
+			 * socket as bound (or as systemd passed it), not the
+			 * config's text. */
+			server_addr_str(&bound, srv->listen_addr, sizeof(srv->listen_addr));
 		}
 	}
 	if (cfg->metrics_listen[0] != '\0') {
@@ -2046,7 +2187,7 @@ bound:
 		    (srv->metrics_listener = evconnlistener_new_bind(srv->workers[0].base,
 		    server_accept_cb, &srv->workers[0], LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 		    LEV_OPT_CLOSE_ON_EXEC, 64, (struct sockaddr *)&ms, mslen)) == NULL) {
-			log_error("metrics_listen %s: %s", cfg->metrics_listen, strerror(errno));
+			server_bind_error(cfg, "metrics_listen", cfg->metrics_listen);
 			goto fail;
 		}
 		evconnlistener_set_error_cb(srv->metrics_listener, server_accept_error_cb);
@@ -2110,8 +2251,12 @@ server_run(struct server *srv)
 {
 	int i, started = 1;
 
-	log_info("listening on %s (port %d, %d worker%s)", srv->cfg->listen, srv->port,
+	log_info("listening on %s (port %d, %d worker%s)", srv->listen_addr, srv->port,
 	    srv->nworkers, srv->nworkers == 1 ? "" : "s");
+	if (srv->activated)
+		log_info("socket activation: serving the socket systemd passed (%s); [server] listen "
+		    "(%s) is unused (change the address with ListenStream= in ociregd.socket)",
+		    srv->listen_addr, srv->cfg->listen);
 	if (srv->metrics_listener != NULL)
 		log_info("metrics on %s (port %d)", srv->cfg->metrics_listen, srv->metrics_port);
 	for (i = 1; i < srv->nworkers; i++) {

@@ -760,7 +760,10 @@ FP2=$(free_port)
 S_LISTEN=127.0.0.1:$FP2 svc_conf
 sd_start -N -w 500000 -W self
 assert_eq "$PORT" "$SD_PORT" "LISTEN_FDS=1, LISTEN_PID=self: the daemon serves the passed socket"
-assert_log "listening on 127\\.0\\.0\\.1:$FP2 \\(port $SD_PORT," "socket activation: the log names the inherited port"
+assert_log "info: listening on 127\\.0\\.0\\.1:$SD_PORT \\(port $SD_PORT," "socket activation: 'listening on' names the inherited socket's address"
+assert_eq "$(grep -c "listening on 127\\.0\\.0\\.1:$FP2 " "$LOG")" 0 "socket activation: 'listening on' does not name the unused [server] listen"
+assert_log "info: socket activation: serving the socket systemd passed \\(127\\.0\\.0\\.1:$SD_PORT\\); \\[server\\] listen \\(127\\.0\\.0\\.1:$FP2\\) is unused" \
+	"socket activation: the log says [server] listen is unused"
 if wait_notify READY=1 1 30; then t_pass "socket activation: READY=1 (NOTIFY_SOCKET is a path)"; else
 	t_fail "socket activation: READY=1 (NOTIFY_SOCKET is a path)" "$(cat "$NLOG")"; fi
 for i in 1 2 3; do

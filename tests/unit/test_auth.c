@@ -623,9 +623,12 @@ test_users_file_errors(void **state)
 	config_free(&f->cfg);
 	f->cfg_loaded = 0;
 
-	/* The users file does not exist: its name in the message. */
+	/* The users file does not exist: the config line that names it, the
+	 * file, and how to make it. */
 	unlink(f->users);
-	auth_fails(f, "", f->users, "");
+	snprintf(want, sizeof(want), "auth.users: %s: No such file or directory (create it with "
+	    "`ociregd passwd -c", f->users);
+	auth_fails(f, "", "test.ini:", want);
 }
 
 static void

@@ -607,6 +607,10 @@ test_example_round_trip(void **state)
 	/* The example states the defaults: loading it changes nothing. */
 	config_defaults(&def);
 	snprintf(def.path, sizeof(def.path), "%s", NAME);
+	/* Only where each key was set differs: the example sets them all. */
+	for (size_t i = 0; i < CONFIG_KEYS_MAX; i++)
+		if (cfg.key_lines[i] != 0)
+			def.key_lines[i] = cfg.key_lines[i];
 	assert_memory_equal(&cfg, &def, sizeof(cfg));
 	free(text);
 }
