@@ -35,6 +35,13 @@ struct gc_stats {
 	uint64_t uploads;		/* sessions and orphaned spool files */
 	uint64_t upload_bytes;
 	uint64_t kept;			/* candidates referenced again meanwhile */
+	/* Kept only because they are younger than a grace period: untagged
+	 * manifests ([gc] untagged_grace, counted from the push) and the
+	 * manifests only they keep; unreferenced repository links (grace,
+	 * from the link) and unlinked blob rows (grace, from the store). */
+	uint64_t grace_manifests;
+	uint64_t grace_links;
+	uint64_t grace_blobs;
 	uint64_t errors;		/* items that failed (logged), run went on */
 	int interrupted;		/* stopped early by opt->stop */
 };
