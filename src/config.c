@@ -56,6 +56,9 @@ static const struct config_key config_keys[] = {
 	    "Separate HOST:PORT for /metrics, /healthz and /readyz; empty = the main listener."},
 	{"server", "shutdown_timeout", CT_DURATION, F(shutdown_timeout), "30s", 0, 3600,
 	    "On SIGTERM, how long requests in flight may take before they are cut."},
+	{"server", "read_only", CT_BOOL, F(read_only), "false", 0, 1,
+	    "Maintenance: pushes, deletes and uploads get 405 UNSUPPORTED; pulls go on (also on "
+	    "SIGHUP)."},
 	{"storage", "root", CT_STRING, F(root), "./var", 0, 0,
 	    "Directory for blobs, uploads and meta.db; created on start."},
 	{"storage", "sync", CT_BOOL, F(sync), "true", 0, 1,
