@@ -83,6 +83,19 @@ struct gc_runner *gc_runner_start(const struct config *cfg, struct store *s, int
  * NULL is a no-op. */
 void gc_runner_stop(struct gc_runner *r);
 
+/* The last collection this process's runner finished, for /metrics.
+ * `ociregd gc` runs in a process of its own and is not counted. */
+struct gc_last {
+	uint64_t runs;			/* collections finished; 0: none yet */
+	double start, end;		/* unix seconds, wall clock */
+	double seconds;			/* monotonic duration */
+	struct gc_stats st;		/* what it removed and kept */
+	struct gc_stats total;		/* the same, summed over every run */
+};
+/* Copy the runner's last run into *out (all zero before the first).
+ * Any thread; takes a mutex, no I/O. */
+void gc_last_run(struct gc_last *out);
+
 /* A one-line progress display ("what: items/total, bytes/total, rate")
  * redrawn with \r at most ten times a second; shared with fsck.  Off
  * (every call a no-op) unless `on`. */

@@ -1603,6 +1603,46 @@ gc_command(const struct config *cfg, int dry_run)
 
 /* ---- the daemon's runner ---- */
 
+/* The runner's last run: written by its thread, read by scrapes on the
+ * workers' threads.  Process-wide rather than the runner's, so that the
+ * numbers survive a runner restarted by a reload. */
+static pthread_mutex_t gc_last_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct gc_last gc_last_value;
+
+static double
+gc_now_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+gc_stats_add(struct gc_stats *t, const struct gc_stats *s)
+{
+	t->tags += s->tags;
+	t->manifests += s->manifests;
+	t->links += s->links;
+	t->blobs += s->blobs;
+	t->blob_bytes += s->blob_bytes;
+	t->uploads += s->uploads;
+	t->upload_bytes += s->upload_bytes;
+	t->kept += s->kept;
+	t->grace_manifests += s->grace_manifests;
+	t->grace_links += s->grace_links;
+	t->grace_blobs += s->grace_blobs;
+	t->errors += s->errors;
+}
+
+void
+gc_last_run(struct gc_last *out)
+{
+	pthread_mutex_lock(&gc_last_mu);
+	*out = gc_last_value;
+	pthread_mutex_unlock(&gc_last_mu);
+}
+
 struct gc_runner {
 	const struct config *cfg;
 	struct store *store;
@@ -1637,10 +1677,23 @@ gc_runner_main(void *arg)
 		if (m == NULL && (m = meta_open(r->cfg->root)) == NULL)
 			log_error("gc: cannot open the metadata; trying again in %d s", r->cfg->gc_interval);
 		if (m != NULL) {
+			double wall = gc_now_wall();
+
 			t = gc_now_mono();
 			log_debug("gc: collecting");
-			if (gc_run(r->cfg, m, r->store, &opt, &st) == 0)
-				gc_summary(NULL, &st, 0, gc_now_mono() - t);
+			if (gc_run(r->cfg, m, r->store, &opt, &st) == 0) {
+				double secs = gc_now_mono() - t;
+
+				gc_summary(NULL, &st, 0, secs);
+				pthread_mutex_lock(&gc_last_mu);
+				gc_last_value.runs++;
+				gc_last_value.start = wall;
+				gc_last_value.end = gc_now_wall();
+				gc_last_value.seconds = secs;
+				gc_last_value.st = st;
+				gc_stats_add(&gc_last_value.total, &st);
+				pthread_mutex_unlock(&gc_last_mu);
+			}
 		}
 		pthread_mutex_lock(&r->mu);
 	}

@@ -8,11 +8,13 @@
  * after the blob file is in place (store.c), so no row ever points at a file
  * that may not exist.
  */
+#include <errno.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1824,4 +1826,25 @@ meta_proxy_ref_known(struct meta *m, const char *repo, const char *digest)
 	rc = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ERR_BLOB_UNKNOWN : meta_fail(m, "proxy reference");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int
+meta_size(struct meta *m, uint64_t *bytes)
+{
+	char wal[sizeof(m->path) + 8];
+	struct stat st;
+
+	/* The database file plus its write-ahead log, which holds recent
+	 * commits until a checkpoint copies them in: both are on disk. */
+	if (stat(m->path, &st) != 0) {
+		int err = errno;
+
+		log_error("meta: stat %s: %s", m->path, strerror(err));
+		return -(int)errors_from_errno(err);
+	}
+	*bytes = (uint64_t)st.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", m->path);
+	if (stat(wal, &st) == 0)
+		*bytes += (uint64_t)st.st_size;
+	return 0;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1192,4 +1193,17 @@ store_each(struct store *s, enum store_area area, store_each_fn fn, void *arg)
 
 	snprintf(dir, sizeof(dir), "%s/%s", s->root, areas[area]);
 	return store_walk(dir, area == STORE_BLOBS ? 2 : 0, names, 0, fn, arg);
+}
+
+int
+store_free_bytes(struct store *s, uint64_t *avail, uint64_t *size)
+{
+	struct statvfs v;
+
+	if (statvfs(s->root, &v) != 0)
+		return store_fail("statvfs", s->root);
+	/* f_bavail, not f_bfree: what the daemon (not root) may still write. */
+	*avail = (uint64_t)v.f_bavail * v.f_frsize;
+	*size = (uint64_t)v.f_blocks * v.f_frsize;
+	return 0;
 }

@@ -320,6 +320,27 @@ done
 assert_file_absent "$(blob_path "$Z")" "the daemon's collector removed an unreferenced blob"
 assert_log "gc: removed blob $Z" "the daemon logs what it removed"
 assert_log 'gc: removed 0 tags, 0 manifests, 1 blob link, 1 blob' "the daemon logs its summary"
+# (issue 20) /metrics: the collector's runs, and what they removed in all.
+T_SCRAPE=$(date +%s)
+req GET /metrics
+assert_status 200 "GET /metrics with the collector on"
+cp "$BODY" "$TMP/gcm"
+mv_() { awk -v k="$1" '$1 == k {v = $2} END {print (v == "" ? "absent" : v)}' "$TMP/gcm"; }
+assert_match "$(mv_ ociregd_gc_runs_total)" '^[1-9][0-9]*$' "ociregd_gc_runs_total counts the collector's runs"
+assert_eq "$(mv_ 'ociregd_gc_removed_total{kind="blob"}')" 1 "ociregd_gc_removed_total{kind=blob}: the one blob"
+assert_eq "$(mv_ 'ociregd_gc_removed_total{kind="link"}')" 1 "ociregd_gc_removed_total{kind=link}: its one link"
+assert_eq "$(mv_ 'ociregd_gc_removed_total{kind="manifest"}')" 0 "ociregd_gc_removed_total{kind=manifest}: none"
+assert_eq "$(mv_ ociregd_gc_freed_bytes_total)" 900 "ociregd_gc_freed_bytes_total: the blob's 900 bytes"
+GS=$(mv_ ociregd_gc_last_start_time_seconds)
+GE=$(mv_ ociregd_gc_last_end_time_seconds)
+GD=$(mv_ ociregd_gc_last_duration_seconds)
+if awk -v s="$GS" -v e="$GE" -v d="$GD" -v now="$T_SCRAPE" 'BEGIN {
+	exit !(s > now - 60 && e >= s && e <= now + 1 && d >= 0 && d <= e - s + 0.01) }'; then
+	t_pass "last collection: start $GS <= end $GE <= the scrape, duration $GD"
+else
+	t_fail "last collection's times are sane" "start $GS, end $GE, duration $GD, scrape at $T_SCRAPE"
+fi
+assert_match "$(mv_ 'ociregd_gc_last_removed{kind="blob"}')" '^[01]$' "ociregd_gc_last_removed{kind=blob}: the last run's"
 pullblob $A "$W/l1"
 daemon_stop
 
