@@ -60,6 +60,7 @@ struct config {
 	int access_log;			/* 0 off, 1 text, 2 json */
 	char metrics_listen[256];	/* "" = /metrics on the main listener */
 	int shutdown_timeout;		/* seconds requests in flight may take at stop */
+	int read_only;			/* maintenance: refuse writes on /v2/ (router) */
 	/* [storage] */
 	char storage_backend[32];	/* blob backend: "filesystem" */
 	char root[PATH_MAX];

@@ -35,6 +35,13 @@ struct gc_stats {
 	uint64_t uploads;		/* sessions and orphaned spool files */
 	uint64_t upload_bytes;
 	uint64_t kept;			/* candidates referenced again meanwhile */
+	/* Kept only because they are younger than a grace period: untagged
+	 * manifests ([gc] untagged_grace, counted from the push) and the
+	 * manifests only they keep; unreferenced repository links (grace,
+	 * from the link) and unlinked blob rows (grace, from the store). */
+	uint64_t grace_manifests;
+	uint64_t grace_links;
+	uint64_t grace_blobs;
 	uint64_t errors;		/* items that failed (logged), run went on */
 	int interrupted;		/* stopped early by opt->stop */
 };
@@ -75,6 +82,19 @@ struct gc_runner *gc_runner_start(const struct config *cfg, struct store *s, int
 /* Wake the runner, let a run in progress stop at its next item, join.
  * NULL is a no-op. */
 void gc_runner_stop(struct gc_runner *r);
+
+/* The last collection this process's runner finished, for /metrics.
+ * `ociregd gc` runs in a process of its own and is not counted. */
+struct gc_last {
+	uint64_t runs;			/* collections finished; 0: none yet */
+	double start, end;		/* unix seconds, wall clock */
+	double seconds;			/* monotonic duration */
+	struct gc_stats st;		/* what it removed and kept */
+	struct gc_stats total;		/* the same, summed over every run */
+};
+/* Copy the runner's last run into *out (all zero before the first).
+ * Any thread; takes a mutex, no I/O. */
+void gc_last_run(struct gc_last *out);
 
 /* A one-line progress display ("what: items/total, bytes/total, rate")
  * redrawn with \r at most ten times a second; shared with fsck.  Off

@@ -259,4 +259,9 @@ int meta_proxy_evict(struct meta *m, const char *digest);
 /* Whether a manifest of repo references digest: 0 or -ERR_BLOB_UNKNOWN. */
 int meta_proxy_ref_known(struct meta *m, const char *repo, const char *digest);
 
+/* Bytes the metadata takes on disk (SQLite: the database file and its
+ * write-ahead log).  0 or a negated reg_error; two stat calls, for
+ * /metrics.  (Added for issue 20, metrics.) */
+int meta_size(struct meta *m, uint64_t *bytes);
+
 #endif

@@ -59,6 +59,8 @@ struct meta_ops {
 	/* Waits and retries this connection made (metrics); thread-safe. */
 	uint64_t (*busy_retries)(struct meta_conn *c);
 	int (*stats)(struct meta_conn *c, uint64_t *uploads, uint64_t *blobs, uint64_t *bytes);
+	/* Bytes the metadata occupies where it is stored. */
+	int (*size)(struct meta_conn *c, uint64_t *bytes);
 
 	int (*repo_exists)(struct meta_conn *c, const char *repo);
 	int (*blob_link)(struct meta_conn *c, const char *repo, const char *digest, uint64_t size);

@@ -43,6 +43,22 @@ struct metrics_gauges {
 	uint64_t blob_bytes_stored;
 	uint64_t sqlite_busy_retries;
 	int ready;
+	int read_only;			/* [server] read_only of the scrape */
+	/* Sizes; a have_* of 0 leaves the series out (could not be read). */
+	int have_meta_bytes, have_fs, have_cache;
+	uint64_t meta_bytes;		/* the metadata store on disk */
+	uint64_t fs_avail_bytes, fs_size_bytes;	/* the storage root's filesystem */
+	uint64_t cache_bytes;		/* pull-through content no local link holds */
+	uint64_t cache_max_bytes;	/* [cache] max_size; 0: no limit */
+	/* The daemon's collector ([gc] interval); the gc_last_* series are
+	 * left out until its first run. */
+	uint64_t gc_runs;
+	double gc_last_start, gc_last_end, gc_last_seconds;
+	uint64_t gc_last_freed_bytes;
+	uint64_t gc_last_removed[5];	/* tags, manifests, links, blobs, uploads */
+	uint64_t gc_last_kept_grace;
+	uint64_t gc_freed_bytes;	/* summed over every run */
+	uint64_t gc_removed[5];
 };
 
 /* Render the text exposition format (version 0.0.4) summing n workers'

@@ -156,4 +156,10 @@ typedef int (*store_each_fn)(void *arg, const struct store_file *f);
  * in uploads/ or trash/.  Entries may vanish or appear during the walk. */
 int store_each(struct store *s, enum store_area area, store_each_fn fn, void *arg);
 
+/* Space on the storage root's filesystem (statvfs): bytes the daemon may
+ * still write (*avail, less what is reserved for root) and the
+ * filesystem's size.  0 or a negated reg_error; one system call, for
+ * /metrics.  (Added for issue 20, metrics.) */
+int store_free_bytes(struct store *s, uint64_t *avail, uint64_t *size);
+
 #endif

@@ -35,6 +35,8 @@ struct store_ops {
 	void (*set_direct)(struct store_be *be, int on);	/* optional */
 	const char *(*root)(const struct store_be *be);
 	int (*writable)(struct store_be *be);
+	/* Space left for new blobs and the store's size, in bytes. */
+	int (*free_bytes)(struct store_be *be, uint64_t *avail, uint64_t *size);
 
 	int (*blob_stat)(struct store_be *be, const struct digest *d, uint64_t *size);
 	/* Fill r (ops, size, and fd or state) for reading blob d. */

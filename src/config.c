@@ -61,6 +61,9 @@ static const struct config_key config_keys[] = {
 	    "Separate HOST:PORT for /metrics, /healthz and /readyz; empty = the main listener."},
 	{"server", "shutdown_timeout", CT_DURATION, F(shutdown_timeout), "30s", 0, 3600,
 	    "On SIGTERM, how long requests in flight may take before they are cut."},
+	{"server", "read_only", CT_BOOL, F(read_only), "false", 0, 1,
+	    "Maintenance: pushes, deletes and uploads get 405 UNSUPPORTED; pulls go on (also on "
+	    "SIGHUP)."},
 	{"storage", "backend", CT_BACKEND, F(storage_backend), "filesystem", 0, 0,
 	    "Blob backend; filesystem keeps blobs as files under root (the only one so far)."},
 	{"storage", "root", CT_STRING, F(root), "./var", 0, 0,

@@ -57,6 +57,10 @@
  * step (and the step sees it) or fails with MANIFEST_BLOB_UNKNOWN; it is
  * never acknowledged and then lost.  A dry run marks the same way, sweeps
  * nothing, and lists what each step would remove given the steps before.
+ * Both list ("kept:") what only a grace period spares, with its age, so
+ * that a collection that frees nothing says why: the mark roots young
+ * untagged manifests in a second round, after everything else, to tell
+ * them from those something else keeps anyway.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -431,6 +435,8 @@ struct gc_mf {
 	int nparents;			/* indexes listing it */
 	long subject_idx;		/* its subject in the repository, or -1 */
 	long dead_parent;		/* a dead index listing it (for the reason) */
+	long grace_via;			/* kept only by untagged_grace: its own index
+					 * or the young manifest it depends on; -1 */
 	const struct gc_rule *rule;	/* retention took its tags */
 	int root, live, done;
 	size_t edge0, nedges;		/* its dependents in gc->edges */
@@ -536,8 +542,39 @@ gc_stopped(struct gc *gc)
 	return 0;
 }
 
+static void gc_vreport(struct gc *gc, int kept, const char *kind, const char *what,
+    uint64_t size, const char *repo, const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
 static void gc_report(struct gc *gc, const char *kind, const char *what, uint64_t size,
     const char *repo, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void gc_kept(struct gc *gc, const char *kind, const char *what, uint64_t size,
+    const char *repo, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void
+gc_vreport(struct gc *gc, int kept, const char *kind, const char *what, uint64_t size,
+    const char *repo, const char *fmt, va_list ap)
+{
+	char why[768], sz[32];
+
+	vsnprintf(why, sizeof(why), fmt, ap);
+	if (size == UINT64_MAX)
+		snprintf(sz, sizeof(sz), "-");
+	else
+		gc_size(size, sz, sizeof(sz));
+	if (gc->opt->out == NULL) {
+		/* The daemon's runner: what a grace period keeps comes back
+		 * every interval until it ages, so only its count is logged
+		 * at info (the summary). */
+		if (kept)
+			log_debug("gc: kept %s %s %s %s: %s", kind, what, sz, repo[0] ? repo : "-", why);
+		else
+			log_info("gc: %s %s %s %s %s: %s", gc->opt->dry_run ? "would remove" : "removed",
+			    kind, what, sz, repo[0] ? repo : "-", why);
+		return;
+	}
+	gc_progress_clear(&gc->prog);
+	fprintf(gc->opt->out, "%s%-8s %s %s %s: %s\n", kept ? "kept: " : "", kind, what, sz,
+	    repo[0] ? repo : "-", why);
+}
 
 /* One line per removed (or, dry, removable) item:
  *   KIND DIGEST-OR-ID SIZE REPOSITORY: WHY */
@@ -545,23 +582,25 @@ static void
 gc_report(struct gc *gc, const char *kind, const char *what, uint64_t size, const char *repo,
     const char *fmt, ...)
 {
-	char why[768], sz[32];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	gc_vreport(gc, 0, kind, what, size, repo, fmt, ap);
 	va_end(ap);
-	if (size == UINT64_MAX)
-		snprintf(sz, sizeof(sz), "-");
-	else
-		gc_size(size, sz, sizeof(sz));
-	if (gc->opt->out == NULL) {
-		log_info("gc: %s %s %s %s %s: %s", gc->opt->dry_run ? "would remove" : "removed", kind,
-		    what, sz, repo[0] ? repo : "-", why);
-		return;
-	}
-	gc_progress_clear(&gc->prog);
-	fprintf(gc->opt->out, "%-8s %s %s %s: %s\n", kind, what, sz, repo[0] ? repo : "-", why);
+}
+
+/* One line per item that would go but for a grace period, so that an
+ * administrator sees why a collection freed less than expected:
+ *   kept: KIND DIGEST SIZE REPOSITORY: WHY, AGE since EVENT (GRACE-KEY DURATION) */
+static void
+gc_kept(struct gc *gc, const char *kind, const char *what, uint64_t size, const char *repo,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	gc_vreport(gc, 1, kind, what, size, repo, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- mark ---- */
@@ -640,7 +679,7 @@ gc_load_manifest(void *arg, const struct meta_gc_row *row)
 		return -ERR_INTERNAL;
 	f->size = row->size;
 	f->created = row->time;
-	f->subject_idx = f->dead_parent = -1;
+	f->subject_idx = f->dead_parent = f->grace_via = -1;
 	gc->nmfs++;
 	return 0;
 }
@@ -746,6 +785,26 @@ gc_pair_cmp(const void *a, const void *b)
 	return x->from < y->from ? -1 : x->from > y->from;
 }
 
+/* Liveness flows from the queued manifests to index children and
+ * referrers; what becomes live inherits its parent's grace_via. */
+static void
+gc_flow(struct gc *gc, long *queue, size_t *qh, size_t *qt)
+{
+	while (*qh < *qt) {
+		struct gc_mf *f = &gc->mfs[queue[(*qh)++]];
+
+		for (size_t e = f->edge0; e < f->edge0 + f->nedges; e++) {
+			struct gc_mf *d = &gc->mfs[gc->edges[e]];
+
+			if (!d->live) {
+				d->live = 1;
+				d->grace_via = f->grace_via;
+				queue[(*qt)++] = gc->edges[e];
+			}
+		}
+	}
+}
+
 static int
 gc_mark(struct gc *gc)
 {
@@ -808,7 +867,10 @@ gc_mark(struct gc *gc)
 			f->edge0 = i;
 		gc->edges[i] = gc->pairs[i].to;
 	}
-	/* Roots. */
+	/* Roots.  Those only untagged_grace makes roots wait for a second
+	 * round, so that what nothing but a grace period keeps is known (and
+	 * listed as such): a young untagged manifest that a kept index lists
+	 * anyway is not kept "by grace". */
 	for (size_t i = 0; i < gc->nmfs; i++) {
 		struct gc_mf *f = &gc->mfs[i];
 		int dependent = f->nparents > 0 || f->subject_idx >= 0;
@@ -817,28 +879,30 @@ gc_mark(struct gc *gc)
 			f->root = 1;
 		else if (f->ntags > 0)
 			f->root = 0;	/* retention took its last tag */
-		else if (f->created >= young)
+		else if (!dependent && cfg->gc_untagged == CONFIG_UNTAGGED_KEEP)
 			f->root = 1;
-		else
-			f->root = !dependent && cfg->gc_untagged == CONFIG_UNTAGGED_KEEP;
+		else if (f->created >= young)
+			f->grace_via = (long)i;
 		if (f->root) {
 			f->live = 1;
 			queue[qt++] = (long)i;
 		}
 	}
-	/* Liveness flows to index children and referrers. */
-	while (qh < qt) {
-		struct gc_mf *f = &gc->mfs[queue[qh++]];
+	gc_flow(gc, queue, &qh, &qt);
+	for (size_t i = 0; i < gc->nmfs; i++) {
+		struct gc_mf *f = &gc->mfs[i];
 
-		for (size_t e = f->edge0; e < f->edge0 + f->nedges; e++) {
-			struct gc_mf *d = &gc->mfs[gc->edges[e]];
-
-			if (!d->live) {
-				d->live = 1;
-				queue[qt++] = gc->edges[e];
-			}
+		if (f->grace_via != (long)i)
+			continue;
+		f->root = 1;
+		if (f->live) {
+			f->grace_via = -1;	/* kept anyway */
+		} else {
+			f->live = 1;
+			queue[qt++] = (long)i;
 		}
 	}
+	gc_flow(gc, queue, &qh, &qt);
 	free(queue);
 	/* For the reasons: a dead index that lists each dead child. */
 	for (size_t i = 0; i < gc->npairs; i++) {
@@ -900,8 +964,10 @@ gc_sweep_tags(struct gc *gc)
 		if (!removed) {
 			/* Pushed again or moved since the snapshot. */
 			gc->st->kept++;
-			if (t->mf >= 0)
+			if (t->mf >= 0) {
 				gc->mfs[t->mf].root = gc->mfs[t->mf].live = 1;
+				gc->mfs[t->mf].grace_via = -1;
+			}
 			continue;
 		}
 		snprintf(ref, sizeof(ref), "%s:%s", t->repo, t->name);
@@ -912,12 +978,37 @@ gc_sweep_tags(struct gc *gc)
 	return 0;
 }
 
+/* List the manifests only untagged_grace keeps, with their age. */
+static void
+gc_grace_manifests(struct gc *gc)
+{
+	char grace[32], age[32];
+
+	gc_duration(gc->cfg->gc_untagged_grace, grace, sizeof(grace));
+	for (size_t i = 0; i < gc->nmfs; i++) {
+		const struct gc_mf *f = &gc->mfs[i], *r;
+
+		if (f->grace_via < 0)
+			continue;
+		r = &gc->mfs[f->grace_via];
+		gc_age(gc->t0 - r->created, age, sizeof(age));
+		if (r == f)
+			gc_kept(gc, "manifest", f->digest, f->size, f->repo, "untagged, %s since pushed "
+			    "(untagged_grace %s)", age, grace);
+		else
+			gc_kept(gc, "manifest", f->digest, f->size, f->repo, "listed by or refers to %s, "
+			    "untagged, %s since pushed (untagged_grace %s)", r->digest, age, grace);
+		gc->st->grace_manifests++;
+	}
+}
+
 static int
 gc_sweep_manifests(struct gc *gc)
 {
 	size_t total = 0, left, progress;
 	int rc;
 
+	gc_grace_manifests(gc);
 	for (size_t i = 0; i < gc->nmfs; i++)
 		total += !gc->mfs[i].live;
 	if (total == 0)
@@ -981,37 +1072,50 @@ gc_collect_item(void *arg, const struct meta_gc_row *row)
 	return 0;
 }
 
+/* Progress over the items older than `before` (the others are kept). */
 static void
-gc_items_progress(struct gc *gc, const char *what)
+gc_items_progress(struct gc *gc, const char *what, int64_t before)
 {
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, n = 0;
 
 	for (size_t i = 0; i < gc->nitems; i++)
-		bytes += gc->items[i].size;
-	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, what, gc->nitems, bytes);
+		if (gc->items[i].time < before) {
+			bytes += gc->items[i].size;
+			n++;
+		}
+	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, what, n, bytes);
 }
 
 static int
 gc_sweep_links(struct gc *gc)
 {
-	char grace[32];
+	int64_t before = gc->t0 - gc->cfg->gc_grace;
+	char grace[32], age[32];
 	int rc;
 
+	/* Every unreferenced link older than the run: the young ones are
+	 * listed as kept by grace, the others go. */
 	gc->nitems = 0;
-	if ((rc = meta_gc_links(gc->m, gc->t0 - gc->cfg->gc_grace, gc_collect_item, gc)) != 0)
+	if ((rc = meta_gc_links(gc->m, gc->t0, gc_collect_item, gc)) != 0)
 		return rc;
 	gc_duration(gc->cfg->gc_grace, grace, sizeof(grace));
-	gc_items_progress(gc, "gc: blob links");
+	gc_items_progress(gc, "gc: blob links", before);
 	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
 		struct gc_item *it = &gc->items[i];
 		int removed = 1;
 		long k;
 
+		if (it->time >= before) {
+			gc_age(gc->t0 - it->time, age, sizeof(age));
+			gc_kept(gc, "link", it->name, it->size, it->repo, "no manifest in the repository "
+			    "references it, %s since linked (grace %s)", age, grace);
+			gc->st->grace_links++;
+			continue;
+		}
 		if (gc->opt->dry_run)
 			rc = meta_gc_dry_link(gc->m, it->repo_id, it->name);
 		else
-			rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, gc->t0 - gc->cfg->gc_grace,
-			    &removed);
+			rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, before, &removed);
 		if (rc != 0) {
 			gc->st->errors++;
 			return rc;
@@ -1071,20 +1175,31 @@ gc_blob_file(struct gc *gc, const struct digest *d, uint64_t *freed, int *restor
 static int
 gc_sweep_blobs(struct gc *gc)
 {
-	char grace[32];
+	int64_t before = gc->t0 - gc->cfg->gc_grace;
+	char grace[32], age[32];
 	int rc;
 
 	gc->nitems = 0;
-	if ((rc = meta_gc_blobs(gc->m, gc->t0 - gc->cfg->gc_grace, gc_collect_item, gc)) != 0)
+	if ((rc = meta_gc_blobs(gc->m, gc->t0, gc_collect_item, gc)) != 0)
 		return rc;
 	gc_duration(gc->cfg->gc_grace, grace, sizeof(grace));
-	gc_items_progress(gc, "gc: blobs");
+	gc_items_progress(gc, "gc: blobs", before);
 	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
 		struct gc_item *it = &gc->items[i];
 		struct digest d;
 		uint64_t freed = 0;
 		int removed = 1, restored = 0;
 
+		/* A blob row's age counts from when the content was first
+		 * stored (a push of the same bytes again refreshes its link,
+		 * not its row). */
+		if (it->time >= before) {
+			gc_age(gc->t0 - it->time, age, sizeof(age));
+			gc_kept(gc, "blob", it->name, it->size, "", "no repository holds it, %s since "
+			    "stored (grace %s)", age, grace);
+			gc->st->grace_blobs++;
+			continue;
+		}
 		gc_progress_bytes(&gc->prog, it->size);
 		gc_progress_item(&gc->prog);
 		if (digest_parse(it->name, &d) != 0) {
@@ -1093,8 +1208,7 @@ gc_sweep_blobs(struct gc *gc)
 			continue;
 		}
 		if (!gc->opt->dry_run) {
-			if ((rc = meta_gc_blob_delete(gc->m, it->name, gc->t0 - gc->cfg->gc_grace,
-			    &removed)) != 0) {
+			if ((rc = meta_gc_blob_delete(gc->m, it->name, before, &removed)) != 0) {
 				gc->st->errors++;
 				return rc;
 			}
@@ -1437,6 +1551,17 @@ gc_summary(FILE *f, const struct gc_stats *st, int dry_run, double seconds)
 
 		snprintf(line + n, sizeof(line) - n, "%llu", (unsigned long long)st->kept);
 	}
+	if (st->grace_manifests + st->grace_links + st->grace_blobs > 0) {
+		size_t n = strlen(line);
+
+		/* Why a run freed less than expected (the items are listed
+		 * with "kept:" and their age). */
+		snprintf(line + n, sizeof(line) - n, "; kept by grace: %llu manifest%s, %llu blob "
+		    "link%s, %llu blob%s", (unsigned long long)st->grace_manifests,
+		    st->grace_manifests == 1 ? "" : "s", (unsigned long long)st->grace_links,
+		    st->grace_links == 1 ? "" : "s", (unsigned long long)st->grace_blobs,
+		    st->grace_blobs == 1 ? "" : "s");
+	}
 	if (st->errors) {
 		size_t n = strlen(line);
 
@@ -1478,6 +1603,46 @@ gc_command(const struct config *cfg, int dry_run)
 
 /* ---- the daemon's runner ---- */
 
+/* The runner's last run: written by its thread, read by scrapes on the
+ * workers' threads.  Process-wide rather than the runner's, so that the
+ * numbers survive a runner restarted by a reload. */
+static pthread_mutex_t gc_last_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct gc_last gc_last_value;
+
+static double
+gc_now_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+gc_stats_add(struct gc_stats *t, const struct gc_stats *s)
+{
+	t->tags += s->tags;
+	t->manifests += s->manifests;
+	t->links += s->links;
+	t->blobs += s->blobs;
+	t->blob_bytes += s->blob_bytes;
+	t->uploads += s->uploads;
+	t->upload_bytes += s->upload_bytes;
+	t->kept += s->kept;
+	t->grace_manifests += s->grace_manifests;
+	t->grace_links += s->grace_links;
+	t->grace_blobs += s->grace_blobs;
+	t->errors += s->errors;
+}
+
+void
+gc_last_run(struct gc_last *out)
+{
+	pthread_mutex_lock(&gc_last_mu);
+	*out = gc_last_value;
+	pthread_mutex_unlock(&gc_last_mu);
+}
+
 struct gc_runner {
 	const struct config *cfg;
 	struct store *store;
@@ -1512,10 +1677,23 @@ gc_runner_main(void *arg)
 		if (m == NULL && (m = meta_open(r->cfg)) == NULL)
 			log_error("gc: cannot open the metadata; trying again in %d s", r->cfg->gc_interval);
 		if (m != NULL) {
+			double wall = gc_now_wall();
+
 			t = gc_now_mono();
 			log_debug("gc: collecting");
-			if (gc_run(r->cfg, m, r->store, &opt, &st) == 0)
-				gc_summary(NULL, &st, 0, gc_now_mono() - t);
+			if (gc_run(r->cfg, m, r->store, &opt, &st) == 0) {
+				double secs = gc_now_mono() - t;
+
+				gc_summary(NULL, &st, 0, secs);
+				pthread_mutex_lock(&gc_last_mu);
+				gc_last_value.runs++;
+				gc_last_value.start = wall;
+				gc_last_value.end = gc_now_wall();
+				gc_last_value.seconds = secs;
+				gc_last_value.st = st;
+				gc_stats_add(&gc_last_value.total, &st);
+				pthread_mutex_unlock(&gc_last_mu);
+			}
 		}
 		pthread_mutex_lock(&r->mu);
 	}

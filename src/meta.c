@@ -430,3 +430,9 @@ meta_proxy_ref_known(struct meta *m, const char *repo, const char *digest)
 {
 	return m->ops->proxy_ref_known(m->conn, repo, digest);
 }
+
+int
+meta_size(struct meta *m, uint64_t *bytes)
+{
+	return m->ops->size(m->conn, bytes);
+}

@@ -14,11 +14,13 @@
  * waiting (SQLITE_BUSY, SQLITE_LOCKED) is -ERR_UNAVAILABLE, with the
  * transaction rolled back.
  */
+#include <errno.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -348,6 +350,28 @@ static uint64_t
 meta_sqlite_busy_retries(struct meta_conn *m)
 {
 	return __atomic_load_n(&m->busy, __ATOMIC_RELAXED);
+}
+
+/* The database file plus its write-ahead log. */
+static int
+meta_sqlite_size(struct meta_conn *m, uint64_t *bytes)
+{
+	char wal[sizeof(m->path) + 8];
+	struct stat st;
+
+	/* The database file plus its write-ahead log, which holds recent
+	 * commits until a checkpoint copies them in: both are on disk. */
+	if (stat(m->path, &st) != 0) {
+		int err = errno;
+
+		log_error("meta: stat %s: %s", m->path, strerror(err));
+		return -(int)errors_from_errno(err);
+	}
+	*bytes = (uint64_t)st.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", m->path);
+	if (stat(wal, &st) == 0)
+		*bytes += (uint64_t)st.st_size;
+	return 0;
 }
 
 static int
@@ -1821,6 +1845,7 @@ const struct meta_ops meta_sqlite_ops = {
 	.schema_version = meta_sqlite_schema_version,
 	.busy_retries = meta_sqlite_busy_retries,
 	.stats = meta_sqlite_stats,
+	.size = meta_sqlite_size,
 	.repo_exists = meta_sqlite_repo_exists,
 	.blob_link = meta_sqlite_blob_link,
 	.blob_get = meta_sqlite_blob_get,

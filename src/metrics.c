@@ -108,6 +108,9 @@ metrics_printf(struct metrics_buf *b, const char *fmt, ...)
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* Labels of metrics_gauges.gc_removed and gc_last_removed. */
+static const char *const metrics_gc_kinds[5] = {"tag", "manifest", "link", "blob", "upload"};
+
 char *
 metrics_render(struct metrics_worker *const *w, size_t n, const struct metrics_gauges *g,
     size_t *len)
@@ -200,6 +203,59 @@ metrics_render(struct metrics_worker *const *w, size_t n, const struct metrics_g
 	    (unsigned long long)g->blob_bytes_stored, (unsigned long long)mh, (unsigned long long)mm,
 	    (unsigned long long)ph, (unsigned long long)pm, (unsigned long long)g->sqlite_busy_retries,
 	    g->ready);
+	metrics_printf(&b,
+	    "# HELP ociregd_read_only Whether [server] read_only refuses writes (maintenance).\n"
+	    "# TYPE ociregd_read_only gauge\nociregd_read_only %d\n"
+	    "# HELP ociregd_cache_max_bytes [cache] max_size; 0 means no limit.\n"
+	    "# TYPE ociregd_cache_max_bytes gauge\nociregd_cache_max_bytes %llu\n",
+	    g->read_only, (unsigned long long)g->cache_max_bytes);
+	if (g->have_cache)
+		metrics_printf(&b, "# HELP ociregd_cache_bytes Bytes of pull-through cached content no local manifest holds "
+	    "(what [cache] max_size limits).\n"
+	    "# TYPE ociregd_cache_bytes gauge\nociregd_cache_bytes %llu\n",
+		    (unsigned long long)g->cache_bytes);
+	if (g->have_meta_bytes)
+		metrics_printf(&b, "# HELP ociregd_metadata_bytes Bytes of the metadata store on disk.\n"
+		    "# TYPE ociregd_metadata_bytes gauge\nociregd_metadata_bytes %llu\n",
+		    (unsigned long long)g->meta_bytes);
+	if (g->have_fs)
+		metrics_printf(&b, "# HELP ociregd_storage_available_bytes Bytes the daemon may still "
+		    "write on the storage root's filesystem.\n"
+		    "# TYPE ociregd_storage_available_bytes gauge\nociregd_storage_available_bytes %llu\n"
+		    "# HELP ociregd_storage_size_bytes Size of the storage root's filesystem.\n"
+		    "# TYPE ociregd_storage_size_bytes gauge\nociregd_storage_size_bytes %llu\n",
+		    (unsigned long long)g->fs_avail_bytes, (unsigned long long)g->fs_size_bytes);
+	metrics_printf(&b, "# HELP ociregd_gc_runs_total Collections the daemon's collector finished.\n"
+	    "# TYPE ociregd_gc_runs_total counter\nociregd_gc_runs_total %llu\n"
+	    "# HELP ociregd_gc_freed_bytes_total Bytes of blobs and upload spools its collections freed.\n"
+	    "# TYPE ociregd_gc_freed_bytes_total counter\nociregd_gc_freed_bytes_total %llu\n"
+	    "# HELP ociregd_gc_removed_total Items its collections removed, by kind.\n"
+	    "# TYPE ociregd_gc_removed_total counter\n",
+	    (unsigned long long)g->gc_runs, (unsigned long long)g->gc_freed_bytes);
+	for (int k = 0; k < 5; k++)
+		metrics_printf(&b, "ociregd_gc_removed_total{kind=\"%s\"} %llu\n", metrics_gc_kinds[k],
+		    (unsigned long long)g->gc_removed[k]);
+	if (g->gc_runs > 0) {
+
+		metrics_printf(&b,
+		    "# HELP ociregd_gc_last_start_time_seconds When the last collection started (unix time).\n"
+		    "# TYPE ociregd_gc_last_start_time_seconds gauge\nociregd_gc_last_start_time_seconds %.3f\n"
+		    "# HELP ociregd_gc_last_end_time_seconds When the last collection ended (unix time).\n"
+		    "# TYPE ociregd_gc_last_end_time_seconds gauge\nociregd_gc_last_end_time_seconds %.3f\n"
+		    "# HELP ociregd_gc_last_duration_seconds How long the last collection took.\n"
+		    "# TYPE ociregd_gc_last_duration_seconds gauge\nociregd_gc_last_duration_seconds %.6f\n"
+		    "# HELP ociregd_gc_last_freed_bytes Bytes of blobs and upload spools the last collection freed.\n"
+		    "# TYPE ociregd_gc_last_freed_bytes gauge\nociregd_gc_last_freed_bytes %llu\n"
+		    "# HELP ociregd_gc_last_kept_by_grace Items the last collection kept only for a grace period.\n"
+		    "# TYPE ociregd_gc_last_kept_by_grace gauge\nociregd_gc_last_kept_by_grace %llu\n"
+		    "# HELP ociregd_gc_last_removed Items the last collection removed, by kind.\n"
+		    "# TYPE ociregd_gc_last_removed gauge\n",
+		    g->gc_last_start, g->gc_last_end, g->gc_last_seconds,
+		    (unsigned long long)g->gc_last_freed_bytes, (unsigned long long)g->gc_last_kept_grace);
+		for (int k = 0; k < 5; k++)
+			metrics_printf(&b, "ociregd_gc_last_removed{kind=\"%s\"} %llu\n", metrics_gc_kinds[k],
+			    (unsigned long long)g->gc_last_removed[k]);
+	}
 	if (b.failed) {
 		free(b.p);
 		return NULL;

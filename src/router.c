@@ -8,6 +8,7 @@
 
 #include "arena.h"
 #include "auth.h"
+#include "config.h"
 #include "errors.h"
 #include "handlers.h"
 #include "metrics.h"
@@ -46,9 +47,33 @@ static const struct {
 	{METHOD_GET, ROUTE_REFERRERS, TOKEN_PULL, referrers_get},
 };
 
+/* RFC 9110: a 405 lists what the resource does allow -- in maintenance
+ * ([server] read_only) only the reading methods. */
+static void
+router_allow(struct request *req, int read_only)
+{
+	static const char *const names[] = {"", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+	char allow[64] = "";
+	size_t o = 0;
+
+	for (size_t i = 0; i < sizeof(router_table) / sizeof(router_table[0]); i++) {
+		if (router_table[i].kind != req->m.kind)
+			continue;
+		if (read_only && router_table[i].method != METHOD_GET &&
+		    router_table[i].method != METHOD_HEAD)
+			continue;
+		o += (size_t)snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "",
+		    names[router_table[i].method]);
+		if (o >= sizeof(allow))
+			break;
+	}
+	req_add_header(req, "Allow", "%s", allow);
+}
+
 /* The gates, in the one order every request goes through: split (done),
  * resolve the target repository, authenticate and authorize that target,
- * then dispatch (nginx's phases, one function each, in one list). */
+ * refuse writes in maintenance, then dispatch (nginx's phases, one
+ * function each, in one list). */
 void
 router_dispatch(struct request *req)
 {
@@ -117,7 +142,23 @@ router_dispatch(struct request *req)
 		if (auth_request(req->w->auth, req, repo_route ? req->m.url_name : NULL,
 		    repo_route ? req->m.name : NULL, router_table[i].need) != 0)
 			return;
-		/* Gate 4: dispatch -- the pull-through cache or the handler. */
+		/* Gate 4: maintenance ([server] read_only, per request: a
+		 * reload turns it on or off for the requests that follow).
+		 * Every method but GET and HEAD writes (an upload's status is
+		 * a GET and goes on).  After authentication, as in
+		 * Distribution, whose read-only mode leaves the writing
+		 * methods out of each route behind its auth check: an
+		 * anonymous writer is asked to log in first, and who may not
+		 * write hears 401/403, not that the registry is in
+		 * maintenance.  Reads of the pull-through cache still fill
+		 * it from upstream: that is no client write. */
+		if (req->cfg->read_only && req->method != METHOD_GET && req->method != METHOD_HEAD) {
+			router_allow(req, 1);
+			req_error(req, ERR_METHOD, "the registry is in maintenance (read-only): pushes, "
+			    "deletes and uploads are refused until it ends; pulls go on");
+			return;
+		}
+		/* Gate 5: dispatch -- the pull-through cache or the handler. */
 		if (req->m.ref_unknown) {
 			req_error(req, ERR_MANIFEST_UNKNOWN, NULL);
 			return;
@@ -127,23 +168,7 @@ router_dispatch(struct request *req)
 		router_table[i].handle(req);
 		return;
 	}
-	if (kind_known) {
-		/* RFC 9110: a 405 lists what the resource does allow. */
-		char allow[64] = "";
-		size_t o = 0;
-
-		for (size_t i = 0; i < sizeof(router_table) / sizeof(router_table[0]); i++) {
-			static const char *const names[] = {"", "GET", "HEAD", "POST", "PUT", "PATCH",
-			    "DELETE"};
-
-			if (router_table[i].kind != req->m.kind)
-				continue;
-			o += (size_t)snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "",
-			    names[router_table[i].method]);
-			if (o >= sizeof(allow))
-				break;
-		}
-		req_add_header(req, "Allow", "%s", allow);
-	}
+	if (kind_known)
+		router_allow(req, 0);
 	req_error(req, kind_known ? ERR_METHOD : ERR_NOT_FOUND, NULL);
 }

@@ -318,3 +318,9 @@ store_each(struct store *s, enum store_area area, store_each_fn fn, void *arg)
 {
 	return s->ops->each(s->be, area, fn, arg);
 }
+
+int
+store_free_bytes(struct store *s, uint64_t *avail, uint64_t *size)
+{
+	return s->ops->free_bytes(s->be, avail, size);
+}

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,6 +233,19 @@ static void
 fs_upload_path(const struct store_be *s, const char *id, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s/uploads/%s", s->root, id);
+}
+
+static int
+fs_free_bytes(struct store_be *s, uint64_t *avail, uint64_t *size)
+{
+	struct statvfs v;
+
+	if (statvfs(s->root, &v) != 0)
+		return fs_fail("statvfs", s->root);
+	/* f_bavail, not f_bfree: what the daemon (not root) may still write. */
+	*avail = (uint64_t)v.f_bavail * v.f_frsize;
+	*size = (uint64_t)v.f_blocks * v.f_frsize;
+	return 0;
 }
 
 static int
@@ -1280,6 +1294,7 @@ const struct store_ops store_fs_ops = {
 	.set_direct = fs_set_direct,
 	.root = fs_root,
 	.writable = fs_writable,
+	.free_bytes = fs_free_bytes,
 	.blob_stat = fs_blob_stat,
 	.blob_reader = fs_blob_reader,
 	.blob_put = fs_blob_put,

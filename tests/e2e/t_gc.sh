@@ -125,12 +125,27 @@ daemon_start
 # Young: pushed now, for a manifest that has not come yet.
 mkblob "$W/y" 700
 push_blob $A "$W/y"
+# (issue 20) Young, and kept only by a grace period, which --dry-run says:
+# an untagged manifest (untagged_grace, from its push), and a blob whose
+# only link was deleted (grace, from when the content was stored).
+mkimg "$W/ym" "$W/cfg" "$W/l2"
+push_manifest $A "$(d ym)" "$W/ym"
+mkblob "$W/yb" 600
+push_blob $A "$W/yb"
+req DELETE "/v2/$A/blobs/$(d yb)"
+assert_status 202 "delete the only link of a young blob"
+# 150 s old: what was written in the collection's first second counts as
+# pushed during the run, not as young.
+NOW=$(date +%s)
+db "UPDATE manifests SET created = $NOW - 150 WHERE digest = '$(d ym)';
+    UPDATE repo_blobs SET created = $NOW - 150 WHERE digest IN ('$(d y)', '$(d ym)');
+    UPDATE blobs SET created = $NOW - 150 WHERE digest IN ('$(d y)', '$(d yb)', '$(d ym)')" >/dev/null
 
 # What goes: in team/app m2, k3, i2, r2 and their own bytes, l3, l5, x,
 # sig2; in ret/x the tags old1 and old2 and their images.
 GONE_MANIFESTS="$A@$(d m2) $A@$(d k3) $A@$(d i2) $A@$(d r2) $RT@$(d rm-old1) $RT@$(d rm-old2)"
 GONE_BLOBS="$(d l3) $(d l5) $(d x) $(d sig2) $(d m2) $(d k3) $(d i2) $(d r2) $(d rl-old1) $(d rl-old2) $(d rm-old1) $(d rm-old2)"
-KEPT_BLOBS="$(d cfg) $(d empty) $(d l1) $(d l2) $(d l4) $(d y) $(d sig1) $(d m1) $(d k1) $(d k2) $(d i1) $(d r1) $(d o1) $(d cfg2) $(d rcfg) $(d rl-new) $(d rl-keep-me) $(d rm-new) $(d rm-keep-me)"
+KEPT_BLOBS="$(d cfg) $(d empty) $(d l1) $(d l2) $(d l4) $(d y) $(d ym) $(d yb) $(d sig1) $(d m1) $(d k1) $(d k2) $(d i1) $(d r1) $(d o1) $(d cfg2) $(d rcfg) $(d rl-new) $(d rl-keep-me) $(d rm-new) $(d rm-keep-me)"
 
 snapshot() {
 	db "SELECT (SELECT count(*) FROM manifests), (SELECT count(*) FROM tags),
@@ -146,6 +161,16 @@ assert_eq "$(snapshot)" "$before" "gc --dry-run changes no row and no file"
 assert_match "$DRY" '^gc: dry run, nothing is changed' "gc --dry-run says so first"
 assert_match "$DRY" "gc: would remove 2 tags, 6 manifests, [0-9]+ blob links, 12 blobs \\([0-9.]+ KiB\\), 1 upload" "gc --dry-run summary"
 printf '%s\n' "$DRY" >"$TMP/dry.out"
+# What only a grace period keeps, with its age and which grace.
+assert_match "$DRY" "^kept: manifest $(d ym) [0-9.]+ (B|KiB) $A: untagged, 2m since pushed \\(untagged_grace 1h\\)$" \
+	"--dry-run lists the young untagged manifest as kept by untagged_grace, with its age"
+assert_match "$DRY" "^kept: link +$(d y) 700 B $A: no manifest in the repository references it, 2m since linked \\(grace 1h\\)$" \
+	"--dry-run lists the young unreferenced link as kept by grace, with its age"
+assert_match "$DRY" "^kept: blob +$(d yb) 600 B -: no repository holds it, 2m since stored \\(grace 1h\\)$" \
+	"--dry-run lists the young unlinked blob as kept by grace, with its age"
+assert_eq "$(grep -c '^kept: ' "$TMP/dry.out")" 3 "--dry-run lists nothing else as kept"
+assert_match "$DRY" "would be freed in [0-9.]+ s; kept by grace: 1 manifest, 1 blob link, 1 blob$" \
+	"--dry-run's summary counts what grace keeps"
 
 # On a terminal, progress (items and bytes of the total, rate) on one line.
 if command -v script >/dev/null; then
@@ -164,12 +189,15 @@ OUT=$("$OCIREGD" gc -c "$CONF" 2>"$TMP/gc.err")
 assert_eq "$?" 0 "gc exits 0 while the daemon runs"
 printf '%s\n' "$OUT" >"$TMP/gc.out"
 assert_match "$OUT" "gc: removed 2 tags, 6 manifests, [0-9]+ blob links, 12 blobs \\([0-9.]+ KiB\\), 1 upload" "gc summary"
-assert_eq "$(grep -v '^gc:' "$TMP/gc.out" | LC_ALL=C sort)" "$(grep -v '^gc:' "$TMP/dry.out" | LC_ALL=C sort)" \
+assert_eq "$(grep -v '^gc:\|^kept: ' "$TMP/gc.out" | LC_ALL=C sort)" "$(grep -v '^gc:\|^kept: ' "$TMP/dry.out" | LC_ALL=C sort)" \
 	"the dry run listed exactly what the run removed"
 assert_eq "$(tail -n 1 "$TMP/gc.out" | sed 's/ in [0-9.]* s//; s/removed/X/; s/ freed//')" \
 	"$(tail -n 1 "$TMP/dry.out" | sed 's/ in [0-9.]* s//; s/would remove/X/; s/ would be freed//')" \
 	"the dry run's totals are the run's"
 [ -s "$TMP/gc.err" ] && t_fail "gc writes nothing to stderr" "$(head -n 5 "$TMP/gc.err")"
+assert_match "$OUT" "; kept by grace: 1 manifest, 1 blob link, 1 blob$" "the run's summary counts what grace kept"
+assert_eq "$(grep '^kept: ' "$TMP/gc.out" | LC_ALL=C sort)" \
+	"$(grep '^kept: ' "$TMP/dry.out" | LC_ALL=C sort)" "the run kept what the dry run said grace keeps"
 
 # Lines explain themselves.
 assert_match "$OUT" "manifest $(d m2) [0-9.]+ (B|KiB) $A: untagged for more than 1h \\(untagged = delete\\)" "m2: untagged"
@@ -244,6 +272,9 @@ assert_match "$OUT" 'no problems$' "fsck after gc: no problems"
 # (issue 14) With untagged_grace = 0s and grace = 0s, deleting a tag and
 # collecting in the same second removes the manifest and its blobs: ages are
 # whole seconds, so a zero-grace collection starts at the next second.
+# The young manifest kept by grace above would go too: out of the way.
+req DELETE "/v2/$A/manifests/$(d ym)"
+assert_status 202 "delete the young untagged manifest"
 cp "$CONF" "$W/zero.ini"
 sed -i 's/^untagged_grace = 1h$/untagged_grace = 0s/; s/^grace = 1h$/grace = 0s/' "$W/zero.ini"
 blob_json zero/app "$W/zcfg" '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"z":0}'
@@ -289,6 +320,27 @@ done
 assert_file_absent "$(blob_path "$Z")" "the daemon's collector removed an unreferenced blob"
 assert_log "gc: removed blob $Z" "the daemon logs what it removed"
 assert_log 'gc: removed 0 tags, 0 manifests, 1 blob link, 1 blob' "the daemon logs its summary"
+# (issue 20) /metrics: the collector's runs, and what they removed in all.
+T_SCRAPE=$(date +%s)
+req GET /metrics
+assert_status 200 "GET /metrics with the collector on"
+cp "$BODY" "$TMP/gcm"
+mv_() { awk -v k="$1" '$1 == k {v = $2} END {print (v == "" ? "absent" : v)}' "$TMP/gcm"; }
+assert_match "$(mv_ ociregd_gc_runs_total)" '^[1-9][0-9]*$' "ociregd_gc_runs_total counts the collector's runs"
+assert_eq "$(mv_ 'ociregd_gc_removed_total{kind="blob"}')" 1 "ociregd_gc_removed_total{kind=blob}: the one blob"
+assert_eq "$(mv_ 'ociregd_gc_removed_total{kind="link"}')" 1 "ociregd_gc_removed_total{kind=link}: its one link"
+assert_eq "$(mv_ 'ociregd_gc_removed_total{kind="manifest"}')" 0 "ociregd_gc_removed_total{kind=manifest}: none"
+assert_eq "$(mv_ ociregd_gc_freed_bytes_total)" 900 "ociregd_gc_freed_bytes_total: the blob's 900 bytes"
+GS=$(mv_ ociregd_gc_last_start_time_seconds)
+GE=$(mv_ ociregd_gc_last_end_time_seconds)
+GD=$(mv_ ociregd_gc_last_duration_seconds)
+if awk -v s="$GS" -v e="$GE" -v d="$GD" -v now="$T_SCRAPE" 'BEGIN {
+	exit !(s > now - 60 && e >= s && e <= now + 1 && d >= 0 && d <= e - s + 0.01) }'; then
+	t_pass "last collection: start $GS <= end $GE <= the scrape, duration $GD"
+else
+	t_fail "last collection's times are sane" "start $GS, end $GE, duration $GD, scrape at $T_SCRAPE"
+fi
+assert_match "$(mv_ 'ociregd_gc_last_removed{kind="blob"}')" '^[01]$' "ociregd_gc_last_removed{kind=blob}: the last run's"
 pullblob $A "$W/l1"
 daemon_stop
 

@@ -419,6 +419,41 @@ assert_eq "$(histo_check "$TMP/m8")" "" "histograms: buckets cumulative, +Inf = 
 DOWN=$(awk 'NR == FNR { if ($1 ~ /_total(\{|$)/) a[$1] = $2; next } ($1 in a) && $2 + 0 < a[$1] + 0 {print $1 ": " a[$1] " -> " $2}' "$TMP/m1" "$TMP/m8")
 assert_eq "$DOWN" "" "no counter went down between two scrapes"
 
+# (issue 20) Sizes an administrator watches, against what the system says.
+for m in ociregd_metadata_bytes ociregd_storage_available_bytes ociregd_storage_size_bytes \
+	ociregd_cache_bytes ociregd_cache_max_bytes ociregd_read_only ociregd_gc_runs_total \
+	ociregd_gc_removed_total ociregd_gc_freed_bytes_total; do
+	grep -q "^# TYPE $m " "$TMP/m8" || MISSING8="${MISSING8:-} $m"
+done
+assert_eq "${MISSING8:-}" "" "/metrics declares the size, cache, maintenance and gc families"
+read -r FBLK FFRAG FAVAIL < <(stat -f -c '%b %S %a' "$ROOT")
+assert_eq "$(mval "$TMP/m8" ociregd_storage_size_bytes)" "$((FBLK * FFRAG))" \
+	"ociregd_storage_size_bytes is the root filesystem's size (statvfs)"
+AV=$(mval "$TMP/m8" ociregd_storage_available_bytes)
+if [ "$AV" -gt 0 ] && [ "$AV" -le "$((FBLK * FFRAG))" ] &&
+	[ "$(((AV - FAVAIL * FFRAG) / 1048576))" -ge -64 ] && [ "$(((AV - FAVAIL * FFRAG) / 1048576))" -le 64 ]; then
+	t_pass "ociregd_storage_available_bytes $AV: > 0, <= the size, within 64 MiB of statvfs now ($((FAVAIL * FFRAG)))"
+else
+	t_fail "ociregd_storage_available_bytes is sane" "$AV against size $((FBLK * FFRAG)), available $((FAVAIL * FFRAG))"
+fi
+MB=$(mval "$TMP/m8" ociregd_metadata_bytes)
+DBB=$(stat -c %s "$ROOT/meta.db")
+WALB=$(stat -c %s "$ROOT/meta.db-wal" 2>/dev/null || echo 0)
+if [ "$MB" -ge "$DBB" ] && [ "$MB" -le "$((DBB + WALB + 1048576))" ]; then
+	t_pass "ociregd_metadata_bytes $MB: meta.db ($DBB) plus at most its WAL ($WALB)"
+else
+	t_fail "ociregd_metadata_bytes is the database's size" "$MB, meta.db $DBB, wal $WALB"
+fi
+# Blob bytes: what `du -sb` (apparent sizes) sees in blobs/, less directories.
+assert_eq "$(mval "$TMP/m8" ociregd_blob_bytes_stored)" \
+	"$(find "$ROOT/blobs" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')" \
+	"ociregd_blob_bytes_stored is the sum of the blob files' sizes"
+assert_eq "$(mval "$TMP/m8" ociregd_cache_max_bytes)" 0 "ociregd_cache_max_bytes: [cache] max_size (0, no limit)"
+assert_eq "$(mval "$TMP/m8" ociregd_cache_bytes)" 0 "ociregd_cache_bytes: nothing cached without [proxy]"
+assert_eq "$(mval "$TMP/m8" ociregd_read_only)" 0 "ociregd_read_only: 0"
+assert_eq "$(mval "$TMP/m8" ociregd_gc_runs_total)" 0 "ociregd_gc_runs_total: no collector ([gc] interval 0)"
+assert_eq "$(grep -c '^ociregd_gc_last_' "$TMP/m8")" 0 "no ociregd_gc_last_* series before a first collection"
+
 # ---- watchdog: WATCHDOG_USEC=2000000 → a ping every second.
 wait_notify WATCHDOG=1 2 40
 W3=$(awk -v r="$READY_MS" '$2 == "WATCHDOG=1" && $1 - r <= 3000' "$NLOG" | wc -l)
