@@ -24,10 +24,6 @@ enum config_type {
 	CT_ANON, CT_ACCESSLOG, CT_OPTLISTEN, CT_UNTAGGED, CT_LIST, CT_BACKEND, CT_METABACKEND
 };
 
-/* Names of [metadata] backend values, by enum config_meta_backend. */
-static const char *const config_meta_backends[] = {
-	[CONFIG_META_SQLITE] = "sqlite",
-};
 
 struct config_key {
 	const char *section;
@@ -365,6 +361,29 @@ config_backend_names(const char *section)
 	return "";
 }
 
+/* The words of the list-valued types, in their enums' order
+ * (access_log: 0 off, 1 text, 2 json; anonymous: 0 none, 1 pull;
+ * enum config_untagged; enum config_meta_backend). */
+static const char *const *
+config_enum_names(enum config_type t)
+{
+	static const char *const access_log[] = {"off", "text", "json", NULL};
+	static const char *const anon[] = {"none", "pull", NULL};
+	static const char *const untagged[] = {
+		[CONFIG_UNTAGGED_KEEP] = "keep", [CONFIG_UNTAGGED_DELETE] = "delete", NULL
+	};
+	static const char *const meta_backends[] = {[CONFIG_META_SQLITE] = "sqlite", NULL};
+	static const char *const none[] = {NULL};
+
+	switch (t) {
+	case CT_ACCESSLOG: return access_log;
+	case CT_ANON: return anon;
+	case CT_UNTAGGED: return untagged;
+	case CT_METABACKEND: return meta_backends;
+	default: return none;
+	}
+}
+
 /* Whether v is exactly one of section's backend names. */
 static int
 config_backend_ok(const char *section, const char *v)
@@ -422,51 +441,25 @@ config_set(struct config_parse *p, const struct config_key *k, const char *v)
 		memcpy(field, v, strlen(v) + 1);
 		return 0;
 	case CT_ACCESSLOG:
-		if (strcmp(v, "off") == 0)
-			*(int *)field = 0;
-		else if (strcmp(v, "text") == 0)
-			*(int *)field = 1;
-		else if (strcmp(v, "json") == 0)
-			*(int *)field = 2;
-		else {
-			config_fail(p, k->section, k->key, "'%s' is not one of off, text, json", v);
-			return -1;
-		}
-		return 0;
 	case CT_ANON:
-		if (strcmp(v, "none") == 0)
-			*(int *)field = 0;
-		else if (strcmp(v, "pull") == 0)
-			*(int *)field = 1;
-		else {
-			config_fail(p, k->section, k->key, "'%s' is not one of none, pull", v);
-			return -1;
-		}
-		return 0;
 	case CT_UNTAGGED:
-		if (strcmp(v, "keep") == 0)
-			*(int *)field = CONFIG_UNTAGGED_KEEP;
-		else if (strcmp(v, "delete") == 0)
-			*(int *)field = CONFIG_UNTAGGED_DELETE;
-		else {
-			config_fail(p, k->section, k->key, "'%s' is not one of keep, delete", v);
-			return -1;
-		}
-		return 0;
 	case CT_METABACKEND: {
-		char names[128] = "";
+		/* A word from a fixed list; its index is the stored value (the
+		 * lists follow their enums' order). */
+		const char *const *names = config_enum_names(k->type);
+		char list[128] = "";
 		size_t len = 0;
 
-		for (size_t i = 0; i < sizeof(config_meta_backends) / sizeof(config_meta_backends[0]); i++) {
-			if (strcmp(v, config_meta_backends[i]) == 0) {
+		for (size_t i = 0; names[i] != NULL; i++) {
+			if (strcmp(v, names[i]) == 0) {
 				*(int *)field = (int)i;
 				return 0;
 			}
-			if (len < sizeof(names))
-				len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
-				    i > 0 ? ", " : "", config_meta_backends[i]);
+			if (len < sizeof(list))
+				len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+				    i > 0 ? ", " : "", names[i]);
 		}
-		config_fail(p, k->section, k->key, "'%s' is not one of %s", v, names);
+		config_fail(p, k->section, k->key, "'%s' is not one of %s", v, list);
 		return -1;
 	}
 	case CT_LOGLEVEL:
