@@ -64,7 +64,7 @@ struct meta_ops {
 
 	int (*repo_exists)(struct meta_conn *c, const char *repo);
 	int (*blob_link)(struct meta_conn *c, const char *repo, const char *digest, uint64_t size);
-	int (*blob_get)(struct meta_conn *c, const char *repo, const char *digest, uint64_t *size);
+	int (*blob_lookup)(struct meta_conn *c, const char *repo, const char *digest, uint64_t *size);
 	int (*blob_unlink)(struct meta_conn *c, const char *repo, const char *digest);
 	int (*blob_mount)(struct meta_conn *c, const char *src, const char *dst, const char *digest);
 	int (*blob_find_repo)(struct meta_conn *c, const char *digest, const char *except,
@@ -84,13 +84,13 @@ struct meta_ops {
 	    const char *digest, uint64_t size);
 
 	/* meta_manifest_put is manifest_put with at most one tag. */
-	int (*manifest_put)(struct meta_conn *c, const char *repo, const struct meta_manifest *mf,
+	int (*manifest_store)(struct meta_conn *c, const char *repo, const struct meta_manifest *mf,
 	    const struct meta_ref *refs, size_t nrefs, const char *const *tags, size_t ntags);
-	int (*manifest_get)(struct meta_conn *c, const char *repo, const char *digest,
+	int (*manifest_lookup)(struct meta_conn *c, const char *repo, const char *digest,
 	    struct meta_manifest *out);
 	int (*tag_get)(struct meta_conn *c, const char *repo, const char *tag,
 	    struct meta_manifest *out);
-	int (*manifest_delete)(struct meta_conn *c, const char *repo, const char *digest);
+	int (*manifest_remove)(struct meta_conn *c, const char *repo, const char *digest);
 	int (*tag_delete)(struct meta_conn *c, const char *repo, const char *tag);
 	int (*tag_list)(struct meta_conn *c, const char *repo, const char *last, long n,
 	    meta_list_fn fn, void *arg, int *more);

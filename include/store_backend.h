@@ -42,7 +42,7 @@ struct store_ops {
 	/* Fill r (ops, size, and fd or state) for reading blob d. */
 	int (*blob_reader)(struct store_be *be, const struct digest *d, struct store_reader *r);
 	int (*blob_put)(struct store_be *be, const struct digest *d, const void *data, size_t len);
-	int (*blob_delete)(struct store_be *be, const struct digest *d);
+	int (*blob_remove)(struct store_be *be, const struct digest *d);
 	/* For readers of this backend (blob_reader, upload_reader). */
 	int (*reader_read)(struct store_reader *r, uint64_t off, void *buf, size_t cap,
 	    size_t *got);

@@ -97,7 +97,7 @@ meta_blob_link(struct meta *m, const char *repo, const char *digest, uint64_t si
 int
 meta_blob_get(struct meta *m, const char *repo, const char *digest, uint64_t *size)
 {
-	return m->ops->blob_get(m->conn, repo, digest, size);
+	return m->ops->blob_lookup(m->conn, repo, digest, size);
 }
 
 int
@@ -180,21 +180,21 @@ int
 meta_manifest_put(struct meta *m, const char *repo, const struct meta_manifest *mf,
     const struct meta_ref *refs, size_t nrefs, const char *tag)
 {
-	return m->ops->manifest_put(m->conn, repo, mf, refs, nrefs, &tag, tag != NULL ? 1 : 0);
+	return m->ops->manifest_store(m->conn, repo, mf, refs, nrefs, &tag, tag != NULL ? 1 : 0);
 }
 
 int
 meta_manifest_put_tags(struct meta *m, const char *repo, const struct meta_manifest *mf,
     const struct meta_ref *refs, size_t nrefs, const char *const *tags, size_t ntags)
 {
-	return m->ops->manifest_put(m->conn, repo, mf, refs, nrefs, tags, ntags);
+	return m->ops->manifest_store(m->conn, repo, mf, refs, nrefs, tags, ntags);
 }
 
 int
 meta_manifest_get(struct meta *m, const char *repo, const char *digest,
     struct meta_manifest *out)
 {
-	return m->ops->manifest_get(m->conn, repo, digest, out);
+	return m->ops->manifest_lookup(m->conn, repo, digest, out);
 }
 
 int
@@ -206,7 +206,7 @@ meta_tag_get(struct meta *m, const char *repo, const char *tag, struct meta_mani
 int
 meta_manifest_delete(struct meta *m, const char *repo, const char *digest)
 {
-	return m->ops->manifest_delete(m->conn, repo, digest);
+	return m->ops->manifest_remove(m->conn, repo, digest);
 }
 
 int

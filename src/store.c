@@ -187,7 +187,7 @@ out:
 int
 store_blob_delete(struct store *s, const struct digest *d)
 {
-	return s->ops->blob_delete(s->be, d);
+	return s->ops->blob_remove(s->be, d);
 }
 
 int
