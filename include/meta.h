@@ -264,4 +264,14 @@ int meta_proxy_ref_known(struct meta *m, const char *repo, const char *digest);
  * /metrics.  (Added for issue 20, metrics.) */
 int meta_size(struct meta *m, uint64_t *bytes);
 
+/* Copy the whole metadata store, as one snapshot taken while other
+ * connections go on writing, to where meta_open(dest) will find it (dest:
+ * a configuration like the live one but for its storage root, the
+ * backup's directory; SQLite: <dest root>/meta.db, which must not exist).
+ * The copy is durable (file and directory entry fsynced) on return.
+ * -ERR_UNSUPPORTED for a backend that is backed up with its own tools
+ * (a server database: its dump).  Blocks for the whole copy.  (Added for
+ * issue 20, backups.) */
+int meta_backup(struct meta *m, const struct config *dest);
+
 #endif

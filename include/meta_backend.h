@@ -143,6 +143,14 @@ struct meta_ops {
 	    uint64_t *size);
 	int (*proxy_evict)(struct meta_conn *c, const char *digest);
 	int (*proxy_ref_known)(struct meta_conn *c, const char *repo, const char *digest);
+
+	/* Backups (issue 20), kept last so that other additions merge. */
+	/* A consistent copy of everything, as of one instant while the other
+	 * connections go on writing, placed where dest (a configuration whose
+	 * storage root is the backup's directory) would open it; the backend
+	 * names its own file there.  NULL: the backend's own tools do it
+	 * (meta_backup answers -ERR_UNSUPPORTED). */
+	int (*backup)(struct meta_conn *c, const struct config *dest);
 };
 
 /* The backends (meta_sqlite.c), by [metadata] backend. */

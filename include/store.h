@@ -162,4 +162,14 @@ int store_each(struct store *s, enum store_area area, store_each_fn fn, void *ar
  * /metrics.  (Added for issue 20, metrics.) */
 int store_free_bytes(struct store *s, uint64_t *avail, uint64_t *size);
 
+/* Put blob d of s into dest, another store of the same backend (a
+ * backup's): the filesystem hard-links the file when both roots are on
+ * one file system, *linked = 1 (no bytes copied; blobs are immutable, so
+ * sharing the inode is safe), and copies it otherwise (*linked = 0),
+ * durably as dest's sync asks (fsync of the file and its directory).  A
+ * blob dest already has is left alone.  0, -ERR_BLOB_UNKNOWN if s has no
+ * such file, -ERR_UNSUPPORTED for backends that differ or cannot, or an
+ * I/O error.  Blocks for the copy.  (Added for issue 20, backups.) */
+int store_blob_export(struct store *s, const struct digest *d, struct store *dest, int *linked);
+
 #endif

@@ -71,6 +71,11 @@ struct store_ops {
 	int (*trash_remove)(struct store_be *be, const char *name);
 	int (*blob_quarantine)(struct store_be *be, const struct digest *d, char *dest, size_t cap);
 	int (*each)(struct store_be *be, enum store_area area, store_each_fn fn, void *arg);
+
+	/* Backups (issue 20), kept last so that other additions merge.
+	 * Optional: dest is a store of this same backend. */
+	int (*blob_export)(struct store_be *be, const struct digest *d, struct store_be *dest,
+	    int *linked);
 };
 
 /* Blobs as files under a root directory (store_fs.c). */

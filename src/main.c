@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC
- * main.c — the ociregd command: serve (default), check-config, gc, fsck,
- * version.
+ * main.c — the ociregd command: serve (default), check-config, passwd, gc,
+ * fsck, backup, print-config, version.
  */
 #include <getopt.h>
 #include <malloc.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "backup.h"
 #include "config.h"
 #include "daemon.h"
 #include "fsck.h"
@@ -35,6 +36,7 @@ usage(FILE *f)
 	    "       ociregd passwd [-c FILE] USER\n"
 	    "       ociregd gc [-c FILE] [--dry-run]\n"
 	    "       ociregd fsck [-c FILE] [--repair]\n"
+	    "       ociregd backup [-c FILE] DEST\n"
 	    "       ociregd print-config\n"
 	    "       ociregd version\n"
 	    "       ociregd --help\n"
@@ -153,7 +155,8 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if ((strcmp(cmd, "passwd") == 0 ? optind != argc - 1 : optind != argc) ||
+	if ((strcmp(cmd, "passwd") == 0 || strcmp(cmd, "backup") == 0 ? optind != argc - 1 :
+	    optind != argc) ||
 	    (dry_run && strcmp(cmd, "gc") != 0) || (repair && strcmp(cmd, "fsck") != 0) ||
 	    (strict && strcmp(cmd, "check-config") != 0)) {
 		usage(stderr);
@@ -168,7 +171,8 @@ main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
-	    strcmp(cmd, "passwd") != 0 && strcmp(cmd, "gc") != 0 && strcmp(cmd, "fsck") != 0) {
+	    strcmp(cmd, "passwd") != 0 && strcmp(cmd, "gc") != 0 && strcmp(cmd, "fsck") != 0 &&
+	    strcmp(cmd, "backup") != 0) {
 		fprintf(stderr, "ociregd: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -195,6 +199,9 @@ main(int argc, char **argv)
 		log_set_level((enum log_level)cfg->log_level);
 		rc = cmd[0] == 'g' ? gc_command(cfg, dry_run) : fsck_command(cfg, repair);
 		rc = rc < 0 ? EXIT_STORAGE : rc;
+	} else if (strcmp(cmd, "backup") == 0) {
+		log_set_level((enum log_level)cfg->log_level);
+		rc = backup_command(cfg, argv[optind]);
 	} else {
 		rc = daemon_serve(cfg);
 	}

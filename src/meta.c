@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "errors.h"
 #include "log.h"
 #include "meta.h"
 #include "meta_backend.h"
@@ -435,4 +436,12 @@ int
 meta_size(struct meta *m, uint64_t *bytes)
 {
 	return m->ops->size(m->conn, bytes);
+}
+
+int
+meta_backup(struct meta *m, const struct config *dest)
+{
+	if (m->ops->backup == NULL)
+		return -ERR_UNSUPPORTED;
+	return m->ops->backup(m->conn, dest);
 }

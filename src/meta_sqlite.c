@@ -15,6 +15,7 @@
  * transaction rolled back.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -1838,6 +1839,100 @@ meta_sqlite_proxy_ref_known(struct meta_conn *m, const char *repo, const char *d
 	return rc;
 }
 
+/* ---- backups (issue 20) ---- */
+
+/* fsync path (a file or a directory): 0, or -1 with errno. */
+static int
+meta_sqlite_fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc, err;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	err = errno;
+	close(fd);
+	errno = err;
+	return rc;
+}
+
+/* SQLite's online backup API into <dest root>/meta.db.  All pages are
+ * copied in one sqlite3_backup_step(-1): that is one read transaction on
+ * the live database, so the copy is the state of one instant, and in WAL
+ * mode the writers go on meanwhile.  Stepping in slices would let a
+ * commit through another connection restart the copy from scratch, over
+ * and over on a busy registry. */
+static int
+meta_sqlite_backup(struct meta_conn *m, const struct config *dest)
+{
+	char path[PATH_MAX];
+	sqlite3 *db = NULL;
+	sqlite3_backup *b;
+	struct stat st;
+	int rc, tries = 0, ret = -ERR_INTERNAL;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/meta.db", dest->root) >= sizeof(path)) {
+		log_error("meta: backup %s/meta.db: path too long", dest->root);
+		return -ERR_INTERNAL;
+	}
+	/* Never write over a database: the destination is a new copy. */
+	if (lstat(path, &st) == 0 || errno != ENOENT) {
+		log_error("meta: backup %s: %s", path, errno == ENOENT ? "exists" : strerror(errno));
+		return -ERR_INTERNAL;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("meta: backup: open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+		goto out;
+	}
+	/* The copy's last commit reaches the disk before the backup says
+	 * it is done. */
+	if (sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
+		log_error("meta: backup: %s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	if ((b = sqlite3_backup_init(db, "main", m->db, "main")) == NULL) {
+		log_error("meta: backup: sqlite3_backup_init %s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	/* BUSY/LOCKED: a checkpoint or a schema change holds a lock for a
+	 * moment; wait as the busy handler would (~10 s). */
+	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+		if (++tries > 2000)
+			break;
+		__atomic_add_fetch(&m->busy, 1, __ATOMIC_RELAXED);
+		sqlite3_sleep(5);
+	}
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		log_error("meta: backup: sqlite3_backup_step into %s: %s (%d)", path,
+		    sqlite3_errstr(rc), rc);
+		ret = (rc & 0xff) == SQLITE_FULL ? -ERR_NO_SPACE :
+		    (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? -ERR_UNAVAILABLE :
+		    -ERR_INTERNAL;
+		goto out;
+	}
+	if (sqlite3_close(db) != SQLITE_OK) {
+		log_error("meta: backup: close %s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	db = NULL;
+	/* synchronous=FULL synced the file's pages; its name in the
+	 * directory is durable only once the directory is. */
+	if (meta_sqlite_fsync_path(path) != 0 || meta_sqlite_fsync_path(dest->root) != 0) {
+		int err = errno;
+
+		log_error("meta: backup: fsync %s: %s", path, strerror(err));
+		ret = -(int)errors_from_errno(err);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (db != NULL)
+		sqlite3_close(db);
+	return ret;
+}
+
 const struct meta_ops meta_sqlite_ops = {
 	.name = "sqlite",
 	.open = meta_sqlite_open,
@@ -1897,4 +1992,5 @@ const struct meta_ops meta_sqlite_ops = {
 	.proxy_evict_next = meta_sqlite_proxy_evict_next,
 	.proxy_evict = meta_sqlite_proxy_evict,
 	.proxy_ref_known = meta_sqlite_proxy_ref_known,
+	.backup = meta_sqlite_backup,
 };

@@ -324,3 +324,14 @@ store_free_bytes(struct store *s, uint64_t *avail, uint64_t *size)
 {
 	return s->ops->free_bytes(s->be, avail, size);
 }
+
+int
+store_blob_export(struct store *s, const struct digest *d, struct store *dest, int *linked)
+{
+	*linked = 0;
+	/* Each backend knows only its own state: a copy between two kinds
+	 * of store would go through readers and spools instead. */
+	if (s->ops != dest->ops || s->ops->blob_export == NULL)
+		return -ERR_UNSUPPORTED;
+	return s->ops->blob_export(s->be, d, dest->be, linked);
+}

@@ -1287,6 +1287,112 @@ fs_each(struct store_be *s, enum store_area area, store_each_fn fn, void *arg)
 	return fs_walk(dir, area == STORE_BLOBS ? 2 : 0, names, 0, fn, arg);
 }
 
+/* ---- backups (issue 20) ---- */
+
+/* Copy src's bytes into the new file out: copy_file_range (no trip
+ * through user space, and a reflink where the file system shares
+ * extents), else read and write.  0 or -1 with errno. */
+static int
+fs_copy_fd(int in, int out)
+{
+	static const size_t chunk = 1 << 20;
+	uint64_t done = 0;
+	char *buf;
+	ssize_t n;
+
+	for (;;) {
+		n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+		if (n == 0)
+			return 0;
+		if (n > 0) {
+			done += (uint64_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		/* Not between these two files (an older kernel across file
+		 * systems, a file system without it): only safe to switch
+		 * before anything was written. */
+		if (done == 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+		    errno == EOPNOTSUPP))
+			break;
+		return -1;
+	}
+	if ((buf = malloc(chunk)) == NULL)
+		return -1;
+	for (;;) {
+		if ((n = read(in, buf, chunk)) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (n == 0 || fs_write_all(out, buf, (size_t)n) != 0)
+			break;
+	}
+	free(buf);
+	return n == 0 ? 0 : -1;
+}
+
+static int
+fs_blob_export(struct store_be *s, const struct digest *d, struct store_be *dest, int *linked)
+{
+	char src[PATH_MAX + 256], dst[PATH_MAX + 256], dir[PATH_MAX + 256], tmp[PATH_MAX + 64];
+	unsigned char r[8];
+	int in, out, rc;
+
+	*linked = 0;
+	fs_blob_path(s, d, src, sizeof(src));
+	fs_blob_path(dest, d, dst, sizeof(dst));
+	if ((rc = fs_prefix_dir(dest, d, dir, sizeof(dir))) != 0)
+		return rc;
+	if (link(src, dst) == 0) {
+		*linked = 1;
+		if (dest->sync && fs_fsync_path(dir) != 0)
+			return fs_fail("fsync", dir);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	if (errno == ENOENT)		/* dir exists: it is the source that is gone */
+		return -ERR_BLOB_UNKNOWN;
+	/* Another file system: EXDEV.  Or hard links refused: a source file
+	 * owned by another user under fs.protected_hardlinks (EPERM), too
+	 * many links (EMLINK), none at all (EOPNOTSUPP).  Copy instead. */
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != EOPNOTSUPP)
+		return fs_fail("link", dst);
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return -ERR_BLOB_UNKNOWN;
+		return fs_fail("open", src);
+	}
+	randombytes_buf(r, sizeof(r));
+	snprintf(tmp, sizeof(tmp), "%s/uploads/backup-%02x%02x%02x%02x%02x%02x%02x%02x", dest->root,
+	    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+		rc = fs_fail("create", tmp);
+		close(in);
+		return rc;
+	}
+	if (fs_copy_fd(in, out) != 0) {
+		rc = fs_fail("copy into", tmp);
+		close(in);
+		close(out);
+		unlink(tmp);
+		return rc;
+	}
+	close(in);
+	if (close(out) != 0) {
+		rc = fs_fail("close", tmp);
+		unlink(tmp);
+		return rc;
+	}
+	/* The same way in as a pushed blob: fsync, rename, fsync the
+	 * directory (as dest's sync says). */
+	if ((rc = fs_install(dest, tmp, d, 0, 0)) != 0)
+		unlink(tmp);
+	return rc;
+}
+
 const struct store_ops store_fs_ops = {
 	.name = "filesystem",
 	.open = fs_open,
@@ -1319,4 +1425,5 @@ const struct store_ops store_fs_ops = {
 	.trash_remove = fs_trash_remove,
 	.blob_quarantine = fs_blob_quarantine,
 	.each = fs_each,
+	.blob_export = fs_blob_export,
 };
