@@ -196,6 +196,8 @@ static const struct config_key config_named_keys[] = {
 #undef F
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+/* inih's section buffer (INI_MAX_SECTION, 50 with its NUL in Debian's build). */
+#define CONFIG_SECTION_HEADER_MAX 49
 _Static_assert(NKEYS <= CONFIG_KEYS_MAX, "raise CONFIG_KEYS_MAX in config.h");
 
 struct config_parse {
@@ -657,8 +659,14 @@ config_note_line(struct config_parse *p, const char *line)
 	if (*line != '[' || (end = strchr(line, ']')) == NULL)
 		return;
 	n = (size_t)(end - line - 1);
-	if (n >= sizeof(name))
-		n = sizeof(name) - 1;
+	if (n > CONFIG_SECTION_HEADER_MAX) {
+		/* inih keeps only the first 49 bytes of a section header and
+		 * says nothing: [access "a/long/glob"] would silently become
+		 * a rule for another pattern. */
+		config_fail(p, NULL, NULL, "section header longer than %d characters",
+		    CONFIG_SECTION_HEADER_MAX);
+		return;
+	}
 	memcpy(name, line + 1, n);
 	name[n] = '\0';
 	p->named_open = 0;	/* the next key starts a new section */

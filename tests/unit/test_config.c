@@ -631,6 +631,13 @@ test_named_keys_typed(void **state)
 	load_fails("[retention \"a/*\"]\nkeep_days = 36501\n",
 	    NAME ":2: retention \"a/*\".keep_days: 36501 is out of range [0, 36500]");
 	load_fails("[access \"a/*\"]\npul = bob\n", NAME ":2: access \"a/*\".pul: unknown key");
+	/* inih would keep only 49 bytes of a longer header: a glob cut
+	 * short is another rule, so it is refused. */
+	load_fails("[access \"team/very/long/repository/path/that/goes/on/*\"]\npull = bob\n",
+	    NAME ":1: section header longer than 49 characters");
+	load_ok("[access \"team/very/long/repository/path/goes/on/*\"]\npull = bob\n", &cfg);
+	assert_string_equal(cfg.sections[0].name, "team/very/long/repository/path/goes/on/*");
+	config_free(&cfg);
 	/* Empty is the documented "not set"; lists and strings are the
 	 * owning module's to judge. */
 	load_ok("[proxy \"up\"]\nurl = http://x\ntag_ttl =\nmirror = yes\n"
