@@ -143,7 +143,8 @@ struct meta_ops {
 	int (*proxy_ref_known)(struct meta_conn *c, const char *repo, const char *digest);
 };
 
-/* The backends (meta_sqlite.c), by [metadata] backend. */
+/* The backends (meta_sqlite.c, meta_pg.c), by [metadata] backend. */
 extern const struct meta_ops meta_sqlite_ops;
+extern const struct meta_ops meta_pg_ops;
 
 #endif

@@ -25,6 +25,7 @@ struct meta {
 /* By enum config_meta_backend. */
 static const struct meta_ops *const meta_backends[] = {
 	[CONFIG_META_SQLITE] = &meta_sqlite_ops,
+	[CONFIG_META_POSTGRES] = &meta_pg_ops,
 };
 
 struct meta *
