@@ -2,6 +2,7 @@
 #   make            build build/ociregd
 #   make asan       build build-asan/ociregd (ASan + UBSan)
 #   make check      unit tests, end-to-end tests, style check (SAN=1: under ASan/UBSan)
+#   make check-pg   the API e2e suites on the postgres metadata backend (a throwaway server)
 #   make tsan       build build-tsan/ociregd (ThreadSanitizer), run the multi-worker e2e suites
 #   make fuzz       libFuzzer targets with clang under build-fuzz/
 #   make fuzz-smoke run each fuzz target for FUZZ_SECONDS (default 20)
@@ -124,10 +125,22 @@ check:
 	$(MAKE) style
 	$(MAKE) unit
 	$(MAKE) e2e
+	$(MAKE) check-pg
 	$(MAKE) check-asan
 	$(MAKE) tsan
 	$(MAKE) fuzz-replay
 	$(MAKE) fuzz-smoke FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),10)
+
+# The API suites again on the postgres metadata backend: one throwaway
+# PostgreSQL (tests/e2e/lib-pg.sh, stopped even on failure), a fresh
+# database per suite run.
+PG_SUITES ?= t_base.sh t_blob_get.sh t_blob_upload.sh t_manifest.sh t_tags.sh t_referrers.sh \
+	t_mount.sh t_validation.sh t_authz.sh t_sessions.sh t_spec14.sh t_nextspec.sh t_gc.sh \
+	t_fsck.sh t_clients.sh
+.PHONY: check-pg
+check-pg: $(BUILD)/ociregd
+	OCIREGD=$(CURDIR)/$(BUILD)/ociregd E2E_WORKERS=$(or $(E2E_WORKERS),1) \
+		tests/e2e/lib-pg.sh run tests/e2e/run-all $(PG_SUITES)
 
 # t_valgrind.sh needs the normal build (valgrind cannot run an ASan binary);
 # it ran in the normal pass.

@@ -586,6 +586,16 @@ meta_pg_close(struct meta_conn *c)
 	free(c);
 }
 
+/* The server's notices ("relation already exists, skipping" at each
+ * start's migration check) are not ours to print on stderr, where a
+ * command's output is checked. */
+static void
+meta_pg_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("meta: postgres: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 static struct meta_conn *
 meta_pg_open(const struct config *cfg)
 {
@@ -612,6 +622,7 @@ meta_pg_open(const struct config *cfg)
 		log_error("meta: postgres: connect: %s", text);
 		goto fail;
 	}
+	PQsetNoticeProcessor(c->pg, meta_pg_notice, c);
 	/* Text in UTF-8 as SQLite keeps it; times are ours (unix seconds),
 	 * so the session time zone does not matter. */
 	if (PQsetClientEncoding(c->pg, "UTF8") != 0) {

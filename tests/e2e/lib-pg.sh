@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # shellcheck shell=bash
 # lib-pg.sh — a throwaway PostgreSQL for the tests of the postgres metadata
 # backend ([metadata] backend = postgres).  Source it, or run it:

@@ -142,6 +142,18 @@ e2e_pg_init() {
 	E2E_PG_DB=$(printf 'e2e_%s_%s' "${E2E_NAME%.sh}" "$$" | tr -c 'a-zA-Z0-9_' '_')
 	pg_createdb "$E2E_PG_DB" || bail "CREATE DATABASE $E2E_PG_DB on $E2E_PG_URL"
 	E2E_PG_DB_URL=$E2E_PG_URL/$E2E_PG_DB
+	# SQLite's group_concat, so that the suites' queries run on both.
+	# The daemon's own schema (migrated at its start) does not see it.
+	psql -X -q -v ON_ERROR_STOP=1 "$E2E_PG_DB_URL" >/dev/null <<-'EOF' || bail "group_concat in $E2E_PG_DB"
+		CREATE FUNCTION e2e_concat(acc text, v text, sep text) RETURNS text
+		    LANGUAGE sql IMMUTABLE AS
+		    $$ SELECT CASE WHEN v IS NULL THEN acc WHEN acc IS NULL THEN v
+		        ELSE acc || sep || v END $$;
+		CREATE FUNCTION e2e_concat(acc text, v text) RETURNS text
+		    LANGUAGE sql IMMUTABLE AS $$ SELECT e2e_concat(acc, v, ',') $$;
+		CREATE AGGREGATE group_concat(text, text) (SFUNC = e2e_concat, STYPE = text);
+		CREATE AGGREGATE group_concat(text) (SFUNC = e2e_concat, STYPE = text);
+	EOF
 	echo "# metadata: postgres $E2E_PG_DB_URL"
 }
 
