@@ -21,6 +21,10 @@
  * autocommit.  A lost connection fails the op with -ERR_UNAVAILABLE and is
  * re-established (PQreset) at the connection's next op; prepared statements
  * are prepared again after it.
+ *
+ * XXX text columns must be valid UTF-8 here (SQLite stores any bytes): a
+ * manifest whose mediaType or artifactType is not fails with 500.
+ * XXX multi-node use (several daemons on one database) is not tested yet.
  */
 #include <libpq-fe.h>
 #include <inttypes.h>
@@ -306,7 +310,7 @@ meta_pg_fail(struct meta_conn *c, const PGresult *res, const char *what)
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
 		text[--len] = '\0';
 	for (char *p = text; *p != '\0'; p++)
-		if (*p == '\n')
+		if (*p == '\n' || *p == '\t')
 			*p = ' ';
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		if (!c->lost)
@@ -606,8 +610,15 @@ meta_pg_open(const struct config *cfg)
 		return NULL;
 	}
 	c->seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)c;
-	/* The URL is not logged: it may carry a password. */
-	if ((c->pg = PQconnectdb(cfg->meta_url)) == NULL) {
+	/* The URL is not logged: it may carry a password.  A bounded
+	 * connect_timeout unless the URL sets its own (it comes later, so it
+	 * wins): PQreset runs in a worker, which must not hang on a server
+	 * that drops packets. */
+	static const char *const keys[] = {"connect_timeout", "fallback_application_name",
+	    "dbname", NULL};
+	const char *vals[] = {"10", "ociregd", cfg->meta_url, NULL};
+
+	if ((c->pg = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		log_error("meta: postgres: out of memory");
 		goto fail;
 	}
@@ -1127,6 +1138,29 @@ meta_pg_tag_delete(struct meta_conn *c, const char *repo, const char *tag)
 	return n > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
 }
 
+/* The `last` of a listing as a bound PostgreSQL accepts (valid UTF-8) that
+ * orders every name as `last` itself does byte by byte, into buf (at
+ * least 300 bytes).  Tags and repository names are ASCII without 0x7f
+ * (their grammars), so a name either differs from `last` before its first
+ * byte >= 0x80 or sorts below it there: the prefix before that byte
+ * followed by 0x7f bounds the same names.  Names are at most 255 bytes, so
+ * cutting `last` past that changes no comparison either. */
+static const char *
+meta_pg_last_bound(const char *last, char *buf, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; last[i] != '\0' && i + 2 < cap; i++) {
+		if ((unsigned char)last[i] >= 0x80) {
+			buf[i++] = 0x7f;
+			break;
+		}
+		buf[i] = last[i];
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
 /* Hand a listing's rows (n + 1 asked for, to learn whether more remain)
  * to fn; frees res. */
 static int
@@ -1167,7 +1201,9 @@ meta_pg_tag_list(struct meta_conn *c, const char *repo, const char *last, long n
 	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
 		return rc;
 	{
-		const char *p[3] = {meta_pg_i64(&nid, id), last, meta_pg_i64(&lim, (int64_t)n + 1)};
+		char bound[320];
+		const char *p[3] = {meta_pg_i64(&nid, id), meta_pg_last_bound(last, bound, sizeof(bound)),
+		    meta_pg_i64(&lim, (int64_t)n + 1)};
 
 		if ((res = meta_pg_run(c, S_TAG_LIST, 3, p, &rc)) == NULL)
 			return rc;
@@ -1180,8 +1216,10 @@ meta_pg_repo_list(struct meta_conn *c, const char *last, long n, int filtered, m
     void *arg, int *more)
 {
 	struct meta_pg_num lim;
+	char bound[320];
 	/* A callback that skips rows (access filtering) needs them all. */
-	const char *p[2] = {last, filtered ? NULL : meta_pg_i64(&lim, (int64_t)n + 1)};
+	const char *p[2] = {meta_pg_last_bound(last, bound, sizeof(bound)),
+	    filtered ? NULL : meta_pg_i64(&lim, (int64_t)n + 1)};
 	PGresult *res;
 	int rc;
 
