@@ -32,7 +32,7 @@ struct config_section {
 
 /* [metadata] backend: which implementation of the metadata store (meta.h)
  * a struct meta talks to. */
-enum config_meta_backend { CONFIG_META_SQLITE = 0 };
+enum config_meta_backend { CONFIG_META_SQLITE = 0, CONFIG_META_POSTGRES = 1 };
 
 /* [gc] untagged: what happens to manifests no tag points at. */
 enum config_untagged { CONFIG_UNTAGGED_KEEP = 0, CONFIG_UNTAGGED_DELETE = 1 };
@@ -71,6 +71,7 @@ struct config {
 	int auto_mount;			/* mount without from= looks in other repositories */
 	/* [metadata] */
 	int meta_backend;		/* enum config_meta_backend */
+	char meta_url[1024];		/* postgres: libpq connection string or URI */
 	/* [limits] */
 	long long max_manifest_size;
 	long long max_body_memory;	/* bytes of bodies buffered whole, in all */

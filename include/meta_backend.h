@@ -153,7 +153,8 @@ struct meta_ops {
 	int (*backup)(struct meta_conn *c, const struct config *dest);
 };
 
-/* The backends (meta_sqlite.c), by [metadata] backend. */
+/* The backends (meta_sqlite.c, meta_pg.c), by [metadata] backend. */
 extern const struct meta_ops meta_sqlite_ops;
+extern const struct meta_ops meta_pg_ops;
 
 #endif

@@ -76,7 +76,12 @@ static const struct config_key config_keys[] = {
 	{"storage", "auto_mount", CT_BOOL, F(auto_mount), "true", 0, 1,
 	    "Mount without from= takes the blob from any repository the client may pull."},
 	{"metadata", "backend", CT_METABACKEND, F(meta_backend), "sqlite", 0, 0,
-	    "Metadata store: sqlite (root/meta.db).  Changing it takes effect at the next start."},
+	    "Metadata store: sqlite (root/meta.db) or postgres (the database url names, shared by "
+	    "several nodes).  Changing it takes effect at the next start; the data does not move."},
+	{"metadata", "url", CT_OPTSTR, F(meta_url), "", 0, 0,
+	    "With backend = postgres: a libpq connection string or URI "
+	    "(postgresql://USER@HOST:PORT/DB); empty = libpq's defaults (PGHOST, PGDATABASE...).  "
+	    "Give the password by PGPASSWORD, ~/.pgpass or passfile=, not here."},
 	{"limits", "max_manifest_size", CT_SIZE, F(max_manifest_size), "4M", 1024, 1LL << 30,
 	    "Largest manifest body accepted."},
 	{"limits", "max_body_memory", CT_SIZE, F(max_body_memory), "64M", 64 * 1024, 1LL << 40,
@@ -374,7 +379,9 @@ config_enum_names(enum config_type t)
 	static const char *const untagged[] = {
 		[CONFIG_UNTAGGED_KEEP] = "keep", [CONFIG_UNTAGGED_DELETE] = "delete", NULL
 	};
-	static const char *const meta_backends[] = {[CONFIG_META_SQLITE] = "sqlite", NULL};
+	static const char *const meta_backends[] = {
+		[CONFIG_META_SQLITE] = "sqlite", [CONFIG_META_POSTGRES] = "postgres", NULL
+	};
 	static const char *const none[] = {NULL};
 
 	switch (t) {
@@ -839,7 +846,7 @@ config_type_name(enum config_type t)
 	case CT_OPTSTR: return "string, may be empty";
 	case CT_ANON: return "none|pull";
 	case CT_UNTAGGED: return "keep|delete";
-	case CT_METABACKEND: return "sqlite";
+	case CT_METABACKEND: return "sqlite|postgres";
 	case CT_ACCESSLOG: return "off|text|json";
 	case CT_BACKEND: return "backend";
 	case CT_OPTLISTEN: return "address, may be empty";

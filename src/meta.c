@@ -26,6 +26,7 @@ struct meta {
 /* By enum config_meta_backend. */
 static const struct meta_ops *const meta_backends[] = {
 	[CONFIG_META_SQLITE] = &meta_sqlite_ops,
+	[CONFIG_META_POSTGRES] = &meta_pg_ops,
 };
 
 struct meta *
@@ -435,6 +436,8 @@ meta_proxy_ref_known(struct meta *m, const char *repo, const char *digest)
 int
 meta_size(struct meta *m, uint64_t *bytes)
 {
+	if (m->ops->size == NULL)
+		return -ERR_UNSUPPORTED;
 	return m->ops->size(m->conn, bytes);
 }
 

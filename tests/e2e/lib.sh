@@ -14,6 +14,10 @@
 # with the actual value.  Every wait is bounded.  Environment:
 #   OCIREGD   the binary (default: build/ociregd of this checkout)
 #   E2E_KEEP  if 1, keep the temp dir (its path is printed)
+#   E2E_META  postgres: run the daemon on the postgres metadata backend, on
+#             a fresh database per e2e_init in the server E2E_PG_URL names
+#             (postgresql://USER@HOST:PORT; without it, a throwaway server
+#             of this script's own: lib-pg.sh); db() then queries it
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${OCIREGD:=$(cd "$E2E_DIR/../.." && pwd)/build/ociregd}"
@@ -88,6 +92,10 @@ e2e_cleanup() {
 		wait "$DAEMON_PID" 2>/dev/null
 	fi
 	DAEMON_PID=
+	if [ -n "${E2E_PG_DB:-}" ]; then
+		pg_dropdb "$E2E_PG_DB"
+		pg_stop
+	fi
 	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ]; then
 			echo "# kept $TMP"
@@ -119,6 +127,34 @@ e2e_init() {
 	if [ ! -x "$OCIREGD" ]; then
 		bail "binary $OCIREGD exists and is executable"
 	fi
+	[ "${E2E_META:-sqlite}" = postgres ] && e2e_pg_init
+	return 0
+}
+
+# The postgres metadata backend: an empty database of this run's own.
+E2E_PG_DB=
+E2E_PG_DB_URL=
+e2e_pg_init() {
+	. "$E2E_DIR/lib-pg.sh"
+	if [ -z "${E2E_PG_URL:-}" ]; then
+		pg_start || bail "a PostgreSQL server for E2E_META=postgres (lib-pg.sh pg_start)"
+	fi
+	E2E_PG_DB=$(printf 'e2e_%s_%s' "${E2E_NAME%.sh}" "$$" | tr -c 'a-zA-Z0-9_' '_')
+	pg_createdb "$E2E_PG_DB" || bail "CREATE DATABASE $E2E_PG_DB on $E2E_PG_URL"
+	E2E_PG_DB_URL=$E2E_PG_URL/$E2E_PG_DB
+	# SQLite's group_concat, so that the suites' queries run on both.
+	# The daemon's own schema (migrated at its start) does not see it.
+	psql -X -q -v ON_ERROR_STOP=1 "$E2E_PG_DB_URL" >/dev/null <<-'EOF' || bail "group_concat in $E2E_PG_DB"
+		CREATE FUNCTION e2e_concat(acc text, v text, sep text) RETURNS text
+		    LANGUAGE sql IMMUTABLE AS
+		    $$ SELECT CASE WHEN v IS NULL THEN acc WHEN acc IS NULL THEN v
+		        ELSE acc || sep || v END $$;
+		CREATE FUNCTION e2e_concat(acc text, v text) RETURNS text
+		    LANGUAGE sql IMMUTABLE AS $$ SELECT e2e_concat(acc, v, ',') $$;
+		CREATE AGGREGATE group_concat(text, text) (SFUNC = e2e_concat, STYPE = text);
+		CREATE AGGREGATE group_concat(text) (SFUNC = e2e_concat, STYPE = text);
+	EOF
+	echo "# metadata: postgres $E2E_PG_DB_URL"
 }
 
 # Write the config file: listen on a kernel-chosen port, one worker.
@@ -132,6 +168,11 @@ e2e_config() {
 		echo "[storage]"
 		echo "root = $ROOT"
 		echo "sync = ${E2E_SYNC:-true}"
+		if [ -n "$E2E_PG_DB_URL" ]; then
+			echo "[metadata]"
+			echo "backend = postgres"
+			echo "url = $E2E_PG_DB_URL"
+		fi
 		if [ -n "$E2E_EXTRA_LIMITS" ]; then
 			echo "[limits]"
 			printf '%s\n' "$E2E_EXTRA_LIMITS"
@@ -331,8 +372,16 @@ blob_path() {
 }
 blob_file_count() { find "$ROOT/blobs" -type f 2>/dev/null | wc -l; }
 
-# db SQL: run a query on meta.db (read-only use).
-db() { sqlite3 -batch -noheader -cmd '.timeout 3000' "$ROOT/meta.db" "$1" 2>&1; }
+# db SQL: run a query on the metadata (read-only use): meta.db, or with
+# E2E_META=postgres this run's database (same tables and columns; psql
+# prints rows as sqlite3 does, fields joined by '|').
+db() {
+	if [ -n "$E2E_PG_DB_URL" ]; then
+		psql -X -q -A -t -v ON_ERROR_STOP=1 "$E2E_PG_DB_URL" -c "$1" 2>&1
+	else
+		sqlite3 -batch -noheader -cmd '.timeout 3000' "$ROOT/meta.db" "$1" 2>&1
+	fi
+}
 sqlq() { printf "'%s'" "${1//\'/\'\'}"; }
 
 # Start an upload session in REPO; sets UPLOAD_LOC (absolute URL) and

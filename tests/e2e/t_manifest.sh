@@ -75,7 +75,7 @@ assert_match "$RID" '^[0-9]+$' "repository row for $R"
 assert_rows "SELECT media_type||'|'||artifact_type||'|'||subject||'|'||size FROM manifests WHERE repo_id=$RID AND digest='$M1'" \
 	"$MT_OCI_MANIFEST|$MT_OCI_CONFIG||$M1SIZE" "manifests row for the image"
 assert_rows "SELECT digest FROM tags WHERE repo_id=$RID AND name='v1'" "$M1" "tags row v1 -> image"
-assert_rows "SELECT group_concat(ref||':'||is_manifest, ' ') FROM (SELECT ref, is_manifest FROM manifest_refs WHERE repo_id=$RID AND digest='$M1' ORDER BY ref)" \
+assert_rows "SELECT group_concat(ref||':'||is_manifest, ' ') FROM (SELECT ref, is_manifest FROM manifest_refs WHERE repo_id=$RID AND digest='$M1' ORDER BY ref) s" \
 	"$(printf '%s\n' "$CFG:0" "$L1:0" "$L2:0" | LC_ALL=C sort | paste -sd' ')" "manifest_refs rows: config and both layers, is_manifest=0"
 
 # ---- PUT by digest
@@ -356,7 +356,7 @@ req GET "/v2/$R/manifests/multi"
 assert_status 200 "GET index"
 assert_header Content-Type "$MT_OCI_INDEX" "GET index"
 assert_body_digest "$IDX" "GET index"
-assert_rows "SELECT group_concat(ref||':'||is_manifest, ' ') FROM (SELECT ref, is_manifest FROM manifest_refs WHERE repo_id=$RID AND digest='$IDX' ORDER BY ref)" \
+assert_rows "SELECT group_concat(ref||':'||is_manifest, ' ') FROM (SELECT ref, is_manifest FROM manifest_refs WHERE repo_id=$RID AND digest='$IDX' ORDER BY ref) s" \
 	"$(printf '%s\n' "$M1:1" "$NL:1" | LC_ALL=C sort | paste -sd' ')" "manifest_refs rows: both children, is_manifest=1"
 # missing child
 MISSM=sha256:$(printf 'missing-manifest' | sha256sum | cut -d' ' -f1)

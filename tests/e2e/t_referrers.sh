@@ -157,7 +157,7 @@ done
 
 # ---------------------------------------------------------------- sqlite
 RID=$(repo_id $R)
-assert_rows "SELECT group_concat(digest||'|'||artifact_type, ' ') FROM (SELECT digest, artifact_type FROM manifests WHERE repo_id=$RID AND subject='$IMG' ORDER BY digest)" \
+assert_rows "SELECT group_concat(digest||'|'||artifact_type, ' ') FROM (SELECT digest, artifact_type FROM manifests WHERE repo_id=$RID AND subject='$IMG' ORDER BY digest) s" \
 	"$(printf '%s\n' "$SIG|$SIGT" "$SBOM|$SBOMCFG" "$BUNDLE|application/vnd.example.bundle" | LC_ALL=C sort | paste -sd' ')" "manifests.subject rows for the image"
 
 # ---------------------------------------------------------------- delete a referrer

@@ -197,9 +197,16 @@ test_meta_backend(void **state)
 	assert_int_equal(cfg.meta_backend, CONFIG_META_SQLITE);
 	load_ok("[metadata]\nbackend = sqlite\n", &cfg);
 	assert_int_equal(cfg.meta_backend, CONFIG_META_SQLITE);
-	load_fails("[metadata]\n\nbackend = postgres\n",
-	    NAME ":3: metadata.backend: 'postgres' is not one of sqlite");
-	load_fails("[metadata]\nbackend =\n", NAME ":2: metadata.backend: '' is not one of sqlite");
+	load_ok("[metadata]\nbackend = postgres\nurl = postgresql://ociregd@db:5432/ociregd\n", &cfg);
+	assert_int_equal(cfg.meta_backend, CONFIG_META_POSTGRES);
+	assert_string_equal(cfg.meta_url, "postgresql://ociregd@db:5432/ociregd");
+	/* A keyword connection string: '=' in the value is the value's. */
+	load_ok("[metadata]\nbackend = postgres\nurl = host=/run/pg dbname=x\n", &cfg);
+	assert_string_equal(cfg.meta_url, "host=/run/pg dbname=x");
+	load_fails("[metadata]\n\nbackend = mysql\n",
+	    NAME ":3: metadata.backend: 'mysql' is not one of sqlite, postgres");
+	load_fails("[metadata]\nbackend =\n",
+	    NAME ":2: metadata.backend: '' is not one of sqlite, postgres");
 	load_fails("[metadata]\npath = /x\n", NAME ":2: metadata.path: unknown key");
 }
 

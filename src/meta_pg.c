@@ -1,0 +1,1936 @@
+/* SPDX-License-Identifier: ISC
+ * meta_pg.c — the PostgreSQL metadata backend ([metadata] backend =
+ * postgres): the ops of meta_backend.h on the database [metadata] url names
+ * (any libpq connection string or URI; passwords come through libpq's own
+ * means, PGPASSWORD, ~/.pgpass or passfile=).  The only file that includes
+ * libpq-fe.h.
+ *
+ * The schema is the SQLite backend's (same tables, columns and version
+ * numbers, so tools and tests query both alike), created and migrated by
+ * ociregd itself under a transaction-scoped advisory lock, so several nodes
+ * starting at once migrate once.  Text columns compare in the "C" collation:
+ * tag and repository pagination is by byte order, as in SQLite.  Times are
+ * unix seconds in bigint columns.
+ *
+ * Concurrency: SQLite serialised every writer with BEGIN IMMEDIATE; here
+ * each op that reads and writes (the checks meta.h documents: references
+ * present, session caps, "still unreferenced") runs as one SERIALIZABLE
+ * transaction, and a serialization failure or deadlock (SQLSTATE 40001,
+ * 40P01) runs it again, a bounded number of times, before it becomes
+ * -ERR_UNAVAILABLE.  Single-statement writes that check nothing run in
+ * autocommit.  A lost connection fails the op with -ERR_UNAVAILABLE and is
+ * re-established (PQreset) at the connection's next op; prepared statements
+ * are prepared again after it.
+ *
+ * XXX text columns must be valid UTF-8 here (SQLite stores any bytes): a
+ * manifest whose mediaType or artifactType is not fails with 500.
+ * XXX multi-node use (several daemons on one database) is not tested yet.
+ */
+#include <libpq-fe.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "errors.h"
+#include "log.h"
+#include "meta.h"
+#include "meta_backend.h"
+
+/* A serialization failure or deadlock runs the transaction again this many
+ * times in all before the op gives up with -ERR_UNAVAILABLE. */
+#define META_PG_TRIES 12
+
+/* pg_advisory_xact_lock key of the migration: "ociregd" in ASCII. */
+#define META_PG_MIGRATE_LOCK "28548151150307684"
+
+enum meta_pg_stmt {
+	S_REPO_ID,
+	S_REPO_INSERT,
+	S_BLOB_INSERT,
+	S_REPO_BLOB_INSERT,
+	S_REPO_BLOB_GET,
+	S_REPO_BLOB_DELETE,
+	S_BLOB_FIND_REPO,
+	S_UPLOAD_GET,
+	S_UPLOAD_SET_SIZE,
+	S_UPLOAD_DELETE,
+	S_UPLOAD_OPEN,
+	S_UPLOAD_COUNT_CLIENT,
+	S_UPLOAD_COUNT_OWNER,
+	S_UPLOAD_TOUCH,
+	S_MANIFEST_INSERT,
+	S_MANIFEST_GET,
+	S_REF_INSERT,
+	S_TAG_UPSERT,
+	S_TAG_GET,
+	S_MANIFEST_DELETE,
+	S_REFS_DELETE,
+	S_TAGS_DELETE_DIGEST,
+	S_TAG_DELETE,
+	S_TAG_LIST,
+	S_REPO_LIST,
+	S_REFERRERS,
+	S_REFERRERS_TYPE,
+	S_BLOB_MOUNT,
+	S_REPO_BLOB_DELETE_ID,
+	S_REF_CHECK_BLOB,
+	S_REF_CHECK_MANIFEST,
+	S_STATS,
+	S_COUNT
+};
+
+/* The statements of meta_sqlite.c, in PostgreSQL's dialect: $n parameters,
+ * upserts that name their conflict target, casts where a parameter's type
+ * cannot be inferred. */
+static const char *const meta_pg_sql[S_COUNT] = {
+	[S_REPO_ID] = "SELECT id FROM repositories WHERE name = $1",
+	[S_REPO_INSERT] = "INSERT INTO repositories(name, created) VALUES ($1, $2) "
+	    "ON CONFLICT (name) DO NOTHING",
+	[S_BLOB_INSERT] = "INSERT INTO blobs(digest, size, created) VALUES ($1, $2, $3) "
+	    "ON CONFLICT (digest) DO NOTHING",
+	/* A link pushed or mounted again is new again: garbage collection
+	 * spares links younger than [gc] grace. */
+	[S_REPO_BLOB_INSERT] = "INSERT INTO repo_blobs(repo_id, digest, created) VALUES ($1, $2, $3) "
+	    "ON CONFLICT (repo_id, digest) DO UPDATE SET created = excluded.created",
+	[S_REPO_BLOB_GET] = "SELECT b.size FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
+	    "JOIN blobs b ON b.digest = rb.digest WHERE r.name = $1 AND rb.digest = $2",
+	[S_REPO_BLOB_DELETE] = "DELETE FROM repo_blobs WHERE digest = $2 AND repo_id = "
+	    "(SELECT id FROM repositories WHERE name = $1)",
+	[S_BLOB_FIND_REPO] = "SELECT r.name FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
+	    "WHERE rb.digest = $1 AND r.name <> $2 LIMIT 1",
+	[S_UPLOAD_GET] = "SELECT repo, size, alg FROM uploads WHERE id = $1",
+	[S_UPLOAD_SET_SIZE] = "UPDATE uploads SET size = $2, updated = $3 WHERE id = $1",
+	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = $1",
+	[S_UPLOAD_OPEN] = "INSERT INTO uploads(id, repo, size, created, updated, client, owner, alg) "
+	    "VALUES ($1, $2, 0, $3, $3, $4, $5, $6)",
+	/* Bounded counts: the cap is all we need to know. */
+	[S_UPLOAD_COUNT_CLIENT] = "SELECT count(*) FROM (SELECT 1 FROM uploads WHERE client = $1 "
+	    "LIMIT $2) s",
+	[S_UPLOAD_COUNT_OWNER] = "SELECT count(*) FROM (SELECT 1 FROM uploads WHERE owner = $1 "
+	    "LIMIT $2) s",
+	[S_UPLOAD_TOUCH] = "UPDATE uploads SET updated = $2 WHERE id = $1",
+	[S_MANIFEST_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, "
+	    "subject, size, created) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+	    "ON CONFLICT (repo_id, digest) DO UPDATE SET created = excluded.created",
+	[S_MANIFEST_GET] = "SELECT m.media_type, m.artifact_type, m.subject, m.size FROM manifests m "
+	    "WHERE m.repo_id = $1 AND m.digest = $2",
+	[S_REF_INSERT] = "INSERT INTO manifest_refs(repo_id, digest, ref, is_manifest) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+	[S_TAG_UPSERT] = "INSERT INTO tags(repo_id, name, digest, updated) VALUES ($1, $2, $3, $4) "
+	    "ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, "
+	    "updated = excluded.updated",
+	[S_TAG_GET] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size FROM tags t "
+	    "JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest "
+	    "WHERE t.repo_id = $1 AND t.name = $2",
+	[S_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repo_id = $1 AND digest = $2",
+	[S_REFS_DELETE] = "DELETE FROM manifest_refs WHERE repo_id = $1 AND digest = $2",
+	[S_TAGS_DELETE_DIGEST] = "DELETE FROM tags WHERE repo_id = $1 AND digest = $2",
+	[S_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = $1 AND name = $2",
+	[S_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = $1 AND name > $2 ORDER BY name LIMIT $3",
+	/* A repository exists while it holds a manifest or a blob link
+	 * (meta_sqlite.c); LIMIT NULL is no limit. */
+	[S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > $1 AND "
+	    "(EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = r.id) OR "
+	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)) ORDER BY name LIMIT $2",
+	[S_REFERRERS] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
+	    "WHERE repo_id = $1 AND subject = $2 ORDER BY digest",
+	[S_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
+	    "WHERE repo_id = $1 AND subject = $2 AND artifact_type = $3 ORDER BY digest",
+	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
+	    "SELECT $1::bigint, $2::text, $3::bigint WHERE EXISTS (SELECT 1 FROM repo_blobs rb "
+	    "JOIN repositories r ON r.id = rb.repo_id WHERE r.name = $4 AND rb.digest = $2) "
+	    "ON CONFLICT (repo_id, digest) DO UPDATE SET created = excluded.created",
+	[S_REPO_BLOB_DELETE_ID] = "DELETE FROM repo_blobs WHERE repo_id = $1 AND digest = $2",
+	[S_REF_CHECK_BLOB] = "SELECT 1 FROM repo_blobs WHERE repo_id = $1 AND digest = $2",
+	[S_REF_CHECK_MANIFEST] = "SELECT 1 FROM manifests WHERE repo_id = $1 AND digest = $2",
+	[S_STATS] = "SELECT (SELECT count(*) FROM uploads), count(*), coalesce(sum(size), 0) "
+	    "FROM blobs",
+};
+
+/* Forward migrations: meta_pg_migrations[i] takes the schema from version
+ * i to i + 1, step for step with meta_sqlite.c's.  Never edit a released
+ * step; append a new one. */
+static const char *const meta_pg_migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE repositories ("
+	"  id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	"  name text COLLATE \"C\" NOT NULL UNIQUE,"
+	"  created bigint NOT NULL);"
+	"CREATE TABLE blobs ("
+	"  digest text COLLATE \"C\" PRIMARY KEY,"
+	"  size bigint NOT NULL,"
+	"  created bigint NOT NULL);"
+	"CREATE TABLE repo_blobs ("
+	"  repo_id bigint NOT NULL REFERENCES repositories(id),"
+	"  digest text COLLATE \"C\" NOT NULL REFERENCES blobs(digest),"
+	"  created bigint NOT NULL,"
+	"  PRIMARY KEY (repo_id, digest));"
+	"CREATE INDEX repo_blobs_digest ON repo_blobs(digest);"
+	"CREATE TABLE uploads ("
+	"  id text COLLATE \"C\" PRIMARY KEY,"
+	"  repo text COLLATE \"C\" NOT NULL,"
+	"  size bigint NOT NULL,"
+	"  created bigint NOT NULL,"
+	"  updated bigint NOT NULL);"
+	"CREATE TABLE manifests ("
+	"  repo_id bigint NOT NULL REFERENCES repositories(id),"
+	"  digest text COLLATE \"C\" NOT NULL,"
+	"  media_type text COLLATE \"C\" NOT NULL,"
+	"  artifact_type text COLLATE \"C\" NOT NULL DEFAULT '',"
+	"  subject text COLLATE \"C\" NOT NULL DEFAULT '',"
+	"  size bigint NOT NULL,"
+	"  created bigint NOT NULL,"
+	"  PRIMARY KEY (repo_id, digest));"
+	"CREATE INDEX manifests_subject ON manifests(repo_id, subject) WHERE subject <> '';"
+	"CREATE INDEX manifests_digest ON manifests(digest);"
+	"CREATE TABLE manifest_refs ("
+	"  repo_id bigint NOT NULL,"
+	"  digest text COLLATE \"C\" NOT NULL,"
+	"  ref text COLLATE \"C\" NOT NULL,"
+	"  is_manifest integer NOT NULL,"
+	"  PRIMARY KEY (repo_id, digest, ref));"
+	"CREATE INDEX manifest_refs_ref ON manifest_refs(ref);"
+	"CREATE TABLE tags ("
+	"  repo_id bigint NOT NULL REFERENCES repositories(id),"
+	"  name text COLLATE \"C\" NOT NULL,"
+	"  digest text COLLATE \"C\" NOT NULL,"
+	"  updated bigint NOT NULL,"
+	"  PRIMARY KEY (repo_id, name));"
+	"CREATE INDEX tags_digest ON tags(repo_id, digest);",
+	/* 1 -> 2: the pull-through cache (meta_sqlite.c). */
+	"ALTER TABLE repositories ADD COLUMN proxy text COLLATE \"C\" NOT NULL DEFAULT '';"
+	"ALTER TABLE blobs ADD COLUMN cached integer NOT NULL DEFAULT 0;"
+	"ALTER TABLE blobs ADD COLUMN last_pulled bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE repo_blobs ADD COLUMN cached integer NOT NULL DEFAULT 0;"
+	"ALTER TABLE tags ADD COLUMN checked bigint NOT NULL DEFAULT 0;"
+	"CREATE INDEX blobs_cached ON blobs(last_pulled, created) WHERE cached = 1;",
+	/* 2 -> 3: who opened each upload session. */
+	"ALTER TABLE uploads ADD COLUMN client text COLLATE \"C\" NOT NULL DEFAULT '';"
+	"ALTER TABLE uploads ADD COLUMN owner text COLLATE \"C\" NOT NULL DEFAULT '';"
+	"CREATE INDEX uploads_client ON uploads(client) WHERE client <> '';"
+	"CREATE INDEX uploads_owner ON uploads(owner) WHERE owner <> '';",
+	/* 3 -> 4: the digest algorithm a session was opened with. */
+	"ALTER TABLE uploads ADD COLUMN alg text COLLATE \"C\" NOT NULL DEFAULT '';",
+};
+
+#define META_PG_SCHEMA_VERSION ((int)(sizeof(meta_pg_migrations) / sizeof(meta_pg_migrations[0])))
+
+struct meta_conn {
+	PGconn *pg;
+	uint64_t busy;			/* retries and reconnects, for metrics */
+	int in_tx;			/* inside BEGIN ... COMMIT of ours */
+	int conflict;			/* the last failure was 40001/40P01 */
+	int lost;			/* logged the connection as lost */
+	unsigned seed;			/* retry jitter */
+	unsigned char prepared[S_COUNT];
+};
+
+/* Integer parameters are passed as text, like every other. */
+struct meta_pg_num {
+	char s[24];
+};
+
+static const char *
+meta_pg_i64(struct meta_pg_num *n, int64_t v)
+{
+	snprintf(n->s, sizeof(n->s), "%" PRId64, v);
+	return n->s;
+}
+
+static const char *
+meta_pg_u64(struct meta_pg_num *n, uint64_t v)
+{
+	/* bigint columns: sizes past INT64_MAX do not occur (max_blob_size). */
+	snprintf(n->s, sizeof(n->s), "%" PRId64, (int64_t)v);
+	return n->s;
+}
+
+static int64_t
+meta_pg_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* A column as a number; a NULL or malformed value (not produced by our
+ * queries) reads as 0. */
+static int64_t
+meta_pg_col_i64(const PGresult *res, int row, int col)
+{
+	const char *s = PQgetvalue(res, row, col);
+	char *end;
+	long long v;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0')
+		return 0;
+	return (int64_t)v;
+}
+
+/* Rows an INSERT, UPDATE or DELETE changed ("" for other commands). */
+static int
+meta_pg_changed(PGresult *res)
+{
+	const char *s = PQcmdTuples(res);
+	char *end;
+	long v;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	v = strtol(s, &end, 10);
+	return *end == '\0' && v > 0 && v <= INT32_MAX ? (int)v : 0;
+}
+
+static void
+meta_pg_col_copy(const PGresult *res, int row, int col, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+/* Log a failure once, with what was being done, and map it to an error.
+ * res may be NULL (the message is then the connection's). */
+static int
+meta_pg_fail(struct meta_conn *c, const PGresult *res, const char *what)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
+	char text[512];
+	size_t len;
+
+	if (msg == NULL || msg[0] == '\0')
+		msg = PQerrorMessage(c->pg);
+	snprintf(text, sizeof(text), "%s", msg != NULL ? msg : "?");
+	/* libpq's messages end in a newline (some span several lines). */
+	len = strlen(text);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	for (char *p = text; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		if (!c->lost)
+			log_error("meta: postgres: %s: connection lost: %s", what, text);
+		c->lost = 1;
+		return -ERR_UNAVAILABLE;
+	}
+	if (state != NULL) {
+		/* Another transaction won: the caller runs ours again. */
+		if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+			log_debug("meta: postgres: %s: %s (%s), retrying", what, text, state);
+			c->conflict = 1;
+			return -ERR_UNAVAILABLE;
+		}
+		log_error("meta: postgres: %s: %s (%s)", what, text, state);
+		if (strcmp(state, "53100") == 0)	/* disk_full */
+			return -ERR_NO_SPACE;
+		/* Connection exceptions, too many connections, the server
+		 * shutting down or starting, a lock timeout: all pass. */
+		if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+		    strncmp(state, "57P", 3) == 0 || strcmp(state, "55P03") == 0)
+			return -ERR_UNAVAILABLE;
+		return -ERR_INTERNAL;
+	}
+	log_error("meta: postgres: %s: %s", what, text);
+	return -ERR_INTERNAL;
+}
+
+/* Before a statement outside a transaction of ours: a connection that was
+ * lost is re-established now (PQreset), and its prepared statements with
+ * it.  Inside a transaction a lost connection fails the statement. */
+static int
+meta_pg_ready(struct meta_conn *c)
+{
+	if (c->in_tx || PQstatus(c->pg) == CONNECTION_OK)
+		return 0;
+	PQreset(c->pg);
+	__atomic_add_fetch(&c->busy, 1, __ATOMIC_RELAXED);
+	memset(c->prepared, 0, sizeof(c->prepared));
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		if (!c->lost)
+			log_error("meta: postgres: reconnect: %s", PQerrorMessage(c->pg));
+		c->lost = 1;
+		return -ERR_UNAVAILABLE;
+	}
+	log_info("meta: postgres: reconnected");
+	c->lost = 0;
+	return 0;
+}
+
+/* Run a command that returns no rows (BEGIN, COMMIT, DDL). */
+static int
+meta_pg_cmd(struct meta_conn *c, const char *sql)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if ((rc = meta_pg_ready(c)) != 0)
+		return rc;
+	res = PQexec(c->pg, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = meta_pg_fail(c, res, sql);
+	PQclear(res);
+	return rc;
+}
+
+/* Run cached statement s with n text parameters (NULL: SQL NULL).  The
+ * result (to PQclear) or NULL with *rc set. */
+static PGresult *
+meta_pg_run(struct meta_conn *c, enum meta_pg_stmt s, int n, const char *const *params, int *rc)
+{
+	char name[24];
+	PGresult *res;
+	ExecStatusType st;
+
+	if ((*rc = meta_pg_ready(c)) != 0)
+		return NULL;
+	snprintf(name, sizeof(name), "ociregd_%d", (int)s);
+	if (!c->prepared[s]) {
+		res = PQprepare(c->pg, name, meta_pg_sql[s], 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			*rc = meta_pg_fail(c, res, meta_pg_sql[s]);
+			PQclear(res);
+			return NULL;
+		}
+		PQclear(res);
+		c->prepared[s] = 1;
+	}
+	res = PQexecPrepared(c->pg, name, n, params, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		*rc = meta_pg_fail(c, res, meta_pg_sql[s]);
+		PQclear(res);
+		return NULL;
+	}
+	*rc = 0;
+	return res;
+}
+
+/* Run statement s for its effect; *changed (if not NULL) gets the rows it
+ * changed. */
+static int
+meta_pg_exec(struct meta_conn *c, enum meta_pg_stmt s, int n, const char *const *params,
+    int *changed)
+{
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_run(c, s, n, params, &rc)) == NULL)
+		return rc;
+	if (changed != NULL)
+		*changed = meta_pg_changed(res);
+	PQclear(res);
+	return 0;
+}
+
+/* Run a one-off query (gc, fsck, proxy: not hot, not cached) with n
+ * parameters; the result or NULL with *rc set. */
+static PGresult *
+meta_pg_query(struct meta_conn *c, const char *sql, int n, const char *const *params, int *rc)
+{
+	PGresult *res;
+	ExecStatusType st;
+
+	if ((*rc = meta_pg_ready(c)) != 0)
+		return NULL;
+	res = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		*rc = meta_pg_fail(c, res, sql);
+		PQclear(res);
+		return NULL;
+	}
+	*rc = 0;
+	return res;
+}
+
+static int
+meta_pg_query_exec(struct meta_conn *c, const char *sql, int n, const char *const *params,
+    int *changed)
+{
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_query(c, sql, n, params, &rc)) == NULL)
+		return rc;
+	if (changed != NULL)
+		*changed = meta_pg_changed(res);
+	PQclear(res);
+	return 0;
+}
+
+static int
+meta_pg_begin(struct meta_conn *c)
+{
+	int rc;
+
+	c->conflict = 0;
+	if ((rc = meta_pg_cmd(c, "BEGIN ISOLATION LEVEL SERIALIZABLE")) != 0)
+		return rc;
+	c->in_tx = 1;
+	return 0;
+}
+
+static int
+meta_pg_commit(struct meta_conn *c)
+{
+	int rc = meta_pg_cmd(c, "COMMIT");
+
+	/* A failed COMMIT ends the transaction too. */
+	c->in_tx = 0;
+	return rc;
+}
+
+static void
+meta_pg_rollback(struct meta_conn *c)
+{
+	if (c->in_tx && PQstatus(c->pg) == CONNECTION_OK) {
+		PGresult *res = PQexec(c->pg, "ROLLBACK");
+
+		PQclear(res);
+	}
+	c->in_tx = 0;
+}
+
+/* Whether to run a transaction again after it failed with rc: only for a
+ * serialization failure or deadlock, and at most META_PG_TRIES times in
+ * all, after a short randomised wait that grows with each try. */
+static int
+meta_pg_again(struct meta_conn *c, int rc, int *tries)
+{
+	unsigned wait;
+
+	if (rc != -ERR_UNAVAILABLE || !c->conflict)
+		return 0;
+	c->conflict = 0;
+	if (++*tries >= META_PG_TRIES) {
+		log_warn("meta: postgres: gave up after %d serialization conflicts", *tries);
+		return 0;
+	}
+	__atomic_add_fetch(&c->busy, 1, __ATOMIC_RELAXED);
+	c->seed = c->seed * 1103515245u + 12345u;
+	wait = 500u << (*tries < 6 ? *tries : 6);
+	usleep(wait / 2 + (c->seed >> 8) % wait);
+	return 1;
+}
+
+/* Run body (an expression that assigns nothing and yields 0 or an error)
+ * as one SERIALIZABLE transaction, again on a serialization failure. */
+#define META_PG_TX(c, rc, body) do {					\
+	int tries_ = 0;							\
+	do {								\
+		if (((rc) = meta_pg_begin(c)) != 0)			\
+			break;						\
+		if (((rc) = (body)) == 0)				\
+			(rc) = meta_pg_commit(c);			\
+		else							\
+			meta_pg_rollback(c);				\
+	} while (meta_pg_again((c), (rc), &tries_));			\
+} while (0)
+
+/* ---- connection, schema ---- */
+
+static int
+meta_pg_migrate(struct meta_conn *c)
+{
+	PGresult *res;
+	int version = 0, rc;
+
+	/* One node migrates at a time: the others wait on the lock, then
+	 * find the schema current.  The lock ends with the transaction. */
+	if ((rc = meta_pg_cmd(c, "BEGIN")) != 0)
+		return rc;
+	c->in_tx = 1;
+	if ((rc = meta_pg_cmd(c, "SELECT pg_advisory_xact_lock(" META_PG_MIGRATE_LOCK ")")) != 0 ||
+	    (rc = meta_pg_cmd(c, "CREATE TABLE IF NOT EXISTS ociregd_schema (version integer NOT NULL)"))
+	    != 0)
+		goto fail;
+	if ((res = meta_pg_query(c, "SELECT max(version) FROM ociregd_schema", 0, NULL, &rc)) == NULL)
+		goto fail;
+	version = (int)meta_pg_col_i64(res, 0, 0);
+	PQclear(res);
+	if (version > META_PG_SCHEMA_VERSION) {
+		log_error("meta: postgres: the database has schema version %d, newer than this "
+		    "ociregd (%d)", version, META_PG_SCHEMA_VERSION);
+		rc = -ERR_INTERNAL;
+		goto fail;
+	}
+	for (int v = version; v < META_PG_SCHEMA_VERSION; v++) {
+		struct meta_pg_num n;
+		const char *p[1] = {meta_pg_i64(&n, v + 1)};
+
+		if ((rc = meta_pg_cmd(c, meta_pg_migrations[v])) != 0) {
+			log_error("meta: postgres: migration %d -> %d failed", v, v + 1);
+			goto fail;
+		}
+		if ((rc = meta_pg_query_exec(c, v == 0 && version == 0 ?
+		    "INSERT INTO ociregd_schema(version) VALUES ($1)" :
+		    "UPDATE ociregd_schema SET version = $1", 1, p, NULL)) != 0)
+			goto fail;
+		log_info("meta: postgres: schema migrated to version %d", v + 1);
+	}
+	if ((rc = meta_pg_commit(c)) != 0)
+		return rc;
+	return 0;
+fail:
+	meta_pg_rollback(c);
+	return rc != 0 ? rc : -ERR_INTERNAL;
+}
+
+static void
+meta_pg_close(struct meta_conn *c)
+{
+	if (c == NULL)
+		return;
+	PQfinish(c->pg);
+	free(c);
+}
+
+/* The server's notices ("relation already exists, skipping" at each
+ * start's migration check) are not ours to print on stderr, where a
+ * command's output is checked. */
+static void
+meta_pg_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("meta: postgres: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+static struct meta_conn *
+meta_pg_open(const struct config *cfg)
+{
+	struct meta_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_error("meta: out of memory");
+		return NULL;
+	}
+	c->seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)c;
+	/* The URL is not logged: it may carry a password.  A bounded
+	 * connect_timeout unless the URL sets its own (it comes later, so it
+	 * wins): PQreset runs in a worker, which must not hang on a server
+	 * that drops packets. */
+	static const char *const keys[] = {"connect_timeout", "fallback_application_name",
+	    "dbname", NULL};
+	const char *vals[] = {"10", "ociregd", cfg->meta_url, NULL};
+
+	if ((c->pg = PQconnectdbParams(keys, vals, 1)) == NULL) {
+		log_error("meta: postgres: out of memory");
+		goto fail;
+	}
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		char text[512];
+		size_t len;
+
+		snprintf(text, sizeof(text), "%s", PQerrorMessage(c->pg));
+		len = strlen(text);
+		while (len > 0 && text[len - 1] == '\n')
+			text[--len] = '\0';
+		log_error("meta: postgres: connect: %s", text);
+		goto fail;
+	}
+	PQsetNoticeProcessor(c->pg, meta_pg_notice, c);
+	/* Text in UTF-8 as SQLite keeps it; times are ours (unix seconds),
+	 * so the session time zone does not matter. */
+	if (PQsetClientEncoding(c->pg, "UTF8") != 0) {
+		log_error("meta: postgres: client encoding UTF8: %s", PQerrorMessage(c->pg));
+		goto fail;
+	}
+	if (meta_pg_migrate(c) != 0)
+		goto fail;
+	return c;
+fail:
+	meta_pg_close(c);
+	return NULL;
+}
+
+static int
+meta_pg_schema_version(struct meta_conn *c)
+{
+	PGresult *res;
+	int rc, v;
+
+	if ((res = meta_pg_query(c, "SELECT max(version) FROM ociregd_schema", 0, NULL, &rc)) == NULL)
+		return -1;
+	v = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? (int)meta_pg_col_i64(res, 0, 0) : -1;
+	PQclear(res);
+	return v;
+}
+
+static uint64_t
+meta_pg_busy_retries(struct meta_conn *c)
+{
+	return __atomic_load_n(&c->busy, __ATOMIC_RELAXED);
+}
+
+static int
+meta_pg_stats(struct meta_conn *c, uint64_t *uploads, uint64_t *blobs, uint64_t *bytes)
+{
+	PGresult *res;
+	int rc;
+
+	/* A query, not a cached answer: readiness fails while the database
+	 * is down. */
+	if ((res = meta_pg_run(c, S_STATS, 0, NULL, &rc)) == NULL)
+		return rc;
+	*uploads = (uint64_t)meta_pg_col_i64(res, 0, 0);
+	*blobs = (uint64_t)meta_pg_col_i64(res, 0, 1);
+	*bytes = (uint64_t)meta_pg_col_i64(res, 0, 2);
+	PQclear(res);
+	return 0;
+}
+
+/* ---- repositories and blobs ---- */
+
+/* Repository id; with create, inserts it.  0, -ERR_NAME_UNKNOWN or error. */
+static int
+meta_pg_repo_id(struct meta_conn *c, const char *repo, int create, int64_t *id)
+{
+	struct meta_pg_num now;
+	PGresult *res;
+	int rc;
+
+	if (create) {
+		const char *p[2] = {repo, meta_pg_i64(&now, meta_pg_now())};
+
+		if ((rc = meta_pg_exec(c, S_REPO_INSERT, 2, p, NULL)) != 0)
+			return rc;
+	}
+	if ((res = meta_pg_run(c, S_REPO_ID, 1, &repo, &rc)) == NULL)
+		return rc;
+	rc = PQntuples(res) > 0 ? 0 : -ERR_NAME_UNKNOWN;
+	if (rc == 0)
+		*id = meta_pg_col_i64(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
+static int
+meta_pg_repo_exists(struct meta_conn *c, const char *repo)
+{
+	int64_t id;
+
+	return meta_pg_repo_id(c, repo, 0, &id);
+}
+
+/* The blob and repo_blobs rows, inside the caller's transaction. */
+static int
+meta_pg_blob_link_tx(struct meta_conn *c, const char *repo, const char *digest, uint64_t size)
+{
+	struct meta_pg_num n1, n2, n3;
+	int64_t id;
+	int rc;
+
+	if ((rc = meta_pg_repo_id(c, repo, 1, &id)) != 0)
+		return rc;
+	{
+		const char *p[3] = {digest, meta_pg_u64(&n1, size), meta_pg_i64(&n2, meta_pg_now())};
+
+		if ((rc = meta_pg_exec(c, S_BLOB_INSERT, 3, p, NULL)) != 0)
+			return rc;
+	}
+	{
+		const char *p[3] = {meta_pg_i64(&n1, id), digest, meta_pg_i64(&n3, meta_pg_now())};
+
+		return meta_pg_exec(c, S_REPO_BLOB_INSERT, 3, p, NULL);
+	}
+}
+
+static int
+meta_pg_blob_link(struct meta_conn *c, const char *repo, const char *digest, uint64_t size)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_blob_link_tx(c, repo, digest, size));
+	return rc;
+}
+
+static int
+meta_pg_blob_get(struct meta_conn *c, const char *repo, const char *digest, uint64_t *size)
+{
+	const char *p[2] = {repo, digest};
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_run(c, S_REPO_BLOB_GET, 2, p, &rc)) == NULL)
+		return rc;
+	rc = PQntuples(res) > 0 ? 0 : -ERR_BLOB_UNKNOWN;
+	if (rc == 0)
+		*size = (uint64_t)meta_pg_col_i64(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
+static int
+meta_pg_blob_unlink(struct meta_conn *c, const char *repo, const char *digest)
+{
+	const char *p[2] = {repo, digest};
+	int rc, n = 0;
+
+	if ((rc = meta_pg_exec(c, S_REPO_BLOB_DELETE, 2, p, &n)) != 0)
+		return rc;
+	return n > 0 ? 0 : -ERR_BLOB_UNKNOWN;
+}
+
+static int
+meta_pg_blob_find_repo(struct meta_conn *c, const char *digest, const char *except,
+    char out[REFERENCE_NAME_MAX + 1])
+{
+	const char *p[2] = {digest, except};
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_run(c, S_BLOB_FIND_REPO, 2, p, &rc)) == NULL)
+		return rc;
+	rc = PQntuples(res) > 0 ? 0 : -ERR_BLOB_UNKNOWN;
+	if (rc == 0)
+		meta_pg_col_copy(res, 0, 0, out, REFERENCE_NAME_MAX + 1);
+	PQclear(res);
+	return rc;
+}
+
+static int
+meta_pg_blob_mount_tx(struct meta_conn *c, const char *src, const char *dst, const char *digest)
+{
+	struct meta_pg_num n1, n2;
+	int64_t id;
+	int rc, changed = 0;
+
+	if ((rc = meta_pg_repo_id(c, dst, 1, &id)) != 0)
+		return rc;
+	{
+		const char *p[4] = {meta_pg_i64(&n1, id), digest, meta_pg_i64(&n2, meta_pg_now()), src};
+
+		if ((rc = meta_pg_exec(c, S_BLOB_MOUNT, 4, p, &changed)) != 0)
+			return rc;
+	}
+	if (changed == 0 && strcmp(src, dst) != 0) {
+		/* Either the source lost it, or dst had it already. */
+		uint64_t size;
+
+		if ((rc = meta_pg_blob_get(c, dst, digest, &size)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+meta_pg_blob_mount(struct meta_conn *c, const char *src, const char *dst, const char *digest)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_blob_mount_tx(c, src, dst, digest));
+	return rc;
+}
+
+/* ---- upload sessions ---- */
+
+/* How many sessions (at most max) match key through statement s. */
+static int
+meta_pg_upload_count(struct meta_conn *c, enum meta_pg_stmt s, const char *key, int max, int *n)
+{
+	struct meta_pg_num m;
+	const char *p[2] = {key, meta_pg_i64(&m, max)};
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_run(c, s, 2, p, &rc)) == NULL)
+		return rc;
+	*n = (int)meta_pg_col_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int
+meta_pg_upload_open_tx(struct meta_conn *c, const char *id, const char *repo, const char *client,
+    const char *user, const char *alg, int max_client, int max_user)
+{
+	struct meta_pg_num now;
+	int n, rc;
+
+	/* Count and insert in one SERIALIZABLE transaction: of two POSTs of
+	 * the same client that both saw room for one more, one fails to
+	 * commit and counts again. */
+	if (client[0] != '\0' && max_client > 0) {
+		if ((rc = meta_pg_upload_count(c, S_UPLOAD_COUNT_CLIENT, client, max_client, &n)) != 0)
+			return rc;
+		if (n >= max_client)
+			return -ERR_TOOMANYREQUESTS;
+	}
+	if (user[0] != '\0' && max_user > 0) {
+		if ((rc = meta_pg_upload_count(c, S_UPLOAD_COUNT_OWNER, user, max_user, &n)) != 0)
+			return rc;
+		if (n >= max_user)
+			return -ERR_TOOMANYREQUESTS;
+	}
+	{
+		const char *p[6] = {id, repo, meta_pg_i64(&now, meta_pg_now()), client, user, alg};
+
+		return meta_pg_exec(c, S_UPLOAD_OPEN, 6, p, NULL);
+	}
+}
+
+static int
+meta_pg_upload_open(struct meta_conn *c, const char *id, const char *repo, const char *client,
+    const char *user, const char *alg, int max_client, int max_user)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_upload_open_tx(c, id, repo, client, user, alg, max_client,
+	    max_user));
+	return rc;
+}
+
+static int
+meta_pg_upload_touch(struct meta_conn *c, const char *id)
+{
+	struct meta_pg_num now;
+	const char *p[2] = {id, meta_pg_i64(&now, meta_pg_now())};
+	int rc, n = 0;
+
+	if ((rc = meta_pg_exec(c, S_UPLOAD_TOUCH, 2, p, &n)) != 0)
+		return rc;
+	return n > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
+}
+
+static int
+meta_pg_upload_get(struct meta_conn *c, const char *id, char repo[REFERENCE_NAME_MAX + 1],
+    uint64_t *size, char alg[META_UPLOAD_ALG_MAX + 1])
+{
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_run(c, S_UPLOAD_GET, 1, &id, &rc)) == NULL)
+		return rc;
+	rc = PQntuples(res) > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
+	if (rc == 0) {
+		meta_pg_col_copy(res, 0, 0, repo, REFERENCE_NAME_MAX + 1);
+		*size = (uint64_t)meta_pg_col_i64(res, 0, 1);
+		if (alg != NULL)
+			meta_pg_col_copy(res, 0, 2, alg, META_UPLOAD_ALG_MAX + 1);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+meta_pg_upload_set_size(struct meta_conn *c, const char *id, uint64_t size)
+{
+	struct meta_pg_num n1, n2;
+	const char *p[3] = {id, meta_pg_u64(&n1, size), meta_pg_i64(&n2, meta_pg_now())};
+	int rc, n = 0;
+
+	if ((rc = meta_pg_exec(c, S_UPLOAD_SET_SIZE, 3, p, &n)) != 0)
+		return rc;
+	return n > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
+}
+
+static int
+meta_pg_upload_delete(struct meta_conn *c, const char *id)
+{
+	int rc, n = 0;
+
+	if ((rc = meta_pg_exec(c, S_UPLOAD_DELETE, 1, &id, &n)) != 0)
+		return rc;
+	return n > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
+}
+
+static int
+meta_pg_upload_finish_tx(struct meta_conn *c, const char *id, const char *repo,
+    const char *digest, uint64_t size)
+{
+	int rc;
+
+	if ((rc = meta_pg_upload_delete(c, id)) != 0)
+		return rc;
+	return meta_pg_blob_link_tx(c, repo, digest, size);
+}
+
+static int
+meta_pg_upload_finish(struct meta_conn *c, const char *id, const char *repo,
+    const char *digest, uint64_t size)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_upload_finish_tx(c, id, repo, digest, size));
+	return rc;
+}
+
+/* ---- manifests ---- */
+
+static int
+meta_pg_manifest_put_tx(struct meta_conn *c, const char *repo, const struct meta_manifest *mf,
+    const struct meta_ref *refs, size_t nrefs, const char *const *tags, size_t ntags)
+{
+	struct meta_pg_num nid, nsize, now;
+	PGresult *res;
+	int64_t id;
+	int rc;
+
+	if ((rc = meta_pg_repo_id(c, repo, 1, &id)) != 0)
+		return rc;
+	/* The manifest's own bytes are a blob of this repository too. */
+	if ((rc = meta_pg_blob_link_tx(c, repo, mf->digest, mf->size)) != 0)
+		return rc;
+	meta_pg_i64(&nid, id);
+	meta_pg_i64(&now, meta_pg_now());
+	{
+		const char *p[7] = {nid.s, mf->digest, mf->media_type, mf->artifact_type, mf->subject,
+		    meta_pg_u64(&nsize, mf->size), now.s};
+
+		if ((rc = meta_pg_exec(c, S_MANIFEST_INSERT, 7, p, NULL)) != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < nrefs; i++) {
+		const char *p[4] = {nid.s, refs[i].digest, NULL, NULL};
+
+		/* Checked again in the transaction: garbage collection may
+		 * have dropped a blob since the handler looked (SERIALIZABLE
+		 * makes one of the two fail if both commit otherwise). */
+		if (!refs[i].skip_check) {
+			if ((res = meta_pg_run(c, refs[i].is_manifest ? S_REF_CHECK_MANIFEST :
+			    S_REF_CHECK_BLOB, 2, p, &rc)) == NULL)
+				return rc;
+			rc = PQntuples(res) > 0 ? 0 : -ERR_MANIFEST_BLOB_UNKNOWN;
+			PQclear(res);
+			if (rc != 0)
+				return rc;
+		}
+		p[1] = mf->digest;
+		p[2] = refs[i].digest;
+		p[3] = refs[i].is_manifest ? "1" : "0";
+		if ((rc = meta_pg_exec(c, S_REF_INSERT, 4, p, NULL)) != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < ntags; i++) {
+		const char *p[4] = {nid.s, tags[i], mf->digest, now.s};
+
+		if ((rc = meta_pg_exec(c, S_TAG_UPSERT, 4, p, NULL)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+meta_pg_manifest_put(struct meta_conn *c, const char *repo, const struct meta_manifest *mf,
+    const struct meta_ref *refs, size_t nrefs, const char *const *tags, size_t ntags)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_manifest_put_tx(c, repo, mf, refs, nrefs, tags, ntags));
+	return rc;
+}
+
+static void
+meta_pg_row_manifest(const PGresult *res, int row, struct meta_manifest *out)
+{
+	meta_pg_col_copy(res, row, 0, out->digest, sizeof(out->digest));
+	meta_pg_col_copy(res, row, 1, out->media_type, sizeof(out->media_type));
+	meta_pg_col_copy(res, row, 2, out->artifact_type, sizeof(out->artifact_type));
+	meta_pg_col_copy(res, row, 3, out->subject, sizeof(out->subject));
+	out->size = (uint64_t)meta_pg_col_i64(res, row, 4);
+}
+
+static int
+meta_pg_manifest_get(struct meta_conn *c, const char *repo, const char *digest,
+    struct meta_manifest *out)
+{
+	struct meta_pg_num nid;
+	PGresult *res;
+	int64_t id;
+	int rc;
+
+	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+		return rc;
+	{
+		const char *p[2] = {meta_pg_i64(&nid, id), digest};
+
+		if ((res = meta_pg_run(c, S_MANIFEST_GET, 2, p, &rc)) == NULL)
+			return rc;
+	}
+	rc = PQntuples(res) > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
+	if (rc == 0) {
+		snprintf(out->digest, sizeof(out->digest), "%s", digest);
+		meta_pg_col_copy(res, 0, 0, out->media_type, sizeof(out->media_type));
+		meta_pg_col_copy(res, 0, 1, out->artifact_type, sizeof(out->artifact_type));
+		meta_pg_col_copy(res, 0, 2, out->subject, sizeof(out->subject));
+		out->size = (uint64_t)meta_pg_col_i64(res, 0, 3);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+meta_pg_tag_get(struct meta_conn *c, const char *repo, const char *tag,
+    struct meta_manifest *out)
+{
+	struct meta_pg_num nid;
+	PGresult *res;
+	int64_t id;
+	int rc;
+
+	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+		return rc;
+	{
+		const char *p[2] = {meta_pg_i64(&nid, id), tag};
+
+		if ((res = meta_pg_run(c, S_TAG_GET, 2, p, &rc)) == NULL)
+			return rc;
+	}
+	rc = PQntuples(res) > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
+	if (rc == 0)
+		meta_pg_row_manifest(res, 0, out);
+	PQclear(res);
+	return rc;
+}
+
+static int
+meta_pg_manifest_delete_tx(struct meta_conn *c, const char *repo, const char *digest)
+{
+	struct meta_pg_num nid;
+	const char *p[2] = {NULL, digest};
+	int64_t id;
+	int rc, changed = 0;
+
+	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+		return rc;
+	p[0] = meta_pg_i64(&nid, id);
+	if ((rc = meta_pg_exec(c, S_MANIFEST_DELETE, 2, p, &changed)) != 0)
+		return rc;
+	if (changed == 0)
+		return -ERR_MANIFEST_UNKNOWN;
+	/* The manifest's own bytes leave the repository with it. */
+	if ((rc = meta_pg_exec(c, S_REFS_DELETE, 2, p, NULL)) != 0 ||
+	    (rc = meta_pg_exec(c, S_TAGS_DELETE_DIGEST, 2, p, NULL)) != 0 ||
+	    (rc = meta_pg_exec(c, S_REPO_BLOB_DELETE_ID, 2, p, NULL)) != 0)
+		return rc;
+	return 0;
+}
+
+static int
+meta_pg_manifest_delete(struct meta_conn *c, const char *repo, const char *digest)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_manifest_delete_tx(c, repo, digest));
+	return rc;
+}
+
+static int
+meta_pg_tag_delete(struct meta_conn *c, const char *repo, const char *tag)
+{
+	struct meta_pg_num nid;
+	int64_t id;
+	int rc, n = 0;
+
+	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+		return rc;
+	{
+		const char *p[2] = {meta_pg_i64(&nid, id), tag};
+
+		if ((rc = meta_pg_exec(c, S_TAG_DELETE, 2, p, &n)) != 0)
+			return rc;
+	}
+	return n > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
+}
+
+/* The `last` of a listing as a bound PostgreSQL accepts (valid UTF-8) that
+ * orders every name as `last` itself does byte by byte, into buf (at
+ * least 300 bytes).  Tags and repository names are ASCII without 0x7f
+ * (their grammars), so a name either differs from `last` before its first
+ * byte >= 0x80 or sorts below it there: the prefix before that byte
+ * followed by 0x7f bounds the same names.  Names are at most 255 bytes, so
+ * cutting `last` past that changes no comparison either. */
+static const char *
+meta_pg_last_bound(const char *last, char *buf, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; last[i] != '\0' && i + 2 < cap; i++) {
+		if ((unsigned char)last[i] >= 0x80) {
+			buf[i++] = 0x7f;
+			break;
+		}
+		buf[i] = last[i];
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+/* Hand a listing's rows (n + 1 asked for, to learn whether more remain)
+ * to fn; frees res. */
+static int
+meta_pg_list_rows(PGresult *res, long n, meta_list_fn fn, void *arg, int *more)
+{
+	long count = 0;
+	int rows = PQntuples(res);
+
+	*more = 0;
+	for (int i = 0; i < rows; i++) {
+		int r;
+
+		if (count == n) {
+			*more = 1;
+			break;
+		}
+		/* XXX with a filtering callback, `more` may be set by a
+		 * row the caller will not see (as in meta_sqlite.c). */
+		r = fn(arg, PQgetvalue(res, i, 0));
+		if (r == 1)
+			break;
+		if (r == 0)
+			count++;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
+meta_pg_tag_list(struct meta_conn *c, const char *repo, const char *last, long n,
+    meta_list_fn fn, void *arg, int *more)
+{
+	struct meta_pg_num nid, lim;
+	PGresult *res;
+	int64_t id;
+	int rc;
+
+	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+		return rc;
+	{
+		char bound[320];
+		const char *p[3] = {meta_pg_i64(&nid, id), meta_pg_last_bound(last, bound, sizeof(bound)),
+		    meta_pg_i64(&lim, (int64_t)n + 1)};
+
+		if ((res = meta_pg_run(c, S_TAG_LIST, 3, p, &rc)) == NULL)
+			return rc;
+	}
+	return meta_pg_list_rows(res, n, fn, arg, more);
+}
+
+static int
+meta_pg_repo_list(struct meta_conn *c, const char *last, long n, int filtered, meta_list_fn fn,
+    void *arg, int *more)
+{
+	struct meta_pg_num lim;
+	char bound[320];
+	/* A callback that skips rows (access filtering) needs them all. */
+	const char *p[2] = {meta_pg_last_bound(last, bound, sizeof(bound)),
+	    filtered ? NULL : meta_pg_i64(&lim, (int64_t)n + 1)};
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_run(c, S_REPO_LIST, 2, p, &rc)) == NULL)
+		return rc;
+	return meta_pg_list_rows(res, n, fn, arg, more);
+}
+
+static int
+meta_pg_referrers(struct meta_conn *c, const char *repo, const char *subject,
+    const char *artifact_type, meta_referrer_fn fn, void *arg)
+{
+	struct meta_manifest mf;
+	struct meta_pg_num nid;
+	PGresult *res;
+	int64_t id;
+	int rc, rows;
+
+	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+		return rc;
+	{
+		const char *p[3] = {meta_pg_i64(&nid, id), subject, artifact_type};
+
+		if ((res = meta_pg_run(c, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS,
+		    artifact_type ? 3 : 2, p, &rc)) == NULL)
+			return rc;
+	}
+	rows = PQntuples(res);
+	for (int i = 0; i < rows; i++) {
+		meta_pg_row_manifest(res, i, &mf);
+		if (fn(arg, &mf) != 0)
+			break;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* ---- garbage collection and integrity checks (gc.c, fsck.c) ----
+ *
+ * Not hot paths: statements are sent per call, not prepared.  Listings
+ * stream their rows (single-row mode), so a large registry's listing is
+ * not held whole in memory; the callback must not use this connection
+ * meanwhile (meta_backend.h).  Deleting functions re-check, in the
+ * transaction that deletes, that what they delete is still unreferenced
+ * now; SERIALIZABLE makes that check hold against a concurrent push. */
+
+/* Stream a listing whose columns are (repo_id, repo, digest, aux, size,
+ * time, kind) to fn.  A non-zero callback result stops the listing (the
+ * rest is read and dropped) and is returned. */
+static int
+meta_pg_gc_list(struct meta_conn *c, const char *sql, int n, const char *const *params,
+    meta_gc_fn fn, void *arg)
+{
+	struct meta_gc_row row;
+	PGresult *res;
+	int rc = 0, r = 0;
+
+	if ((rc = meta_pg_ready(c)) != 0)
+		return rc;
+	if (!PQsendQueryParams(c->pg, sql, n, NULL, params, NULL, NULL, 0))
+		return meta_pg_fail(c, NULL, sql);
+	if (!PQsetSingleRowMode(c->pg))
+		log_warn("meta: postgres: single-row mode refused; the listing is read whole");
+	while ((res = PQgetResult(c->pg)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+			for (int i = 0; r == 0 && rc == 0 && i < PQntuples(res); i++) {
+				row.repo_id = meta_pg_col_i64(res, i, 0);
+				row.repo = PQgetvalue(res, i, 1);
+				row.digest = PQgetvalue(res, i, 2);
+				row.aux = PQgetvalue(res, i, 3);
+				row.size = (uint64_t)meta_pg_col_i64(res, i, 4);
+				row.time = meta_pg_col_i64(res, i, 5);
+				row.kind = (int)meta_pg_col_i64(res, i, 6);
+				r = fn(arg, &row);
+			}
+		} else if (rc == 0) {
+			rc = meta_pg_fail(c, res, sql);
+		}
+		PQclear(res);
+	}
+	return r != 0 ? r : rc;
+}
+
+static int
+meta_pg_gc_reset(struct meta_conn *c)
+{
+	int rc;
+
+	/* The temp tables hold what a dry run would have removed, so the
+	 * later listings can leave it out; a real run keeps them empty.
+	 * They live as long as the session (a reconnect drops them, and the
+	 * next run creates them again). */
+	if ((rc = meta_pg_cmd(c, "CREATE TEMP TABLE IF NOT EXISTS gc_dead (repo_id bigint NOT NULL, "
+	    "digest text COLLATE \"C\" NOT NULL, PRIMARY KEY (repo_id, digest))")) != 0 ||
+	    (rc = meta_pg_cmd(c, "CREATE TEMP TABLE IF NOT EXISTS gc_unlinked (repo_id bigint NOT NULL, "
+	    "digest text COLLATE \"C\" NOT NULL, PRIMARY KEY (repo_id, digest))")) != 0 ||
+	    (rc = meta_pg_cmd(c, "TRUNCATE pg_temp.gc_dead, pg_temp.gc_unlinked")) != 0)
+		return rc;
+	return 0;
+}
+
+static int
+meta_pg_gc_read_begin(struct meta_conn *c)
+{
+	int rc;
+
+	/* One snapshot for every listing until read_end. */
+	if ((rc = meta_pg_cmd(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) != 0)
+		return rc;
+	c->in_tx = 1;
+	return 0;
+}
+
+static void
+meta_pg_gc_read_end(struct meta_conn *c)
+{
+	if (!c->in_tx)
+		return;
+	if (meta_pg_cmd(c, "COMMIT") != 0)
+		meta_pg_rollback(c);
+	c->in_tx = 0;
+}
+
+static int
+meta_pg_gc_manifests(struct meta_conn *c, meta_gc_fn fn, void *arg)
+{
+	return meta_pg_gc_list(c, "SELECT m.repo_id, r.name, m.digest, m.subject, m.size, m.created, 0 "
+	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id ORDER BY m.repo_id, m.digest",
+	    0, NULL, fn, arg);
+}
+
+static int
+meta_pg_gc_tags(struct meta_conn *c, meta_gc_fn fn, void *arg)
+{
+	return meta_pg_gc_list(c, "SELECT t.repo_id, r.name, t.digest, t.name, 0, t.updated, 0 "
+	    "FROM tags t JOIN repositories r ON r.id = t.repo_id "
+	    "ORDER BY t.repo_id, t.updated DESC, t.name", 0, NULL, fn, arg);
+}
+
+static int
+meta_pg_gc_children(struct meta_conn *c, meta_gc_fn fn, void *arg)
+{
+	return meta_pg_gc_list(c, "SELECT repo_id, '', digest, ref, 0, 0, 0 FROM manifest_refs "
+	    "WHERE is_manifest = 1", 0, NULL, fn, arg);
+}
+
+struct meta_pg_del {
+	const char *sql;		/* the deleting statement */
+	int n;
+	const char *const *params;
+	int *removed;
+};
+
+static int
+meta_pg_del_tx(struct meta_conn *c, const struct meta_pg_del *d)
+{
+	int n = 0, rc;
+
+	*d->removed = 0;
+	if ((rc = meta_pg_query_exec(c, d->sql, d->n, d->params, &n)) != 0)
+		return rc;
+	*d->removed = n > 0;
+	return 0;
+}
+
+/* One deleting statement that re-checks, as its own SERIALIZABLE
+ * transaction (retried on conflict). */
+static int
+meta_pg_gc_del(struct meta_conn *c, const char *sql, int n, const char *const *params,
+    int *removed)
+{
+	struct meta_pg_del d = {sql, n, params, removed};
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_del_tx(c, &d));
+	if (rc != 0)
+		*removed = 0;
+	return rc;
+}
+
+static int
+meta_pg_gc_tag_delete(struct meta_conn *c, int64_t repo_id, const char *name,
+    const char *digest, int64_t updated, int *removed)
+{
+	struct meta_pg_num n1, n2;
+	const char *p[4] = {meta_pg_i64(&n1, repo_id), name, digest, meta_pg_i64(&n2, updated)};
+
+	/* Only if nobody moved or re-pushed the tag since the snapshot. */
+	return meta_pg_gc_del(c, "DELETE FROM tags WHERE repo_id = $1 AND name = $2 AND "
+	    "digest = $3 AND updated = $4", 4, p, removed);
+}
+
+static int
+meta_pg_gc_manifest_delete_tx(struct meta_conn *c, const char *const *p, int *removed)
+{
+	int rc, n = 0;
+
+	*removed = 0;
+	/* Still unreferenced now: no tag, no index that lists it, no subject
+	 * it refers to, and not pushed (again) since the collection began. */
+	if ((rc = meta_pg_query_exec(c, "DELETE FROM manifests WHERE repo_id = $1 AND digest = $2 "
+	    "AND created < $3 "
+	    "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = $1 AND t.digest = $2) "
+	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f JOIN manifests p ON p.repo_id = f.repo_id "
+	    "  AND p.digest = f.digest WHERE f.repo_id = $1 AND f.ref = $2 AND f.is_manifest = 1) "
+	    "AND (subject = '' OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = $1 "
+	    "  AND s.digest = manifests.subject))", 3, p, &n)) != 0)
+		return rc;
+	if (n > 0 && (rc = meta_pg_query_exec(c,
+	    "DELETE FROM manifest_refs WHERE repo_id = $1 AND digest = $2", 2, p, NULL)) != 0)
+		return rc;
+	*removed = n > 0;
+	return 0;
+}
+
+static int
+meta_pg_gc_manifest_delete(struct meta_conn *c, int64_t repo_id, const char *digest,
+    int64_t before, int *removed)
+{
+	struct meta_pg_num n1, n2;
+	const char *p[3] = {meta_pg_i64(&n1, repo_id), digest, meta_pg_i64(&n2, before)};
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_gc_manifest_delete_tx(c, p, removed));
+	if (rc != 0)
+		*removed = 0;
+	return rc;
+}
+
+static int
+meta_pg_gc_dry_manifest(struct meta_conn *c, int64_t repo_id, const char *digest)
+{
+	struct meta_pg_num n1;
+	const char *p[2] = {meta_pg_i64(&n1, repo_id), digest};
+
+	return meta_pg_query_exec(c, "INSERT INTO pg_temp.gc_dead(repo_id, digest) VALUES ($1, $2) "
+	    "ON CONFLICT DO NOTHING", 2, p, NULL);
+}
+
+static int
+meta_pg_gc_dry_link(struct meta_conn *c, int64_t repo_id, const char *digest)
+{
+	struct meta_pg_num n1;
+	const char *p[2] = {meta_pg_i64(&n1, repo_id), digest};
+
+	return meta_pg_query_exec(c, "INSERT INTO pg_temp.gc_unlinked(repo_id, digest) "
+	    "VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, p, NULL);
+}
+
+static int
+meta_pg_gc_links(struct meta_conn *c, int64_t before, meta_gc_fn fn, void *arg)
+{
+	struct meta_pg_num n1;
+	const char *p[1] = {meta_pg_i64(&n1, before)};
+
+	/* A link is referenced by a manifest of its repository that lists
+	 * it, or is that manifest's own bytes (minus what a dry run has
+	 * already counted as removed). */
+	return meta_pg_gc_list(c,
+	    "SELECT rb.repo_id, r.name, rb.digest, '', b.size, rb.created, 0 "
+	    "FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
+	    "JOIN blobs b ON b.digest = rb.digest WHERE rb.created < $1 "
+	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = rb.repo_id "
+	    "  AND x.digest = rb.digest AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_dead d "
+	    "  WHERE d.repo_id = x.repo_id AND d.digest = x.digest)) "
+	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = rb.repo_id "
+	    "  AND f.ref = rb.digest AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_dead d "
+	    "  WHERE d.repo_id = f.repo_id AND d.digest = f.digest)) "
+	    "ORDER BY r.name, rb.digest", 1, p, fn, arg);
+}
+
+static int
+meta_pg_gc_link_delete(struct meta_conn *c, int64_t repo_id, const char *digest, int64_t before,
+    int *removed)
+{
+	struct meta_pg_num n1, n2;
+	const char *p[3] = {meta_pg_i64(&n1, repo_id), digest, meta_pg_i64(&n2, before)};
+
+	return meta_pg_gc_del(c, "DELETE FROM repo_blobs WHERE repo_id = $1 AND digest = $2 "
+	    "AND created < $3 "
+	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = $1 AND x.digest = $2) "
+	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = $1 AND f.ref = $2)",
+	    3, p, removed);
+}
+
+static int
+meta_pg_gc_blobs(struct meta_conn *c, int64_t before, meta_gc_fn fn, void *arg)
+{
+	struct meta_pg_num n1;
+	const char *p[1] = {meta_pg_i64(&n1, before)};
+
+	return meta_pg_gc_list(c,
+	    "SELECT 0, '', b.digest, '', b.size, b.created, 0 FROM blobs b "
+	    "WHERE b.created < $1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.digest = b.digest "
+	    "  AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_unlinked u WHERE u.repo_id = rb.repo_id "
+	    "  AND u.digest = rb.digest)) ORDER BY b.digest", 1, p, fn, arg);
+}
+
+static int
+meta_pg_gc_blob_delete(struct meta_conn *c, const char *digest, int64_t before, int *removed)
+{
+	struct meta_pg_num n1;
+	const char *p[2] = {digest, meta_pg_i64(&n1, before)};
+
+	return meta_pg_gc_del(c, "DELETE FROM blobs WHERE digest = $1 AND created < $2 "
+	    "AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = $1)", 2, p, removed);
+}
+
+/* Whether sql (one parameter) returns a row. */
+static int
+meta_pg_exists(struct meta_conn *c, const char *sql, const char *param, int *exists)
+{
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_query(c, sql, 1, &param, &rc)) == NULL)
+		return rc;
+	*exists = PQntuples(res) > 0;
+	PQclear(res);
+	return 0;
+}
+
+static int
+meta_pg_gc_blob_exists(struct meta_conn *c, const char *digest, int *exists)
+{
+	return meta_pg_exists(c, "SELECT 1 FROM blobs WHERE digest = $1", digest, exists);
+}
+
+static int
+meta_pg_gc_uploads(struct meta_conn *c, int64_t before, meta_gc_fn fn, void *arg)
+{
+	struct meta_pg_num n1;
+	const char *p[1] = {meta_pg_i64(&n1, before)};
+
+	return meta_pg_gc_list(c, "SELECT 0, repo, id, '', size, updated, 0 FROM uploads "
+	    "WHERE updated < $1 ORDER BY updated", 1, p, fn, arg);
+}
+
+static int
+meta_pg_gc_upload_delete(struct meta_conn *c, const char *id, int64_t before, int *removed)
+{
+	struct meta_pg_num n1;
+	const char *p[2] = {id, meta_pg_i64(&n1, before)};
+	int rc, n = 0;
+
+	/* A request that wrote to the session since the listing saved it:
+	 * one statement, nothing else to keep consistent. */
+	*removed = 0;
+	if ((rc = meta_pg_query_exec(c, "DELETE FROM uploads WHERE id = $1 AND updated < $2", 2, p,
+	    &n)) != 0)
+		return rc;
+	*removed = n > 0;
+	return 0;
+}
+
+static int
+meta_pg_gc_upload_exists(struct meta_conn *c, const char *id, int *exists)
+{
+	return meta_pg_exists(c, "SELECT 1 FROM uploads WHERE id = $1", id, exists);
+}
+
+static int
+meta_pg_fsck_blobs(struct meta_conn *c, meta_gc_fn fn, void *arg)
+{
+	return meta_pg_gc_list(c, "SELECT 0, '', digest, '', size, created, 0 FROM blobs "
+	    "ORDER BY digest", 0, NULL, fn, arg);
+}
+
+static int
+meta_pg_fsck_refs(struct meta_conn *c, meta_gc_fn fn, void *arg)
+{
+	/* One row per reference, and one per manifest for its own bytes
+	 * (kind 2); size says whether the target is in the repository. */
+	return meta_pg_gc_list(c,
+	    "SELECT f.repo_id, r.name, f.digest, f.ref, (CASE WHEN f.is_manifest = 1 THEN "
+	    "  EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = f.repo_id AND x.digest = f.ref) "
+	    "  ELSE EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = f.repo_id "
+	    "  AND rb.digest = f.ref) END)::int AS present, 0 AS t, f.is_manifest AS kind "
+	    "FROM manifest_refs f JOIN repositories r ON r.id = f.repo_id "
+	    /* A pull-through cache fetches blobs lazily. */
+	    "WHERE r.proxy = '' "
+	    "UNION ALL "
+	    "SELECT m.repo_id, r.name, m.digest, m.digest, (EXISTS (SELECT 1 FROM repo_blobs rb "
+	    "  WHERE rb.repo_id = m.repo_id AND rb.digest = m.digest))::int, 0, 2 "
+	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id "
+	    "ORDER BY 2, 3, 7 DESC, 4", 0, NULL, fn, arg);
+}
+
+static int
+meta_pg_fsck_drop_blob_tx(struct meta_conn *c, const char *digest, int *links)
+{
+	int rc;
+
+	*links = 0;
+	if ((rc = meta_pg_query_exec(c, "DELETE FROM repo_blobs WHERE digest = $1", 1, &digest,
+	    links)) != 0)
+		return rc;
+	return meta_pg_query_exec(c, "DELETE FROM blobs WHERE digest = $1", 1, &digest, NULL);
+}
+
+static int
+meta_pg_fsck_drop_blob(struct meta_conn *c, const char *digest, int *links)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_fsck_drop_blob_tx(c, digest, links));
+	return rc;
+}
+
+/* ---- the pull-through cache (proxy.c) ----
+ *
+ * Statements are sent per call.  A cached blob (blobs.cached = 1) is one
+ * the proxy brought in; it stays evictable only while no repository holds
+ * it as a local push or mount and no manifest of such a link references it
+ * (meta_sqlite.c). */
+
+static int
+meta_pg_proxy_repo(struct meta_conn *c, const char *repo, char proxy[META_PROXY_NAME_MAX],
+    int *local)
+{
+	PGresult *res;
+	int rc;
+
+	*local = 0;
+	proxy[0] = '\0';
+	if ((res = meta_pg_query(c, "SELECT r.proxy, (EXISTS (SELECT 1 FROM manifests "
+	    "WHERE repo_id = r.id) OR EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = r.id) OR "
+	    "EXISTS (SELECT 1 FROM tags WHERE repo_id = r.id))::int "
+	    "FROM repositories r WHERE r.name = $1", 1, &repo, &rc)) == NULL)
+		return rc;
+	rc = PQntuples(res) > 0 ? 0 : -ERR_NAME_UNKNOWN;
+	if (rc == 0) {
+		meta_pg_col_copy(res, 0, 0, proxy, META_PROXY_NAME_MAX);
+		*local = proxy[0] == '\0' && meta_pg_col_i64(res, 0, 1) != 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* The cached blob and link rows, inside the caller's transaction. */
+static int
+meta_pg_proxy_link_tx(struct meta_conn *c, const char *repo, const char *proxy,
+    const char *digest, uint64_t size)
+{
+	struct meta_pg_num nid, nsize, now;
+	int64_t id;
+	int rc;
+
+	if ((rc = meta_pg_repo_id(c, repo, 1, &id)) != 0)
+		return rc;
+	meta_pg_i64(&nid, id);
+	meta_pg_i64(&now, meta_pg_now());
+	{
+		const char *p[2] = {nid.s, proxy};
+
+		if ((rc = meta_pg_query_exec(c, "UPDATE repositories SET proxy = $2 "
+		    "WHERE id = $1 AND proxy = ''", 2, p, NULL)) != 0)
+			return rc;
+	}
+	{
+		const char *p[3] = {digest, meta_pg_u64(&nsize, size), now.s};
+
+		if ((rc = meta_pg_query_exec(c, "INSERT INTO blobs(digest, size, created, cached, "
+		    "last_pulled) VALUES ($1, $2, $3, 1, $3) ON CONFLICT (digest) DO UPDATE "
+		    "SET last_pulled = excluded.last_pulled", 3, p, NULL)) != 0)
+			return rc;
+	}
+	{
+		const char *p[3] = {nid.s, digest, now.s};
+
+		return meta_pg_query_exec(c, "INSERT INTO repo_blobs(repo_id, digest, created, cached) "
+		    "VALUES ($1, $2, $3, 1) ON CONFLICT (repo_id, digest) DO UPDATE "
+		    "SET created = excluded.created", 3, p, NULL);
+	}
+}
+
+static int
+meta_pg_proxy_link(struct meta_conn *c, const char *repo, const char *proxy, const char *digest,
+    uint64_t size)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_proxy_link_tx(c, repo, proxy, digest, size));
+	return rc;
+}
+
+static int
+meta_pg_proxy_blob_finish_tx(struct meta_conn *c, const char *id, const char *repo,
+    const char *proxy, const char *digest, uint64_t size)
+{
+	int rc;
+
+	if ((rc = meta_pg_upload_delete(c, id)) != 0)
+		return rc;
+	return meta_pg_proxy_link_tx(c, repo, proxy, digest, size);
+}
+
+static int
+meta_pg_proxy_blob_finish(struct meta_conn *c, const char *id, const char *repo,
+    const char *proxy, const char *digest, uint64_t size)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_proxy_blob_finish_tx(c, id, repo, proxy, digest, size));
+	return rc;
+}
+
+static int
+meta_pg_proxy_tag_checked(struct meta_conn *c, const char *repo, const char *tag,
+    int64_t *checked)
+{
+	const char *p[2] = {repo, tag};
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_query(c, "SELECT t.checked FROM tags t JOIN repositories r "
+	    "ON r.id = t.repo_id WHERE r.name = $1 AND t.name = $2", 2, p, &rc)) == NULL)
+		return rc;
+	rc = PQntuples(res) > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
+	if (rc == 0)
+		*checked = meta_pg_col_i64(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
+static int
+meta_pg_proxy_tag_set_checked(struct meta_conn *c, const char *repo, const char *tag,
+    int64_t when)
+{
+	struct meta_pg_num n1;
+	const char *p[3] = {repo, tag, meta_pg_i64(&n1, when)};
+
+	return meta_pg_query_exec(c, "UPDATE tags SET checked = $3 WHERE name = $2 AND "
+	    "repo_id = (SELECT id FROM repositories WHERE name = $1)", 3, p, NULL);
+}
+
+static int
+meta_pg_proxy_touch(struct meta_conn *c, const char *digest)
+{
+	struct meta_pg_num n1;
+	const char *p[2] = {digest, meta_pg_i64(&n1, meta_pg_now())};
+
+	/* At most one write per blob per second, and none for local ones. */
+	return meta_pg_query_exec(c, "UPDATE blobs SET last_pulled = $2 "
+	    "WHERE digest = $1 AND cached = 1 AND last_pulled < $2", 2, p, NULL);
+}
+
+/* Whether a cached blob may go: nothing local holds or references it. */
+#define META_PG_EVICTABLE \
+	"b.cached = 1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb " \
+	"WHERE rb.digest = b.digest AND rb.cached = 0) AND NOT EXISTS (SELECT 1 FROM " \
+	"manifest_refs mr JOIN repo_blobs rb ON rb.repo_id = mr.repo_id AND rb.digest = mr.digest " \
+	"WHERE mr.ref = b.digest AND rb.cached = 0)"
+
+/* The database's size on the server (tables, indexes, TOAST). */
+static int
+meta_pg_size(struct meta_conn *c, uint64_t *bytes)
+{
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_query(c, "SELECT pg_database_size(current_database())", 0, NULL, &rc)) == NULL)
+		return rc;
+	*bytes = (uint64_t)meta_pg_col_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int
+meta_pg_proxy_cached_bytes(struct meta_conn *c, uint64_t *bytes)
+{
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_query(c, "SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE "
+	    "b.cached = 1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb "
+	    "WHERE rb.digest = b.digest AND rb.cached = 0)", 0, NULL, &rc)) == NULL)
+		return rc;
+	*bytes = (uint64_t)meta_pg_col_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int
+meta_pg_proxy_evict_next(struct meta_conn *c, char digest[META_PROXY_DIGEST_MAX],
+    uint64_t *size)
+{
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_query(c, "SELECT b.digest, b.size FROM blobs b WHERE "
+	    META_PG_EVICTABLE " ORDER BY b.last_pulled, b.created, b.digest LIMIT 1", 0, NULL,
+	    &rc)) == NULL)
+		return rc;
+	rc = PQntuples(res) > 0 ? 0 : -ERR_BLOB_UNKNOWN;
+	if (rc == 0) {
+		meta_pg_col_copy(res, 0, 0, digest, META_PROXY_DIGEST_MAX);
+		*size = (uint64_t)meta_pg_col_i64(res, 0, 1);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+meta_pg_proxy_evict_tx(struct meta_conn *c, const char *digest)
+{
+	static const char *const drop[] = {
+		"DELETE FROM tags WHERE digest = $1",
+		"DELETE FROM manifest_refs WHERE digest = $1",
+		"DELETE FROM manifests WHERE digest = $1",
+		"DELETE FROM repo_blobs WHERE digest = $1",
+		"DELETE FROM blobs WHERE digest = $1",
+	};
+	int exists = 0, rc;
+
+	/* Checked again in the transaction: a push or mount may have made
+	 * it local since it was chosen. */
+	if ((rc = meta_pg_exists(c, "SELECT 1 FROM blobs b WHERE b.digest = $1 AND "
+	    META_PG_EVICTABLE, digest, &exists)) != 0)
+		return rc;
+	if (!exists)
+		return -ERR_BLOB_UNKNOWN;
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if ((rc = meta_pg_query_exec(c, drop[i], 1, &digest, NULL)) != 0)
+			return rc;
+	return 0;
+}
+
+static int
+meta_pg_proxy_evict(struct meta_conn *c, const char *digest)
+{
+	int rc;
+
+	META_PG_TX(c, rc, meta_pg_proxy_evict_tx(c, digest));
+	return rc;
+}
+
+static int
+meta_pg_proxy_ref_known(struct meta_conn *c, const char *repo, const char *digest)
+{
+	const char *p[2] = {repo, digest};
+	PGresult *res;
+	int rc;
+
+	if ((res = meta_pg_query(c, "SELECT 1 FROM manifest_refs mr JOIN repositories r "
+	    "ON r.id = mr.repo_id WHERE r.name = $1 AND mr.ref = $2 LIMIT 1", 2, p, &rc)) == NULL)
+		return rc;
+	rc = PQntuples(res) > 0 ? 0 : -ERR_BLOB_UNKNOWN;
+	PQclear(res);
+	return rc;
+}
+
+const struct meta_ops meta_pg_ops = {
+	.name = "postgres",
+	.open = meta_pg_open,
+	.close = meta_pg_close,
+	.schema_version = meta_pg_schema_version,
+	.busy_retries = meta_pg_busy_retries,
+	.stats = meta_pg_stats,
+	.size = meta_pg_size,
+	.repo_exists = meta_pg_repo_exists,
+	.blob_link = meta_pg_blob_link,
+	.blob_lookup = meta_pg_blob_get,
+	.blob_unlink = meta_pg_blob_unlink,
+	.blob_mount = meta_pg_blob_mount,
+	.blob_find_repo = meta_pg_blob_find_repo,
+	.upload_open = meta_pg_upload_open,
+	.upload_touch = meta_pg_upload_touch,
+	.upload_get = meta_pg_upload_get,
+	.upload_set_size = meta_pg_upload_set_size,
+	.upload_delete = meta_pg_upload_delete,
+	.upload_finish = meta_pg_upload_finish,
+	.manifest_store = meta_pg_manifest_put,
+	.manifest_lookup = meta_pg_manifest_get,
+	.tag_get = meta_pg_tag_get,
+	.manifest_remove = meta_pg_manifest_delete,
+	.tag_delete = meta_pg_tag_delete,
+	.tag_list = meta_pg_tag_list,
+	.repo_list = meta_pg_repo_list,
+	.referrers = meta_pg_referrers,
+	.gc_reset = meta_pg_gc_reset,
+	.read_begin = meta_pg_gc_read_begin,
+	.read_end = meta_pg_gc_read_end,
+	.gc_manifests = meta_pg_gc_manifests,
+	.gc_tags = meta_pg_gc_tags,
+	.gc_children = meta_pg_gc_children,
+	.gc_tag_delete = meta_pg_gc_tag_delete,
+	.gc_manifest_delete = meta_pg_gc_manifest_delete,
+	.gc_dry_manifest = meta_pg_gc_dry_manifest,
+	.gc_dry_link = meta_pg_gc_dry_link,
+	.gc_links = meta_pg_gc_links,
+	.gc_link_delete = meta_pg_gc_link_delete,
+	.gc_blobs = meta_pg_gc_blobs,
+	.gc_blob_delete = meta_pg_gc_blob_delete,
+	.gc_blob_exists = meta_pg_gc_blob_exists,
+	.gc_uploads = meta_pg_gc_uploads,
+	.gc_upload_delete = meta_pg_gc_upload_delete,
+	.gc_upload_exists = meta_pg_gc_upload_exists,
+	.fsck_blobs = meta_pg_fsck_blobs,
+	.fsck_refs = meta_pg_fsck_refs,
+	.fsck_drop_blob = meta_pg_fsck_drop_blob,
+	.proxy_repo = meta_pg_proxy_repo,
+	.proxy_link = meta_pg_proxy_link,
+	.proxy_blob_finish = meta_pg_proxy_blob_finish,
+	.proxy_tag_checked = meta_pg_proxy_tag_checked,
+	.proxy_tag_set_checked = meta_pg_proxy_tag_set_checked,
+	.proxy_touch = meta_pg_proxy_touch,
+	.proxy_cached_bytes = meta_pg_proxy_cached_bytes,
+	.proxy_evict_next = meta_pg_proxy_evict_next,
+	.proxy_evict = meta_pg_proxy_evict,
+	.proxy_ref_known = meta_pg_proxy_ref_known,
+};
