@@ -16,11 +16,9 @@ PKGS := libevent libevent_pthreads libevent_openssl libcjson sqlite3 libsodium i
 # libcurl: headers only; src/curl_dl.c loads it when a [proxy] section needs it.
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) libcurl)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lhttp_parser -lpthread -ldl
-# libpq: the PostgreSQL metadata backend (src/meta_pg.c, its only user).
-# --as-needed: a program that does not reach meta_pg.o (most unit tests)
-# is not linked against it.
+# libpq: headers only; src/meta_pg.c (its only user) loads libpq.so.5 when a
+# postgres backend is opened, so a daemon on SQLite does not map it.
 PKG_CFLAGS += $(shell $(PKG_CONFIG) --cflags libpq)
-PKG_LIBS += -Wl,--as-needed $(shell $(PKG_CONFIG) --libs libpq) -Wl,--no-as-needed
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wwrite-strings -Wundef -Werror
