@@ -1323,7 +1323,9 @@ meta_pg_gc_list(struct meta_conn *c, const char *sql, int n, const char *const *
 
 /* One collector at a time across nodes: the session lock META_PG_GC_LOCK,
  * waited for (logged once) if another session holds it.  Held until
- * gc_end, or until the connection goes. */
+ * gc_end, or until the connection goes.  XXX the wait is not interruptible:
+ * a daemon told to stop while its collector waits here stops when the other
+ * collection ends (or its connection does). */
 static int
 meta_pg_gc_lock(struct meta_conn *c)
 {
