@@ -167,8 +167,13 @@ struct meta_gc_row {
 typedef int (*meta_gc_fn)(void *arg, const struct meta_gc_row *row);
 
 /* Create (or empty) the connection's temp tables that let a dry run leave
- * out what it has already counted as removed.  Call before each run. */
+ * out what it has already counted as removed.  Call before each run.  On a
+ * database shared by several nodes it also takes the collector lock (one
+ * collection at a time), waiting for a collection elsewhere to end. */
 int meta_gc_reset(struct meta *m);
+/* The run meta_gc_reset began is over (whatever its outcome): releases the
+ * collector lock, if the backend took one. */
+void meta_gc_end(struct meta *m);
 /* Begin / end one read transaction: every listing in between sees the
  * same snapshot (SQLite: WAL), while writers go on. */
 int meta_gc_read_begin(struct meta *m);
@@ -273,5 +278,38 @@ int meta_size(struct meta *m, uint64_t *bytes);
  * (a server database: its dump).  Blocks for the whole copy.  (Added for
  * issue 20, backups.) */
 int meta_backup(struct meta *m, const struct config *dest);
+
+/* ---- moving the metadata between backends (issue 16: migrate-metadata) ---- */
+
+/* The tables and columns copied, in an order that satisfies the foreign
+ * keys (repositories before what refers to them); the same at every
+ * backend's current schema version. */
+struct meta_table {
+	const char *name;
+	int ncols;
+	const char *const *cols;
+};
+extern const struct meta_table meta_tables[];
+extern const size_t meta_ntables;
+
+/* One row of table meta_tables[table]: ncols values as text (NULL: SQL
+ * NULL), living until the callback returns. */
+typedef int (*meta_row_fn)(void *arg, size_t table, const char *const *vals);
+
+/* Every row of every table of meta_tables, one table after the other, from
+ * one read snapshot.  fn's nonzero return stops the export and is
+ * returned.  -ERR_UNSUPPORTED if the backend cannot export.  Blocks. */
+int meta_export(struct meta *m, meta_row_fn fn, void *arg);
+/* Begin an import into this database: one transaction, held until
+ * meta_import_end.  If the database holds any repository, blob or upload
+ * session, *nonempty is set and nothing begins (return 0) unless force,
+ * when everything in it is deleted first (inside the same transaction).
+ * -ERR_UNSUPPORTED if the backend cannot import. */
+int meta_import_begin(struct meta *m, int force, int *nonempty);
+/* Insert one row (the values of meta_export's callback). */
+int meta_import_row(struct meta *m, size_t table, const char *const *vals);
+/* Commit (commit != 0) or roll back the import; on commit the backend's
+ * id generators move past the imported ids. */
+int meta_import_end(struct meta *m, int commit);
 
 #endif

@@ -151,6 +151,18 @@ struct meta_ops {
 	 * names its own file there.  NULL: the backend's own tools do it
 	 * (meta_backup answers -ERR_UNSUPPORTED). */
 	int (*backup)(struct meta_conn *c, const struct config *dest);
+
+	/* Scale-out (issue 16). */
+	/* The end of a collection that gc_reset began: a backend that keeps
+	 * one collector at a time across nodes (gc_reset takes a lock,
+	 * waiting for it) releases it here.  NULL: nothing to release. */
+	void (*gc_end)(struct meta_conn *c);
+	/* migrate-metadata: NULL where a backend cannot export or import
+	 * (meta_export / meta_import_* answer -ERR_UNSUPPORTED). */
+	int (*export_rows)(struct meta_conn *c, meta_row_fn fn, void *arg);
+	int (*import_begin)(struct meta_conn *c, int force, int *nonempty);
+	int (*import_row)(struct meta_conn *c, size_t table, const char *const *vals);
+	int (*import_end)(struct meta_conn *c, int commit);
 };
 
 /* The backends (meta_sqlite.c, meta_pg.c), by [metadata] backend. */

@@ -1519,6 +1519,7 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 	    (rc = gc_sweep_uploads(&gc)) != 0)
 		goto out;
 out:
+	meta_gc_end(m);
 	gc_progress_clear(&gc.prog);
 	if (rc != 0)
 		log_error("gc: stopped: %s", errors_message((enum reg_error)-rc));

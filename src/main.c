@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC
  * main.c — the ociregd command: serve (default), check-config, passwd, gc,
- * fsck, backup, print-config, version.
+ * fsck, backup, migrate-metadata, print-config, version.
  */
 #include <getopt.h>
 #include <malloc.h>
@@ -18,6 +18,7 @@
 #include "gc.h"
 #include "log.h"
 #include "meta.h"
+#include "migrate.h"
 #include "proxy.h"
 #include "server.h"
 #include "store.h"
@@ -37,6 +38,7 @@ usage(FILE *f)
 	    "       ociregd gc [-c FILE] [--dry-run]\n"
 	    "       ociregd fsck [-c FILE] [--repair]\n"
 	    "       ociregd backup [-c FILE] DEST\n"
+	    "       ociregd migrate-metadata [-c FILE] --to URL [--force]\n"
 	    "       ociregd print-config\n"
 	    "       ociregd version\n"
 	    "       ociregd --help\n"
@@ -122,11 +124,13 @@ main(int argc, char **argv)
 		{"dry-run", no_argument, NULL, 'n'},
 		{"repair", no_argument, NULL, 'r'},
 		{"strict", no_argument, NULL, 's'},
+		{"to", required_argument, NULL, 't'},
+		{"force", no_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *path = CONFIG_DEFAULT_PATH, *cmd = "serve";
+	const char *path = CONFIG_DEFAULT_PATH, *cmd = "serve", *to = NULL;
 	struct config *cfg;
-	int ch, rc, dry_run = 0, repair = 0, strict = 0;
+	int ch, rc, dry_run = 0, repair = 0, strict = 0, force = 0;
 
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
@@ -150,6 +154,12 @@ main(int argc, char **argv)
 		case 's':
 			strict = 1;
 			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'f':
+			force = 1;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
@@ -158,7 +168,9 @@ main(int argc, char **argv)
 	if ((strcmp(cmd, "passwd") == 0 || strcmp(cmd, "backup") == 0 ? optind != argc - 1 :
 	    optind != argc) ||
 	    (dry_run && strcmp(cmd, "gc") != 0) || (repair && strcmp(cmd, "fsck") != 0) ||
-	    (strict && strcmp(cmd, "check-config") != 0)) {
+	    (strict && strcmp(cmd, "check-config") != 0) ||
+	    ((to != NULL || force) && strcmp(cmd, "migrate-metadata") != 0) ||
+	    (to == NULL && strcmp(cmd, "migrate-metadata") == 0)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -172,7 +184,7 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "passwd") != 0 && strcmp(cmd, "gc") != 0 && strcmp(cmd, "fsck") != 0 &&
-	    strcmp(cmd, "backup") != 0) {
+	    strcmp(cmd, "backup") != 0 && strcmp(cmd, "migrate-metadata") != 0) {
 		fprintf(stderr, "ociregd: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -202,6 +214,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "backup") == 0) {
 		log_set_level((enum log_level)cfg->log_level);
 		rc = backup_command(cfg, argv[optind]);
+	} else if (strcmp(cmd, "migrate-metadata") == 0) {
+		log_set_level((enum log_level)cfg->log_level);
+		rc = migrate_command(cfg, to, force);
 	} else {
 		rc = daemon_serve(cfg);
 	}

@@ -246,6 +246,13 @@ meta_gc_reset(struct meta *m)
 	return m->ops->gc_reset(m->conn);
 }
 
+void
+meta_gc_end(struct meta *m)
+{
+	if (m->ops->gc_end != NULL)
+		m->ops->gc_end(m->conn);
+}
+
 int
 meta_gc_read_begin(struct meta *m)
 {
@@ -447,4 +454,62 @@ meta_backup(struct meta *m, const struct config *dest)
 	if (m->ops->backup == NULL)
 		return -ERR_UNSUPPORTED;
 	return m->ops->backup(m->conn, dest);
+}
+
+/* ---- moving the metadata between backends ---- */
+
+static const char *const meta_cols_repositories[] = {"id", "name", "created", "proxy"};
+static const char *const meta_cols_blobs[] = {"digest", "size", "created", "cached", "last_pulled"};
+static const char *const meta_cols_repo_blobs[] = {"repo_id", "digest", "created", "cached"};
+static const char *const meta_cols_manifests[] = {"repo_id", "digest", "media_type",
+    "artifact_type", "subject", "size", "created"};
+static const char *const meta_cols_manifest_refs[] = {"repo_id", "digest", "ref", "is_manifest"};
+static const char *const meta_cols_tags[] = {"repo_id", "name", "digest", "updated", "checked"};
+static const char *const meta_cols_uploads[] = {"id", "repo", "size", "created", "updated",
+    "client", "owner", "alg"};
+
+#define META_TABLE(t) {#t, (int)(sizeof(meta_cols_##t) / sizeof(meta_cols_##t[0])), meta_cols_##t}
+
+/* Schema version 4 of both backends.  A migration that adds a column adds
+ * it here too. */
+const struct meta_table meta_tables[] = {
+	META_TABLE(repositories),
+	META_TABLE(blobs),
+	META_TABLE(repo_blobs),
+	META_TABLE(manifests),
+	META_TABLE(manifest_refs),
+	META_TABLE(tags),
+	META_TABLE(uploads),
+};
+const size_t meta_ntables = sizeof(meta_tables) / sizeof(meta_tables[0]);
+
+int
+meta_export(struct meta *m, meta_row_fn fn, void *arg)
+{
+	if (m->ops->export_rows == NULL)
+		return -ERR_UNSUPPORTED;
+	return m->ops->export_rows(m->conn, fn, arg);
+}
+
+int
+meta_import_begin(struct meta *m, int force, int *nonempty)
+{
+	*nonempty = 0;
+	if (m->ops->import_begin == NULL)
+		return -ERR_UNSUPPORTED;
+	return m->ops->import_begin(m->conn, force, nonempty);
+}
+
+int
+meta_import_row(struct meta *m, size_t table, const char *const *vals)
+{
+	if (table >= meta_ntables)
+		return -ERR_INTERNAL;
+	return m->ops->import_row(m->conn, table, vals);
+}
+
+int
+meta_import_end(struct meta *m, int commit)
+{
+	return m->ops->import_end(m->conn, commit);
 }

@@ -24,7 +24,10 @@
  *
  * XXX text columns must be valid UTF-8 here (SQLite stores any bytes): a
  * manifest whose mediaType or artifactType is not fails with 500.
- * XXX multi-node use (several daemons on one database) is not tested yet.
+ * Several nodes on one database (tests/e2e/t_cluster.sh): garbage
+ * collection takes a session advisory lock (META_PG_GC_LOCK) from gc_reset
+ * to gc_end, so one collection runs at a time across nodes.  The import ops
+ * (migrate-metadata) fill an empty database in one transaction.
  */
 #include <dlfcn.h>
 #include <libpq-fe.h>
@@ -142,6 +145,12 @@ meta_pg_load(void)
 
 /* pg_advisory_xact_lock key of the migration: "ociregd" in ASCII. */
 #define META_PG_MIGRATE_LOCK "28548151150307684"
+
+/* pg_advisory_lock key of garbage collection, held by the session from
+ * gc_reset to gc_end: one collector at a time across every node on the
+ * database (documented in ociregd(8): an operator may take it to pause
+ * collections). */
+#define META_PG_GC_LOCK "28548151150307671"
 
 enum meta_pg_stmt {
 	S_REPO_ID,
@@ -321,6 +330,7 @@ struct meta_conn {
 	int in_tx;			/* inside BEGIN ... COMMIT of ours */
 	int conflict;			/* the last failure was 40001/40P01 */
 	int lost;			/* logged the connection as lost */
+	int gc_locked;			/* holds META_PG_GC_LOCK (session lock) */
 	unsigned seed;			/* retry jitter */
 	unsigned char prepared[S_COUNT];
 };
@@ -446,6 +456,12 @@ meta_pg_ready(struct meta_conn *c)
 	PQreset(c->pg);
 	__atomic_add_fetch(&c->busy, 1, __ATOMIC_RELAXED);
 	memset(c->prepared, 0, sizeof(c->prepared));
+	/* XXX a collection that loses its connection loses the collector
+	 * lock with it and goes on unlocked: the sweep's own re-checks keep
+	 * it safe, only "one at a time" is lost. */
+	if (c->gc_locked)
+		log_warn("meta: postgres: the garbage collector's lock went with the connection");
+	c->gc_locked = 0;
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		if (!c->lost)
 			log_error("meta: postgres: reconnect: %s", PQerrorMessage(c->pg));
@@ -1403,10 +1419,51 @@ meta_pg_gc_list(struct meta_conn *c, const char *sql, int n, const char *const *
 	return r != 0 ? r : rc;
 }
 
+/* One collector at a time across nodes: the session lock META_PG_GC_LOCK,
+ * waited for (logged once) if another session holds it.  Held until
+ * gc_end, or until the connection goes.  XXX the wait is not interruptible:
+ * a daemon told to stop while its collector waits here stops when the other
+ * collection ends (or its connection does). */
+static int
+meta_pg_gc_lock(struct meta_conn *c)
+{
+	PGresult *res;
+	int rc, got;
+
+	if (c->gc_locked)
+		return 0;
+	if ((res = meta_pg_query(c, "SELECT pg_try_advisory_lock(" META_PG_GC_LOCK ")", 0, NULL,
+	    &rc)) == NULL)
+		return rc;
+	got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!got) {
+		log_info("gc: waiting for another collector (PostgreSQL advisory lock %s)",
+		    META_PG_GC_LOCK);
+		if ((rc = meta_pg_cmd(c, "SELECT pg_advisory_lock(" META_PG_GC_LOCK ")")) != 0)
+			return rc;
+	}
+	c->gc_locked = 1;
+	return 0;
+}
+
+static void
+meta_pg_gc_end(struct meta_conn *c)
+{
+	if (!c->gc_locked)
+		return;
+	if (meta_pg_cmd(c, "SELECT pg_advisory_unlock(" META_PG_GC_LOCK ")") != 0)
+		log_warn("meta: postgres: could not release the garbage collector's lock");
+	c->gc_locked = 0;
+}
+
 static int
 meta_pg_gc_reset(struct meta_conn *c)
 {
 	int rc;
+
+	if ((rc = meta_pg_gc_lock(c)) != 0)
+		return rc;
 
 	/* The temp tables hold what a dry run would have removed, so the
 	 * later listings can leave it out; a real run keeps them empty.
@@ -1972,6 +2029,79 @@ meta_pg_proxy_ref_known(struct meta_conn *c, const char *repo, const char *diges
 	return rc;
 }
 
+/* ---- migrate-metadata: the import side ---- */
+
+/* One transaction for the whole copy, under the migration lock (so that
+ * two imports, or an import and a node's first start, do not interleave). */
+static int
+meta_pg_import_begin(struct meta_conn *c, int force, int *nonempty)
+{
+	PGresult *res;
+	int rc, full;
+
+	if ((rc = meta_pg_begin(c)) != 0)
+		return rc;
+	if ((rc = meta_pg_cmd(c, "SELECT pg_advisory_xact_lock(" META_PG_MIGRATE_LOCK ")")) != 0)
+		goto fail;
+	if ((res = meta_pg_query(c, "SELECT EXISTS (SELECT 1 FROM repositories) OR "
+	    "EXISTS (SELECT 1 FROM blobs) OR EXISTS (SELECT 1 FROM uploads)", 0, NULL, &rc)) == NULL)
+		goto fail;
+	full = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (full && !force) {
+		*nonempty = 1;
+		meta_pg_rollback(c);
+		return 0;
+	}
+	if (full && (rc = meta_pg_cmd(c, "TRUNCATE tags, manifest_refs, manifests, repo_blobs, "
+	    "blobs, uploads, repositories RESTART IDENTITY")) != 0)
+		goto fail;
+	return 0;
+fail:
+	meta_pg_rollback(c);
+	return rc != 0 ? rc : -ERR_INTERNAL;
+}
+
+static int
+meta_pg_import_row(struct meta_conn *c, size_t table, const char *const *vals)
+{
+	const struct meta_table *tb = &meta_tables[table];
+	char sql[512];
+	size_t n;
+
+	/* XXX one parse per row: fine for the registries we have seen (a
+	 * few hundred thousand rows); a prepared statement per table or
+	 * COPY would be faster. */
+	n = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO %s (", tb->name);
+	for (int i = 0; i < tb->ncols && n < sizeof(sql); i++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s%s", i ? ", " : "", tb->cols[i]);
+	for (int i = 0; i < tb->ncols && n < sizeof(sql); i++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s$%d", i ? ", " : ") VALUES (", i + 1);
+	if (n < sizeof(sql))
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, ")");
+	if (n >= sizeof(sql))
+		return -ERR_INTERNAL;
+	return meta_pg_query_exec(c, sql, tb->ncols, vals, NULL);
+}
+
+static int
+meta_pg_import_end(struct meta_conn *c, int commit)
+{
+	int rc;
+
+	if (!commit) {
+		meta_pg_rollback(c);
+		return 0;
+	}
+	/* New repositories get ids past the imported ones. */
+	if ((rc = meta_pg_cmd(c, "SELECT setval(pg_get_serial_sequence('repositories', 'id'), "
+	    "COALESCE((SELECT max(id) FROM repositories), 0) + 1, false)")) != 0) {
+		meta_pg_rollback(c);
+		return rc;
+	}
+	return meta_pg_commit(c);
+}
+
 const struct meta_ops meta_pg_ops = {
 	.name = "postgres",
 	.open = meta_pg_open,
@@ -2002,6 +2132,10 @@ const struct meta_ops meta_pg_ops = {
 	.referrers = meta_pg_referrers,
 	.gc_reset = meta_pg_gc_reset,
 	.read_begin = meta_pg_gc_read_begin,
+	.gc_end = meta_pg_gc_end,
+	.import_begin = meta_pg_import_begin,
+	.import_row = meta_pg_import_row,
+	.import_end = meta_pg_import_end,
 	.read_end = meta_pg_gc_read_end,
 	.gc_manifests = meta_pg_gc_manifests,
 	.gc_tags = meta_pg_gc_tags,

@@ -1933,6 +1933,54 @@ out:
 	return ret;
 }
 
+/* migrate-metadata: every table of meta_tables, in its order, from one read
+ * transaction (the daemon may still be serving; what it writes after the
+ * snapshot is not copied). */
+static int
+meta_sqlite_export_rows(struct meta_conn *m, meta_row_fn fn, void *arg)
+{
+	const char *vals[16];
+	char sql[512];
+	int rc = 0;
+
+	if ((rc = meta_sqlite_gc_read_begin(m)) != 0)
+		return rc;
+	for (size_t t = 0; rc == 0 && t < meta_ntables; t++) {
+		const struct meta_table *tb = &meta_tables[t];
+		sqlite3_stmt *st = NULL;
+		size_t n;
+		int step;
+
+		if (tb->ncols > (int)(sizeof(vals) / sizeof(vals[0]))) {
+			rc = -ERR_INTERNAL;
+			break;
+		}
+		n = (size_t)snprintf(sql, sizeof(sql), "SELECT ");
+		for (int i = 0; i < tb->ncols && n < sizeof(sql); i++)
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s%s", i ? ", " : "", tb->cols[i]);
+		if (n < sizeof(sql))
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n, " FROM %s ORDER BY 1", tb->name);
+		if (n >= sizeof(sql)) {
+			rc = -ERR_INTERNAL;
+			break;
+		}
+		if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) != SQLITE_OK) {
+			rc = meta_sqlite_fail(m, sql);
+			break;
+		}
+		while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+			for (int i = 0; i < tb->ncols; i++)
+				vals[i] = (const char *)sqlite3_column_text(st, i);
+			rc = fn(arg, t, vals);
+		}
+		if (rc == 0 && step != SQLITE_DONE)
+			rc = meta_sqlite_fail(m, sql);
+		sqlite3_finalize(st);
+	}
+	meta_sqlite_gc_read_end(m);
+	return rc;
+}
+
 const struct meta_ops meta_sqlite_ops = {
 	.name = "sqlite",
 	.open = meta_sqlite_open,
@@ -1993,4 +2041,5 @@ const struct meta_ops meta_sqlite_ops = {
 	.proxy_evict = meta_sqlite_proxy_evict,
 	.proxy_ref_known = meta_sqlite_proxy_ref_known,
 	.backup = meta_sqlite_backup,
+	.export_rows = meta_sqlite_export_rows,
 };

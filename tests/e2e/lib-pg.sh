@@ -7,6 +7,8 @@
 #   pg_start            # initdb + start; exports E2E_PG_URL, E2E_PG_DIR
 #   pg_createdb NAME    # an empty database: $E2E_PG_URL/NAME
 #   pg_dropdb NAME
+#   pg_down             # stop the server, keep its data (pg_start's own only)
+#   pg_up               # start it again on the same port
 #   pg_stop             # stop the server and remove its directory
 #
 #   tests/e2e/lib-pg.sh run CMD [ARG...]
@@ -91,9 +93,7 @@ pg_start() {
 	for tries in 1 2 3; do
 		E2E_PG_PORT=$(pg_free_port) || return 1
 		if pg_as "$PG_BIN/pg_ctl" -D "$E2E_PG_DIR/data" -l "$E2E_PG_DIR/server.log" -w -t 30 \
-			-o "-k $E2E_PG_DIR -c listen_addresses=127.0.0.1 -p $E2E_PG_PORT -c fsync=off \
--c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-			start >/dev/null 2>&1; then
+			-o "$(pg_opts)" start >/dev/null 2>&1; then
 			E2E_PG_URL=postgresql://ociregd@127.0.0.1:$E2E_PG_PORT
 			export E2E_PG_URL E2E_PG_DIR
 			return 0
@@ -102,6 +102,26 @@ pg_start() {
 	echo "lib-pg: pg_ctl start failed:" >&2
 	tail -n 20 "$E2E_PG_DIR/server.log" >&2
 	return 1
+}
+
+# The options the server runs with (pg_start, pg_up).
+pg_opts() {
+	printf '%s' "-k $E2E_PG_DIR -c listen_addresses=127.0.0.1 -p $E2E_PG_PORT -c fsync=off \
+-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+}
+
+# pg_down / pg_up: an outage of the server this shell started (t_cluster.sh:
+# the nodes must answer 503 meanwhile and recover by themselves).  Fast
+# shutdown: sessions are cut as a crashed or restarted server would cut them.
+pg_down() {
+	[ "$PG_OWNED" = 1 ] || return 1
+	pg_as "$PG_BIN/pg_ctl" -D "$E2E_PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1
+}
+
+pg_up() {
+	[ "$PG_OWNED" = 1 ] || return 1
+	pg_as "$PG_BIN/pg_ctl" -D "$E2E_PG_DIR/data" -l "$E2E_PG_DIR/server.log" -w -t 30 \
+		-o "$(pg_opts)" start >/dev/null 2>&1
 }
 
 pg_stop() {
