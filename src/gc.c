@@ -1536,6 +1536,9 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 	    "blobs %.3f s, files and uploads %.3f s", t[1] - t[0], t[2] - t[1], t[3] - t[2],
 	    t[4] - t[3], t[5] - t[4], gc_now_mono() - t[5]);
 out:
+	/* Leave no transaction open on the connection: a backend may batch
+	 * the sweep's deletions (meta_sqlite.c) until its next call. */
+	meta_gc_read_end(m);
 	gc_progress_clear(&gc.prog);
 	if (rc != 0)
 		log_error("gc: stopped: %s", errors_message((enum reg_error)-rc));
