@@ -63,6 +63,10 @@ enum meta_stmt {
 	S_REPO_BLOB_DELETE_ID,
 	S_REF_CHECK_BLOB,
 	S_REF_CHECK_MANIFEST,
+	S_GC_TAG_DELETE,
+	S_GC_MANIFEST_DELETE,
+	S_GC_MANIFEST_REFS_DELETE,
+	S_GC_LINK_DELETE,
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
@@ -130,6 +134,25 @@ static const char *const meta_sql[S_COUNT] = {
 	[S_REPO_BLOB_DELETE_ID] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
 	[S_REF_CHECK_BLOB] = "SELECT 1 FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
 	[S_REF_CHECK_MANIFEST] = "SELECT 1 FROM manifests WHERE repo_id = ?1 AND digest = ?2",
+	/* Garbage collection's deletions (see "garbage collection" below):
+	 * each re-checks, as it deletes, that the row is still unreferenced. */
+	/* Only if nobody moved or re-pushed the tag since the snapshot. */
+	[S_GC_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2 AND digest = ?3 "
+	    "AND updated = ?4",
+	/* Still unreferenced now: no tag, no index that lists it, no subject
+	 * it refers to, and not pushed (again) since the collection began. */
+	[S_GC_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2 "
+	    "AND created < ?3 "
+	    "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = ?1 AND t.digest = ?2) "
+	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f JOIN manifests p ON p.repo_id = f.repo_id "
+	    "  AND p.digest = f.digest WHERE f.repo_id = ?1 AND f.ref = ?2 AND f.is_manifest = 1) "
+	    "AND (subject = '' OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = ?1 "
+	    "  AND s.digest = manifests.subject))",
+	[S_GC_MANIFEST_REFS_DELETE] = "DELETE FROM manifest_refs WHERE repo_id = ?1 AND digest = ?2",
+	[S_GC_LINK_DELETE] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2 "
+	    "AND created < ?3 "
+	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = ?1 AND x.digest = ?2) "
+	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = ?1 AND f.ref = ?2)",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -218,8 +241,14 @@ struct meta_conn {
 	sqlite3 *db;
 	uint64_t busy;			/* lock waits, for metrics */
 	sqlite3_stmt *stmt[S_COUNT];
+	int gc_batch;			/* a gc batch transaction is open */
+	int gc_cache;			/* the sweep's larger page cache is set */
+	int gc_batch_rows;		/* deletions in it */
+	struct timespec gc_batch_t0;	/* when it began */
 	char path[PATH_MAX];
 };
+
+static int meta_sqlite_gc_flush(struct meta_conn *m);
 
 static int
 meta_sqlite_fail(struct meta_conn *m, const char *what)
@@ -401,6 +430,7 @@ meta_sqlite_close(struct meta_conn *m)
 {
 	if (m == NULL)
 		return;
+	meta_sqlite_gc_flush(m);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(m->stmt[i]);
 	sqlite3_close(m->db);
@@ -1119,16 +1149,125 @@ meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject
 
 /* ---- garbage collection and integrity checks (gc.c, fsck.c) ----
  *
- * Not hot paths: statements are prepared per call, not cached.  Listing
- * functions step one SELECT and hand each row to a callback that must not
- * write through this connection (collect, then act): a write while the
- * SELECT is open would stretch one implicit transaction over the sweep.
- * Deleting functions re-check, in the statement or the transaction that
- * deletes, that what they delete is still unreferenced now. */
+ * Listings are prepared per call.  Listing functions step one SELECT and
+ * hand each row to a callback that must not write through this connection
+ * (collect, then act): a write while the SELECT is open would stretch one
+ * implicit transaction over the sweep.  Deleting functions re-check, in the
+ * statement or the transaction that deletes, that what they delete is
+ * still unreferenced now.
+ *
+ * Batches.  Deleting tags, manifests and repository links one transaction
+ * each costs a commit, and so an fsync (synchronous=FULL), per row: a
+ * collection of 100,000 untagged manifests took minutes.  So those
+ * deletions share one write transaction, committed after
+ * META_GC_BATCH_ROWS rows or META_GC_BATCH_MS milliseconds, whichever comes
+ * first (a push waits for the lock at most about that long), and before
+ * any other gc or fsck call on the connection runs, so that the next step
+ * (blob rows, whose files go next) sees them committed and durable.  Each
+ * deletion still re-checks the current state in its own statement, inside
+ * the batch's transaction, so a push that committed before the batch began
+ * is seen, and a push that comes later waits for the commit and then finds
+ * the row gone (MANIFEST_BLOB_UNKNOWN, or it writes the row again).  What a
+ * failed batch had deleted comes back with the rollback: the call that
+ * fails returns the error, and the collection stops.  A connection that
+ * collects does nothing else meanwhile (gc.c opens its own). */
+
+#define META_GC_BATCH_ROWS 1000
+#define META_GC_BATCH_MS 25
+/* The sweep's page cache, KiB.  Its deletions touch pages all over the
+ * indexes (by digest): with the connection's 1 MiB each batch re-read and
+ * spilled the same pages, and 10x the rows cost 30x the time.  Set at the
+ * first batch, back to meta_sqlite_open's size at read_end (the end of a
+ * run), so the daemon's collector does not keep it between runs. */
+#define META_GC_CACHE_KIB 32768
+
+/* Commit the open batch, if any. */
+static int
+meta_sqlite_gc_flush(struct meta_conn *m)
+{
+	int rc;
+
+	if (!m->gc_batch)
+		return 0;
+	m->gc_batch = 0;
+	if ((rc = meta_sqlite_commit(m)) != 0)
+		meta_sqlite_rollback(m);
+	return rc;
+}
+
+/* Before a batched deletion: begin the batch if none is open. */
+static int
+meta_sqlite_gc_batch_begin(struct meta_conn *m)
+{
+	int rc;
+
+	if (m->gc_batch)
+		return 0;
+	if (!m->gc_cache) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d", META_GC_CACHE_KIB);
+		if (sqlite3_exec(m->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+			return meta_sqlite_fail(m, pragma);
+		m->gc_cache = 1;
+	}
+	if ((rc = meta_sqlite_begin(m)) != 0)
+		return rc;
+	m->gc_batch = 1;
+	m->gc_batch_rows = 0;
+	clock_gettime(CLOCK_MONOTONIC, &m->gc_batch_t0);
+	return 0;
+}
+
+/* After a batched deletion: commit if the batch is full or old enough. */
+static int
+meta_sqlite_gc_batch_end(struct meta_conn *m)
+{
+	struct timespec now;
+	long long ms;
+
+	if (++m->gc_batch_rows < META_GC_BATCH_ROWS) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (long long)(now.tv_sec - m->gc_batch_t0.tv_sec) * 1000 +
+		    (now.tv_nsec - m->gc_batch_t0.tv_nsec) / 1000000;
+		if (ms < META_GC_BATCH_MS)
+			return 0;
+	}
+	return meta_sqlite_gc_flush(m);
+}
+
+/* A batched deletion failed: the whole batch goes. */
+static int
+meta_sqlite_gc_batch_fail(struct meta_conn *m, int rc)
+{
+	m->gc_batch = 0;
+	meta_sqlite_rollback(m);
+	return rc;
+}
+
+/* Step a cached gc deletion once; *changed (if not NULL) gets the number
+ * of rows it deleted. */
+static int
+meta_sqlite_gc_step(struct meta_conn *m, sqlite3_stmt *st, const char *what, int *changed)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return meta_sqlite_fail(m, what);
+	if (changed != NULL)
+		*changed = sqlite3_changes(m->db);
+	return 0;
+}
 
 static int
 meta_sqlite_gc_prepare(struct meta_conn *m, const char *sql, sqlite3_stmt **st)
 {
+	int rc;
+
+	*st = NULL;
+	if ((rc = meta_sqlite_gc_flush(m)) != 0)
+		return rc;
 	if (sqlite3_prepare_v2(m->db, sql, -1, st, NULL) != SQLITE_OK) {
 		*st = NULL;
 		return meta_sqlite_fail(m, sql);
@@ -1186,7 +1325,10 @@ static int
 meta_sqlite_gc_reset(struct meta_conn *m)
 {
 	char *err = NULL;
+	int rc;
 
+	if ((rc = meta_sqlite_gc_flush(m)) != 0)
+		return rc;
 	/* The temp tables hold what a dry run would have removed, so the
 	 * later listings can leave it out; a real run keeps them empty. */
 	if (sqlite3_exec(m->db,
@@ -1205,6 +1347,10 @@ meta_sqlite_gc_reset(struct meta_conn *m)
 static int
 meta_sqlite_gc_read_begin(struct meta_conn *m)
 {
+	int rc;
+
+	if ((rc = meta_sqlite_gc_flush(m)) != 0)
+		return rc;
 	if (sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return meta_sqlite_fail(m, "begin read");
 	return 0;
@@ -1213,8 +1359,11 @@ meta_sqlite_gc_read_begin(struct meta_conn *m)
 static void
 meta_sqlite_gc_read_end(struct meta_conn *m)
 {
+	meta_sqlite_gc_flush(m);
 	if (!sqlite3_get_autocommit(m->db))
 		sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
+	if (m->gc_cache && sqlite3_exec(m->db, "PRAGMA cache_size=-1024", NULL, NULL, NULL) == SQLITE_OK)
+		m->gc_cache = 0;
 }
 
 static int
@@ -1263,15 +1412,17 @@ meta_sqlite_gc_tag_delete(struct meta_conn *m, int64_t repo_id, const char *name
 	sqlite3_stmt *st;
 	int rc;
 
-	/* Only if nobody moved or re-pushed the tag since the snapshot. */
-	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2 AND "
-	    "digest = ?3 AND updated = ?4", &st)) != 0)
+	if ((rc = meta_sqlite_gc_batch_begin(m)) != 0)
 		return rc;
+	if ((st = meta_sqlite_stmt(m, S_GC_TAG_DELETE)) == NULL)
+		return meta_sqlite_gc_batch_fail(m, -ERR_INTERNAL);
 	sqlite3_bind_int64(st, 1, repo_id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, updated);
-	return meta_sqlite_gc_exec(m, st, "gc delete tag", removed);
+	if ((rc = meta_sqlite_gc_step(m, st, "gc delete tag", removed)) != 0)
+		return meta_sqlite_gc_batch_fail(m, rc);
+	return meta_sqlite_gc_batch_end(m);
 }
 
 static int
@@ -1282,40 +1433,26 @@ meta_sqlite_gc_manifest_delete(struct meta_conn *m, int64_t repo_id, const char 
 	int rc, n = 0;
 
 	*removed = 0;
-	if ((rc = meta_sqlite_begin(m)) != 0)
+	/* The row and its references go in the same (batch) transaction. */
+	if ((rc = meta_sqlite_gc_batch_begin(m)) != 0)
 		return rc;
-	/* Still unreferenced now: no tag, no index that lists it, no subject
-	 * it refers to, and not pushed (again) since the collection began. */
-	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2 "
-	    "AND created < ?3 "
-	    "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = ?1 AND t.digest = ?2) "
-	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f JOIN manifests p ON p.repo_id = f.repo_id "
-	    "  AND p.digest = f.digest WHERE f.repo_id = ?1 AND f.ref = ?2 AND f.is_manifest = 1) "
-	    "AND (subject = '' OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = ?1 "
-	    "  AND s.digest = manifests.subject))", &st)) != 0)
-		goto fail;
+	if ((st = meta_sqlite_stmt(m, S_GC_MANIFEST_DELETE)) == NULL)
+		return meta_sqlite_gc_batch_fail(m, -ERR_INTERNAL);
 	sqlite3_bind_int64(st, 1, repo_id);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, before);
-	if ((rc = meta_sqlite_gc_exec(m, st, "gc delete manifest", &n)) != 0)
-		goto fail;
+	if ((rc = meta_sqlite_gc_step(m, st, "gc delete manifest", &n)) != 0)
+		return meta_sqlite_gc_batch_fail(m, rc);
 	if (n > 0) {
-		if ((rc = meta_sqlite_gc_prepare(m,
-		    "DELETE FROM manifest_refs WHERE repo_id = ?1 AND digest = ?2",
-		    &st)) != 0)
-			goto fail;
+		if ((st = meta_sqlite_stmt(m, S_GC_MANIFEST_REFS_DELETE)) == NULL)
+			return meta_sqlite_gc_batch_fail(m, -ERR_INTERNAL);
 		sqlite3_bind_int64(st, 1, repo_id);
 		sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
-		if ((rc = meta_sqlite_gc_exec(m, st, "gc delete manifest refs", NULL)) != 0)
-			goto fail;
+		if ((rc = meta_sqlite_gc_step(m, st, "gc delete manifest refs", NULL)) != 0)
+			return meta_sqlite_gc_batch_fail(m, rc);
 	}
-	if ((rc = meta_sqlite_commit(m)) != 0)
-		goto fail;
 	*removed = n > 0;
-	return 0;
-fail:
-	meta_sqlite_rollback(m);
-	return rc;
+	return meta_sqlite_gc_batch_end(m);
 }
 
 /* Record (repo_id, digest) in a temp table (dry run). */
@@ -1378,16 +1515,16 @@ meta_sqlite_gc_link_delete(struct meta_conn *m, int64_t repo_id, const char *dig
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2 "
-	    "AND created < ?3 "
-	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = ?1 AND x.digest = ?2) "
-	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = ?1 AND f.ref = ?2)",
-	    &st)) != 0)
+	if ((rc = meta_sqlite_gc_batch_begin(m)) != 0)
 		return rc;
+	if ((st = meta_sqlite_stmt(m, S_GC_LINK_DELETE)) == NULL)
+		return meta_sqlite_gc_batch_fail(m, -ERR_INTERNAL);
 	sqlite3_bind_int64(st, 1, repo_id);
 	sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, before);
-	return meta_sqlite_gc_exec(m, st, "gc delete link", removed);
+	if ((rc = meta_sqlite_gc_step(m, st, "gc delete link", removed)) != 0)
+		return meta_sqlite_gc_batch_fail(m, rc);
+	return meta_sqlite_gc_batch_end(m);
 }
 
 static int

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -755,6 +756,71 @@ test_manifest_put_tags(void **state)
 }
 
 
+static int
+gc_repo_id_cb(void *arg, const struct meta_gc_row *row)
+{
+	*(int64_t *)arg = row->repo_id;
+	return 0;
+}
+
+/* Garbage collection's deletions share batch transactions
+ * (meta_sqlite.c): each still re-checks the row, what a batch deleted is
+ * committed before the next listing (or read_end), and then no lock is
+ * left for other connections. */
+static void
+test_gc_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct meta_manifest a = mk_manifest(dg("ga"), MT_MANIFEST, "", "", 10);
+	struct meta_manifest b = mk_manifest(dg("gb"), MT_MANIFEST, "", "", 10);
+	struct meta_manifest c = mk_manifest(dg("gc"), MT_MANIFEST, "", "", 10);
+	struct meta_manifest got;
+	struct meta *m2;
+	int64_t repo_id = 0, later = (int64_t)time(NULL) + 3600;
+	int removed;
+
+	assert_int_equal(meta_manifest_put(f->m, "r", &a, NULL, 0, NULL), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &b, NULL, 0, NULL), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &c, NULL, 0, "kept"), 0);
+	assert_int_equal(meta_gc_manifests(f->m, gc_repo_id_cb, &repo_id), 0);
+	assert_true(repo_id > 0);
+	assert_non_null(m2 = open_dir(f->dir));
+
+	assert_int_equal(meta_gc_manifest_delete(f->m, repo_id, a.digest, later, &removed), 0);
+	assert_int_equal(removed, 1);
+	/* Deleted once only, even inside the same batch. */
+	assert_int_equal(meta_gc_manifest_delete(f->m, repo_id, a.digest, later, &removed), 0);
+	assert_int_equal(removed, 0);
+	/* A tagged manifest stays; one created since `before` stays. */
+	assert_int_equal(meta_gc_manifest_delete(f->m, repo_id, c.digest, later, &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(meta_gc_manifest_delete(f->m, repo_id, b.digest, 0, &removed), 0);
+	assert_int_equal(removed, 0);
+	/* The batch is committed at the end of the run's last call. */
+	meta_gc_read_end(f->m);
+	assert_int_equal(meta_manifest_get(m2, "r", a.digest, &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_manifest_get(m2, "r", b.digest, &got), 0);
+	/* No lock is left: another connection writes at once. */
+	assert_int_equal(meta_manifest_put(m2, "r", &a, NULL, 0, "back"), 0);
+
+	/* A listing commits a pending batch first. */
+	assert_int_equal(meta_gc_manifest_delete(f->m, repo_id, b.digest, later, &removed), 0);
+	assert_int_equal(removed, 1);
+	assert_int_equal(meta_gc_manifests(f->m, gc_repo_id_cb, &repo_id), 0);
+	assert_int_equal(meta_manifest_get(m2, "r", b.digest, &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_manifest_put(m2, "r", &b, NULL, 0, NULL), 0);
+
+	/* And closing the connection commits it too. */
+	assert_int_equal(meta_gc_manifest_delete(f->m, repo_id, b.digest, later, &removed), 0);
+	assert_int_equal(removed, 1);
+	meta_close(f->m);
+	f->m = open_dir(f->dir);
+	assert_non_null(f->m);
+	assert_int_equal(meta_manifest_get(m2, "r", b.digest, &got), -ERR_MANIFEST_UNKNOWN);
+	meta_close(m2);
+}
+
+
 int
 main(void)
 {
@@ -777,6 +843,7 @@ main(void)
 		T(test_tag_list_paging),
 		T(test_repo_list),
 		T(test_referrers),
+		T(test_gc_batch),
 	};
 #undef T
 
