@@ -11,8 +11,18 @@
 # PostgreSQL stopped and started while requests run (503 meanwhile, never
 # 500, never a crash; each node recovers by itself).  Garbage collection
 # from one node while the others take pushes, and one collector at a time.
+# A pull-through cache on every node ([proxy "up"] in front of an upstream
+# ociregd of its own storage): a cold manifest and a cold blob requested on
+# two nodes at the same moment are answered whole by both and stored once
+# (one blob row, one file, no duplicate rows; fsck clean).  Auth across
+# nodes: three more nodes on the same root and database sharing [auth]
+# users and token_key; a token from one node's /token pushes and pulls on
+# the others, a token signed with another key is refused (401).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-oci.sh"
+. "$(dirname "$0")/lib-proxy.sh"
+# The daemons' libcurl honours proxy variables: everything here is local.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 # A server of this script's own even under lib-pg.sh run: it is stopped and
 # started again below, which must not touch the other suites' server.
@@ -25,6 +35,7 @@ if ! pg_bin || ! command -v psql >/dev/null; then
 fi
 E2E_META=postgres
 e2e_init
+proxy_init
 
 if ! command -v haproxy >/dev/null; then
 	t_pass "haproxy is not installed # SKIP"
@@ -51,15 +62,16 @@ cluster_cleanup() {
 	local i
 	stop_pid "$HAP_PID"
 	HAP_PID=
-	for i in "${NODES[@]}"; do
+	for i in "${!NODE_PID[@]}"; do
 		stop_pid "${NODE_PID[$i]:-}"
 		NODE_PID[$i]=
 	done
 }
-trap 'rc=$?; cluster_cleanup; (exit $rc); e2e_cleanup' EXIT
+trap 'rc=$?; cluster_cleanup; proxy_cleanup; (exit $rc); e2e_cleanup' EXIT
 
-# node_conf I: node I's configuration: its own port, the shared root and
-# database.  workers = 2 so that one node serves requests in parallel too.
+# node_conf I [EXTRA-INI]: node I's configuration: its own port, the shared
+# root and database, the pull-through cache of the upstream, then EXTRA.
+# workers = 2 so that one node serves requests in parallel too.
 node_conf() {
 	cat >"$TMP/node$1.ini" <<-EOF
 		[server]
@@ -73,7 +85,12 @@ node_conf() {
 		[metadata]
 		backend = postgres
 		url = $E2E_PG_DB_URL
+		[proxy "up"]
+		url = $UP_BASE
+		prefix = up
 	EOF
+	[ -n "${2:-}" ] && printf '%s\n' "$2" >>"$TMP/node$1.ini"
+	return 0
 }
 
 node_start() {
@@ -97,6 +114,8 @@ via_lb() { BASE=$LB; }
 node_alive() { kill -0 "${NODE_PID[$1]}" 2>/dev/null && [ "$(awk '{print $3}' "/proc/${NODE_PID[$1]}/stat" 2>/dev/null)" != Z ]; }
 
 # ---------------------------------------------------------------- start
+# The upstream of the pull-through cache: a plain ociregd, its own storage.
+up_start
 for i in "${NODES[@]}"; do
 	NODE_PORT[$i]=$(free_port)
 	node_conf "$i"
@@ -178,7 +197,7 @@ for i in "${NODES[@]}"; do
 	assert_status 200 "node $i serves the cross-node blob"
 	assert_body_digest "$BIG" "node $i, cross-node blob"
 done
-assert_eq "$(find "$TMP" -path "$ROOT" -prune -o -name uploads -print | wc -l)" 0 \
+assert_eq "$(find "$TMP" \( -path "$ROOT" -o -path "$UP_ROOT" \) -prune -o -name uploads -print | wc -l)" 0 \
 	"no node keeps an uploads directory outside the shared root"
 
 # ---------------------------------------------------------------- tags and deletes, node to node
@@ -214,6 +233,140 @@ req GET "/v2/xnode/t/manifests/$M2"
 assert_status 404 "node 3 no longer serves the manifest node 1 deleted (its cache notwithstanding)"
 req GET /v2/xnode/t/manifests/v1
 assert_status 404 "node 3: the deleted manifest's tag is gone"
+
+# ---------------------------------------------------------------- pull-through cache on two nodes at once
+# A cold manifest and a cold blob of the upstream, each requested on nodes 1
+# and 2 at the same moment (two curls in parallel, one to each node): both
+# answers are whole, and the shared store holds them once.
+mkblob "$TMP/cold.layer" $((6 << 20))
+printf '{"architecture":"amd64","os":"linux","cold":true}' >"$TMP/cold.cfg"
+printf '{"schemaVersion":2,"mediaType":"%s","config":%s,"layers":[%s]}' "$MT_OCI_MANIFEST" \
+	"$(desc "$MT_OCI_CONFIG" "$TMP/cold.cfg")" "$(desc "$MT_OCI_LAYER" "$TMP/cold.layer")" >"$TMP/cold.m"
+CL_L=$(sha256_of "$TMP/cold.layer")
+CL_M=$(sha256_of "$TMP/cold.m")
+BASE=$UP_BASE
+push_blob lib/cold "$TMP/cold.cfg"
+push_blob lib/cold "$TMP/cold.layer"
+push_manifest lib/cold v1 "$TMP/cold.m"
+# pair PATH NAME: GET PATH on nodes 1 and 2 in parallel; bodies in
+# $TMP/NAME.1 and .2, "status digest-header" in $TMP/NAME.N.st.
+pair() {
+	local i pids=()
+	for i in 1 2; do
+		curl -s --max-time 60 -H "Accept: $MT_OCI_MANIFEST" -o "$TMP/$2.$i" \
+			-w '%{http_code} %header{docker-content-digest}' "$(node_url "$i")$1" >"$TMP/$2.$i.st" </dev/null &
+		pids+=($!)
+	done
+	wait_dead "${pids[0]}" 700
+	wait_dead "${pids[1]}" 700
+	wait "${pids[@]}" 2>/dev/null
+}
+pair /v2/up/lib/cold/manifests/v1 coldm
+for i in 1 2; do
+	assert_eq "$(cat "$TMP/coldm.$i.st") $(sha256_of "$TMP/coldm.$i")" "200 $CL_M $CL_M" \
+		"cold manifest requested on nodes 1 and 2 at once: node $i answers it whole"
+done
+pair "/v2/up/lib/cold/blobs/$CL_L" coldb
+for i in 1 2; do
+	assert_eq "$(cat "$TMP/coldb.$i.st") $(sha256_of "$TMP/coldb.$i")" "200 $CL_L $CL_L" \
+		"cold 6 MiB blob requested on nodes 1 and 2 at once: node $i answers it whole"
+done
+echo "# upstream blob GETs for the cold layer: $(up_blob_gets lib/cold "$CL_L"), manifest GETs: $(up_count "GET /v2/lib/cold/manifests/v1 200 ")"
+on 3
+req GET "/v2/up/lib/cold/blobs/$CL_L"
+assert_body_digest "$CL_L" "node 3 serves the cached blob"
+assert_eq "$(db "SELECT count(*) FROM blobs WHERE digest = '$CL_L'")" 1 "one blob row for the cached layer"
+assert_eq "$(find "$ROOT" -name "${CL_L#sha256:}*" | wc -l) $(fsize "$(blob_path "$CL_L")")" "1 $((6 << 20))" \
+	"one file for the cached layer in the shared store, whole"
+assert_eq "$(db "SELECT count(*) FROM repositories WHERE name = 'up/lib/cold'")" 1 "one repository row for up/lib/cold"
+assert_eq "$(db "SELECT count(*) FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id WHERE r.name = 'up/lib/cold' AND rb.digest = '$CL_L'")" 1 \
+	"one repo_blobs row for the cached layer"
+assert_eq "$(db "SELECT count(*), count(DISTINCT m.digest) FROM manifests m JOIN repositories r ON r.id = m.repo_id WHERE r.name = 'up/lib/cold'")" "1|1" \
+	"one manifests row for the cached manifest"
+assert_eq "$(db "SELECT count(*) FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE r.name = 'up/lib/cold'")" 1 \
+	"one tag row for the cached tag"
+assert_eq "$(db "SELECT count(*) FROM uploads") $(find "$ROOT/uploads" -type f 2>/dev/null | wc -l)" "0 0" \
+	"no upload session or spool left by the two fetches"
+"$OCIREGD" fsck -c "$TMP/node1.ini" >"$TMP/fsck.cache.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ]; then t_pass "ociregd fsck is clean after the concurrent cache fills"; else t_fail "ociregd fsck is clean after the concurrent cache fills" "exit $rc: $(tail -n 20 "$TMP/fsck.cache.out")"; fi
+
+# ---------------------------------------------------------------- auth across nodes
+# Nodes 4, 5, 6: the same root and database, with one users file and one
+# token_key file.  Node 7 (briefly): the same users, another key.
+USERS=$TMP/users
+PW_ALICE='Cluster-alice-pw-71c2'
+AUTH_INI="[auth]
+users = $USERS
+anonymous = none
+token_key = $TMP/cluster-token.key
+[access \"auth/*\"]
+pull = *
+push = alice"
+for i in 4 5 6 7; do
+	NODE_PORT[$i]=$(free_port)
+	node_conf "$i" "$AUTH_INI"
+done
+sed -i "s|token_key = .*|token_key = $TMP/other-token.key|" "$TMP/node7.ini"
+printf '%s\n' "$PW_ALICE" | timeout 60 "$OCIREGD" passwd -c "$TMP/node4.ini" alice >"$TMP/passwd.out" 2>&1
+assert_eq "$?" 0 "ociregd passwd alice (the shared users file)"
+for i in 4 5 6 7; do node_start "$i"; done
+assert_eq "$(ls "$TMP"/*-token.key | wc -l)" 2 "nodes 4-6 share one token key file, node 7 has its own"
+SCOPE='repository:auth/app:pull,push'
+# get_token NODE: a token from NODE's /token for alice; sets TOKEN.
+get_token() {
+	on "$1"
+	req GET /token -G --data-urlencode service=ociregd --data-urlencode "scope=$SCOPE" -u "alice:$PW_ALICE"
+	TOKEN=
+	[ "$STATUS" = 200 ] && TOKEN=$(jq -r .token "$BODY" 2>/dev/null)
+}
+get_token 4
+assert_match "$TOKEN" '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$' "node 4's /token issues alice a token"
+TOK_A=$TOKEN
+on 5
+req GET /v2/auth/app/tags/list
+assert_status 401 "node 5 without a token: 401"
+mkblob "$TMP/auth.layer" 50000
+printf '{"architecture":"amd64","os":"linux","auth":1}' >"$TMP/auth.cfg"
+printf '{"schemaVersion":2,"mediaType":"%s","config":%s,"layers":[%s]}' "$MT_OCI_MANIFEST" \
+	"$(desc "$MT_OCI_CONFIG" "$TMP/auth.cfg")" "$(desc "$MT_OCI_LAYER" "$TMP/auth.layer")" >"$TMP/auth.m"
+AUTH_M=$(sha256_of "$TMP/auth.m")
+for f in cfg layer; do
+	req POST "/v2/auth/app/blobs/uploads/?digest=$(sha256_of "$TMP/auth.$f")" -H "Authorization: Bearer $TOK_A" \
+		-H 'Content-Type: application/octet-stream' --data-binary "@$TMP/auth.$f"
+	assert_status 201 "node 5 takes a push ($f blob) with node 4's token"
+done
+req PUT /v2/auth/app/manifests/v1 -H "Authorization: Bearer $TOK_A" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary "@$TMP/auth.m"
+assert_status 201 "node 5 takes a manifest push with node 4's token"
+on 6
+req GET /v2/auth/app/manifests/v1 -H "Authorization: Bearer $TOK_A" -H "Accept: $MT_OCI_MANIFEST"
+assert_status 200 "node 6 serves a pull with node 4's token"
+assert_body_digest "$AUTH_M" "node 6, manifest pulled with node 4's token"
+req GET "/v2/auth/app/blobs/$(sha256_of "$TMP/auth.layer")" -H "Authorization: Bearer $TOK_A"
+assert_body_digest "$(sha256_of "$TMP/auth.layer")" "node 6, blob pulled with node 4's token"
+get_token 6
+TOK_C=$TOKEN
+on 4
+req GET /v2/auth/app/manifests/v1 -H "Authorization: Bearer $TOK_C" -H "Accept: $MT_OCI_MANIFEST"
+assert_status 200 "node 4 accepts node 6's token too"
+get_token 7
+assert_match "$TOKEN" '\.' "node 7 (another key) issues a token"
+TOK_X=$TOKEN
+for i in 4 5 6; do
+	on "$i"
+	req GET /v2/auth/app/manifests/v1 -H "Authorization: Bearer $TOK_X" -H "Accept: $MT_OCI_MANIFEST"
+	assert_status 401 "node $i refuses a token signed with another key"
+done
+on 5
+req PUT /v2/auth/app/manifests/v2 -H "Authorization: Bearer $TOK_X" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary "@$TMP/auth.m"
+assert_status 401 "node 5 refuses a push with a token signed with another key"
+on 1
+req GET /v2/auth/app/manifests/v1 -H "Accept: $MT_OCI_MANIFEST"
+assert_body_digest "$AUTH_M" "the anonymous node 1 sees what was pushed through the auth nodes (one registry)"
+for i in 4 5 6 7; do
+	stop_pid "${NODE_PID[$i]}"
+	NODE_PID[$i]=
+done
 
 # ---------------------------------------------------------------- skopeo and podman through the balancer
 W=$TMP/w
