@@ -10,6 +10,7 @@
 #                       # RGW_ACCESS_KEY, RGW_SECRET_KEY, RGW_REGION (us-east-1)
 #   rgw_mkbucket NAME   # create a bucket (name >= 3 chars), 0 or 1
 #   rgw_s3 CURL-ARGS... # curl signed with SigV4 as the test user
+#   RGW_START_SECONDS   how long rgw_start took; RGW_PIDS: the daemons
 #   rgw_stop            # stop every daemon rgw_start started (bounded);
 #                       # DIR itself is left to the caller
 #
@@ -149,7 +150,7 @@ EOF
 # rgw_start DIR: 0 with RGW_ENDPOINT etc. exported, or 1 with the reason on
 # stderr (and nothing left running).
 rgw_start() {
-	local dir=${1:?usage: rgw_start DIR} fsid monport rgwport osduuid osdkey id i t0 tries
+	local dir=${1:?usage: rgw_start DIR} fsid monport rgwport osduuid osdkey id i t0 _
 	local tmo=$RGW_START_TIMEOUT
 	for i in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool uuidgen curl python3; do
 		command -v "$i" >/dev/null 2>&1 || {
@@ -169,7 +170,7 @@ rgw_start() {
 	fsid=$(uuidgen)
 	# Two distinct free ports (bind-tested); the osd picks its own ports in
 	# the usual 6800-7300 range on 127.0.0.1.
-	for tries in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		monport=$(rgw_free_port) && rgwport=$(rgw_free_port) || return 1
 		[ "$monport" != "$rgwport" ] && rgw_port_free "$monport" && rgw_port_free "$rgwport" && break
 	done
@@ -179,13 +180,16 @@ rgw_start() {
 	# other than 6789 a v2 address anyway, which a "v1:" mon host misses.
 	# Keys: mon., client.admin and client.rgw in one keyring, which
 	# ceph-mon --mkfs imports into its auth database.
-	ceph-authtool --create-keyring "$RGW_DIR/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null &&
+	if ! { ceph-authtool --create-keyring "$RGW_DIR/keyring" --gen-key -n mon. --cap mon 'allow *' &&
 		ceph-authtool "$RGW_DIR/keyring" --gen-key -n client.admin \
-			--cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null &&
+			--cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' &&
 		ceph-authtool "$RGW_DIR/keyring" --gen-key -n client.rgw \
-			--cap mon 'allow rw' --cap osd 'allow rwx' --cap mgr 'allow rw' >/dev/null &&
+			--cap mon 'allow rw' --cap osd 'allow rwx' --cap mgr 'allow rw' &&
 		monmaptool --create --clobber --fsid "$fsid" --addv a "[v2:127.0.0.1:$monport]" \
-			"$RGW_DIR/monmap" >/dev/null || { rgw_log "keyring/monmap failed"; return 1; }
+			"$RGW_DIR/monmap"; } >/dev/null; then
+		rgw_log "keyring/monmap failed"
+		return 1
+	fi
 	timeout "$tmo" ceph-mon -c "$RGW_CONF" --mkfs -i a --monmap "$RGW_DIR/monmap" \
 		--keyring "$RGW_DIR/keyring" >"$RGW_DIR/log/mon-mkfs.out" 2>&1 ||
 		{ rgw_fail "ceph-mon --mkfs failed" "$RGW_DIR/log/mon-mkfs.out"; return 1; }
@@ -221,6 +225,7 @@ rgw_start() {
 		>"$RGW_DIR/log/user-create.out" 2>&1 ||
 		{ rgw_fail "radosgw-admin user create failed" "$RGW_DIR/log/user-create.out"; return 1; }
 	export RGW_ENDPOINT RGW_ACCESS_KEY RGW_SECRET_KEY RGW_REGION
+	# shellcheck disable=SC2034  # for the caller
 	RGW_START_SECONDS=$(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" \
 		"$t0" "$(date +%s.%N)")
 	return 0

@@ -5,6 +5,7 @@
 # (make check does not run it): it needs the ceph packages lib-rgw.sh names.
 # Exit 0 if every check passed.
 set -u
+# shellcheck source=tests/e2e/lib-rgw.sh
 . "$(dirname "$0")/lib-rgw.sh"
 
 FAIL=0
