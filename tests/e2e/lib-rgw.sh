@@ -75,11 +75,15 @@ rgw_alive() {
 	kill -0 "$pid" 2>/dev/null
 }
 
-# rgw_spawn NAME CMD...: start a foreground daemon in the background.
+# rgw_spawn NAME CMD...: start a foreground daemon in the background.  With
+# setpriv (util-linux), the daemon gets SIGKILL when this shell dies, so a
+# test killed with -9 leaves no daemon behind (call rgw_start in the shell
+# that lives as long as the cluster, not in a $(...) or ( ) subshell).
 rgw_spawn() {
-	local name=$1
+	local name=$1 pds=()
 	shift
-	"$@" >"$RGW_DIR/log/$name.out" 2>&1 &
+	command -v setpriv >/dev/null 2>&1 && pds=(setpriv --pdeathsig KILL)
+	"${pds[@]}" "$@" >"$RGW_DIR/log/$name.out" 2>&1 &
 	echo $! >"$RGW_DIR/run/$name.fgpid"
 	RGW_PIDS+=($!)
 }
