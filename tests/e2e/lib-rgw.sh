@@ -60,10 +60,14 @@ rgw_log() { echo "lib-rgw: $*" >&2; }
 # The ceph CLI as client.admin, bounded.
 rgw_ceph() { timeout 30 ceph -c "$RGW_CONF" --connect-timeout 20 "$@"; }
 
-# rgw_fail MSG LOG: report, show the log's tail, stop what started.
+# rgw_fail MSG [LOG...]: report, show the logs' tails, stop what started.
 rgw_fail() {
+	local f
 	rgw_log "$1"
-	[ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" >&2
+	shift
+	for f in "$@"; do
+		[ -s "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
+	done
 	rgw_stop
 	return 1
 }
@@ -162,6 +166,13 @@ rgw_start() {
 			return 1
 		}
 	done
+	case $RGW_STORE in
+	memstore | bluestore) ;;
+	*)	# ceph-osd would silently fall back to bluestore
+		rgw_log "RGW_STORE must be memstore or bluestore, not '$RGW_STORE'"
+		return 1
+		;;
+	esac
 	if [ ${#RGW_PIDS[@]} -gt 0 ]; then
 		rgw_log "already started"
 		return 1
@@ -201,7 +212,7 @@ rgw_start() {
 
 	# The monitor answers.
 	rgw_wait "$tmo" rgw_ceph_quiet mon stat ||
-		{ rgw_fail "ceph-mon did not answer in ${tmo}s" "$RGW_DIR/log/mon.a.log"; return 1; }
+		{ rgw_fail "ceph-mon died or did not answer within ${tmo}s" "$RGW_DIR/log/mon.a.out" "$RGW_DIR/log/mon.a.log"; return 1; }
 
 	# One osd: registered with its own cephx key, mkfs, start, up.
 	osduuid=$(uuidgen)
@@ -215,13 +226,13 @@ rgw_start() {
 		{ rgw_fail "ceph-osd --mkfs failed" "$RGW_DIR/log/osd-mkfs.out"; return 1; }
 	rgw_spawn osd.0 ceph-osd -f -c "$RGW_CONF" -i 0
 	rgw_wait "$tmo" rgw_osd_up ||
-		{ rgw_fail "ceph-osd did not come up in ${tmo}s" "$RGW_DIR/log/osd.0.log"; return 1; }
+		{ rgw_fail "ceph-osd died or was not up within ${tmo}s" "$RGW_DIR/log/osd.0.out" "$RGW_DIR/log/osd.0.log"; return 1; }
 
 	# The gateway: it creates its pools, then listens.
 	rgw_spawn rgw radosgw -f -c "$RGW_CONF" -n client.rgw
 	RGW_ENDPOINT=http://127.0.0.1:$rgwport
 	rgw_wait "$tmo" rgw_http_up ||
-		{ rgw_fail "radosgw did not answer on $RGW_ENDPOINT in ${tmo}s" "$RGW_DIR/log/client.rgw.log"; return 1; }
+		{ rgw_fail "radosgw died or did not answer on $RGW_ENDPOINT within ${tmo}s" "$RGW_DIR/log/rgw.out" "$RGW_DIR/log/client.rgw.log"; return 1; }
 
 	# The S3 user, with fixed keys.
 	timeout "$tmo" radosgw-admin -c "$RGW_CONF" -n client.admin user create --uid=ociregd \
