@@ -1557,21 +1557,30 @@ meta_sqlite_gc_blob_delete(struct meta_conn *m, const char *digest, int64_t befo
 	return meta_sqlite_gc_exec(m, st, "gc delete blob", removed);
 }
 
+/* Whether the row sql (one ?1 key) selects exists: gc's re-checks. */
 static int
-meta_sqlite_gc_blob_exists(struct meta_conn *m, const char *digest, int *exists)
+meta_sqlite_gc_exists(struct meta_conn *m, const char *sql, const char *key, const char *what,
+    int *exists)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_sqlite_gc_prepare(m, "SELECT 1 FROM blobs WHERE digest = ?1", &st)) != 0)
+	if ((rc = meta_sqlite_gc_prepare(m, sql, &st)) != 0)
 		return rc;
-	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_sqlite_fail(m, "gc blob exists");
+		return meta_sqlite_fail(m, what);
 	*exists = rc == SQLITE_ROW;
 	return 0;
+}
+
+static int
+meta_sqlite_gc_blob_exists(struct meta_conn *m, const char *digest, int *exists)
+{
+	return meta_sqlite_gc_exists(m, "SELECT 1 FROM blobs WHERE digest = ?1", digest,
+	    "gc blob exists", exists);
 }
 
 static int
@@ -1605,18 +1614,8 @@ meta_sqlite_gc_upload_delete(struct meta_conn *m, const char *id, int64_t before
 static int
 meta_sqlite_gc_upload_exists(struct meta_conn *m, const char *id, int *exists)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = meta_sqlite_gc_prepare(m, "SELECT 1 FROM uploads WHERE id = ?1", &st)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return meta_sqlite_fail(m, "gc upload exists");
-	*exists = rc == SQLITE_ROW;
-	return 0;
+	return meta_sqlite_gc_exists(m, "SELECT 1 FROM uploads WHERE id = ?1", id, "gc upload exists",
+	    exists);
 }
 
 static int
