@@ -62,13 +62,24 @@ struct config {
 	int shutdown_timeout;		/* seconds requests in flight may take at stop */
 	int read_only;			/* maintenance: refuse writes on /v2/ (router) */
 	/* [storage] */
-	char storage_backend[32];	/* blob backend: "filesystem" */
+	char storage_backend[32];	/* blob backend: "filesystem" or "s3" */
 	char root[PATH_MAX];
 	int sync;			/* fsync blobs and directories before 2xx */
 	int direct_io;			/* O_DIRECT spool writes when sync */
 	int upload_expiry;		/* seconds an idle upload session lives */
 	int sparse;			/* accept manifests whose references are absent */
 	int auto_mount;			/* mount without from= looks in other repositories */
+	/* [s3]: the bucket of [storage] backend = s3 */
+	char s3_endpoint[512];
+	char s3_bucket[64];
+	char s3_region[64];
+	char s3_prefix[256];
+	int s3_path_style;
+	char s3_access_key[256];
+	char s3_secret_key[256];
+	char s3_secret_key_file[PATH_MAX];
+	int s3_redirect;		/* blob GET: 307 to a presigned URL */
+	long long s3_part_size;		/* bytes per multipart part */
 	/* [metadata] */
 	int meta_backend;		/* enum config_meta_backend */
 	char meta_url[1024];		/* postgres: libpq connection string or URI */

@@ -1,10 +1,11 @@
-/* curl_dl.h — libcurl, loaded when a [proxy] section needs it.
+/* curl_dl.h — libcurl, loaded when a [proxy] section or the S3 backend needs it.
  *
  * Linking libcurl maps it and some twenty libraries it depends on (GnuTLS,
  * Kerberos, LDAP, libssh2, ...) into every ociregd, and their constructors
  * and relocations alone keep about 4 MiB resident, more than half of an idle
- * daemon.  Only the pull-through cache uses libcurl, so upstream.c calls it
- * through this table, filled by dlopen on first use.  upstream.c includes this
+ * daemon.  Only the pull-through cache (upstream.c) and the S3 blob backend
+ * (s3.c) use libcurl, so they call it through this table, filled by dlopen on
+ * first use.  They include this
  * header instead of <curl/curl.h>: the macros below turn its curl_* calls
  * into calls through the table. */
 #ifndef OCIREGD_CURL_DL_H
@@ -20,6 +21,9 @@ struct curl_dl {
 	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
 	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
 	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_pause)(CURL *, int);
 	const char *(*easy_strerror)(CURLcode);
 	char *(*easy_escape)(CURL *, const char *, int);
 	void (*free)(void *);
@@ -51,6 +55,9 @@ int curl_dl_load(char *err, size_t cap);
 #define curl_easy_setopt (*curl_dl.easy_setopt)
 #define curl_easy_getinfo (*curl_dl.easy_getinfo)
 #define curl_easy_cleanup (*curl_dl.easy_cleanup)
+#define curl_easy_reset (*curl_dl.easy_reset)
+#define curl_easy_perform (*curl_dl.easy_perform)
+#define curl_easy_pause (*curl_dl.easy_pause)
 #define curl_easy_strerror (*curl_dl.easy_strerror)
 #define curl_easy_escape (*curl_dl.easy_escape)
 #define curl_free (*curl_dl.free)

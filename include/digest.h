@@ -2,7 +2,7 @@
  *
  * Only sha256 and sha512 are accepted (distribution-spec "Content Digests";
  * image-spec descriptor.md registered algorithms), hex lowercase and of the
- * algorithm's exact length.  Hashing is OpenSSL EVP so SHA-NI is used. */
+ * algorithm's exact length.  Hashing is OpenSSL's, so SHA-NI is used. */
 #ifndef OCIREGD_DIGEST_H
 #define OCIREGD_DIGEST_H
 
@@ -46,7 +46,24 @@ uint64_t hasher_bytes(const struct hasher *h);
 enum digest_alg hasher_alg(const struct hasher *h);
 /* Finish into out; the hasher cannot be updated afterwards. 0 or -1. */
 int hasher_final(struct hasher *h, struct digest *out);
+/* The hasher's state as bytes (at most HASHER_EXPORT_MAX): what resuming
+ * an upload on another node or after a restart needs instead of reading
+ * its bytes again.  The length written, 0 if cap is too small.  Only for a
+ * build of the same OpenSSL on the same architecture (it is the context
+ * struct); hasher_import checks the length and a magic. */
+#define HASHER_EXPORT_MAX 512
+size_t hasher_export(const struct hasher *h, void *buf, size_t cap);
+/* A new hasher from what hasher_export wrote, or NULL (malformed). */
+struct hasher *hasher_import(const void *buf, size_t len);
 /* One-shot digest of a buffer. */
 int digest_buffer(enum digest_alg alg, const void *data, size_t len, struct digest *out);
+
+/* SHA-256 of a buffer, raw (S3 request signing): 0 or -1. */
+int digest_sha256_raw(const void *data, size_t len, unsigned char out[32]);
+/* HMAC-SHA256 of data under key (AWS SigV4): 0 or -1. */
+int digest_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+    unsigned char out[32]);
+/* n raw bytes as 2n lowercase hex digits and a NUL into out. */
+void digest_hex_encode(const unsigned char *raw, size_t n, char *out);
 
 #endif

@@ -17,6 +17,8 @@
 
 struct store;
 struct store_ops;
+struct config;
+struct event_base;
 
 /* Open (creating directories as needed) the store under root with the
  * backend named backend ("filesystem"; NULL: the filesystem).  sync: a
@@ -26,6 +28,10 @@ struct store_ops;
  * before a blob in it is acknowledged, whichever process or thread created
  * it.  NULL on failure, an unknown backend included (logged). */
 struct store *store_open_backend(const char *backend, const char *root, int sync);
+/* Open the store [storage] backend of cfg names at root (the S3 backend
+ * takes its bucket and credentials from cfg's [s3] keys; root then holds
+ * only local state).  NULL on failure (logged). */
+struct store *store_open_cfg(const struct config *cfg, const char *root, int sync);
 /* store_open_backend with the filesystem backend. */
 struct store *store_open(const char *root, int sync);
 /* Whether name is a blob backend store_open_backend knows. */
@@ -73,6 +79,35 @@ int store_blob_put(struct store *s, const struct digest *d, const void *data, si
  * bytes (-ERR_TOO_LARGE past it); *buf is the caller's to free. */
 int store_blob_read(struct store *s, const struct digest *d, size_t max, char **buf,
     size_t *len);
+/* Where a client may fetch blob d itself (the S3 backend with [s3]
+ * redirect on: a presigned URL valid for a few minutes): 0 and the URL in
+ * url, or -ERR_UNSUPPORTED (serve the bytes).  No I/O. */
+int store_blob_redirect(struct store *s, const struct digest *d, char *url, size_t cap);
+
+/* An asynchronous read of a blob on the calling thread's event loop, for
+ * backends without local files (S3): the bytes arrive through data (0: go
+ * on; 1: pause until store_stream_resume; -1: stop), then done runs once
+ * with 0 or a negated reg_error, and the stream is freed after it. */
+struct store_stream;
+struct store_stream_cb {
+	int (*data)(void *arg, const char *p, size_t len);
+	void (*done)(void *arg, int rc);
+	int (*alive)(void *arg);	/* while paused, each second: 0 = reader gone */
+	void *arg;
+};
+/* Start streaming bytes [off, off + len) of blob d (len > 0) on base, the
+ * caller's own loop: 0 (*out may then be resumed or cancelled until done
+ * ran), -ERR_UNSUPPORTED (read through store_blob_reader instead) or an
+ * error.  Does not block. */
+int store_blob_stream(struct store *s, struct event_base *base, const struct digest *d,
+    uint64_t off, uint64_t len, const struct store_stream_cb *cb, struct store_stream **out);
+void store_stream_resume(struct store *s, struct store_stream *st);
+/* Stop st and free it; done is not called. */
+void store_stream_cancel(struct store *s, struct store_stream *st);
+/* Whether a HEAD of a blob whose row carries its size needs the store (a
+ * local stat is cheap; an object store's HEAD is a round trip: 0). */
+int store_stat_cheap(const struct store *s);
+
 /* Remove a blob file (garbage collection only). */
 int store_blob_delete(struct store *s, const struct digest *d);
 
@@ -104,6 +139,16 @@ int store_spool_flush(struct store_spool *sp);
 /* Drop what is staged and cut the file to size bytes. */
 int store_spool_truncate(struct store_spool *sp, uint64_t size);
 void store_spool_close(struct store_spool *sp);
+/* Hand the spool the hash state of every byte given so far, to be saved
+ * with them at the next store_spool_flush: an upload resumed later (on
+ * another node, after a restart) takes it back with store_upload_resume
+ * instead of reading its bytes again.  -ERR_UNSUPPORTED where the backend
+ * does not keep it (the caller re-reads the spool), else 0. */
+int store_spool_checkpoint(struct store_spool *sp, const struct hasher *h);
+/* The hash state saved with the upload's first `size` bytes: 0 and *h (the
+ * caller's), -ERR_UNSUPPORTED (none kept: re-read the spool), or an
+ * error. */
+int store_upload_resume(struct store *s, const char *id, uint64_t size, struct hasher **h);
 /* Open an upload for reading (to hash what an earlier process received):
  * 0, -ERR_BLOB_UPLOAD_UNKNOWN or an I/O error. */
 int store_upload_reader(struct store *s, const char *id, struct store_reader *r);

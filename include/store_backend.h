@@ -28,8 +28,9 @@ struct store_spool {
 
 struct store_ops {
 	const char *name;		/* the [storage] backend value */
-	/* The state of a store at root, or NULL (logged). */
-	struct store_be *(*open)(const char *root, int sync);
+	/* The state of a store at root, or NULL (logged); cfg may be NULL
+	 * (store_open_backend) for a backend that needs no settings. */
+	struct store_be *(*open)(const struct config *cfg, const char *root, int sync);
 	/* Release everything, waiting for the backend's threads (bounded). */
 	void (*close)(struct store_be *be);
 	void (*set_direct)(struct store_be *be, int on);	/* optional */
@@ -76,9 +77,21 @@ struct store_ops {
 	 * Optional: dest is a store of this same backend. */
 	int (*blob_export)(struct store_be *be, const struct digest *d, struct store_be *dest,
 	    int *linked);
+
+	/* Object stores (issue 17), all optional. */
+	int (*spool_checkpoint)(struct store_spool *sp, const struct hasher *h);
+	int (*upload_resume)(struct store_be *be, const char *id, uint64_t size, struct hasher **h);
+	int (*blob_redirect)(struct store_be *be, const struct digest *d, char *url, size_t cap);
+	int (*stream_start)(struct store_be *be, struct event_base *base, const struct digest *d,
+	    uint64_t off, uint64_t len, const struct store_stream_cb *cb, struct store_stream **out);
+	void (*stream_resume)(struct store_stream *st);
+	void (*stream_cancel)(struct store_stream *st);
+	int stat_remote;		/* a blob_stat is a network round trip */
 };
 
 /* Blobs as files under a root directory (store_fs.c). */
 extern const struct store_ops store_fs_ops;
+/* Blobs as objects in an S3 bucket (store_s3.c). */
+extern const struct store_ops store_s3_ops;
 
 #endif

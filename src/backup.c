@@ -348,7 +348,7 @@ backup_command(const struct config *cfg, const char *dest)
 		goto out;
 	if ((rc = backup_drop_uploads(&b)) != 0)
 		goto out;
-	if ((b.src = store_open_backend(cfg->storage_backend, cfg->root, cfg->sync)) == NULL)
+	if ((b.src = store_open_cfg(cfg, cfg->root, cfg->sync)) == NULL)
 		goto out;
 	/* sync on whatever the live store does: a backup is worth nothing
 	 * until it is on the disk. */

@@ -61,7 +61,8 @@ static const struct config_key config_keys[] = {
 	    "Maintenance: pushes, deletes and uploads get 405 UNSUPPORTED; pulls go on (also on "
 	    "SIGHUP)."},
 	{"storage", "backend", CT_BACKEND, F(storage_backend), "filesystem", 0, 0,
-	    "Blob backend; filesystem keeps blobs as files under root (the only one so far)."},
+	    "Blob backend: filesystem keeps blobs as files under root; s3 keeps them in the bucket "
+	    "[s3] names (root then holds only local state: meta.db, the token key)."},
 	{"storage", "root", CT_STRING, F(root), "./var", 0, 0,
 	    "Directory for blobs, uploads and meta.db; created on start."},
 	{"storage", "sync", CT_BOOL, F(sync), "true", 0, 1,
@@ -75,6 +76,30 @@ static const struct config_key config_keys[] = {
 	    "mirrors); fetching what is missing answers 404."},
 	{"storage", "auto_mount", CT_BOOL, F(auto_mount), "true", 0, 1,
 	    "Mount without from= takes the blob from any repository the client may pull."},
+	{"s3", "endpoint", CT_OPTSTR, F(s3_endpoint), "", 0, 0,
+	    "With [storage] backend = s3: the S3 service, http(s)://HOST[:PORT] (radosgw, MinIO, "
+	    "https://s3.REGION.amazonaws.com)."},
+	{"s3", "bucket", CT_OPTSTR, F(s3_bucket), "", 0, 0,
+	    "The bucket blobs live in (it must exist)."},
+	{"s3", "region", CT_STRING, F(s3_region), "us-east-1", 0, 0,
+	    "Region named in request signatures (AWS SigV4)."},
+	{"s3", "prefix", CT_OPTSTR, F(s3_prefix), "", 0, 0,
+	    "Key prefix inside the bucket (e.g. registry/); empty = keys start with blobs/."},
+	{"s3", "path_style", CT_BOOL, F(s3_path_style), "true", 0, 1,
+	    "Address the bucket as ENDPOINT/BUCKET/KEY; false = virtual host BUCKET.HOST/KEY."},
+	{"s3", "access_key", CT_OPTSTR, F(s3_access_key), "", 0, 0,
+	    "Access key id; empty = the environment's AWS_ACCESS_KEY_ID."},
+	{"s3", "secret_key", CT_OPTSTR, F(s3_secret_key), "", 0, 0,
+	    "Secret access key; better secret_key_file.  Empty = secret_key_file, else the "
+	    "environment's AWS_SECRET_ACCESS_KEY."},
+	{"s3", "secret_key_file", CT_OPTSTR, F(s3_secret_key_file), "", 0, 0,
+	    "File holding the secret access key (its first line)."},
+	{"s3", "redirect", CT_BOOL, F(s3_redirect), "false", 0, 1,
+	    "Blob GETs answer 307 to a presigned URL valid for 5 minutes instead of streaming "
+	    "the bytes through the registry."},
+	{"s3", "part_size", CT_SIZE, F(s3_part_size), "16M", 5LL << 20, 1LL << 30,
+	    "Size of the parts of an upload's multipart upload; each upload being received holds "
+	    "up to this much in memory."},
 	{"metadata", "backend", CT_METABACKEND, F(meta_backend), "sqlite", 0, 0,
 	    "Metadata store: sqlite (root/meta.db) or postgres (the database url names, shared by "
 	    "several nodes).  Changing it takes effect at the next start; the data does not move."},
@@ -364,7 +389,7 @@ static const char *
 config_backend_names(const char *section)
 {
 	if (strcmp(section, "storage") == 0)
-		return "filesystem";
+		return "filesystem|s3";
 	return "";
 }
 

@@ -31,6 +31,34 @@
 #include "version.h"
 #include "worker.h"
 
+/* The pull-through cache reads its spool file back while it grows, which
+ * needs local spool files: with blobs in S3 it is refused at start rather
+ * than failing on the first pull (XXX: it could spool under root and
+ * commit through the store).  The S3 keys the store needs are checked
+ * here too, so that check-config reports them. */
+static int
+daemon_storage_check(const struct config *cfg, char *err, size_t cap)
+{
+	char where[PATH_MAX + 64];
+
+	if (strcmp(cfg->storage_backend, "s3") != 0)
+		return 0;
+	if (cfg->s3_endpoint[0] == '\0' || cfg->s3_bucket[0] == '\0') {
+		snprintf(err, cap, "%.400s: backend = s3 needs [s3] endpoint and bucket",
+		    config_key_where(cfg, "storage", "backend", where, sizeof(where)));
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nsections; i++) {
+		if (strcmp(cfg->sections[i].kind, "proxy") == 0) {
+			snprintf(err, cap, "%.300s:%d: [proxy \"%.200s\"]: the pull-through cache needs "
+			    "[storage] backend = filesystem (its spool is a local file)", cfg->path,
+			    cfg->sections[i].line, cfg->sections[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 daemon_load_config(const char *path, struct config *cfg)
 {
@@ -41,7 +69,8 @@ daemon_load_config(const char *path, struct config *cfg)
 		return -1;
 	}
 	if (gc_config_check(cfg, err, sizeof(err)) != 0 ||
-	    proxy_config_check(cfg, err, sizeof(err)) != 0) {
+	    proxy_config_check(cfg, err, sizeof(err)) != 0 ||
+	    daemon_storage_check(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		config_free(cfg);
 		return -1;
@@ -326,7 +355,7 @@ daemon_serve(const struct config *cfg)
 		log_error("%s", err);
 		return EXIT_CONFIG;
 	}
-	if ((store = store_open_backend(cfg->storage_backend, cfg->root, cfg->sync)) == NULL)
+	if ((store = store_open_cfg(cfg, cfg->root, cfg->sync)) == NULL)
 		return EXIT_STORAGE;
 	store_set_direct(store, cfg->sync && cfg->direct_io);
 	/* After the store: the token key defaults to a file in its root. */

@@ -1,8 +1,22 @@
 /* SPDX-License-Identifier: ISC
- * digest.c — digest grammar and incremental SHA-256/512 through OpenSSL EVP
- * (SHA-NI on this hardware: several times libsodium's portable code).
+ * digest.c — digest grammar, incremental SHA-256/512 and HMAC-SHA256
+ * through OpenSSL (SHA-NI on this hardware: several times libsodium's
+ * portable code).  The one owner of OpenSSL's hashes: the S3 client's
+ * request signing (s3.c) comes here too.
+ *
+ * The incremental hasher uses OpenSSL's SHA256_CTX / SHA512_CTX rather than
+ * an EVP_MD_CTX: those are plain structs, so a hasher's state can be
+ * exported and imported (hasher_export), which an upload that resumes on
+ * another node needs when its bytes live in an object store that cannot
+ * read them back.  They run the same assembly block functions as EVP
+ * (SHA-NI included); the deprecation warnings of OpenSSL 3 are silenced
+ * for this file only (OPENSSL_SUPPRESS_DEPRECATED): the API is not going
+ * away in 3.x and EVP offers no way to serialise a digest's state.
  */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,9 +24,23 @@
 #include "errors.h"
 
 struct hasher {
-	EVP_MD_CTX *ctx;
+	union {
+		SHA256_CTX s256;
+		SHA512_CTX s512;
+	} ctx;
 	enum digest_alg alg;
 	uint64_t bytes;
+};
+
+/* What hasher_export writes: a magic, the algorithm, the byte count and
+ * the context struct as OpenSSL lays it out (the nodes of one deployment
+ * run the same build). */
+#define HASHER_MAGIC 0x31485352u	/* "RSH1" */
+struct hasher_blob {
+	uint32_t magic;
+	uint32_t alg;
+	uint64_t bytes;
+	uint32_t ctxlen;
 };
 
 static const struct {
@@ -81,12 +109,13 @@ struct hasher *
 hasher_new(enum digest_alg alg)
 {
 	struct hasher *h = calloc(1, sizeof(*h));
+	int ok;
 
 	if (h == NULL)
 		return NULL;
 	h->alg = alg;
-	if ((h->ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(h->ctx, digest_md(alg), NULL) != 1) {
+	ok = alg == DIGEST_SHA512 ? SHA512_Init(&h->ctx.s512) : SHA256_Init(&h->ctx.s256);
+	if (ok != 1) {
 		hasher_free(h);
 		return NULL;
 	}
@@ -98,19 +127,63 @@ hasher_free(struct hasher *h)
 {
 	if (h == NULL)
 		return;
-	EVP_MD_CTX_free(h->ctx);
+	OPENSSL_cleanse(h, sizeof(*h));
 	free(h);
 }
 
 int
 hasher_update(struct hasher *h, const void *data, size_t len)
 {
+	int ok;
+
 	if (len == 0)
 		return 0;
-	if (EVP_DigestUpdate(h->ctx, data, len) != 1)
+	ok = h->alg == DIGEST_SHA512 ? SHA512_Update(&h->ctx.s512, data, len) :
+	    SHA256_Update(&h->ctx.s256, data, len);
+	if (ok != 1)
 		return -1;
 	h->bytes += len;
 	return 0;
+}
+
+static size_t
+hasher_ctxlen(enum digest_alg alg)
+{
+	return alg == DIGEST_SHA512 ? sizeof(SHA512_CTX) : sizeof(SHA256_CTX);
+}
+
+size_t
+hasher_export(const struct hasher *h, void *buf, size_t cap)
+{
+	struct hasher_blob b = {.magic = HASHER_MAGIC, .alg = (uint32_t)h->alg, .bytes = h->bytes,
+	    .ctxlen = (uint32_t)hasher_ctxlen(h->alg)};
+	size_t need = sizeof(b) + b.ctxlen;
+
+	if (cap < need)
+		return 0;
+	memcpy(buf, &b, sizeof(b));
+	memcpy((char *)buf + sizeof(b), &h->ctx, b.ctxlen);
+	return need;
+}
+
+struct hasher *
+hasher_import(const void *buf, size_t len)
+{
+	struct hasher_blob b;
+	struct hasher *h;
+
+	if (len < sizeof(b))
+		return NULL;
+	memcpy(&b, buf, sizeof(b));
+	if (b.magic != HASHER_MAGIC || b.alg > DIGEST_SHA512 ||
+	    b.ctxlen != hasher_ctxlen((enum digest_alg)b.alg) || len != sizeof(b) + b.ctxlen)
+		return NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->alg = (enum digest_alg)b.alg;
+	h->bytes = b.bytes;
+	memcpy(&h->ctx, (const char *)buf + sizeof(b), b.ctxlen);
+	return h;
 }
 
 uint64_t
@@ -147,12 +220,15 @@ digest_from_raw(enum digest_alg alg, const unsigned char *raw, unsigned int n,
 int
 hasher_final(struct hasher *h, struct digest *out)
 {
-	unsigned char raw[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	unsigned char raw[SHA512_DIGEST_LENGTH];
+	int ok;
 
-	if (EVP_DigestFinal_ex(h->ctx, raw, &n) != 1)
+	ok = h->alg == DIGEST_SHA512 ? SHA512_Final(raw, &h->ctx.s512) :
+	    SHA256_Final(raw, &h->ctx.s256);
+	if (ok != 1)
 		return -1;
-	digest_from_raw(h->alg, raw, n, out);
+	digest_from_raw(h->alg, raw,
+	    h->alg == DIGEST_SHA512 ? SHA512_DIGEST_LENGTH : SHA256_DIGEST_LENGTH, out);
 	return 0;
 }
 
@@ -166,4 +242,35 @@ digest_buffer(enum digest_alg alg, const void *data, size_t len, struct digest *
 		return -1;
 	digest_from_raw(alg, raw, n, out);
 	return 0;
+}
+
+int
+digest_sha256_raw(const void *data, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
+}
+
+int
+digest_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+    unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &n) == NULL || n != 32)
+		return -1;
+	return 0;
+}
+
+void
+digest_hex_encode(const unsigned char *raw, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		*out++ = hex[raw[i] >> 4];
+		*out++ = hex[raw[i] & 15];
+	}
+	*out = '\0';
 }

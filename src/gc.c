@@ -1607,7 +1607,7 @@ gc_command(const struct config *cfg, int dry_run)
 	int rc;
 
 	opt.progress = isatty(STDOUT_FILENO);
-	if ((s = store_open_backend(cfg->storage_backend, cfg->root, cfg->sync)) == NULL)
+	if ((s = store_open_cfg(cfg, cfg->root, cfg->sync)) == NULL)
 		return -1;
 	if ((m = meta_open(cfg)) == NULL) {
 		store_close(s);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "errors.h"
 #include "log.h"
 #include "store.h"
@@ -22,6 +23,7 @@ struct store {
  * key against store_backend_known). */
 static const struct store_ops *const store_backends[] = {
 	&store_fs_ops,
+	&store_s3_ops,
 };
 
 static const struct store_ops *
@@ -39,8 +41,23 @@ store_backend_known(const char *name)
 	return store_find(name) != NULL;
 }
 
+static struct store *store_open_ops(const char *backend, const struct config *cfg,
+    const char *root, int sync);
+
 struct store *
 store_open_backend(const char *backend, const char *root, int sync)
+{
+	return store_open_ops(backend, NULL, root, sync);
+}
+
+struct store *
+store_open_cfg(const struct config *cfg, const char *root, int sync)
+{
+	return store_open_ops(cfg->storage_backend, cfg, root, sync);
+}
+
+static struct store *
+store_open_ops(const char *backend, const struct config *cfg, const char *root, int sync)
 {
 	const struct store_ops *ops = backend != NULL ? store_find(backend) : &store_fs_ops;
 	struct store *s;
@@ -52,7 +69,7 @@ store_open_backend(const char *backend, const char *root, int sync)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->ops = ops;
-	if ((s->be = ops->open(root, sync)) == NULL) {
+	if ((s->be = ops->open(cfg, root, sync)) == NULL) {
 		free(s);
 		return NULL;
 	}
@@ -334,4 +351,60 @@ store_blob_export(struct store *s, const struct digest *d, struct store *dest, i
 	if (s->ops != dest->ops || s->ops->blob_export == NULL)
 		return -ERR_UNSUPPORTED;
 	return s->ops->blob_export(s->be, d, dest->be, linked);
+}
+
+/* ---- object stores (issue 17) ---- */
+
+int
+store_spool_checkpoint(struct store_spool *sp, const struct hasher *h)
+{
+	if (sp->ops->spool_checkpoint == NULL)
+		return -ERR_UNSUPPORTED;
+	return sp->ops->spool_checkpoint(sp, h);
+}
+
+int
+store_upload_resume(struct store *s, const char *id, uint64_t size, struct hasher **h)
+{
+	*h = NULL;
+	if (s->ops->upload_resume == NULL)
+		return -ERR_UNSUPPORTED;
+	return s->ops->upload_resume(s->be, id, size, h);
+}
+
+int
+store_blob_redirect(struct store *s, const struct digest *d, char *url, size_t cap)
+{
+	if (s->ops->blob_redirect == NULL)
+		return -ERR_UNSUPPORTED;
+	return s->ops->blob_redirect(s->be, d, url, cap);
+}
+
+int
+store_blob_stream(struct store *s, struct event_base *base, const struct digest *d,
+    uint64_t off, uint64_t len, const struct store_stream_cb *cb, struct store_stream **out)
+{
+	*out = NULL;
+	if (s->ops->stream_start == NULL || len == 0)
+		return -ERR_UNSUPPORTED;
+	return s->ops->stream_start(s->be, base, d, off, len, cb, out);
+}
+
+void
+store_stream_resume(struct store *s, struct store_stream *st)
+{
+	s->ops->stream_resume(st);
+}
+
+void
+store_stream_cancel(struct store *s, struct store_stream *st)
+{
+	if (st != NULL)
+		s->ops->stream_cancel(st);
+}
+
+int
+store_stat_cheap(const struct store *s)
+{
+	return !s->ops->stat_remote;
 }

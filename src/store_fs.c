@@ -119,12 +119,13 @@ fs_fail(const char *what, const char *path)
 }
 
 static struct store_be *
-fs_open(const char *root, int sync)
+fs_open(const struct config *cfg, const char *root, int sync)
 {
 	struct store_be *s;
 	char path[PATH_MAX + 32];
 	int created_root = 0;
 
+	(void)cfg;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	if (strlen(root) >= sizeof(s->root) - 64) {

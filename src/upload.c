@@ -7,10 +7,12 @@
  * Bytes go from the socket to the spool file and through an incremental
  * hash in one pass.  Session state lives in SQLite (repository, size) and on
  * disk (the spool), so a session survives a restart and any worker can
- * serve any request of it.  The hash state cannot be stored portably, so the
- * process keeps it in memory keyed by session and offset (upload_live); if a
- * request arrives where that state is missing (after a restart) the spool is
- * re-read once to rebuild it.  That state goes with its session: when the
+ * serve any request of it.  The process keeps the hash state in memory
+ * keyed by session and offset (upload_live); if a request arrives where
+ * that state is missing (after a restart, on another node) it comes from
+ * what the store saved with the bytes (store_spool_checkpoint: the S3
+ * backend, whose parts cannot be read back), else the spool is re-read
+ * once to rebuild it.  That state goes with its session: when the
  * session completes, is cancelled or found gone, and when it has been idle
  * past [storage] upload_expiry (the expiry thread, which also removes such
  * sessions' rows and spools even with [gc] interval = 0).
@@ -441,6 +443,13 @@ upload_done(struct request *req)
 	uint64_t size = u->start + u->written;
 	int rc, flush_rc = 0;
 
+	/* Where the session's size will be recorded (a PATCH, a cut-off PUT),
+	 * the hash state goes with the bytes for whoever resumes it. */
+	if (u->sp != NULL && !u->failed && !u->monolithic && (!u->finish || req->aborted) &&
+	    (rc = store_spool_checkpoint(u->sp, u->h)) != 0 && rc != -ERR_UNSUPPORTED) {
+		flush_rc = rc;
+		u->failed = 1;
+	}
 	if (u->sp != NULL && !u->failed && (flush_rc = store_spool_flush(u->sp)) != 0)
 		u->failed = 1;	/* the staged bytes did not make it (disk full) */
 	if (u->sp != NULL && !u->monolithic && (u->failed ||
@@ -537,6 +546,17 @@ upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, ui
 	if (u->h != NULL && hasher_alg(u->h) != alg) {
 		hasher_free(u->h);
 		u->h = NULL;
+	}
+	if (u->h == NULL && size > 0) {
+		/* The state saved with the bytes (an object store keeps it:
+		 * its parts cannot be read back), else read the spool again. */
+		rc = store_upload_resume(req->w->store, id, size, &u->h);
+		if (rc == 0 && hasher_alg(u->h) != alg) {
+			hasher_free(u->h);
+			u->h = NULL;
+		} else if (rc != 0 && rc != -ERR_UNSUPPORTED) {
+			goto fail;
+		}
 	}
 	if (u->h == NULL) {
 		if ((u->h = hasher_new(alg)) == NULL) {

@@ -93,9 +93,15 @@ test_config_backend(void **state)
 	config_free(cfg);
 	free(cfg);
 	assert_non_null(cfg = calloc(1, sizeof(*cfg)));
-	assert_int_not_equal(config_load_string("t.ini", "[storage]\n# blobs\nbackend = s3\n", cfg,
+	assert_int_equal(config_load_string("t.ini", "[storage]\n# blobs\nbackend = s3\n", cfg,
 	    err, sizeof(err)), 0);
-	assert_string_equal(err, "t.ini:3: storage.backend: 's3' is not one of filesystem");
+	assert_string_equal(cfg->storage_backend, "s3");
+	config_free(cfg);
+	free(cfg);
+	assert_non_null(cfg = calloc(1, sizeof(*cfg)));
+	assert_int_not_equal(config_load_string("t.ini", "[storage]\n# blobs\nbackend = gcs\n", cfg,
+	    err, sizeof(err)), 0);
+	assert_string_equal(err, "t.ini:3: storage.backend: 'gcs' is not one of filesystem|s3");
 	free(cfg);
 }
 
@@ -108,8 +114,11 @@ test_open_backend(void **state)
 
 	snprintf(root, sizeof(root), "%s/root", dir);
 	assert_true(store_backend_known("filesystem"));
-	assert_false(store_backend_known("s3"));
+	assert_true(store_backend_known("s3"));
+	assert_false(store_backend_known("gcs"));
 	assert_false(store_backend_known(""));
+	assert_null(store_open_backend("gcs", root, 0));
+	/* The S3 backend needs its [s3] settings: none, nothing made. */
 	assert_null(store_open_backend("s3", root, 0));
 	assert_int_equal(access(root, F_OK), -1);	/* nothing made */
 	assert_non_null(s = store_open_backend("filesystem", root, 0));

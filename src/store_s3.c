@@ -1,0 +1,1781 @@
+/* SPDX-License-Identifier: ISC
+ * store_s3.c — the S3 blob backend (store_backend.h): blobs as objects in
+ * a bucket of an S3-compatible object store, spoken to through s3.c.
+ *
+ * Keys (a contract: tests and operators look at them):
+ *   <prefix>blobs/<alg>/<2 hex>/<hex>      a blob, immutable
+ *   <prefix>uploads/<id>/...                an upload session's objects:
+ *       data            the multipart upload the parts go to
+ *       state-<size>    what resuming at <size> needs: the multipart
+ *                       upload's id, its parts' ETags, the hash state
+ *       tail-<size>     the bytes after the last part (< 5 MiB)
+ *   <prefix>trash/<alg>-<hex>.<random>     garbage collection's trash
+ *   <prefix>quarantine/<alg>-<hex>[.N]     fsck --repair's quarantine
+ *
+ * An upload streams into an S3 multipart upload to uploads/<id>/data:
+ * the spool stages up to [s3] part_size bytes in memory (all spools
+ * together within a budget: past it a new upload gets 429) and sends a
+ * part whenever that is full.  S3 cannot read back the parts of an
+ * unfinished multipart upload, so at the end of each PATCH everything a
+ * later PATCH (on any node, after any crash) needs is in the bucket: a
+ * remainder of at least 5 MiB (S3's minimum part) goes as a part, a smaller
+ * one as tail-<size>, and state-<size> names the parts and holds the
+ * SHA-256 state (digest.c's hasher_export), so nothing is read again but
+ * the tail.  The next spool_open at <size> loads them and continues the
+ * part numbering (overwriting parts a crashed attempt left), and removes
+ * the previous size's objects.  The commit completes the multipart upload
+ * (the tail as its last part; a blob that never filled a part is one PUT)
+ * and copies uploads/<id>/data to the blob's key; nothing is visible
+ * before the digest was checked (upload.c checks it before the commit).
+ *
+ * Requests block the calling thread (s3_do), except blob bodies streamed
+ * to clients (store_blob_stream: s3.c's asynchronous GET on the worker's
+ * loop).  XXX: a part upload blocks its worker's loop for the part's
+ * transfer (tens of ms on a local gateway); a writer thread per spool
+ * would overlap it with receiving the next part.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "errors.h"
+#include "log.h"
+#include "s3.h"
+#include "store.h"
+#include "store_backend.h"
+
+#define S3S_MIN_PART (5u << 20)		/* S3's smallest part but the last */
+#define S3S_MAX_PARTS 10000		/* S3's limit */
+#define S3S_COPY_MAX (5ULL << 30)	/* CopyObject's limit; past it: multipart copy */
+#define S3S_COPY_PART (1ULL << 30)
+#define S3S_READAHEAD (1u << 20)
+#define S3S_PROBE_SECONDS 2
+#define S3S_HANDOFF_MAX 256
+#define S3S_PRESIGN_SECONDS 300
+
+/* The staged state of an upload: parts sent, and its tail in memory. */
+struct s3s_upstate {
+	uint64_t size;			/* bytes the state covers */
+	uint64_t prev;			/* the size of the state this one followed */
+	uint64_t parts_bytes;		/* bytes in the parts sent */
+	char upload_id[256];		/* "" until the first part */
+	unsigned nparts;
+	char (*etags)[80];		/* of parts 1..nparts */
+	unsigned etags_cap;
+	unsigned char hash[HASHER_EXPORT_MAX];
+	size_t hashlen;
+};
+
+/* A finished spool handed from its close to the commit in this process
+ * (upload.c: flush, close, verify, commit), so that the commit needs not
+ * read the state and tail back. */
+struct s3s_handoff {
+	char id[64];
+	struct s3s_upstate st;
+	char *buf;
+	size_t len, cap;		/* cap: charged to the memory budget */
+	struct s3s_handoff *next;
+};
+
+struct store_be {
+	char root[PATH_MAX];
+	char bucket[64];
+	char prefix[256];
+	struct s3 *s3;
+	size_t part_size;
+	int redirect;
+	pthread_mutex_t mu;
+	time_t probe_at;		/* writable: the last probe ... */
+	int probe_rc;			/* ... and its outcome */
+	uint64_t mem, mem_max;		/* spool buffers, all uploads */
+	struct s3s_handoff *handoffs;
+	int nhandoffs;
+};
+
+/* ------------------------------------------------------------ keys */
+
+static int
+s3s_key(const struct store_be *be, char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+s3s_key(const struct store_be *be, char *out, size_t cap, const char *fmt, ...)
+{
+	size_t n = strlen(be->prefix);
+	va_list ap;
+	int w;
+
+	if (n >= cap)
+		return -1;
+	memcpy(out, be->prefix, n);
+	va_start(ap, fmt);
+	w = vsnprintf(out + n, cap - n, fmt, ap);
+	va_end(ap);
+	return w < 0 || (size_t)w >= cap - n ? -1 : 0;
+}
+
+static void
+s3s_blob_key(const struct store_be *be, const struct digest *d, char *out, size_t cap)
+{
+	(void)s3s_key(be, out, cap, "blobs/%s/%.2s/%s", digest_alg_name(d->alg), digest_hex(d),
+	    digest_hex(d));
+}
+
+/* ------------------------------------------------------------ requests */
+
+static int
+s3s_head(struct store_be *be, const char *key, uint64_t *size, int64_t *mtime)
+{
+	struct s3_call c = {.method = "HEAD", .key = key};
+	int rc = s3_do(be->s3, &c);
+
+	if (rc == 0) {
+		if (size != NULL)
+			*size = c.length;
+		if (mtime != NULL)
+			*mtime = c.mtime;
+	}
+	s3_call_free(&c);
+	return rc;
+}
+
+static int
+s3s_put(struct store_be *be, const char *key, const void *data, size_t len)
+{
+	struct s3_call c = {.method = "PUT", .key = key, .body = data, .body_len = len};
+	int rc = s3_do(be->s3, &c);
+
+	s3_call_free(&c);
+	return rc;
+}
+
+/* DELETE key; a missing one is no error. */
+static int
+s3s_delete(struct store_be *be, const char *key)
+{
+	struct s3_call c = {.method = "DELETE", .key = key};
+	int rc = s3_do(be->s3, &c);
+
+	s3_call_free(&c);
+	return rc == -ERR_BLOB_UNKNOWN ? 0 : rc;
+}
+
+/* Up to cap bytes of key at off into buf; *got 0 past the end. */
+static int
+s3s_get(struct store_be *be, const char *key, uint64_t off, char *buf, size_t cap, size_t *got)
+{
+	char range[64];
+	struct s3_call c = {.method = "GET", .key = key, .range = range, .sink = buf,
+	    .sink_cap = cap};
+	int rc;
+
+	*got = 0;
+	if (cap == 0)
+		return 0;
+	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)off,
+	    (unsigned long long)(off + cap - 1));
+	rc = s3_do(be->s3, &c);
+	if (rc == -ERR_INTERNAL && c.status == 416)
+		rc = 0;			/* at or past the end */
+	else if (rc == 0)
+		*got = c.sink_len;
+	s3_call_free(&c);
+	return rc;
+}
+
+/* A whole small object (state, tail) into a malloc'd buffer. */
+static int
+s3s_get_all(struct store_be *be, const char *key, size_t max, char **buf, size_t *len)
+{
+	struct s3_call c = {.method = "GET", .key = key, .resp_max = max + 1};
+	int rc;
+
+	*buf = NULL;
+	*len = 0;
+	if ((rc = s3_do(be->s3, &c)) != 0) {
+		s3_call_free(&c);
+		return rc;
+	}
+	if (c.resp_len > max) {
+		s3_call_free(&c);
+		return -ERR_INTERNAL;
+	}
+	if (c.resp == NULL && (c.resp = calloc(1, 1)) == NULL)
+		return -ERR_INTERNAL;
+	*buf = c.resp;
+	*len = c.resp_len;
+	return 0;
+}
+
+/* ---- multipart uploads ---- */
+
+static int
+s3s_mpu_init(struct store_be *be, const char *key, char *upload_id, size_t cap)
+{
+	static const struct s3_param q[] = {{"uploads", ""}};
+	struct s3_call c = {.method = "POST", .key = key, .query = q, .nquery = 1};
+	int rc;
+
+	if ((rc = s3_do(be->s3, &c)) == 0 &&
+	    s3_xml_get(c.resp, "UploadId", upload_id, cap, NULL) != 0) {
+		log_error("store: s3: CreateMultipartUpload %s: no UploadId in the answer", key);
+		rc = -ERR_INTERNAL;
+	}
+	s3_call_free(&c);
+	return rc;
+}
+
+static int
+s3s_mpu_part(struct store_be *be, const char *key, const char *upload_id, unsigned n,
+    const void *data, size_t len, char etag[80])
+{
+	char num[16];
+	struct s3_param q[2] = {{"partNumber", num}, {"uploadId", upload_id}};
+	struct s3_call c = {.method = "PUT", .key = key, .query = q, .nquery = 2, .body = data,
+	    .body_len = len};
+	int rc;
+
+	snprintf(num, sizeof(num), "%u", n);
+	if ((rc = s3_do(be->s3, &c)) == 0) {
+		if (c.etag[0] == '\0' || strlen(c.etag) >= 80) {
+			log_error("store: s3: UploadPart %s #%u: no ETag", key, n);
+			rc = -ERR_INTERNAL;
+		} else {
+			snprintf(etag, 80, "%s", c.etag);
+		}
+	}
+	s3_call_free(&c);
+	return rc;
+}
+
+static int
+s3s_mpu_complete(struct store_be *be, const char *key, const char *upload_id,
+    char (*etags)[80], unsigned n)
+{
+	struct s3_param q[1] = {{"uploadId", upload_id}};
+	struct s3_call c = {.method = "POST", .key = key, .query = q, .nquery = 1};
+	size_t cap = 128 + (size_t)n * 140, len = 0;
+	char *xml;
+	int rc;
+
+	if ((xml = malloc(cap)) == NULL)
+		return -ERR_INTERNAL;
+	len += (size_t)snprintf(xml, cap, "<CompleteMultipartUpload>");
+	for (unsigned i = 0; i < n; i++)
+		len += (size_t)snprintf(xml + len, cap - len,
+		    "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>", i + 1, etags[i]);
+	len += (size_t)snprintf(xml + len, cap - len, "</CompleteMultipartUpload>");
+	c.body = xml;
+	c.body_len = len;
+	rc = s3_do(be->s3, &c);
+	/* S3 may answer 200 and put the error in the body. */
+	if (rc == 0 && c.resp != NULL && strstr(c.resp, "<Error>") != NULL) {
+		char code[64] = "";
+
+		(void)s3_xml_get(c.resp, "Code", code, sizeof(code), NULL);
+		log_error("store: s3: CompleteMultipartUpload %s: %s", key, code);
+		rc = -ERR_INTERNAL;
+	}
+	s3_call_free(&c);
+	free(xml);
+	return rc;
+}
+
+static int
+s3s_mpu_abort(struct store_be *be, const char *key, const char *upload_id)
+{
+	struct s3_param q[1] = {{"uploadId", upload_id}};
+	struct s3_call c = {.method = "DELETE", .key = key, .query = q, .nquery = 1};
+	int rc = s3_do(be->s3, &c);
+
+	s3_call_free(&c);
+	return rc == -ERR_BLOB_UNKNOWN ? 0 : rc;
+}
+
+/* Copy src to dst inside the bucket (size: src's, or UINT64_MAX to ask):
+ * CopyObject, or UploadPartCopy in 1 GiB ranges past its 5 GiB limit. */
+static int
+s3s_copy(struct store_be *be, const char *src, const char *dst, uint64_t size)
+{
+	char upload_id[256], range[64], (*etags)[80] = NULL;
+	unsigned n = 0;
+	int rc;
+
+	if (size == UINT64_MAX && (rc = s3s_head(be, src, &size, NULL)) != 0)
+		return rc;
+	if (size <= S3S_COPY_MAX) {
+		struct s3_call c = {.method = "PUT", .key = dst, .copy_source = src};
+
+		rc = s3_do(be->s3, &c);
+		if (rc == 0 && c.resp != NULL && strstr(c.resp, "<Error>") != NULL) {
+			log_error("store: s3: copy %s to %s failed", src, dst);
+			rc = -ERR_INTERNAL;
+		}
+		s3_call_free(&c);
+		return rc;
+	}
+	n = (unsigned)((size + S3S_COPY_PART - 1) / S3S_COPY_PART);
+	if ((etags = calloc(n, sizeof(*etags))) == NULL)
+		return -ERR_INTERNAL;
+	if ((rc = s3s_mpu_init(be, dst, upload_id, sizeof(upload_id))) != 0) {
+		free(etags);
+		return rc;
+	}
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		uint64_t a = (uint64_t)i * S3S_COPY_PART;
+		uint64_t b = a + S3S_COPY_PART > size ? size - 1 : a + S3S_COPY_PART - 1;
+		char num[16];
+		struct s3_param q[2] = {{"partNumber", num}, {"uploadId", upload_id}};
+		struct s3_call c = {.method = "PUT", .key = dst, .query = q, .nquery = 2,
+		    .copy_source = src, .copy_range = range};
+
+		snprintf(num, sizeof(num), "%u", i + 1);
+		snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)a,
+		    (unsigned long long)b);
+		if ((rc = s3_do(be->s3, &c)) == 0 &&
+		    s3_xml_get(c.resp, "ETag", etags[i], sizeof(etags[i]), NULL) != 0)
+			rc = -ERR_INTERNAL;
+		s3_call_free(&c);
+	}
+	if (rc == 0)
+		rc = s3s_mpu_complete(be, dst, upload_id, etags, n);
+	if (rc != 0)
+		s3s_mpu_abort(be, dst, upload_id);
+	free(etags);
+	return rc;
+}
+
+/* ---- listing ---- */
+
+struct s3s_obj {
+	const char *key;		/* full key */
+	uint64_t size;
+	int64_t mtime;
+};
+typedef int (*s3s_list_fn)(void *arg, const struct s3s_obj *o);
+
+static int64_t
+s3s_parse_time(const char *iso)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/* Every object under prefix, a page (at most 1000) at a time. */
+static int
+s3s_list(struct store_be *be, const char *prefix, s3s_list_fn fn, void *arg)
+{
+	char token[1024] = "", key[1100], size[32], mtime[64], trunc[8];
+	int rc = 0;
+
+	do {
+		struct s3_param q[3] = {{"list-type", "2"}, {"prefix", prefix},
+		    {"continuation-token", token}};
+		struct s3_call c = {.method = "GET", .query = q, .nquery = token[0] ? 3 : 2};
+		const char *p, *next;
+
+		if ((rc = s3_do(be->s3, &c)) != 0) {
+			s3_call_free(&c);
+			return rc;
+		}
+		for (p = c.resp; rc == 0 && p != NULL && (p = strstr(p, "<Contents>")) != NULL;
+		    p = next) {
+			const char *end = strstr(p, "</Contents>");
+			char *endp;
+			struct s3s_obj o;
+
+			if (end == NULL)
+				break;
+			next = end + 11;
+			if (s3_xml_get(p, "Key", key, sizeof(key), NULL) != 0 ||
+			    s3_xml_get(p, "Size", size, sizeof(size), NULL) != 0)
+				continue;
+			o.key = key;
+			o.size = strtoull(size, &endp, 10);
+			if (endp == size)
+				o.size = 0;
+			o.mtime = s3_xml_get(p, "LastModified", mtime, sizeof(mtime), NULL) == 0 ?
+			    s3s_parse_time(mtime) : 0;
+			rc = fn(arg, &o);
+		}
+		token[0] = '\0';
+		if (rc == 0 && s3_xml_get(c.resp, "IsTruncated", trunc, sizeof(trunc), NULL) == 0 &&
+		    strcmp(trunc, "true") == 0 &&
+		    s3_xml_get(c.resp, "NextContinuationToken", token, sizeof(token), NULL) != 0) {
+			log_error("store: s3: listing %s: truncated without a continuation token",
+			    prefix);
+			rc = -ERR_INTERNAL;
+		}
+		s3_call_free(&c);
+	} while (rc == 0 && token[0] != '\0');
+	return rc;
+}
+
+/* ------------------------------------------------------------ open, probes */
+
+/* The secret key: [s3] secret_key, else the first line of secret_key_file,
+ * else AWS_SECRET_ACCESS_KEY. */
+static int
+s3s_secret(const struct config *cfg, char *out, size_t cap)
+{
+	const char *env;
+
+	if (cfg->s3_secret_key[0] != '\0') {
+		snprintf(out, cap, "%s", cfg->s3_secret_key);
+		return 0;
+	}
+	if (cfg->s3_secret_key_file[0] != '\0') {
+		FILE *f = fopen(cfg->s3_secret_key_file, "r");
+		size_t n;
+
+		if (f == NULL) {
+			log_error("store: s3: secret_key_file %s: %s", cfg->s3_secret_key_file,
+			    strerror(errno));
+			return -1;
+		}
+		if (fgets(out, (int)cap, f) == NULL)
+			out[0] = '\0';
+		fclose(f);
+		n = strlen(out);
+		while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+			out[--n] = '\0';
+		if (n == 0) {
+			log_error("store: s3: secret_key_file %s is empty", cfg->s3_secret_key_file);
+			return -1;
+		}
+		return 0;
+	}
+	if ((env = getenv("AWS_SECRET_ACCESS_KEY")) != NULL && env[0] != '\0') {
+		snprintf(out, cap, "%s", env);
+		return 0;
+	}
+	log_error("store: s3: no secret key: set [s3] secret_key_file (or secret_key, or "
+	    "AWS_SECRET_ACCESS_KEY)");
+	return -1;
+}
+
+/* One signed request at start, so that wrong credentials or a missing
+ * bucket show up as one plain line in the log (a HEAD's answer has no
+ * body to say which; a listing of one key has). */
+static void
+s3s_check(struct store_be *be, const char *endpoint)
+{
+	static const struct s3_param q[] = {{"list-type", "2"}, {"max-keys", "1"}};
+	struct s3_call c = {.method = "GET", .query = q, .nquery = 2};
+	int rc = s3_do(be->s3, &c);
+
+	if (rc == 0)
+		log_info("store: s3: bucket %s at %s", be->bucket, endpoint);
+	else if (c.status == 403)
+		log_error("store: s3: bucket %s at %s refuses our credentials: %s (check [s3] "
+		    "access_key and the secret key)", be->bucket, endpoint,
+		    c.code[0] ? c.code : "403 Forbidden");
+	else if (c.status == 404)
+		log_error("store: s3: bucket %s at %s: %s (create the bucket first)", be->bucket,
+		    endpoint, c.code[0] ? c.code : "not found");
+	else
+		log_error("store: s3: bucket %s at %s cannot be reached; not ready until it "
+		    "answers", be->bucket, endpoint);
+	s3_call_free(&c);
+}
+
+static struct store_be *
+s3s_open(const struct config *cfg, const char *root, int sync)
+{
+	struct s3_conf conf;
+	struct store_be *be;
+	const char *env;
+	char err[256];
+
+	(void)sync;		/* an object store acknowledges only stored objects */
+	if (cfg == NULL) {
+		log_error("store: the s3 backend needs its [s3] settings");
+		return NULL;
+	}
+	if (cfg->s3_endpoint[0] == '\0' || cfg->s3_bucket[0] == '\0') {
+		log_error("store: [storage] backend = s3 needs [s3] endpoint and bucket");
+		return NULL;
+	}
+	memset(&conf, 0, sizeof(conf));
+	snprintf(conf.endpoint, sizeof(conf.endpoint), "%s", cfg->s3_endpoint);
+	snprintf(conf.bucket, sizeof(conf.bucket), "%s", cfg->s3_bucket);
+	snprintf(conf.region, sizeof(conf.region), "%s", cfg->s3_region);
+	conf.path_style = cfg->s3_path_style;
+	if (cfg->s3_access_key[0] != '\0')
+		snprintf(conf.access_key, sizeof(conf.access_key), "%s", cfg->s3_access_key);
+	else if ((env = getenv("AWS_ACCESS_KEY_ID")) != NULL && env[0] != '\0')
+		snprintf(conf.access_key, sizeof(conf.access_key), "%s", env);
+	else {
+		log_error("store: s3: no access key: set [s3] access_key (or AWS_ACCESS_KEY_ID)");
+		return NULL;
+	}
+	if (s3s_secret(cfg, conf.secret_key, sizeof(conf.secret_key)) != 0)
+		return NULL;
+	if ((be = calloc(1, sizeof(*be))) == NULL)
+		return NULL;
+	snprintf(be->root, sizeof(be->root), "%s", root);
+	snprintf(be->bucket, sizeof(be->bucket), "%s", cfg->s3_bucket);
+	snprintf(be->prefix, sizeof(be->prefix), "%s", cfg->s3_prefix);
+	be->part_size = (size_t)cfg->s3_part_size;
+	be->redirect = cfg->s3_redirect;
+	/* Sixteen parts being staged at once (256 MiB at the default part
+	 * size); a seventeenth upload waits for one of them (429). */
+	be->mem_max = (uint64_t)be->part_size * 16;
+	pthread_mutex_init(&be->mu, NULL);
+	if ((be->s3 = s3_new(&conf, err, sizeof(err))) == NULL) {
+		log_error("store: s3: %s", err);
+		goto fail;
+	}
+	explicit_bzero(conf.secret_key, sizeof(conf.secret_key));
+	/* The root still holds this node's own state (meta.db, token.key). */
+	if (mkdir(be->root, 0755) != 0 && errno != EEXIST) {
+		log_error("store: mkdir %s: %s", be->root, strerror(errno));
+		goto fail;
+	}
+	s3s_check(be, cfg->s3_endpoint);
+	return be;
+fail:
+	explicit_bzero(conf.secret_key, sizeof(conf.secret_key));
+	s3_free(be->s3);
+	pthread_mutex_destroy(&be->mu);
+	free(be);
+	return NULL;
+}
+
+static void s3s_handoff_free(struct store_be *be, struct s3s_handoff *h);
+
+static void
+s3s_close(struct store_be *be)
+{
+	while (be->handoffs != NULL) {
+		struct s3s_handoff *h = be->handoffs;
+
+		be->handoffs = h->next;
+		s3s_handoff_free(be, h);
+	}
+	s3_free(be->s3);
+	pthread_mutex_destroy(&be->mu);
+	free(be);
+}
+
+static const char *
+s3s_root(const struct store_be *be)
+{
+	return be->root;
+}
+
+/* Readiness: a HEAD of the bucket, at most every S3S_PROBE_SECONDS. */
+static int
+s3s_writable(struct store_be *be)
+{
+	time_t now = time(NULL);
+	int rc;
+
+	pthread_mutex_lock(&be->mu);
+	if (be->probe_at != 0 && now - be->probe_at < S3S_PROBE_SECONDS) {
+		rc = be->probe_rc;
+		pthread_mutex_unlock(&be->mu);
+		return rc;
+	}
+	pthread_mutex_unlock(&be->mu);
+	rc = s3s_head(be, NULL, NULL, NULL);
+	if (rc == -ERR_BLOB_UNKNOWN)
+		rc = -ERR_UNAVAILABLE;	/* no bucket */
+	pthread_mutex_lock(&be->mu);
+	be->probe_at = now;
+	be->probe_rc = rc;
+	pthread_mutex_unlock(&be->mu);
+	return rc;
+}
+
+/* An object store has no free-space figure: none for /metrics. */
+static int
+s3s_free_bytes(struct store_be *be, uint64_t *avail, uint64_t *size)
+{
+	(void)be;
+	*avail = *size = 0;
+	return -ERR_UNSUPPORTED;
+}
+
+/* ------------------------------------------------------------ blobs */
+
+static int
+s3s_blob_stat(struct store_be *be, const struct digest *d, uint64_t *size)
+{
+	char key[512];
+
+	s3s_blob_key(be, d, key, sizeof(key));
+	return s3s_head(be, key, size, NULL);
+}
+
+/* A reader of an object: ranged GETs through a read-ahead buffer, or of
+ * bytes held in memory (an upload's tail). */
+struct s3s_reader {
+	struct store_be *be;
+	char key[512];
+	char *ra;
+	uint64_t ra_off;
+	size_t ra_len, ra_cap;
+	int mem;			/* ra is the whole object */
+};
+
+static int
+s3s_blob_reader(struct store_be *be, const struct digest *d, struct store_reader *r)
+{
+	struct s3s_reader *sr;
+	int rc;
+
+	if ((sr = calloc(1, sizeof(*sr))) == NULL)
+		return -ERR_INTERNAL;
+	sr->be = be;
+	s3s_blob_key(be, d, sr->key, sizeof(sr->key));
+	if ((rc = s3s_head(be, sr->key, &r->size, NULL)) != 0) {
+		free(sr);
+		return rc;
+	}
+	r->state = sr;
+	return 0;
+}
+
+static int
+s3s_reader_read(struct store_reader *r, uint64_t off, void *buf, size_t cap, size_t *got)
+{
+	struct s3s_reader *sr = r->state;
+	size_t n;
+	int rc;
+
+	if (sr->mem || (off >= sr->ra_off && off < sr->ra_off + sr->ra_len)) {
+		if (off < sr->ra_off || off >= sr->ra_off + sr->ra_len) {
+			*got = 0;
+			return 0;
+		}
+		n = (size_t)(sr->ra_off + sr->ra_len - off);
+		n = n < cap ? n : cap;
+		memcpy(buf, sr->ra + (off - sr->ra_off), n);
+		*got = n;
+		return 0;
+	}
+	if (cap >= S3S_READAHEAD)	/* a big read: straight into the caller's buffer */
+		return s3s_get(sr->be, sr->key, off, buf, cap, got);
+	if (sr->ra == NULL && (sr->ra = malloc(S3S_READAHEAD)) == NULL)
+		return -ERR_INTERNAL;
+	n = r->size - off < S3S_READAHEAD ? (size_t)(r->size - off) : S3S_READAHEAD;
+	sr->ra_len = 0;
+	if ((rc = s3s_get(sr->be, sr->key, off, sr->ra, n, &sr->ra_len)) != 0)
+		return rc;
+	sr->ra_off = off;
+	n = sr->ra_len < cap ? sr->ra_len : cap;
+	memcpy(buf, sr->ra, n);
+	*got = n;
+	return 0;
+}
+
+static void
+s3s_reader_close(struct store_reader *r)
+{
+	struct s3s_reader *sr = r->state;
+
+	if (sr == NULL)
+		return;
+	free(sr->ra);
+	free(sr);
+	r->state = NULL;
+}
+
+static int
+s3s_blob_put(struct store_be *be, const struct digest *d, const void *data, size_t len)
+{
+	char key[512];
+	uint64_t size;
+
+	s3s_blob_key(be, d, key, sizeof(key));
+	if (s3s_head(be, key, &size, NULL) == 0)
+		return 0;
+	return s3s_put(be, key, data, len);
+}
+
+static int
+s3s_blob_remove(struct store_be *be, const struct digest *d)
+{
+	char key[512];
+
+	s3s_blob_key(be, d, key, sizeof(key));
+	return s3s_delete(be, key);
+}
+
+static int
+s3s_blob_redirect(struct store_be *be, const struct digest *d, char *url, size_t cap)
+{
+	char key[512];
+
+	if (!be->redirect)
+		return -ERR_UNSUPPORTED;
+	s3s_blob_key(be, d, key, sizeof(key));
+	return s3_presign(be->s3, key, S3S_PRESIGN_SECONDS, time(NULL), url, cap) == 0 ? 0 :
+	    -ERR_INTERNAL;
+}
+
+/* ---- blob bodies on the worker's loop (s3.c's asynchronous GET) ---- */
+
+/* Each worker thread's curl multi handle, made on its first stream; it
+ * lives as long as the thread's loop (the process). */
+static __thread struct s3_loop *s3s_tl_loop;
+static __thread struct event_base *s3s_tl_base;
+
+static int
+s3s_stream_start(struct store_be *be, struct event_base *base, const struct digest *d,
+    uint64_t off, uint64_t len, const struct store_stream_cb *cb, struct store_stream **out)
+{
+	const struct s3_get_cb gcb = {.data = cb->data, .done = cb->done, .alive = cb->alive,
+	    .arg = cb->arg};
+	struct s3_get *g;
+	char key[512];
+	int rc;
+
+	if (s3s_tl_loop == NULL || s3s_tl_base != base) {
+		if (s3s_tl_loop != NULL)
+			return -ERR_UNSUPPORTED;	/* one loop per thread */
+		if ((s3s_tl_loop = s3_loop_new(base)) == NULL)
+			return -ERR_INTERNAL;
+		s3s_tl_base = base;
+	}
+	s3s_blob_key(be, d, key, sizeof(key));
+	if ((rc = s3_get_start(be->s3, s3s_tl_loop, key, off, len, &gcb, &g)) != 0)
+		return rc;
+	*out = (struct store_stream *)(void *)g;
+	return 0;
+}
+
+static void
+s3s_stream_resume(struct store_stream *st)
+{
+	s3_get_resume((struct s3_get *)(void *)st);
+}
+
+static void
+s3s_stream_cancel(struct store_stream *st)
+{
+	s3_get_cancel((struct s3_get *)(void *)st);
+}
+
+/* ------------------------------------------------------------ uploads */
+
+static void
+s3s_upload_key(const struct store_be *be, const char *id, const char *what, uint64_t size,
+    char *out, size_t cap)
+{
+	if (size == UINT64_MAX)
+		(void)s3s_key(be, out, cap, "uploads/%s/%s", id, what);
+	else
+		(void)s3s_key(be, out, cap, "uploads/%s/%s-%llu", id, what,
+		    (unsigned long long)size);
+}
+
+static void
+s3s_upstate_free(struct s3s_upstate *st)
+{
+	free(st->etags);
+	st->etags = NULL;
+	st->etags_cap = 0;
+}
+
+static int
+s3s_upstate_add(struct s3s_upstate *st, const char *etag)
+{
+	if (st->nparts >= S3S_MAX_PARTS)
+		return -ERR_TOO_LARGE;
+	if (st->nparts == st->etags_cap) {
+		unsigned cap = st->etags_cap ? st->etags_cap * 2 : 64;
+		char (*e)[80] = realloc(st->etags, (size_t)cap * sizeof(*e));
+
+		if (e == NULL)
+			return -ERR_INTERNAL;
+		st->etags = e;
+		st->etags_cap = cap;
+	}
+	snprintf(st->etags[st->nparts++], 80, "%s", etag);
+	return 0;
+}
+
+/* state-<size>: lines of "name value". */
+static char *
+s3s_upstate_format(const struct s3s_upstate *st, size_t *len)
+{
+	size_t cap = 512 + 2 * HASHER_EXPORT_MAX + (size_t)st->nparts * 90, n;
+	char *out, hex[2 * HASHER_EXPORT_MAX + 1];
+
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	digest_hex_encode(st->hash, st->hashlen, hex);
+	n = (size_t)snprintf(out, cap, "ociregd-s3-upload 1\nsize %llu\nprev %llu\nparts_bytes %llu\n"
+	    "upload_id %s\nhash %s\n", (unsigned long long)st->size, (unsigned long long)st->prev,
+	    (unsigned long long)st->parts_bytes, st->upload_id[0] ? st->upload_id : "-",
+	    st->hashlen ? hex : "-");
+	for (unsigned i = 0; i < st->nparts; i++)
+		n += (size_t)snprintf(out + n, cap - n, "part %s\n", st->etags[i]);
+	*len = n;
+	return out;
+}
+
+static int
+s3s_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int
+s3s_upstate_parse(const char *text, struct s3s_upstate *st)
+{
+	const char *p = text;
+	int version = 0;
+
+	memset(st, 0, sizeof(*st));
+	while (*p != '\0') {
+		const char *eol = strchr(p, '\n'), *sp;
+		char name[32], value[300];
+		size_t nl, vl;
+
+		if (eol == NULL)
+			eol = p + strlen(p);
+		if ((sp = memchr(p, ' ', (size_t)(eol - p))) == NULL)
+			goto bad;
+		nl = (size_t)(sp - p);
+		vl = (size_t)(eol - sp - 1);
+		if (nl >= sizeof(name) || vl >= sizeof(value))
+			goto bad;
+		memcpy(name, p, nl);
+		name[nl] = '\0';
+		memcpy(value, sp + 1, vl);
+		value[vl] = '\0';
+		if (strcmp(name, "ociregd-s3-upload") == 0) {
+			version = strcmp(value, "1") == 0;
+		} else if (strcmp(name, "size") == 0 || strcmp(name, "prev") == 0 ||
+		    strcmp(name, "parts_bytes") == 0) {
+			char *end;
+			unsigned long long v = strtoull(value, &end, 10);
+
+			if (end == value || *end != '\0')
+				goto bad;
+			if (name[0] == 's')
+				st->size = v;
+			else if (name[0] == 'p' && name[1] == 'r')
+				st->prev = v;
+			else
+				st->parts_bytes = v;
+		} else if (strcmp(name, "upload_id") == 0) {
+			if (vl >= sizeof(st->upload_id))
+				goto bad;
+			if (strcmp(value, "-") != 0)
+				memcpy(st->upload_id, value, vl + 1);
+		} else if (strcmp(name, "hash") == 0) {
+			if (strcmp(value, "-") != 0) {
+				if (vl % 2 != 0 || vl / 2 > sizeof(st->hash))
+					goto bad;
+				for (size_t i = 0; i < vl / 2; i++) {
+					int hi = s3s_hexval(value[2 * i]), lo = s3s_hexval(value[2 * i + 1]);
+
+					if (hi < 0 || lo < 0)
+						goto bad;
+					st->hash[i] = (unsigned char)(hi << 4 | lo);
+				}
+				st->hashlen = vl / 2;
+			}
+		} else if (strcmp(name, "part") == 0) {
+			if (s3s_upstate_add(st, value) != 0)
+				goto bad;
+		}
+		p = *eol ? eol + 1 : eol;
+	}
+	if (!version || st->parts_bytes > st->size || (st->nparts > 0 && st->upload_id[0] == '\0'))
+		goto bad;
+	return 0;
+bad:
+	s3s_upstate_free(st);
+	return -1;
+}
+
+/* Load state-<size> (and, if buf is not NULL, tail-<size> into it: the
+ * caller's, *len bytes). */
+static int
+s3s_upstate_load(struct store_be *be, const char *id, uint64_t size, struct s3s_upstate *st,
+    char **tail, size_t *tlen)
+{
+	char key[512], *text;
+	size_t len;
+	int rc;
+
+	s3s_upload_key(be, id, "state", size, key, sizeof(key));
+	if ((rc = s3s_get_all(be, key, 1 << 20, &text, &len)) != 0) {
+		if (rc == -ERR_BLOB_UNKNOWN) {
+			log_error("store: s3: upload %s has no state at %llu bytes (%s)", id,
+			    (unsigned long long)size, key);
+			rc = -ERR_BLOB_UPLOAD_INVALID;
+		}
+		return rc;
+	}
+	rc = s3s_upstate_parse(text, st);
+	free(text);
+	if (rc != 0 || st->size != size) {
+		if (rc == 0)
+			s3s_upstate_free(st);
+		log_error("store: s3: %s is malformed", key);
+		return -ERR_BLOB_UPLOAD_INVALID;
+	}
+	if (tail == NULL || st->size == st->parts_bytes)
+		return 0;
+	s3s_upload_key(be, id, "tail", size, key, sizeof(key));
+	if ((rc = s3s_get_all(be, key, be->part_size, tail, tlen)) != 0 ||
+	    *tlen != st->size - st->parts_bytes) {
+		log_error("store: s3: upload %s: tail at %llu bytes is %s", id,
+		    (unsigned long long)size, rc != 0 ? "missing" : "of the wrong length");
+		free(*tail);
+		*tail = NULL;
+		s3s_upstate_free(st);
+		return rc == -ERR_BLOB_UNKNOWN || rc == 0 ? -ERR_BLOB_UPLOAD_INVALID : rc;
+	}
+	return 0;
+}
+
+/* ---- the memory budget of spool buffers ---- */
+
+static int
+s3s_mem_take(struct store_be *be, size_t n)
+{
+	int ok;
+
+	pthread_mutex_lock(&be->mu);
+	if ((ok = be->mem + n <= be->mem_max))
+		be->mem += n;
+	pthread_mutex_unlock(&be->mu);
+	if (!ok)
+		log_warn("store: s3: upload buffers are full (%llu bytes); refusing an upload",
+		    (unsigned long long)be->mem_max);
+	return ok ? 0 : -ERR_TOOMANYREQUESTS;
+}
+
+static void
+s3s_mem_put(struct store_be *be, size_t n)
+{
+	pthread_mutex_lock(&be->mu);
+	be->mem -= n;
+	pthread_mutex_unlock(&be->mu);
+}
+
+static void
+s3s_handoff_free(struct store_be *be, struct s3s_handoff *h)
+{
+	s3s_mem_put(be, h->cap);
+	free(h->buf);
+	s3s_upstate_free(&h->st);
+	free(h);
+}
+
+/* Take the handoff of upload id out of the list, or NULL. */
+static struct s3s_handoff *
+s3s_handoff_take(struct store_be *be, const char *id)
+{
+	struct s3s_handoff **pp, *h;
+
+	pthread_mutex_lock(&be->mu);
+	for (pp = &be->handoffs; (h = *pp) != NULL; pp = &h->next)
+		if (strcmp(h->id, id) == 0) {
+			*pp = h->next;
+			be->nhandoffs--;
+			break;
+		}
+	pthread_mutex_unlock(&be->mu);
+	return h;
+}
+
+/* ---- the spool ---- */
+
+struct s3s_spool {
+	struct store_spool base;	/* first: store.c's view */
+	struct store_be *be;
+	char id[64];
+	char key[512];			/* uploads/<id>/data */
+	struct s3s_upstate st;		/* parts sent; st.size: bytes given */
+	uint64_t start;			/* the size it was opened at */
+	char *buf;			/* bytes after the last part */
+	size_t len, cap;		/* cap: charged to the budget */
+	int err;			/* sticky */
+	int discard;			/* truncated: keep nothing of this writer */
+	int checkpoint;			/* the hash state was given: persist at flush */
+	int handoff;			/* flushed without persisting: hand to commit */
+	int flushed;
+};
+
+static int
+s3s_upload_create(struct store_be *be, const char *id)
+{
+	struct s3s_upstate st;
+	char key[512], *text;
+	size_t len;
+	int rc;
+
+	/* An empty state at 0: the session exists in the bucket (listings
+	 * of uploads/ see it, and gc expires it). */
+	memset(&st, 0, sizeof(st));
+	if ((text = s3s_upstate_format(&st, &len)) == NULL)
+		return -ERR_INTERNAL;
+	s3s_upload_key(be, id, "state", 0, key, sizeof(key));
+	rc = s3s_put(be, key, text, len);
+	free(text);
+	return rc;
+}
+
+static int
+s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expect,
+    struct store_spool **out)
+{
+	struct s3s_spool *sp;
+	char *tail = NULL;
+	size_t tlen = 0, want;
+	int rc;
+
+	if ((sp = calloc(1, sizeof(*sp))) == NULL)
+		return -ERR_INTERNAL;
+	sp->base.ops = &store_s3_ops;
+	sp->be = be;
+	snprintf(sp->id, sizeof(sp->id), "%s", id);
+	s3s_upload_key(be, id, "data", UINT64_MAX, sp->key, sizeof(sp->key));
+	sp->start = size;
+	if (size > 0 && (rc = s3s_upstate_load(be, id, size, &sp->st, &tail, &tlen)) != 0) {
+		free(sp);
+		return rc;
+	}
+	/* The buffer: a part's worth, or what this request will likely
+	 * bring if that is less (a config blob needs not 16 MiB). */
+	want = be->part_size;
+	if (expect != UINT64_MAX && tlen + expect < want)
+		want = tlen + (size_t)expect > 0 ? tlen + (size_t)expect : 1;
+	if ((rc = s3s_mem_take(be, want)) != 0) {
+		free(tail);
+		s3s_upstate_free(&sp->st);
+		free(sp);
+		return rc;
+	}
+	sp->cap = want;
+	if ((sp->buf = malloc(want)) == NULL) {
+		s3s_mem_put(be, want);
+		free(tail);
+		s3s_upstate_free(&sp->st);
+		free(sp);
+		return -ERR_INTERNAL;
+	}
+	if (tlen > 0)
+		memcpy(sp->buf, tail, tlen);
+	sp->len = tlen;
+	free(tail);
+	sp->st.size = size;
+	/* The objects of the size before this one are no longer needed
+	 * once the metadata moved on to `size` (which it did: we were
+	 * opened at it).  Best effort: upload_remove takes what is left. */
+	if (size > 0 && sp->st.prev != size) {
+		char key[512];
+
+		s3s_upload_key(be, id, "state", sp->st.prev, key, sizeof(key));
+		(void)s3s_delete(be, key);
+		s3s_upload_key(be, id, "tail", sp->st.prev, key, sizeof(key));
+		(void)s3s_delete(be, key);
+	}
+	*out = &sp->base;
+	return 0;
+}
+
+/* Send buf[0..len) as the next part (starting the multipart upload on
+ * the first). */
+static int
+s3s_spool_send(struct s3s_spool *sp)
+{
+	char etag[80];
+	int rc;
+
+	if (sp->st.nparts >= S3S_MAX_PARTS) {
+		log_error("store: s3: upload %s: more than %d parts", sp->id, S3S_MAX_PARTS);
+		return -ERR_TOO_LARGE;
+	}
+	if (sp->st.upload_id[0] == '\0' &&
+	    (rc = s3s_mpu_init(sp->be, sp->key, sp->st.upload_id, sizeof(sp->st.upload_id))) != 0)
+		return rc;
+	if ((rc = s3s_mpu_part(sp->be, sp->key, sp->st.upload_id, sp->st.nparts + 1, sp->buf,
+	    sp->len, etag)) != 0)
+		return rc;
+	if ((rc = s3s_upstate_add(&sp->st, etag)) != 0)
+		return rc;
+	sp->st.parts_bytes += sp->len;
+	sp->len = 0;
+	return 0;
+}
+
+/* The buffer is full: grow a small one to a part, else send it. */
+static int
+s3s_spool_full(struct s3s_spool *sp)
+{
+	size_t more = sp->be->part_size - sp->cap;
+	char *b;
+	int rc;
+
+	if (more == 0)
+		return s3s_spool_send(sp);
+	if ((rc = s3s_mem_take(sp->be, more)) != 0)
+		return rc;
+	if ((b = realloc(sp->buf, sp->be->part_size)) == NULL) {
+		s3s_mem_put(sp->be, more);
+		return -ERR_INTERNAL;
+	}
+	sp->buf = b;
+	sp->cap = sp->be->part_size;
+	return 0;
+}
+
+static int
+s3s_spool_write(struct store_spool *base, const void *data, size_t len)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+	const char *p = data;
+
+	if (sp->err != 0)
+		return sp->err;
+	while (len > 0) {
+		size_t n = sp->cap - sp->len;
+
+		n = n < len ? n : len;
+		if (p != sp->buf + sp->len)	/* not received in place */
+			memmove(sp->buf + sp->len, p, n);
+		sp->len += n;
+		sp->st.size += n;
+		p += n;
+		len -= n;
+		if (sp->len == sp->cap && (sp->err = s3s_spool_full(sp)) != 0)
+			return sp->err;
+	}
+	return 0;
+}
+
+static char *
+s3s_spool_window(struct store_spool *base, size_t *cap)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+
+	if (sp->err != 0 || sp->len == sp->cap) {
+		*cap = 0;
+		return NULL;
+	}
+	*cap = sp->cap - sp->len;
+	return sp->buf + sp->len;
+}
+
+static int
+s3s_spool_checkpoint(struct store_spool *base, const struct hasher *h)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+
+	if ((sp->st.hashlen = hasher_export(h, sp->st.hash, sizeof(sp->st.hash))) == 0)
+		return -ERR_INTERNAL;
+	sp->checkpoint = 1;
+	return 0;
+}
+
+/* End of a request's bytes.  With a checkpoint (a PATCH): a remainder of
+ * at least 5 MiB goes as a part, the rest as tail-<size>, and
+ * state-<size> last: once it is there, the session can go on from <size>
+ * anywhere.  Without (the closing PUT, a monolithic POST): the state
+ * stays in memory for the commit that follows (spool_close hands it on). */
+static int
+s3s_spool_flush(struct store_spool *base)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+	char key[512], *text;
+	size_t len;
+	int rc;
+
+	if (sp->err != 0 || sp->discard)
+		return sp->err;
+	sp->flushed = 1;
+	if (!sp->checkpoint) {
+		sp->handoff = 1;
+		return 0;
+	}
+	if (sp->st.size == sp->start && sp->start > 0)
+		return 0;		/* no new byte: state-<start> says it all */
+	if (sp->len >= S3S_MIN_PART && (rc = s3s_spool_send(sp)) != 0)
+		return sp->err = rc;
+	if (sp->len > 0) {
+		s3s_upload_key(sp->be, sp->id, "tail", sp->st.size, key, sizeof(key));
+		if ((rc = s3s_put(sp->be, key, sp->buf, sp->len)) != 0)
+			return sp->err = rc;
+	}
+	sp->st.prev = sp->start;
+	if ((text = s3s_upstate_format(&sp->st, &len)) == NULL)
+		return sp->err = -ERR_INTERNAL;
+	s3s_upload_key(sp->be, sp->id, "state", sp->st.size, key, sizeof(key));
+	rc = s3s_put(sp->be, key, text, len);
+	free(text);
+	return rc != 0 ? (sp->err = rc) : 0;
+}
+
+static int
+s3s_spool_truncate(struct store_spool *base, uint64_t size)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+
+	/* Only ever back to where it was opened: state-<start> still holds;
+	 * parts this writer sent past it are overwritten by the next one. */
+	if (size != sp->start)
+		return -ERR_INTERNAL;
+	sp->discard = 1;
+	return 0;
+}
+
+static void
+s3s_spool_close(struct store_spool *base)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+	struct s3s_handoff *h = NULL, *old = NULL;
+	struct store_be *be;
+
+	if (sp == NULL)
+		return;
+	be = sp->be;
+	if (sp->handoff && sp->err == 0 && !sp->discard && (h = calloc(1, sizeof(*h))) != NULL) {
+		snprintf(h->id, sizeof(h->id), "%s", sp->id);
+		h->st = sp->st;
+		h->buf = sp->buf;
+		h->len = sp->len;
+		h->cap = sp->cap;
+		sp->st.etags = NULL;
+		sp->buf = NULL;
+		sp->cap = 0;
+		old = s3s_handoff_take(be, sp->id);
+		pthread_mutex_lock(&be->mu);
+		h->next = be->handoffs;
+		be->handoffs = h;
+		be->nhandoffs++;
+		if (be->nhandoffs > S3S_HANDOFF_MAX && old == NULL) {
+			/* Commits that never came (bounded): drop the oldest. */
+			struct s3s_handoff **pp = &be->handoffs;
+
+			while ((*pp)->next != NULL)
+				pp = &(*pp)->next;
+			old = *pp;
+			*pp = NULL;
+			be->nhandoffs--;
+		}
+		pthread_mutex_unlock(&be->mu);
+		if (old != NULL)
+			s3s_handoff_free(be, old);
+	}
+	if (sp->cap > 0)
+		s3s_mem_put(be, sp->cap);
+	free(sp->buf);
+	s3s_upstate_free(&sp->st);
+	free(sp);
+}
+
+/* The latest state of an upload from its objects (a commit or a read in a
+ * process that did not receive its last bytes). */
+struct s3s_latest {
+	char prefix[512];
+	uint64_t size;
+	int found;
+};
+
+static int
+s3s_latest_fn(void *arg, const struct s3s_obj *o)
+{
+	struct s3s_latest *l = arg;
+	const char *name = o->key + strlen(l->prefix);
+	char *end;
+	unsigned long long v;
+
+	if (strncmp(name, "state-", 6) != 0)
+		return 0;
+	v = strtoull(name + 6, &end, 10);
+	if (end == name + 6 || *end != '\0')
+		return 0;
+	if (!l->found || v > l->size)
+		l->size = v;
+	l->found = 1;
+	return 0;
+}
+
+/* The upload's state and tail: the handoff, else the latest in the bucket. */
+static int
+s3s_upload_state(struct store_be *be, const char *id, struct s3s_handoff **out)
+{
+	struct s3s_latest l;
+	struct s3s_handoff *h;
+	int rc;
+
+	if ((*out = s3s_handoff_take(be, id)) != NULL)
+		return 0;
+	memset(&l, 0, sizeof(l));
+	(void)s3s_key(be, l.prefix, sizeof(l.prefix), "uploads/%s/", id);
+	if ((rc = s3s_list(be, l.prefix, s3s_latest_fn, &l)) != 0)
+		return rc;
+	if (!l.found)
+		return -ERR_BLOB_UPLOAD_UNKNOWN;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -ERR_INTERNAL;
+	snprintf(h->id, sizeof(h->id), "%s", id);
+	if (l.size == 0) {
+		*out = h;
+		return 0;
+	}
+	if ((rc = s3s_upstate_load(be, id, l.size, &h->st, &h->buf, &h->len)) != 0) {
+		free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+static int
+s3s_upload_resume(struct store_be *be, const char *id, uint64_t size, struct hasher **h)
+{
+	struct s3s_upstate st;
+	int rc;
+
+	*h = NULL;
+	if ((rc = s3s_upstate_load(be, id, size, &st, NULL, NULL)) != 0)
+		return rc;
+	if (st.hashlen > 0)
+		*h = hasher_import(st.hash, st.hashlen);
+	s3s_upstate_free(&st);
+	if (*h == NULL) {
+		log_error("store: s3: upload %s: no usable hash state at %llu bytes", id,
+		    (unsigned long long)size);
+		return -ERR_BLOB_UPLOAD_INVALID;
+	}
+	return 0;
+}
+
+/* An upload read back (the closing digest of another algorithm than the
+ * chunks were hashed with): possible while it is all in its tail; the
+ * parts of an unfinished multipart upload cannot be read. */
+static int
+s3s_upload_reader(struct store_be *be, const char *id, struct store_reader *r)
+{
+	struct s3s_handoff *h;
+	struct s3s_reader *sr;
+	int rc;
+
+	if ((rc = s3s_upload_state(be, id, &h)) != 0)
+		return rc;
+	if (h->st.nparts > 0) {
+		log_warn("store: s3: upload %s: its parts cannot be read back before it completes",
+		    id);
+		rc = -ERR_UNSUPPORTED;
+	} else if ((sr = calloc(1, sizeof(*sr))) == NULL) {
+		rc = -ERR_INTERNAL;
+	} else {
+		sr->be = be;
+		sr->mem = 1;
+		sr->ra = malloc(h->len > 0 ? h->len : 1);
+		if (sr->ra == NULL) {
+			free(sr);
+			rc = -ERR_INTERNAL;
+		} else {
+			if (h->len > 0)
+				memcpy(sr->ra, h->buf, h->len);
+			sr->ra_len = h->len;
+			r->size = h->len;
+			r->state = sr;
+		}
+	}
+	/* A handoff goes back for the commit. */
+	if (h->cap > 0) {
+		pthread_mutex_lock(&be->mu);
+		h->next = be->handoffs;
+		be->handoffs = h;
+		be->nhandoffs++;
+		pthread_mutex_unlock(&be->mu);
+	} else {
+		free(h->buf);
+		s3s_upstate_free(&h->st);
+		free(h);
+	}
+	return rc;
+}
+
+static int
+s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
+{
+	struct s3s_handoff *h;
+	char key[512];
+	uint64_t size, total;
+	int rc;
+
+	if ((rc = s3s_upload_state(be, id, &h)) != 0)
+		return rc;
+	total = h->st.parts_bytes + h->len;
+	s3s_blob_key(be, d, key, sizeof(key));
+	if (s3s_head(be, key, &size, NULL) == 0) {
+		rc = 0;			/* the same content is there: keep it */
+	} else if (h->st.nparts == 0) {
+		rc = s3s_put(be, key, h->buf, h->len);
+	} else {
+		char data[512];
+
+		s3s_upload_key(be, id, "data", UINT64_MAX, data, sizeof(data));
+		rc = 0;
+		if (h->len > 0) {
+			char etag[80];
+
+			/* The last part may be short. */
+			if ((rc = s3s_mpu_part(be, data, h->st.upload_id, h->st.nparts + 1, h->buf,
+			    h->len, etag)) == 0)
+				rc = s3s_upstate_add(&h->st, etag);
+		}
+		if (rc == 0)
+			rc = s3s_mpu_complete(be, data, h->st.upload_id, h->st.etags, h->st.nparts);
+		if (rc == 0)
+			rc = s3s_copy(be, data, key, total);
+	}
+	if (h->cap > 0) {
+		s3s_handoff_free(be, h);
+	} else {
+		free(h->buf);
+		s3s_upstate_free(&h->st);
+		free(h);
+	}
+	return rc;
+}
+
+struct s3s_keys {
+	struct store_be *be;
+	int rc;
+};
+
+static int
+s3s_delete_fn(void *arg, const struct s3s_obj *o)
+{
+	struct s3s_keys *k = arg;
+	int rc = s3s_delete(k->be, o->key);
+
+	if (rc != 0 && k->rc == 0)
+		k->rc = rc;
+	return 0;
+}
+
+static int
+s3s_upload_remove(struct store_be *be, const char *id)
+{
+	struct s3_param q[2] = {{"uploads", ""}, {"prefix", NULL}};
+	struct s3_call c = {.method = "GET", .query = q, .nquery = 2};
+	struct s3s_keys k = {.be = be};
+	struct s3s_handoff *h;
+	char prefix[512];
+	const char *p;
+	int rc;
+
+	if ((h = s3s_handoff_take(be, id)) != NULL)
+		s3s_handoff_free(be, h);
+	(void)s3s_key(be, prefix, sizeof(prefix), "uploads/%s/", id);
+	q[1].value = prefix;
+	/* Every multipart upload under the session's prefix (a crashed
+	 * attempt may have started one no state names) is aborted. */
+	if ((rc = s3_do(be->s3, &c)) != 0) {
+		s3_call_free(&c);
+		return rc;
+	}
+	for (p = c.resp; p != NULL && (p = strstr(p, "<Upload>")) != NULL;) {
+		char key[1100], uid[256];
+		const char *next = strstr(p, "</Upload>");
+
+		if (next == NULL)
+			break;
+		if (s3_xml_get(p, "Key", key, sizeof(key), NULL) == 0 &&
+		    s3_xml_get(p, "UploadId", uid, sizeof(uid), NULL) == 0 &&
+		    (rc = s3s_mpu_abort(be, key, uid)) != 0 && k.rc == 0)
+			k.rc = rc;
+		p = next + 9;
+	}
+	s3_call_free(&c);
+	if ((rc = s3s_list(be, prefix, s3s_delete_fn, &k)) != 0)
+		return rc;
+	return k.rc;
+}
+
+static int
+s3s_upload_settle(struct store_be *be, const char *id, const struct digest *d)
+{
+	char key[512], data[512];
+	uint64_t size;
+
+	/* Garbage collection may have taken an existing copy between the
+	 * commit's check and the row: then the upload's object goes in.
+	 * XXX: a blob that never filled a part has no object of its own
+	 * here to put back. */
+	s3s_blob_key(be, d, key, sizeof(key));
+	s3s_upload_key(be, id, "data", UINT64_MAX, data, sizeof(data));
+	if (s3s_head(be, key, &size, NULL) == -ERR_BLOB_UNKNOWN &&
+	    s3s_head(be, data, &size, NULL) == 0) {
+		log_warn("store: %s vanished while being pushed again; installing the new copy",
+		    d->str);
+		(void)s3s_copy(be, data, key, size);
+	}
+	return s3s_upload_remove(be, id);
+}
+
+/* ------------------------------------------------------------ gc and fsck */
+
+static void
+s3s_blob_file(const struct store_be *be, const struct digest *d, char *out, size_t cap)
+{
+	char key[512];
+
+	s3s_blob_key(be, d, key, sizeof(key));
+	snprintf(out, cap, "s3://%s/%s", be->bucket, key);
+}
+
+/* Move src to dst: copy, then delete the source. */
+static int
+s3s_move(struct store_be *be, const char *src, const char *dst, uint64_t size)
+{
+	int rc;
+
+	if ((rc = s3s_copy(be, src, dst, size)) != 0)
+		return rc;
+	return s3s_delete(be, src);
+}
+
+static int
+s3s_blob_trash(struct store_be *be, const struct digest *d, char *name, size_t cap,
+    uint64_t *size)
+{
+	unsigned char r[8];
+	char key[512], trash[512];
+	int rc;
+
+	s3s_blob_key(be, d, key, sizeof(key));
+	if ((rc = s3s_head(be, key, size, NULL)) != 0)
+		return rc;
+	randombytes_buf(r, sizeof(r));
+	snprintf(name, cap, "%s-%s.%02x%02x%02x%02x%02x%02x%02x%02x", digest_alg_name(d->alg),
+	    digest_hex(d), r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	(void)s3s_key(be, trash, sizeof(trash), "trash/%s", name);
+	return s3s_move(be, key, trash, *size);
+}
+
+static int
+s3s_trash_restore(struct store_be *be, const char *name, const struct digest *d)
+{
+	char key[512], trash[512];
+	uint64_t size;
+	int rc;
+
+	s3s_blob_key(be, d, key, sizeof(key));
+	(void)s3s_key(be, trash, sizeof(trash), "trash/%s", name);
+	/* A pusher installed the same content again: keep theirs. */
+	if ((rc = s3s_head(be, key, &size, NULL)) == 0)
+		return s3s_delete(be, trash);
+	if (rc != -ERR_BLOB_UNKNOWN)
+		return rc;
+	return s3s_move(be, trash, key, UINT64_MAX);
+}
+
+static int
+s3s_trash_remove(struct store_be *be, const char *name)
+{
+	char trash[512];
+
+	(void)s3s_key(be, trash, sizeof(trash), "trash/%s", name);
+	return s3s_delete(be, trash);
+}
+
+static int
+s3s_blob_quarantine(struct store_be *be, const struct digest *d, char *dest, size_t cap)
+{
+	char key[512], q[512];
+	uint64_t size;
+	int rc;
+
+	s3s_blob_key(be, d, key, sizeof(key));
+	if ((rc = s3s_head(be, key, &size, NULL)) != 0)
+		return rc;
+	/* Keep every copy that was ever quarantined. */
+	for (int i = 0; i < 1000; i++) {
+		uint64_t qs;
+
+		if (i == 0)
+			(void)s3s_key(be, q, sizeof(q), "quarantine/%s-%s", digest_alg_name(d->alg),
+			    digest_hex(d));
+		else
+			(void)s3s_key(be, q, sizeof(q), "quarantine/%s-%s.%d",
+			    digest_alg_name(d->alg), digest_hex(d), i);
+		if ((rc = s3s_head(be, q, &qs, NULL)) == 0)
+			continue;
+		if (rc != -ERR_BLOB_UNKNOWN)
+			return rc;
+		snprintf(dest, cap, "s3://%s/%s", be->bucket, q);
+		return s3s_move(be, key, q, size);
+	}
+	log_error("store: quarantine: too many copies of %s", d->str);
+	return -ERR_INTERNAL;
+}
+
+struct s3s_each {
+	struct store_be *be;
+	enum store_area area;
+	store_each_fn fn;
+	void *arg;
+	size_t plen;			/* of the area's prefix */
+	/* uploads: the session being gathered (keys come sorted) */
+	char id[256];
+	int64_t mtime;
+	uint64_t size;
+};
+
+static int
+s3s_each_emit(struct s3s_each *e, const char *key, const char *name, const struct digest *d,
+    uint64_t size, int64_t mtime)
+{
+	char path[1200];
+	struct store_file f;
+
+	snprintf(path, sizeof(path), "s3://%s/%s", e->be->bucket, key);
+	memset(&f, 0, sizeof(f));
+	f.path = path;
+	f.name = name;
+	f.digest = d;
+	f.regular = 1;
+	f.size = size;
+	f.mtime = f.ctime = mtime;
+	return e->fn(e->arg, &f);
+}
+
+static int
+s3s_each_upload_flush(struct s3s_each *e)
+{
+	char key[600];
+	int rc;
+
+	if (e->id[0] == '\0')
+		return 0;
+	(void)s3s_key(e->be, key, sizeof(key), "uploads/%s/", e->id);
+	rc = s3s_each_emit(e, key, e->id, NULL, e->size, e->mtime);
+	e->id[0] = '\0';
+	return rc;
+}
+
+static int
+s3s_each_fn(void *arg, const struct s3s_obj *o)
+{
+	struct s3s_each *e = arg;
+	const char *rest = o->key + e->plen, *slash;
+	int rc;
+
+	if (e->area == STORE_BLOBS) {
+		char alg[16], sub[8], s[DIGEST_STR_MAX + 8];
+		const char *a = rest, *b, *c;
+		struct digest d;
+
+		/* <alg>/<2 hex>/<hex> names a blob; anything else is a stray. */
+		if ((b = strchr(a, '/')) != NULL && (c = strchr(b + 1, '/')) != NULL &&
+		    (size_t)(b - a) < sizeof(alg) && (size_t)(c - b - 1) < sizeof(sub) &&
+		    strchr(c + 1, '/') == NULL) {
+			memcpy(alg, a, (size_t)(b - a));
+			alg[b - a] = '\0';
+			memcpy(sub, b + 1, (size_t)(c - b - 1));
+			sub[c - b - 1] = '\0';
+			if (snprintf(s, sizeof(s), "%s:%s", alg, c + 1) < (int)sizeof(s) &&
+			    digest_parse(s, &d) == 0 && strcmp(d.str, s) == 0 && strlen(sub) == 2 &&
+			    strncmp(sub, c + 1, 2) == 0)
+				return s3s_each_emit(e, o->key, c + 1, &d, o->size, o->mtime);
+		}
+		slash = strrchr(rest, '/');
+		return s3s_each_emit(e, o->key, slash ? slash + 1 : rest, NULL, o->size, o->mtime);
+	}
+	if (e->area == STORE_TRASH)
+		return s3s_each_emit(e, o->key, rest, NULL, o->size, o->mtime);
+	/* uploads/<id>/...: one entry per session, its newest object's time. */
+	slash = strchr(rest, '/');
+	if (slash == NULL || (size_t)(slash - rest) >= sizeof(e->id))
+		return s3s_each_emit(e, o->key, rest, NULL, o->size, o->mtime);
+	if (strlen(e->id) != (size_t)(slash - rest) || strncmp(e->id, rest, (size_t)(slash - rest)) != 0) {
+		if ((rc = s3s_each_upload_flush(e)) != 0)
+			return rc;
+		memcpy(e->id, rest, (size_t)(slash - rest));
+		e->id[slash - rest] = '\0';
+		e->mtime = 0;
+		e->size = 0;
+	}
+	if (o->mtime > e->mtime)
+		e->mtime = o->mtime;
+	e->size += o->size;
+	return 0;
+}
+
+static int
+s3s_each(struct store_be *be, enum store_area area, store_each_fn fn, void *arg)
+{
+	static const char *const areas[] = {"blobs/", "uploads/", "trash/"};
+	struct s3s_each e = {.be = be, .area = area, .fn = fn, .arg = arg};
+	char prefix[512];
+	int rc;
+
+	(void)s3s_key(be, prefix, sizeof(prefix), "%s", areas[area]);
+	e.plen = strlen(prefix);
+	rc = s3s_list(be, prefix, s3s_each_fn, &e);
+	if (rc == 0 && area == STORE_UPLOADS)
+		rc = s3s_each_upload_flush(&e);
+	return rc;
+}
+
+const struct store_ops store_s3_ops = {
+	.name = "s3",
+	.open = s3s_open,
+	.close = s3s_close,
+	.root = s3s_root,
+	.writable = s3s_writable,
+	.free_bytes = s3s_free_bytes,
+	.blob_stat = s3s_blob_stat,
+	.blob_reader = s3s_blob_reader,
+	.blob_put = s3s_blob_put,
+	.blob_remove = s3s_blob_remove,
+	.reader_read = s3s_reader_read,
+	.reader_close = s3s_reader_close,
+	.upload_create = s3s_upload_create,
+	.upload_reader = s3s_upload_reader,
+	.spool_open = s3s_spool_open,
+	.spool_write = s3s_spool_write,
+	.spool_window = s3s_spool_window,
+	.spool_flush = s3s_spool_flush,
+	.spool_truncate = s3s_spool_truncate,
+	.spool_close = s3s_spool_close,
+	.upload_commit = s3s_upload_commit,
+	.upload_settle = s3s_upload_settle,
+	.upload_remove = s3s_upload_remove,
+	.blob_file = s3s_blob_file,
+	.blob_trash = s3s_blob_trash,
+	.trash_restore = s3s_trash_restore,
+	.trash_remove = s3s_trash_remove,
+	.blob_quarantine = s3s_blob_quarantine,
+	.each = s3s_each,
+	.spool_checkpoint = s3s_spool_checkpoint,
+	.upload_resume = s3s_upload_resume,
+	.blob_redirect = s3s_blob_redirect,
+	.stream_start = s3s_stream_start,
+	.stream_resume = s3s_stream_resume,
+	.stream_cancel = s3s_stream_cancel,
+	.stat_remote = 1,
+};
