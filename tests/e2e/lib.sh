@@ -18,6 +18,11 @@
 #             a fresh database per e2e_init in the server E2E_PG_URL names
 #             (postgresql://USER@HOST:PORT; without it, a throwaway server
 #             of this script's own: lib-pg.sh); db() then queries it
+#   E2E_STORE s3: run the daemon on the S3 blob backend, on a fresh bucket
+#             per e2e_init in the radosgw E2E_S3_ENDPOINT names (exported
+#             by tests/e2e/lib-s3.sh run; without it, a gateway of this
+#             script's own); the blob_*/upload_*/trash_*/quarantine_*
+#             helpers below then look into the bucket instead of $ROOT
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${OCIREGD:=$(cd "$E2E_DIR/../.." && pwd)/build/ociregd}"
@@ -96,6 +101,10 @@ e2e_cleanup() {
 		pg_dropdb "$E2E_PG_DB"
 		pg_stop
 	fi
+	if [ -n "${E2E_S3_BUCKET:-}" ]; then
+		[ "${E2E_KEEP:-0}" = 1 ] || s3_bucket_purge "$E2E_S3_BUCKET"
+		s3_stop
+	fi
 	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ]; then
 			echo "# kept $TMP"
@@ -128,6 +137,50 @@ e2e_init() {
 		bail "binary $OCIREGD exists and is executable"
 	fi
 	[ "${E2E_META:-sqlite}" = postgres ] && e2e_pg_init
+	[ "${E2E_STORE:-filesystem}" = s3 ] && e2e_s3_init
+	return 0
+}
+
+# The S3 blob backend: an empty bucket of this run's own, and the secret key
+# in a file of its own (the config names it).
+E2E_S3_BUCKET=
+E2E_S3_SECRET_FILE=
+e2e_s3_init() {
+	. "$E2E_DIR/lib-s3.sh"
+	if [ -z "${E2E_S3_ENDPOINT:-}" ]; then
+		s3_start || bail "a radosgw for E2E_STORE=s3 (lib-s3.sh s3_start)"
+	fi
+	s3_attach || bail "lib-s3.sh s3_attach"
+	E2E_S3_BUCKET=$(printf 'e2e-%s-%s' "${E2E_NAME%.sh}" "$$" | tr 'A-Z_' 'a-z-' | tr -cd 'a-z0-9-' | cut -c1-63)
+	rgw_mkbucket "$E2E_S3_BUCKET" || bail "PUT bucket $E2E_S3_BUCKET on $E2E_S3_ENDPOINT"
+	E2E_S3_SECRET_FILE=$TMP/s3.secret
+	(umask 077 && printf '%s\n' "$E2E_S3_SECRET_KEY" >"$E2E_S3_SECRET_FILE")
+	echo "# blobs: s3 $E2E_S3_ENDPOINT/$E2E_S3_BUCKET${E2E_S3_PREFIX:+ prefix $E2E_S3_PREFIX}"
+}
+
+store_is_s3() { [ -n "$E2E_S3_BUCKET" ]; }
+
+# e2e_storage_ini [ROOT]: the [storage] section (root, sync, and on S3 the
+# backend) and, on S3, the [s3] section, for a config of ROOT (default
+# $ROOT).  E2E_S3_EXTRA: more [s3] lines (redirect = true...);
+# E2E_S3_PART_SIZE: part_size (default 5MiB, S3's minimum: small tests
+# still cross part boundaries).
+e2e_storage_ini() {
+	echo "[storage]"
+	echo "root = ${1:-$ROOT}"
+	echo "sync = ${E2E_SYNC:-true}"
+	store_is_s3 || return 0
+	echo "backend = s3"
+	echo "[s3]"
+	echo "endpoint = $E2E_S3_ENDPOINT"
+	echo "bucket = $E2E_S3_BUCKET"
+	echo "region = ${E2E_S3_REGION:-us-east-1}"
+	echo "prefix = $E2E_S3_PREFIX"
+	echo "path_style = true"
+	echo "access_key = $E2E_S3_ACCESS_KEY"
+	echo "secret_key_file = $E2E_S3_SECRET_FILE"
+	echo "part_size = ${E2E_S3_PART_SIZE:-5MiB}"
+	[ -n "${E2E_S3_EXTRA:-}" ] && printf '%s\n' "$E2E_S3_EXTRA"
 	return 0
 }
 
@@ -165,9 +218,7 @@ e2e_config() {
 		echo "workers = ${E2E_WORKERS:-1}"
 		echo "log_level = info"
 		[ -n "$E2E_EXTRA_SERVER" ] && printf '%s\n' "$E2E_EXTRA_SERVER"
-		echo "[storage]"
-		echo "root = $ROOT"
-		echo "sync = ${E2E_SYNC:-true}"
+		e2e_storage_ini "$ROOT"
 		if [ -n "$E2E_PG_DB_URL" ]; then
 			echo "[metadata]"
 			echo "backend = postgres"
@@ -365,12 +416,169 @@ body_sha256() { sha256_of "$BODY"; }
 fsize() { stat -c %s "$1"; }
 # slice FILE OFFSET LEN OUT
 slice() { tail -c +"$(($2 + 1))" "$1" | head -c "$3" >"$4"; }
-# Where the store keeps a digest's bytes.
+
+# ------------------------------------------------- the store, on both backends
+# What the suites look at in the blob store, without knowing the backend:
+# files under $ROOT (filesystem) or objects in this run's bucket (S3, keys as
+# the backend lays them out: <prefix>blobs/<alg>/<2 hex>/<hex>,
+# <prefix>uploads/<id>/..., <prefix>trash/..., <prefix>quarantine/<alg>-<hex>).
+
+# Where the filesystem store keeps a digest's bytes.
 blob_path() {
 	local alg=${1%%:*} hex=${1#*:}
 	printf '%s/blobs/%s/%s/%s' "$ROOT" "$alg" "${hex:0:2}" "$hex"
 }
-blob_file_count() { find "$ROOT/blobs" -type f 2>/dev/null | wc -l; }
+# The object key of a digest's bytes (S3).
+blob_key() {
+	local alg=${1%%:*} hex=${1#*:}
+	printf '%sblobs/%s/%s/%s' "$E2E_S3_PREFIX" "$alg" "${hex:0:2}" "$hex"
+}
+# blob_where DIGEST: the file or the s3:// object, for messages.
+blob_where() {
+	if store_is_s3; then printf 's3://%s/%s' "$E2E_S3_BUCKET" "$(blob_key "$1")"; else blob_path "$1"; fi
+}
+
+# store_area_count AREA: files (objects) under blobs/, uploads/, trash/ or
+# quarantine/ of the store.
+store_area_count() {
+	if store_is_s3; then
+		s3_list "$E2E_S3_PREFIX$1/" | grep -c .
+	else
+		find "$ROOT/$1" -type f 2>/dev/null | wc -l
+	fi
+}
+blob_count() { store_area_count blobs; }
+blob_file_count() { blob_count; }
+trash_count() { store_area_count trash; }
+quarantine_count() { store_area_count quarantine; }
+
+# blob_exists DIGEST: 0 if the store holds bytes under DIGEST.
+blob_exists() {
+	if store_is_s3; then s3_head "$(blob_key "$1")" >/dev/null; else [ -f "$(blob_path "$1")" ]; fi
+}
+# blob_size DIGEST: the size of the stored bytes (empty if none).
+blob_size() {
+	if store_is_s3; then
+		s3_head "$(blob_key "$1")" | sed -n 's/^[Cc]ontent-[Ll]ength: *//p'
+	else
+		stat -c %s "$(blob_path "$1")" 2>/dev/null
+	fi
+}
+# blob_identity DIGEST: what changes when the stored bytes are written again
+# (the inode and mtime of the file; the ETag and Last-Modified of the object).
+blob_identity() {
+	if store_is_s3; then
+		s3_head "$(blob_key "$1")" | grep -Ei '^(etag|last-modified):' | sort | tr '\n' ' '
+	else
+		stat -c '%i %Y.%y' "$(blob_path "$1")" 2>/dev/null
+	fi
+}
+# blob_read DIGEST OUT: copy the stored bytes to the file OUT.
+blob_read() {
+	if store_is_s3; then s3_get "$(blob_key "$1")" "$2"; else cp "$(blob_path "$1")" "$2"; fi
+}
+# blob_write DIGEST FILE: replace the stored bytes of DIGEST by FILE's,
+# behind the daemon's back.
+blob_write() {
+	if store_is_s3; then
+		s3_put "$(blob_key "$1")" "$2"
+	else
+		mkdir -p "$(dirname "$(blob_path "$1")")" && cat "$2" >"$(blob_path "$1")"
+	fi
+}
+# blob_corrupt DIGEST: overwrite the stored bytes with others of the same
+# size (each byte flipped); 0 if done.
+blob_corrupt() {
+	local f=$TMP/.corrupt.$$
+	blob_read "$1" "$f" || return 1
+	[ -s "$f" ] || return 1
+	perl -pe 'tr/\x00-\xff/\xff-\x00/' <"$f" >"$f.x" && blob_write "$1" "$f.x"
+	local rc=$?
+	rm -f "$f" "$f.x"
+	return $rc
+}
+# blob_flip_byte DIGEST OFFSET: add 1 to the stored byte at OFFSET.
+blob_flip_byte() {
+	local f=$TMP/.flip.$$ byte
+	blob_read "$1" "$f" || return 1
+	byte=$(od -An -tu1 -j "$2" -N 1 "$f" | tr -d ' ')
+	[ -n "$byte" ] || return 1
+	# shellcheck disable=SC2059
+	printf "$(printf '\\%03o' $(((byte + 1) % 256)))" | dd of="$f" bs=1 seek="$2" count=1 conv=notrunc status=none &&
+		blob_write "$1" "$f"
+	local rc=$?
+	rm -f "$f"
+	return $rc
+}
+# blob_delete DIGEST: remove the stored bytes behind the daemon's back.
+blob_delete() {
+	if store_is_s3; then s3_delete "$(blob_key "$1")"; else rm -f "$(blob_path "$1")"; fi
+}
+# store_put_raw REL FILE / store_rm_raw REL: a file (object) at REL under the
+# root (under the prefix), e.g. a stray under blobs/.
+store_put_raw() {
+	if store_is_s3; then s3_put "$E2E_S3_PREFIX$1" "$2"; else mkdir -p "$(dirname "$ROOT/$1")" && cp "$2" "$ROOT/$1"; fi
+}
+store_rm_raw() {
+	if store_is_s3; then s3_delete "$E2E_S3_PREFIX$1"; else rm -f "$ROOT/$1"; fi
+}
+store_has_raw() {
+	if store_is_s3; then s3_head "$E2E_S3_PREFIX$1" >/dev/null; else [ -f "$ROOT/$1" ]; fi
+}
+# store_where REL: the file or object REL names, as the daemon prints it.
+store_where() {
+	if store_is_s3; then printf 's3://%s/%s%s' "$E2E_S3_BUCKET" "$E2E_S3_PREFIX" "$1"; else printf '%s/%s' "$ROOT" "$1"; fi
+}
+# quarantine_read NAME OUT: copy quarantine/NAME (alg-hex) to OUT.
+quarantine_read() {
+	if store_is_s3; then s3_get "${E2E_S3_PREFIX}quarantine/$1" "$2"; else cp "$ROOT/quarantine/$1" "$2"; fi
+}
+
+# Uploads.  On the filesystem a session is the spool file uploads/<id>; on
+# S3, the objects under uploads/<id>/ and the multipart upload of
+# uploads/<id>/data.
+# upload_ids: the ids of the sessions the store holds anything of, sorted.
+upload_ids() {
+	if store_is_s3; then
+		{
+			s3_list "${E2E_S3_PREFIX}uploads/"
+			s3_uploads "${E2E_S3_PREFIX}uploads/" | cut -d' ' -f1
+		} | sed -n "s|^${E2E_S3_PREFIX}uploads/\([^/]*\)/.*|\1|p" | LC_ALL=C sort -u
+	else
+		find "$ROOT/uploads" -mindepth 1 -maxdepth 1 -type f ! -name '.*' ! -name 'ready-*' \
+			-printf '%f\n' 2>/dev/null | LC_ALL=C sort
+	fi
+}
+upload_count() { upload_ids | grep -c .; }
+# spool_files: every file under uploads/ (filesystem: temporary ones too);
+# on S3 every object under uploads/ plus every unfinished multipart upload.
+spool_files() {
+	if store_is_s3; then
+		echo $(($(store_area_count uploads) + $(multipart_count)))
+	else
+		find "$ROOT/uploads" -type f 2>/dev/null | wc -l
+	fi
+}
+# upload_exists ID
+upload_exists() { upload_ids | grep -qx -- "$1"; }
+# multipart_count: unfinished multipart uploads in the bucket (0 on the
+# filesystem, which has none).
+multipart_count() {
+	if store_is_s3; then s3_uploads "$E2E_S3_PREFIX" | grep -c .; else echo 0; fi
+}
+# store_listing: every blob and upload file (object), sorted, with its size:
+# what a dry run must leave unchanged.
+store_listing() {
+	if store_is_s3; then
+		{
+			s3_list_sizes "${E2E_S3_PREFIX}blobs/"
+			s3_list_sizes "${E2E_S3_PREFIX}uploads/"
+			s3_uploads "$E2E_S3_PREFIX"
+		} | LC_ALL=C sort
+	else
+		find "$ROOT/blobs" "$ROOT/uploads" -type f -printf '%p %s\n' 2>/dev/null | LC_ALL=C sort
+	fi
+}
 
 # db SQL: run a query on the metadata (read-only use): meta.db, or with
 # E2E_META=postgres this run's database (same tables and columns; psql
@@ -508,6 +716,24 @@ assert_file_exists() {
 
 assert_file_absent() {
 	if [ ! -e "$1" ]; then t_pass "$2"; else t_fail "$2" "unexpected file $1 ($(stat -c %s "$1") bytes)"; fi
+}
+
+# assert_blob_stored DIGEST DESC / assert_blob_absent DIGEST DESC: the store
+# holds (does not hold) bytes under DIGEST, on either backend.
+assert_blob_stored() {
+	if blob_exists "$1"; then t_pass "$2"; else t_fail "$2" "nothing at $(blob_where "$1")"; fi
+}
+assert_blob_absent() {
+	if ! blob_exists "$1"; then t_pass "$2"; else t_fail "$2" "unexpected $(blob_where "$1") ($(blob_size "$1") bytes)"; fi
+}
+
+# assert_upload_stored ID DESC / assert_upload_absent ID DESC: the store
+# holds something (nothing) of the session ID.
+assert_upload_stored() {
+	if upload_exists "$1"; then t_pass "$2"; else t_fail "$2" "no trace of session $1 in the store: $(upload_ids | head -n 5 | tr '\n' ' ')"; fi
+}
+assert_upload_absent() {
+	if ! upload_exists "$1"; then t_pass "$2"; else t_fail "$2" "session $1 still in the store"; fi
 }
 
 # assert_rows SQL-COUNT-QUERY EXPECTED DESC

@@ -170,7 +170,7 @@ body_args() { # body_args METHOD PATH: curl arguments for a body
 state() { # everything a refused request could change: rows and files
 	{
 		sqlite3 -batch "$ROOT/meta.db" .dump 2>&1
-		find "$ROOT/blobs" "$ROOT/uploads" -type f -printf '%p %s\n' 2>/dev/null | sort
+		store_listing
 	} | sha256sum | cut -c1-64
 }
 BEFORE=$(state)

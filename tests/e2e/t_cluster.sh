@@ -69,19 +69,22 @@ cluster_cleanup() {
 }
 trap 'rc=$?; cluster_cleanup; proxy_cleanup; (exit $rc); e2e_cleanup' EXIT
 
+# node_root I: the shared root; on S3 (E2E_STORE=s3) each node's own, the
+# nodes sharing the bucket and the database.
+node_root() {
+	if store_is_s3; then printf '%s/root%s' "$TMP" "$1"; else printf '%s' "$ROOT"; fi
+}
+
 # node_conf I [EXTRA-INI]: node I's configuration: its own port, the shared
-# root and database, the pull-through cache of the upstream, then EXTRA.
-# workers = 2 so that one node serves requests in parallel too.
+# root (bucket) and database, the pull-through cache of the upstream, then
+# EXTRA.  workers = 2 so that one node serves requests in parallel too.
 node_conf() {
-	cat >"$TMP/node$1.ini" <<-EOF
-		[server]
-		listen = 127.0.0.1:${NODE_PORT[$1]}
-		workers = 2
-		log_level = info
-		shutdown_timeout = 5s
-		[storage]
-		root = $ROOT
-		sync = true
+	{
+		printf '[server]\nlisten = 127.0.0.1:%s\nworkers = 2\nlog_level = info\nshutdown_timeout = 5s\n' \
+			"${NODE_PORT[$1]}"
+		E2E_SYNC=true e2e_storage_ini "$(node_root "$1")"
+	} >"$TMP/node$1.ini"
+	cat >>"$TMP/node$1.ini" <<-EOF
 		[metadata]
 		backend = postgres
 		url = $E2E_PG_DB_URL
@@ -121,7 +124,11 @@ for i in "${NODES[@]}"; do
 	node_conf "$i"
 done
 for i in "${NODES[@]}"; do node_start "$i"; done
-t_pass "three nodes on one root ($ROOT) and one database"
+if store_is_s3; then
+	t_pass "three nodes, each its own root, on one bucket ($E2E_S3_BUCKET) and one database"
+else
+	t_pass "three nodes on one root ($ROOT) and one database"
+fi
 
 HAP_PORT=$(free_port)
 LB=http://127.0.0.1:$HAP_PORT
@@ -174,12 +181,17 @@ BIG=$(sha256_of "$TMP/big")
 on 1
 upload_start xnode/up || bail "POST on node 1"
 path=/${UPLOAD_LOC#http://*/}
-assert_file_exists "$ROOT/uploads/$UPLOAD_ID" "the session's spool is in the shared root (uploads/$UPLOAD_ID)"
+# (On S3 a session may have no object before its first bytes.)
+store_is_s3 || assert_upload_stored "$UPLOAD_ID" "the session's spool is in the shared root (uploads/$UPLOAD_ID)"
 on 2
 req PATCH "$path" -H 'Content-Type: application/octet-stream' -H 'Content-Range: 0-99999' --data-binary "@$TMP/c1"
 assert_status 202 "PATCH bytes 0-99999 on node 2"
 path=/$(hdr Location | sed 's|^https\{0,1\}://[^/]*/||; s|^/||')
-assert_eq "$(fsize "$ROOT/uploads/$UPLOAD_ID" 2>/dev/null)" 100000 "node 2 appended to the shared spool"
+if store_is_s3; then
+	assert_upload_stored "$UPLOAD_ID" "node 2's bytes are in the shared bucket (uploads/$UPLOAD_ID/)"
+else
+	assert_eq "$(fsize "$ROOT/uploads/$UPLOAD_ID" 2>/dev/null)" 100000 "node 2 appended to the shared spool"
+fi
 on 3
 req GET "$path"
 assert_status 204 "upload status on node 3"
@@ -190,15 +202,20 @@ path=/$(hdr Location | sed 's|^https\{0,1\}://[^/]*/||; s|^/||')
 on 1
 req PUT "$(with_query "$path" "digest=$BIG")" -H 'Content-Type: application/octet-stream' --data-binary "@$TMP/c3"
 assert_status 201 "PUT with the last chunk on node 1 (POST 1, PATCH 2, PATCH 3, PUT 1)"
-assert_file_absent "$ROOT/uploads/$UPLOAD_ID" "the spool is gone after the PUT"
+assert_upload_absent "$UPLOAD_ID" "the spool (upload objects) is gone after the PUT"
 for i in "${NODES[@]}"; do
 	on "$i"
 	req GET "/v2/xnode/up/blobs/$BIG"
 	assert_status 200 "node $i serves the cross-node blob"
 	assert_body_digest "$BIG" "node $i, cross-node blob"
 done
-assert_eq "$(find "$TMP" \( -path "$ROOT" -o -path "$UP_ROOT" \) -prune -o -name uploads -print | wc -l)" 0 \
-	"no node keeps an uploads directory outside the shared root"
+if store_is_s3; then
+	assert_eq "$(find "$TMP"/root[123] -name "*$UPLOAD_ID*" | head -n 3)" "" \
+		"no node keeps a file of the finished session in its own root"
+else
+	assert_eq "$(find "$TMP" \( -path "$ROOT" -o -path "$UP_ROOT" \) -prune -o -name uploads -print | wc -l)" 0 \
+		"no node keeps an uploads directory outside the shared root"
+fi
 
 # ---------------------------------------------------------------- tags and deletes, node to node
 on 1
@@ -276,7 +293,12 @@ on 3
 req GET "/v2/up/lib/cold/blobs/$CL_L"
 assert_body_digest "$CL_L" "node 3 serves the cached blob"
 assert_eq "$(db "SELECT count(*) FROM blobs WHERE digest = '$CL_L'")" 1 "one blob row for the cached layer"
-assert_eq "$(find "$ROOT" -name "${CL_L#sha256:}*" | wc -l) $(fsize "$(blob_path "$CL_L")")" "1 $((6 << 20))" \
+if store_is_s3; then
+	ncl=$(s3_list "$E2E_S3_PREFIX" | grep -c -- "${CL_L#sha256:}")
+else
+	ncl=$(find "$ROOT" -name "${CL_L#sha256:}*" | wc -l)
+fi
+assert_eq "$ncl $(blob_size "$CL_L")" "1 $((6 << 20))" \
 	"one file for the cached layer in the shared store, whole"
 assert_eq "$(db "SELECT count(*) FROM repositories WHERE name = 'up/lib/cold'")" 1 "one repository row for up/lib/cold"
 assert_eq "$(db "SELECT count(*) FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id WHERE r.name = 'up/lib/cold' AND rb.digest = '$CL_L'")" 1 \
@@ -285,7 +307,7 @@ assert_eq "$(db "SELECT count(*), count(DISTINCT m.digest) FROM manifests m JOIN
 	"one manifests row for the cached manifest"
 assert_eq "$(db "SELECT count(*) FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE r.name = 'up/lib/cold'")" 1 \
 	"one tag row for the cached tag"
-assert_eq "$(db "SELECT count(*) FROM uploads") $(find "$ROOT/uploads" -type f 2>/dev/null | wc -l)" "0 0" \
+assert_eq "$(db "SELECT count(*) FROM uploads") $(spool_files)" "0 0" \
 	"no upload session or spool left by the two fetches"
 "$OCIREGD" fsck -c "$TMP/node1.ini" >"$TMP/fsck.cache.out" 2>&1
 rc=$?

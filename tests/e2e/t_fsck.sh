@@ -39,17 +39,18 @@ assert_eq "$RC" 0 "fsck of a clean registry exits 0"
 assert_match "$OUT" '^fsck: 4 blobs \([0-9.]+ KiB\) checked in [0-9.]+ s: no problems$' "fsck of a clean registry: no problems"
 
 # ---------------------------------------------------------------- damage
-P1=$(blob_path "$L1")
-P2=$(blob_path "$L2")
-byte=$(od -An -tu1 -j 1000 -N 1 "$P1" | tr -d ' ')
-printf "$(printf '\\%03o' $(((byte + 1) % 256)))" | dd of="$P1" bs=1 seek=1000 count=1 conv=notrunc status=none
-rm -f "$P2"
+# The files (on S3, the objects) as fsck names them.
+P1=$(blob_where "$L1")
+P2=$(blob_where "$L2")
+blob_flip_byte "$L1" 1000 || bail "flip a byte of $P1"
+blob_delete "$L2" || bail "delete $P2"
 printf 'stray bytes' >"$W/stray"
 S=$(sha256_of "$W/stray")
-PS=$(blob_path "$S")
-mkdir -p "$(dirname "$PS")"
-cp "$W/stray" "$PS"
-printf 'junk' >"$ROOT/blobs/sha256/junk"
+PS=$(blob_where "$S")
+blob_write "$S" "$W/stray" || bail "write $PS"
+printf 'junk' >"$W/junk"
+store_put_raw blobs/sha256/junk "$W/junk" || bail "write blobs/sha256/junk"
+JUNK=$(store_where blobs/sha256/junk)
 
 req GET "/v2/$A/blobs/$L1"
 assert_status 200 "before repair the corrupt blob is still served"
@@ -57,28 +58,33 @@ assert_ne "$(body_sha256)" "$L1" "before repair its bytes do not match its diges
 
 fsck
 assert_eq "$RC" 1 "fsck with problems exits 1"
-GOT=$(sha256_of "$P1")
+blob_read "$L1" "$W/p1" || bail "read $P1"
+GOT=$(sha256_of "$W/p1")
 assert_match "$OUT" "^corrupt +$L1 $P1: the content hashes to $GOT \\(20000 bytes\\)$" "fsck names the corrupt blob, its path and what its content is"
 assert_match "$OUT" "^missing +$L2 $P2: a blob row \\(29.3 KiB\\) without its file$" "fsck names the blob whose file is gone"
 assert_match "$OUT" "^stray +$S $PS: a blob file without a row \\(11 bytes" "fsck names the stray blob file"
-assert_match "$OUT" "^stray +- $ROOT/blobs/sha256/junk: a file under blobs/ that is not named like a blob$" "fsck names the stray non-blob file"
+assert_match "$OUT" "^stray +- $JUNK: a file under blobs/ that is not named like a blob$" "fsck names the stray non-blob file"
 assert_match "$OUT" "^manifest $M $A: lists blob $L1, which is corrupt$" "fsck names the manifest of the corrupt blob"
 assert_match "$OUT" "^manifest $M $A: lists blob $L2, which is missing its file$" "fsck names the manifest of the missing blob"
 assert_match "$OUT" '^fsck: 4 blobs .*: 6 problems \(1 corrupt, 1 missing, 0 wrong size, 2 stray, 2 manifest references\); --repair drops corrupt and missing blobs$' "fsck summary"
-assert_file_exists "$P1" "fsck without --repair changes nothing"
+assert_blob_stored "$L1" "fsck without --repair changes nothing"
 assert_rows "SELECT count(*) FROM blobs" 4 "fsck without --repair keeps every row"
 
 # ---------------------------------------------------------------- repair
 fsck --repair
 assert_eq "$RC" 1 "fsck --repair exits 1 (problems were found)"
-Q=$ROOT/quarantine/sha256-${L1#sha256:}
+Q=$(store_where "quarantine/sha256-${L1#sha256:}")
 assert_match "$OUT" "^corrupt +$L1 $P1: the content hashes to $GOT; repaired: moved to $Q, dropped the row and 1 repository link$" "--repair quarantines the corrupt blob"
 assert_match "$OUT" "^missing +$L2 $P2: .*repaired: dropped the row and 1 repository link$" "--repair drops the row of the missing blob"
 assert_match "$OUT" "^manifest $M $A: lists blob $L1, which is not in the repository \\(corrupt, dropped by --repair\\)$" "--repair: the manifest now lacks the blob"
 assert_match "$OUT" ', 2 repaired$' "--repair summary"
-assert_file_absent "$P1" "the corrupt file left blobs/"
-assert_file_exists "$Q" "the corrupt file is in quarantine/"
-assert_eq "$(sha256_of "$Q")" "$GOT" "quarantine keeps the corrupt bytes as they were"
+assert_blob_absent "$L1" "the corrupt file left blobs/"
+if quarantine_read "sha256-${L1#sha256:}" "$W/q"; then
+	t_pass "the corrupt file is in quarantine/"
+	assert_eq "$(sha256_of "$W/q")" "$GOT" "quarantine keeps the corrupt bytes as they were"
+else
+	t_fail "the corrupt file is in quarantine/" "no $Q"
+fi
 assert_rows "SELECT count(*) FROM blobs WHERE digest IN ('$L1', '$L2')" 0 "--repair dropped both rows"
 assert_rows "SELECT count(*) FROM repo_blobs WHERE digest IN ('$L1', '$L2')" 0 "--repair dropped their links"
 req GET "/v2/$A/blobs/$L1"
@@ -93,7 +99,8 @@ assert_match "$OUT" '\(0 corrupt, 0 missing, 0 wrong size, 2 stray, 2 manifest r
 # ---------------------------------------------------------------- heal
 push_blob $A "$W/l1"
 push_blob $A "$W/l2"
-rm -f "$PS" "$ROOT/blobs/sha256/junk"
+blob_delete "$S"
+store_rm_raw blobs/sha256/junk
 fsck
 assert_eq "$RC" 0 "pushing the content again heals the registry (fsck exits 0)"
 assert_match "$OUT" 'no problems$' "healed: no problems"

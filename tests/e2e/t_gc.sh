@@ -150,7 +150,7 @@ KEPT_BLOBS="$(d cfg) $(d empty) $(d l1) $(d l2) $(d l4) $(d y) $(d ym) $(d yb) $
 snapshot() {
 	db "SELECT (SELECT count(*) FROM manifests), (SELECT count(*) FROM tags),
 	    (SELECT count(*) FROM repo_blobs), (SELECT count(*) FROM blobs), (SELECT count(*) FROM uploads)"
-	find "$ROOT/blobs" "$ROOT/uploads" -type f | LC_ALL=C sort | md5sum
+	store_listing | md5sum
 }
 
 # ---------------------------------------------------------------- dry run
@@ -216,7 +216,7 @@ for rm in $GONE_MANIFESTS; do
 	assert_status_error 404 MANIFEST_UNKNOWN "removed manifest ${rm#*@} is gone from ${rm%@*}"
 done
 for b in $GONE_BLOBS; do
-	assert_file_absent "$(blob_path "$b")" "file of removed blob ${b:7:12} is gone"
+	assert_blob_absent "$b" "file of removed blob ${b:7:12} is gone"
 	assert_rows "SELECT count(*) FROM blobs WHERE digest = '$b'" 0 "row of removed blob ${b:7:12} is gone"
 done
 for f in l3 l5 x; do
@@ -224,7 +224,7 @@ for f in l3 l5 x; do
 	assert_status_error 404 BLOB_UNKNOWN "removed blob $f is 404"
 done
 for b in $KEPT_BLOBS; do
-	assert_file_exists "$(blob_path "$b")" "file of kept blob ${b:7:12} is there"
+	assert_blob_stored "$b" "file of kept blob ${b:7:12} is there"
 done
 # Everything still referenced pulls, with the right bytes.
 pull() {	# REPO REF FILE
@@ -254,7 +254,7 @@ req GET "/v2/$RT/tags/list"
 assert_json '.tags' '["keep-me","new"]' "retention left the newest tag and keep-*"
 req GET "/v2/$A/blobs/uploads/$STALE"
 assert_status_error 404 BLOB_UPLOAD_UNKNOWN "the stale upload session is gone"
-assert_file_absent "$ROOT/uploads/$STALE" "the stale session's spool is gone"
+assert_upload_absent "$STALE" "the stale session's spool (upload objects, multipart upload) is gone"
 assert_rows "SELECT count(*) FROM manifest_refs f WHERE NOT EXISTS (SELECT 1 FROM manifests m
     WHERE m.repo_id = f.repo_id AND m.digest = f.digest)" 0 "no references of removed manifests remain"
 
@@ -300,7 +300,7 @@ assert_match "$OUT" "blob +$ZL .*no repository holds it" "... and its layer"
 assert_match "$OUT" "gc: removed 0 tags, 1 manifest," "... one manifest in all"
 req GET "/v2/zero/app/manifests/$ZM"
 assert_status 404 "the collected manifest is 404"
-assert_file_absent "$(blob_path "$ZL")" "the collected layer's file is gone"
+assert_blob_absent "$ZL" "the collected layer's file is gone"
 assert_rows "SELECT count(*) FROM manifests WHERE digest = '$ZM'" 0 "no manifest row remains"
 
 # ---------------------------------------------------------------- the daemon's collector
@@ -314,10 +314,10 @@ printf '[gc]\ninterval = 1s\n' >>"$CONF"
 daemon_start
 assert_log 'gc: collecting every 1s' "the daemon starts its collector"
 for ((n = 0; n < 50; n++)); do
-	[ -e "$(blob_path "$Z")" ] || break
+	blob_exists "$Z" || break
 	sleep 0.1
 done
-assert_file_absent "$(blob_path "$Z")" "the daemon's collector removed an unreferenced blob"
+assert_blob_absent "$Z" "the daemon's collector removed an unreferenced blob"
 assert_log "gc: removed blob $Z" "the daemon logs what it removed"
 assert_log 'gc: removed 0 tags, 0 manifests, 1 blob link, 1 blob' "the daemon logs its summary"
 # (issue 20) /metrics: the collector's runs, and what they removed in all.

@@ -223,6 +223,10 @@ fi
 new_tmp=$(find /tmp -maxdepth 3 -name 'h0stile-target*' -newer "$W/marker" 2>/dev/null | grep -v "^$TMP" | head)
 assert_eq "$new_tmp" "" "no file named after a traversal target appeared elsewhere in /tmp"
 assert_eq "$(find "$ROOT" -name 'h0stile-target*' -o -name passwd | head -n 3)" "" "nothing named after a traversal target inside the root either"
+if store_is_s3; then
+	assert_eq "$(s3_list "" | grep -E 'h0stile-target|passwd|\.\.' | head -n 3)" "" \
+		"nothing named after a traversal target in the bucket either"
+fi
 still_serving "the traversal requests"
 
 # ------------------------------------------------------------- URIs, headers

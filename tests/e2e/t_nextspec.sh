@@ -102,7 +102,7 @@ refused() { # DESC
 	assert_eq "$(has_mf $A "$M2")" 0 "$1: no manifest row"
 	assert_eq "$(ntags $A)" 5 "$1: no tag row added or removed"
 	assert_eq "$(tag_of $A v1)" "$M1" "$1: tag v1 not moved"
-	assert_file_absent "$(blob_path "$M2")" "$1: no manifest file"
+	assert_blob_absent "$M2" "$1: no manifest file"
 }
 put_q $A "$M2" "$W/m2" "tag=ok1&tag=-bad&tag=v1"
 assert_status_error 400 MANIFEST_INVALID "one invalid tag fails the whole push"
@@ -199,7 +199,7 @@ assert_eq "$(ntags $S)" 0 "sparse off: no tag row"
 put_q $S "$(d s)" "$W/s" "tag=s1"
 assert_status_error 400 MANIFEST_BLOB_UNKNOWN "sparse off: manifest with a missing layer"
 assert_eq "$(has_mf $S "$(d s)")" 0 "sparse off: no manifest row"
-assert_file_absent "$(blob_path "$(d s)")" "sparse off: no manifest file"
+assert_blob_absent "$(d s)" "sparse off: no manifest file"
 
 # ---------------------------------------------------------------- 2. sparse on
 printf '[storage]\nsparse = true\n' >>"$CONF"
@@ -285,7 +285,7 @@ for x in idx p s sig; do
 	assert_eq "$(has_mf $S "$(d $x)")" 1 "gc kept $x (tagged, child or referrer of a tagged index)"
 done
 for x in scfg sl1 empty; do
-	assert_file_exists "$(blob_path "$(d $x)")" "gc kept blob $x"
+	assert_blob_stored "$(d $x)" "gc kept blob $x"
 done
 assert_eq "$(printf '%s\n' "$GC" | grep -Ec "^(manifest|blob|link) .*$S")" 0 "gc removed nothing of $S"
 daemon_start
@@ -309,13 +309,13 @@ rc=$?
 assert_eq "$rc" 0 "gc after untagging: exit 0"
 for x in idx p s sig; do
 	assert_eq "$(has_mf $S "$(d $x)")" 0 "gc collected $x once untagged"
-	assert_file_absent "$(blob_path "$(d $x)")" "gc removed the bytes of $x"
+	assert_blob_absent "$(d $x)" "gc removed the bytes of $x"
 done
 for x in scfg sl1; do
-	assert_file_absent "$(blob_path "$(d $x)")" "gc removed blob $x (no manifest holds it)"
+	assert_blob_absent "$(d $x)" "gc removed blob $x (no manifest holds it)"
 done
 assert_eq "$(has_mf $A "$M1")" 1 "gc kept $A's tagged manifest"
-assert_file_exists "$(blob_path "$(d l1)")" "gc kept the layer of $A's tagged manifest"
+assert_blob_stored "$(d l1)" "gc kept the layer of $A's tagged manifest"
 FSCK=$("$OCIREGD" fsck -c "$CONF" 2>&1)
 assert_eq "$?" 0 "fsck after gc: clean"
 daemon_start

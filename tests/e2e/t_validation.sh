@@ -139,8 +139,20 @@ changed=$(find "$TMP" -path "$ROOT" -prune -o -newer "$TMP/marker" -type f -prin
 	grep -v -e "^$TMP/body$" -e "^$TMP/headers" -e "^$TMP/daemon\..*\.log$")
 assert_eq "$changed" "" "no file outside the root was modified"
 # and inside the root, only the expected layout exists
-odd=$(cd "$ROOT" && find . -mindepth 1 | grep -Ev '^\./(meta\.db(-wal|-shm|-journal)?|blobs|blobs/sha(256|512)|blobs/sha(256|512)/[0-9a-f]{2}|blobs/sha256/[0-9a-f]{2}/[0-9a-f]{64}|blobs/sha512/[0-9a-f]{2}/[0-9a-f]{128}|uploads|uploads/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$')
-assert_eq "$odd" "" "nothing unexpected inside the root"
+UUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+if store_is_s3; then
+	# The blobs are objects: every key in the bucket is a blob or an
+	# upload's object; the local root (SQLite, temp files of the backend's
+	# own layout) holds nothing named after a traversal target.
+	odd=$(s3_list "$E2E_S3_PREFIX" | sed "s|^$E2E_S3_PREFIX||" |
+		grep -Ev "^(blobs/sha256/[0-9a-f]{2}/[0-9a-f]{64}|blobs/sha512/[0-9a-f]{2}/[0-9a-f]{128}|uploads/$UUID_RE/[a-z0-9._-]+)$")
+	assert_eq "$odd" "" "nothing unexpected in the bucket"
+	odd=$(cd "$ROOT" && find . -mindepth 1 \( -name 'secret*' -o -name outside -o -name file -o -name pwned \))
+	assert_eq "$odd" "" "nothing named after a traversal target inside the root"
+else
+	odd=$(cd "$ROOT" && find . -mindepth 1 | grep -Ev "^\./(meta\.db(-wal|-shm|-journal)?|blobs|blobs/sha(256|512)|blobs/sha(256|512)/[0-9a-f]{2}|blobs/sha256/[0-9a-f]{2}/[0-9a-f]{64}|blobs/sha512/[0-9a-f]{2}/[0-9a-f]{128}|uploads|uploads/$UUID_RE)$")
+	assert_eq "$odd" "" "nothing unexpected inside the root"
+fi
 req GET "/v2/good/repo/blobs/$D"
 assert_status 200 "the real blob is still served"
 assert_body_digest "$D" "the real blob is intact"
