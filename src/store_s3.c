@@ -1155,8 +1155,14 @@ s3s_spool_write(struct store_spool *base, const void *data, size_t len)
 	if (sp->err != 0)
 		return sp->err;
 	while (len > 0) {
-		size_t n = sp->cap - sp->len;
+		size_t n;
 
+		/* Room is made only when more bytes come: a buffer sized to
+		 * the request is never grown, and bytes received in place
+		 * stay where they are until the next write. */
+		if (sp->len == sp->cap && (sp->err = s3s_spool_full(sp)) != 0)
+			return sp->err;
+		n = sp->cap - sp->len;
 		n = n < len ? n : len;
 		if (p != sp->buf + sp->len)	/* not received in place */
 			memmove(sp->buf + sp->len, p, n);
@@ -1164,8 +1170,6 @@ s3s_spool_write(struct store_spool *base, const void *data, size_t len)
 		sp->st.size += n;
 		p += n;
 		len -= n;
-		if (sp->len == sp->cap && (sp->err = s3s_spool_full(sp)) != 0)
-			return sp->err;
 	}
 	return 0;
 }

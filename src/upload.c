@@ -323,11 +323,13 @@ upload_body(struct request *req, const char *data, size_t len)
 		u->failed = 1;
 		return -ERR_SIZE_INVALID;
 	}
+	/* Hashed first: bytes received in the spool's window belong to the
+	 * spool once written (a backend may send or move them). */
+	hasher_update(u->h, data, len);
 	if ((rc = store_spool_write(u->sp, data, len)) != 0) {
 		u->failed = 1;
 		return rc;
 	}
-	hasher_update(u->h, data, len);
 	u->written += len;
 	return 0;
 }

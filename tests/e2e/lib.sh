@@ -492,7 +492,7 @@ blob_corrupt() {
 	local f=$TMP/.corrupt.$$
 	blob_read "$1" "$f" || return 1
 	[ -s "$f" ] || return 1
-	perl -pe 'tr/\x00-\xff/\xff-\x00/' <"$f" >"$f.x" && blob_write "$1" "$f.x"
+	perl -0777 -pe '$_ = ~$_' <"$f" >"$f.x" && blob_write "$1" "$f.x"
 	local rc=$?
 	rm -f "$f" "$f.x"
 	return $rc
