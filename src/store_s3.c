@@ -35,6 +35,7 @@
  * would overlap it with receiving the next part.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -478,7 +480,7 @@ s3s_check(struct store_be *be, const char *endpoint)
 	int rc = s3_do(be->s3, &c);
 
 	if (rc == 0)
-		log_info("store: s3: bucket %s at %s", be->bucket, endpoint);
+		log_debug("store: s3: bucket %s at %s", be->bucket, endpoint);
 	else if (c.status == 403)
 		log_error("store: s3: bucket %s at %s refuses our credentials: %s (check [s3] "
 		    "access_key and the secret key)", be->bucket, endpoint,
@@ -657,6 +659,18 @@ s3s_reader_read(struct store_reader *r, uint64_t off, void *buf, size_t cap, siz
 	size_t n;
 	int rc;
 
+	if (sr == NULL) {		/* a local spool */
+		ssize_t k;
+
+		if (r->fd < 0)
+			return -ERR_INTERNAL;
+		while ((k = pread(r->fd, buf, cap, (off_t)off)) < 0 && errno == EINTR)
+			;
+		if (k < 0)
+			return -(int)errors_from_errno(errno);
+		*got = (size_t)k;
+		return 0;
+	}
 	if (sr->mem || (off >= sr->ra_off && off < sr->ra_off + sr->ra_len)) {
 		if (off < sr->ra_off || off >= sr->ra_off + sr->ra_len) {
 			*got = 0;
@@ -688,6 +702,9 @@ s3s_reader_close(struct store_reader *r)
 {
 	struct s3s_reader *sr = r->state;
 
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
 	if (sr == NULL)
 		return;
 	free(sr->ra);
@@ -849,7 +866,7 @@ s3s_upstate_parse(const char *text, struct s3s_upstate *st)
 	memset(st, 0, sizeof(*st));
 	while (*p != '\0') {
 		const char *eol = strchr(p, '\n'), *sp;
-		char name[32], value[300];
+		char name[32], value[2 * HASHER_EXPORT_MAX + 8];
 		size_t nl, vl;
 
 		if (eol == NULL)
@@ -951,6 +968,102 @@ s3s_upstate_load(struct store_be *be, const char *id, uint64_t size, struct s3s_
 		return rc == -ERR_BLOB_UNKNOWN || rc == 0 ? -ERR_BLOB_UPLOAD_INVALID : rc;
 	}
 	return 0;
+}
+
+/* ---- local spools (the pull-through cache) ----
+ *
+ * The pull-through cache serves a blob to its waiters from the spool file
+ * while the upstream's bytes still arrive, which needs a local file: such
+ * an upload (store_upload_open) is a file under <root>/uploads/, and its
+ * commit uploads the verified file to the blob's key. */
+
+static void
+s3s_local_path(const struct store_be *be, const char *id, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/uploads/%s", be->root, id);
+}
+
+static int
+s3s_upload_open(struct store_be *be, const char *id, uint64_t size, int *fd)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/uploads", be->root);
+	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		log_error("store: mkdir %s: %s", path, strerror(errno));
+		return -(int)errors_from_errno(errno);
+	}
+	s3s_local_path(be, id, path, sizeof(path));
+	if ((*fd = open(path, O_RDWR | O_CLOEXEC | (size == 0 ? O_CREAT : 0), 0644)) < 0) {
+		if (errno == ENOENT)
+			return -ERR_BLOB_UPLOAD_UNKNOWN;
+		log_error("store: open %s: %s", path, strerror(errno));
+		return -(int)errors_from_errno(errno);
+	}
+	if (ftruncate(*fd, (off_t)size) != 0 || lseek(*fd, (off_t)size, SEEK_SET) < 0) {
+		int rc = -(int)errors_from_errno(errno);
+
+		log_error("store: truncate %s: %s", path, strerror(errno));
+		close(*fd);
+		*fd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+/* Send the verified local spool of upload id to key: one PUT up to a
+ * part's size, else a multipart upload straight to key.  -ERR_BLOB_UNKNOWN
+ * if there is no local spool. */
+static int
+s3s_local_commit(struct store_be *be, const char *id, const char *key)
+{
+	char path[PATH_MAX + 64], upload_id[256], (*etags)[80] = NULL;
+	struct stat st;
+	unsigned n;
+	char *p;
+	int fd, rc = 0;
+
+	s3s_local_path(be, id, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? -ERR_BLOB_UNKNOWN : -(int)errors_from_errno(errno);
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return -(int)errors_from_errno(errno);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return s3s_put(be, key, "", 0);
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -(int)errors_from_errno(errno);
+	if ((uint64_t)st.st_size <= be->part_size) {
+		rc = s3s_put(be, key, p, (size_t)st.st_size);
+		munmap(p, (size_t)st.st_size);
+		return rc;
+	}
+	n = (unsigned)(((uint64_t)st.st_size + be->part_size - 1) / be->part_size);
+	if (n > S3S_MAX_PARTS || (etags = calloc(n, sizeof(*etags))) == NULL) {
+		munmap(p, (size_t)st.st_size);
+		return n > S3S_MAX_PARTS ? -ERR_TOO_LARGE : -ERR_INTERNAL;
+	}
+	if ((rc = s3s_mpu_init(be, key, upload_id, sizeof(upload_id))) == 0) {
+		for (unsigned i = 0; i < n && rc == 0; i++) {
+			uint64_t off = (uint64_t)i * be->part_size;
+			size_t len = (uint64_t)st.st_size - off < be->part_size ?
+			    (size_t)((uint64_t)st.st_size - off) : be->part_size;
+
+			rc = s3s_mpu_part(be, key, upload_id, i + 1, p + off, len, etags[i]);
+		}
+		if (rc == 0)
+			rc = s3s_mpu_complete(be, key, upload_id, etags, n);
+		if (rc != 0)
+			s3s_mpu_abort(be, key, upload_id);
+	}
+	free(etags);
+	munmap(p, (size_t)st.st_size);
+	return rc;
 }
 
 /* ---- the memory budget of spool buffers ---- */
@@ -1378,10 +1491,22 @@ s3s_upload_resume(struct store_be *be, const char *id, uint64_t size, struct has
 static int
 s3s_upload_reader(struct store_be *be, const char *id, struct store_reader *r)
 {
+	char path[PATH_MAX + 64];
 	struct s3s_handoff *h;
 	struct s3s_reader *sr;
+	struct stat st;
 	int rc;
 
+	s3s_local_path(be, id, path, sizeof(path));
+	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (fstat(r->fd, &st) != 0) {
+			close(r->fd);
+			r->fd = -1;
+			return -ERR_INTERNAL;
+		}
+		r->size = (uint64_t)st.st_size;
+		return 0;
+	}
 	if ((rc = s3s_upload_state(be, id, &h)) != 0)
 		return rc;
 	if (h->st.nparts > 0) {
@@ -1424,10 +1549,17 @@ static int
 s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
 {
 	struct s3s_handoff *h;
-	char key[512];
+	char key[512], path[PATH_MAX + 64];
 	uint64_t size, total;
 	int rc;
 
+	s3s_local_path(be, id, path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		s3s_blob_key(be, d, key, sizeof(key));
+		if (s3s_head(be, key, &size, NULL) == 0)
+			return 0;
+		return s3s_local_commit(be, id, key);
+	}
 	if ((rc = s3s_upload_state(be, id, &h)) != 0)
 		return rc;
 	total = h->st.parts_bytes + h->len;
@@ -1487,12 +1619,15 @@ s3s_upload_remove(struct store_be *be, const char *id)
 	struct s3_call c = {.method = "GET", .query = q, .nquery = 2};
 	struct s3s_keys k = {.be = be};
 	struct s3s_handoff *h;
-	char prefix[512];
+	char prefix[512], local[PATH_MAX + 64];
 	const char *p;
 	int rc;
 
 	if ((h = s3s_handoff_take(be, id)) != NULL)
 		s3s_handoff_free(be, h);
+	s3s_local_path(be, id, local, sizeof(local));
+	if (unlink(local) != 0 && errno != ENOENT)
+		log_warn("store: unlink %s: %s", local, strerror(errno));
 	(void)s3s_key(be, prefix, sizeof(prefix), "uploads/%s/", id);
 	q[1].value = prefix;
 	/* Every multipart upload under the session's prefix (a crashed
@@ -1759,6 +1894,7 @@ const struct store_ops store_s3_ops = {
 	.reader_read = s3s_reader_read,
 	.reader_close = s3s_reader_close,
 	.upload_create = s3s_upload_create,
+	.upload_open = s3s_upload_open,
 	.upload_reader = s3s_upload_reader,
 	.spool_open = s3s_spool_open,
 	.spool_write = s3s_spool_write,
