@@ -88,8 +88,23 @@ struct s3s_handoff {
 	struct s3s_handoff *next;
 };
 
+struct s3s_job;
+
+/* The threads that send full parts while the worker receives the next
+ * one (started on the first part, joined at close). */
+#define S3S_SENDERS 4
+struct s3s_senders {
+	pthread_mutex_t mu;
+	pthread_cond_t work;		/* a job was queued, or stop */
+	pthread_cond_t done;		/* a job finished */
+	struct s3s_job *head, *tail;
+	pthread_t threads[S3S_SENDERS];
+	int nthreads, started, stop;
+};
+
 struct store_be {
 	char root[PATH_MAX];
+	struct s3s_senders senders;
 	char bucket[64];
 	char prefix[256];
 	struct s3 *s3;
@@ -537,6 +552,9 @@ s3s_open(const struct config *cfg, const char *root, int sync)
 	 * size); a seventeenth upload waits for one of them (429). */
 	be->mem_max = (uint64_t)be->part_size * 16;
 	pthread_mutex_init(&be->mu, NULL);
+	pthread_mutex_init(&be->senders.mu, NULL);
+	pthread_cond_init(&be->senders.work, NULL);
+	pthread_cond_init(&be->senders.done, NULL);
 	if ((be->s3 = s3_new(&conf, err, sizeof(err))) == NULL) {
 		log_error("store: s3: %s", err);
 		goto fail;
@@ -559,9 +577,12 @@ fail:
 
 static void s3s_handoff_free(struct store_be *be, struct s3s_handoff *h);
 
+static void s3s_senders_stop(struct s3s_senders *q);
+
 static void
 s3s_close(struct store_be *be)
 {
+	s3s_senders_stop(&be->senders);
 	while (be->handoffs != NULL) {
 		struct s3s_handoff *h = be->handoffs;
 
@@ -1127,13 +1148,124 @@ struct s3s_spool {
 	struct s3s_upstate st;		/* parts sent; st.size: bytes given */
 	uint64_t start;			/* the size it was opened at */
 	char *buf;			/* bytes after the last part */
-	size_t len, cap;		/* cap: charged to the budget */
+	size_t len, cap;		/* cap: of buf and spare (each charged) */
+	char *spare;			/* the other buffer, while a part is sent from it */
+	struct s3s_job *job;		/* the part being sent, or NULL */
 	int err;			/* sticky */
 	int discard;			/* truncated: keep nothing of this writer */
 	int checkpoint;			/* the hash state was given: persist at flush */
 	int handoff;			/* flushed without persisting: hand to commit */
 	int flushed;
 };
+
+/* ---- parts sent in the background ---- */
+
+struct s3s_job {
+	struct s3s_job *next;
+	struct store_be *be;
+	const char *key, *upload_id;
+	const char *data;
+	size_t len;
+	unsigned partno;
+	char etag[80];
+	int rc;
+	int busy;			/* queued or being sent (under senders.mu) */
+};
+
+static void *
+s3s_sender_main(void *arg)
+{
+	struct s3s_senders *q = arg;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		struct s3s_job *j;
+
+		while ((j = q->head) == NULL && !q->stop)
+			pthread_cond_wait(&q->work, &q->mu);
+		if (j == NULL)
+			break;
+		if ((q->head = j->next) == NULL)
+			q->tail = NULL;
+		pthread_mutex_unlock(&q->mu);
+		j->rc = s3s_mpu_part(j->be, j->key, j->upload_id, j->partno, j->data, j->len, j->etag);
+		pthread_mutex_lock(&q->mu);
+		j->busy = 0;
+		pthread_cond_broadcast(&q->done);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* Queue j (0), or -1 when no sender thread runs (send it yourself). */
+static int
+s3s_senders_submit(struct s3s_senders *q, struct s3s_job *j)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if (!q->started) {
+		q->started = 1;
+		for (int i = 0; i < S3S_SENDERS; i++)
+			if (pthread_create(&q->threads[i], NULL, s3s_sender_main, q) == 0)
+				q->nthreads++;
+	}
+	if (q->nthreads == 0 || q->stop) {
+		rc = -1;
+	} else {
+		j->busy = 1;
+		j->next = NULL;
+		if (q->tail != NULL)
+			q->tail->next = j;
+		else
+			q->head = j;
+		q->tail = j;
+		pthread_cond_signal(&q->work);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static void
+s3s_senders_wait(struct s3s_senders *q, struct s3s_job *j)
+{
+	pthread_mutex_lock(&q->mu);
+	while (j->busy)
+		pthread_cond_wait(&q->done, &q->mu);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void
+s3s_senders_stop(struct s3s_senders *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->stop = 1;
+	pthread_cond_broadcast(&q->work);
+	pthread_mutex_unlock(&q->mu);
+	for (int i = 0; i < q->nthreads; i++)
+		pthread_join(q->threads[i], NULL);
+	q->nthreads = 0;
+}
+
+/* Wait for the part in flight (if any) and account for it: 0 or its
+ * error (sticky in sp->err). */
+static int
+s3s_spool_settle_job(struct s3s_spool *sp)
+{
+	struct s3s_job *j = sp->job;
+	int rc;
+
+	if (j == NULL)
+		return sp->err;
+	s3s_senders_wait(&sp->be->senders, j);
+	sp->job = NULL;
+	if ((rc = j->rc) == 0 && (rc = s3s_upstate_add(&sp->st, j->etag)) == 0)
+		sp->st.parts_bytes += j->len;
+	free(j);
+	if (rc != 0 && sp->err == 0)
+		sp->err = rc;
+	return sp->err;
+}
 
 static int
 s3s_upload_create(struct store_be *be, const char *id)
@@ -1221,6 +1353,8 @@ s3s_spool_send(struct s3s_spool *sp)
 	char etag[80];
 	int rc;
 
+	if ((rc = s3s_spool_settle_job(sp)) != 0)
+		return rc;
 	if (sp->st.nparts >= S3S_MAX_PARTS) {
 		log_error("store: s3: upload %s: more than %d parts", sp->id, S3S_MAX_PARTS);
 		return -ERR_TOO_LARGE;
@@ -1243,11 +1377,41 @@ static int
 s3s_spool_full(struct s3s_spool *sp)
 {
 	size_t more = sp->be->part_size - sp->cap;
+	struct s3s_job *j;
 	char *b;
 	int rc;
 
-	if (more == 0)
-		return s3s_spool_send(sp);
+	if (more == 0) {
+		/* Send this part from a sender thread and receive the next
+		 * into the spare buffer (one part in flight per upload); no
+		 * spare within the budget, or no thread: send it here. */
+		if ((rc = s3s_spool_settle_job(sp)) != 0)
+			return rc;
+		if (sp->st.nparts + 1 >= S3S_MAX_PARTS)
+			return s3s_spool_send(sp);
+		if (sp->spare == NULL && s3s_mem_take(sp->be, sp->cap) == 0 &&
+		    (sp->spare = malloc(sp->cap)) == NULL)
+			s3s_mem_put(sp->be, sp->cap);
+		if (sp->spare == NULL || (j = calloc(1, sizeof(*j))) == NULL)
+			return s3s_spool_send(sp);
+		if (sp->st.upload_id[0] == '\0' && (rc = s3s_mpu_init(sp->be, sp->key,
+		    sp->st.upload_id, sizeof(sp->st.upload_id))) != 0) {
+			free(j);
+			return rc;
+		}
+		*j = (struct s3s_job){.be = sp->be, .key = sp->key, .upload_id = sp->st.upload_id,
+		    .data = sp->buf, .len = sp->len, .partno = sp->st.nparts + 1};
+		if (s3s_senders_submit(&sp->be->senders, j) != 0) {
+			free(j);
+			return s3s_spool_send(sp);
+		}
+		sp->job = j;
+		b = sp->buf;
+		sp->buf = sp->spare;
+		sp->spare = b;
+		sp->len = 0;
+		return 0;
+	}
 	if ((rc = s3s_mem_take(sp->be, more)) != 0)
 		return rc;
 	if ((b = realloc(sp->buf, sp->be->part_size)) == NULL) {
@@ -1324,7 +1488,7 @@ s3s_spool_flush(struct store_spool *base)
 	size_t len;
 	int rc;
 
-	if (sp->err != 0 || sp->discard)
+	if (s3s_spool_settle_job(sp) != 0 || sp->discard)
 		return sp->err;
 	sp->flushed = 1;
 	if (!sp->checkpoint) {
@@ -1372,6 +1536,11 @@ s3s_spool_close(struct store_spool *base)
 	if (sp == NULL)
 		return;
 	be = sp->be;
+	(void)s3s_spool_settle_job(sp);	/* the sender reads the spare */
+	if (sp->spare != NULL) {
+		s3s_mem_put(be, sp->cap);
+		free(sp->spare);
+	}
 	if (sp->handoff && sp->err == 0 && !sp->discard && (h = calloc(1, sizeof(*h))) != NULL) {
 		snprintf(h->id, sizeof(h->id), "%s", sp->id);
 		h->st = sp->st;
