@@ -158,8 +158,10 @@ s3_canon_query(const struct s3_param *q, size_t n, char *out, size_t cap)
 
 	if (n > sizeof(sorted) / sizeof(sorted[0]))
 		return -1;
-	memcpy(sorted, q, n * sizeof(*q));
-	qsort(sorted, n, sizeof(*q), s3_param_cmp);
+	if (n > 0) {
+		memcpy(sorted, q, n * sizeof(*q));
+		qsort(sorted, n, sizeof(*q), s3_param_cmp);
+	}
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		int w;
@@ -426,6 +428,8 @@ s3_read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 
 	if (n > left)
 		n = left;
+	if (n == 0)
+		return 0;
 	memcpy(buf, (const char *)io->c->body + io->sent, n);
 	io->sent += n;
 	return n;

@@ -271,7 +271,7 @@ s3s_mpu_part(struct store_be *be, const char *key, const char *upload_id, unsign
 			log_error("store: s3: UploadPart %s #%u: no ETag", key, n);
 			rc = -ERR_INTERNAL;
 		} else {
-			snprintf(etag, 80, "%s", c.etag);
+			memcpy(etag, c.etag, strlen(c.etag) + 1);	/* < 80: checked */
 		}
 	}
 	s3_call_free(&c);
@@ -1291,7 +1291,7 @@ static int
 s3s_spool_settle_one(struct s3s_spool *sp)
 {
 	struct s3s_job *j = sp->jobs[0];
-	int rc;
+	int rc = 0;
 
 	s3s_senders_wait(&sp->be->senders, j);
 	memmove(sp->jobs, sp->jobs + 1, (size_t)(sp->njobs - 1) * sizeof(sp->jobs[0]));
