@@ -628,12 +628,13 @@ s3_do(struct s3 *s, struct s3_call *c)
 		delay = delay * 2 > S3_BACKOFF_MAX_MS ? S3_BACKOFF_MAX_MS : delay * 2;
 	}
 	if (cc != CURLE_OK) {
-		log_error("s3: %s %s: %s", c->method, c->key ? c->key : "(bucket)",
-		    curl_easy_strerror(cc));
+		if (!c->quiet)
+			log_error("s3: %s %s: %s", c->method, c->key ? c->key : "(bucket)",
+			    curl_easy_strerror(cc));
 		return -ERR_UNAVAILABLE;
 	}
 	rc = s3_error_of(c->status);
-	if (c->status != 404)
+	if (c->status != 404 && !c->quiet)
 		log_error("s3: %s %s: HTTP %ld %s", c->method, c->key ? c->key : "(bucket)", c->status,
 		    c->code[0] ? c->code : "");
 	return rc;

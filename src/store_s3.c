@@ -495,7 +495,7 @@ static void
 s3s_check(struct store_be *be, const char *endpoint)
 {
 	static const struct s3_param q[] = {{"list-type", "2"}, {"max-keys", "1"}};
-	struct s3_call c = {.method = "GET", .query = q, .nquery = 2};
+	struct s3_call c = {.method = "GET", .query = q, .nquery = 2, .quiet = 1};
 	int rc = s3_do(be->s3, &c);
 
 	if (rc == 0)
@@ -508,8 +508,8 @@ s3s_check(struct store_be *be, const char *endpoint)
 		log_error("store: s3: bucket %s at %s: %s (create the bucket first)", be->bucket,
 		    endpoint, c.code[0] ? c.code : "not found");
 	else
-		log_error("store: s3: bucket %s at %s cannot be reached; not ready until it "
-		    "answers", be->bucket, endpoint);
+		log_error("store: s3: bucket %s at %s cannot be reached (%s); not ready until "
+		    "it answers", be->bucket, endpoint, c.status ? c.code : "no connection");
 	s3_call_free(&c);
 }
 
