@@ -348,6 +348,12 @@ backup_command(const struct config *cfg, const char *dest)
 		goto out;
 	if ((rc = backup_drop_uploads(&b)) != 0)
 		goto out;
+	if (strcmp(cfg->storage_backend, "filesystem") != 0) {
+		/* XXX: the metadata copy alone would still be worth keeping. */
+		fprintf(stderr, "backup: blobs in %s are backed up with the object store's own "
+		    "tools (see ociregd(8), Blobs in S3)\n", cfg->storage_backend);
+		goto out;
+	}
 	if ((b.src = store_open_cfg(cfg, cfg->root, cfg->sync)) == NULL)
 		goto out;
 	/* sync on whatever the live store does: a backup is worth nothing

@@ -31,11 +31,8 @@
 #include "version.h"
 #include "worker.h"
 
-/* The pull-through cache reads its spool file back while it grows, which
- * needs local spool files: with blobs in S3 it is refused at start rather
- * than failing on the first pull (XXX: it could spool under root and
- * commit through the store).  The S3 keys the store needs are checked
- * here too, so that check-config reports them. */
+/* The S3 keys the store needs, checked with the configuration so that
+ * check-config reports them. */
 static int
 daemon_storage_check(const struct config *cfg, char *err, size_t cap)
 {
@@ -47,14 +44,6 @@ daemon_storage_check(const struct config *cfg, char *err, size_t cap)
 		snprintf(err, cap, "%.400s: backend = s3 needs [s3] endpoint and bucket",
 		    config_key_where(cfg, "storage", "backend", where, sizeof(where)));
 		return -1;
-	}
-	for (size_t i = 0; i < cfg->nsections; i++) {
-		if (strcmp(cfg->sections[i].kind, "proxy") == 0) {
-			snprintf(err, cap, "%.300s:%d: [proxy \"%.200s\"]: the pull-through cache needs "
-			    "[storage] backend = filesystem (its spool is a local file)", cfg->path,
-			    cfg->sections[i].line, cfg->sections[i].name);
-			return -1;
-		}
 	}
 	return 0;
 }

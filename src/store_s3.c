@@ -35,6 +35,7 @@
  * would overlap it with receiving the next part.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,8 +88,23 @@ struct s3s_handoff {
 	struct s3s_handoff *next;
 };
 
+struct s3s_job;
+
+/* The threads that send full parts while the worker receives the next
+ * one (started on the first part, joined at close). */
+#define S3S_SENDERS 4
+struct s3s_senders {
+	pthread_mutex_t mu;
+	pthread_cond_t work;		/* a job was queued, or stop */
+	pthread_cond_t done;		/* a job finished */
+	struct s3s_job *head, *tail;
+	pthread_t threads[S3S_SENDERS];
+	int nthreads, started, stop;
+};
+
 struct store_be {
 	char root[PATH_MAX];
+	struct s3s_senders senders;
 	char bucket[64];
 	char prefix[256];
 	struct s3 *s3;
@@ -478,7 +495,7 @@ s3s_check(struct store_be *be, const char *endpoint)
 	int rc = s3_do(be->s3, &c);
 
 	if (rc == 0)
-		log_info("store: s3: bucket %s at %s", be->bucket, endpoint);
+		log_debug("store: s3: bucket %s at %s", be->bucket, endpoint);
 	else if (c.status == 403)
 		log_error("store: s3: bucket %s at %s refuses our credentials: %s (check [s3] "
 		    "access_key and the secret key)", be->bucket, endpoint,
@@ -535,6 +552,9 @@ s3s_open(const struct config *cfg, const char *root, int sync)
 	 * size); a seventeenth upload waits for one of them (429). */
 	be->mem_max = (uint64_t)be->part_size * 16;
 	pthread_mutex_init(&be->mu, NULL);
+	pthread_mutex_init(&be->senders.mu, NULL);
+	pthread_cond_init(&be->senders.work, NULL);
+	pthread_cond_init(&be->senders.done, NULL);
 	if ((be->s3 = s3_new(&conf, err, sizeof(err))) == NULL) {
 		log_error("store: s3: %s", err);
 		goto fail;
@@ -557,9 +577,12 @@ fail:
 
 static void s3s_handoff_free(struct store_be *be, struct s3s_handoff *h);
 
+static void s3s_senders_stop(struct s3s_senders *q);
+
 static void
 s3s_close(struct store_be *be)
 {
+	s3s_senders_stop(&be->senders);
 	while (be->handoffs != NULL) {
 		struct s3s_handoff *h = be->handoffs;
 
@@ -657,6 +680,18 @@ s3s_reader_read(struct store_reader *r, uint64_t off, void *buf, size_t cap, siz
 	size_t n;
 	int rc;
 
+	if (sr == NULL) {		/* a local spool */
+		ssize_t k;
+
+		if (r->fd < 0)
+			return -ERR_INTERNAL;
+		while ((k = pread(r->fd, buf, cap, (off_t)off)) < 0 && errno == EINTR)
+			;
+		if (k < 0)
+			return -(int)errors_from_errno(errno);
+		*got = (size_t)k;
+		return 0;
+	}
 	if (sr->mem || (off >= sr->ra_off && off < sr->ra_off + sr->ra_len)) {
 		if (off < sr->ra_off || off >= sr->ra_off + sr->ra_len) {
 			*got = 0;
@@ -688,6 +723,9 @@ s3s_reader_close(struct store_reader *r)
 {
 	struct s3s_reader *sr = r->state;
 
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
 	if (sr == NULL)
 		return;
 	free(sr->ra);
@@ -849,7 +887,7 @@ s3s_upstate_parse(const char *text, struct s3s_upstate *st)
 	memset(st, 0, sizeof(*st));
 	while (*p != '\0') {
 		const char *eol = strchr(p, '\n'), *sp;
-		char name[32], value[300];
+		char name[32], value[2 * HASHER_EXPORT_MAX + 8];
 		size_t nl, vl;
 
 		if (eol == NULL)
@@ -953,6 +991,102 @@ s3s_upstate_load(struct store_be *be, const char *id, uint64_t size, struct s3s_
 	return 0;
 }
 
+/* ---- local spools (the pull-through cache) ----
+ *
+ * The pull-through cache serves a blob to its waiters from the spool file
+ * while the upstream's bytes still arrive, which needs a local file: such
+ * an upload (store_upload_open) is a file under <root>/uploads/, and its
+ * commit uploads the verified file to the blob's key. */
+
+static void
+s3s_local_path(const struct store_be *be, const char *id, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/uploads/%s", be->root, id);
+}
+
+static int
+s3s_upload_open(struct store_be *be, const char *id, uint64_t size, int *fd)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/uploads", be->root);
+	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		log_error("store: mkdir %s: %s", path, strerror(errno));
+		return -(int)errors_from_errno(errno);
+	}
+	s3s_local_path(be, id, path, sizeof(path));
+	if ((*fd = open(path, O_RDWR | O_CLOEXEC | (size == 0 ? O_CREAT : 0), 0644)) < 0) {
+		if (errno == ENOENT)
+			return -ERR_BLOB_UPLOAD_UNKNOWN;
+		log_error("store: open %s: %s", path, strerror(errno));
+		return -(int)errors_from_errno(errno);
+	}
+	if (ftruncate(*fd, (off_t)size) != 0 || lseek(*fd, (off_t)size, SEEK_SET) < 0) {
+		int rc = -(int)errors_from_errno(errno);
+
+		log_error("store: truncate %s: %s", path, strerror(errno));
+		close(*fd);
+		*fd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+/* Send the verified local spool of upload id to key: one PUT up to a
+ * part's size, else a multipart upload straight to key.  -ERR_BLOB_UNKNOWN
+ * if there is no local spool. */
+static int
+s3s_local_commit(struct store_be *be, const char *id, const char *key)
+{
+	char path[PATH_MAX + 64], upload_id[256], (*etags)[80] = NULL;
+	struct stat st;
+	unsigned n;
+	char *p;
+	int fd, rc = 0;
+
+	s3s_local_path(be, id, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? -ERR_BLOB_UNKNOWN : -(int)errors_from_errno(errno);
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return -(int)errors_from_errno(errno);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return s3s_put(be, key, "", 0);
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -(int)errors_from_errno(errno);
+	if ((uint64_t)st.st_size <= be->part_size) {
+		rc = s3s_put(be, key, p, (size_t)st.st_size);
+		munmap(p, (size_t)st.st_size);
+		return rc;
+	}
+	n = (unsigned)(((uint64_t)st.st_size + be->part_size - 1) / be->part_size);
+	if (n > S3S_MAX_PARTS || (etags = calloc(n, sizeof(*etags))) == NULL) {
+		munmap(p, (size_t)st.st_size);
+		return n > S3S_MAX_PARTS ? -ERR_TOO_LARGE : -ERR_INTERNAL;
+	}
+	if ((rc = s3s_mpu_init(be, key, upload_id, sizeof(upload_id))) == 0) {
+		for (unsigned i = 0; i < n && rc == 0; i++) {
+			uint64_t off = (uint64_t)i * be->part_size;
+			size_t len = (uint64_t)st.st_size - off < be->part_size ?
+			    (size_t)((uint64_t)st.st_size - off) : be->part_size;
+
+			rc = s3s_mpu_part(be, key, upload_id, i + 1, p + off, len, etags[i]);
+		}
+		if (rc == 0)
+			rc = s3s_mpu_complete(be, key, upload_id, etags, n);
+		if (rc != 0)
+			s3s_mpu_abort(be, key, upload_id);
+	}
+	free(etags);
+	munmap(p, (size_t)st.st_size);
+	return rc;
+}
+
 /* ---- the memory budget of spool buffers ---- */
 
 static int
@@ -1014,13 +1148,124 @@ struct s3s_spool {
 	struct s3s_upstate st;		/* parts sent; st.size: bytes given */
 	uint64_t start;			/* the size it was opened at */
 	char *buf;			/* bytes after the last part */
-	size_t len, cap;		/* cap: charged to the budget */
+	size_t len, cap;		/* cap: of buf and spare (each charged) */
+	char *spare;			/* the other buffer, while a part is sent from it */
+	struct s3s_job *job;		/* the part being sent, or NULL */
 	int err;			/* sticky */
 	int discard;			/* truncated: keep nothing of this writer */
 	int checkpoint;			/* the hash state was given: persist at flush */
 	int handoff;			/* flushed without persisting: hand to commit */
 	int flushed;
 };
+
+/* ---- parts sent in the background ---- */
+
+struct s3s_job {
+	struct s3s_job *next;
+	struct store_be *be;
+	const char *key, *upload_id;
+	const char *data;
+	size_t len;
+	unsigned partno;
+	char etag[80];
+	int rc;
+	int busy;			/* queued or being sent (under senders.mu) */
+};
+
+static void *
+s3s_sender_main(void *arg)
+{
+	struct s3s_senders *q = arg;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		struct s3s_job *j;
+
+		while ((j = q->head) == NULL && !q->stop)
+			pthread_cond_wait(&q->work, &q->mu);
+		if (j == NULL)
+			break;
+		if ((q->head = j->next) == NULL)
+			q->tail = NULL;
+		pthread_mutex_unlock(&q->mu);
+		j->rc = s3s_mpu_part(j->be, j->key, j->upload_id, j->partno, j->data, j->len, j->etag);
+		pthread_mutex_lock(&q->mu);
+		j->busy = 0;
+		pthread_cond_broadcast(&q->done);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* Queue j (0), or -1 when no sender thread runs (send it yourself). */
+static int
+s3s_senders_submit(struct s3s_senders *q, struct s3s_job *j)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if (!q->started) {
+		q->started = 1;
+		for (int i = 0; i < S3S_SENDERS; i++)
+			if (pthread_create(&q->threads[i], NULL, s3s_sender_main, q) == 0)
+				q->nthreads++;
+	}
+	if (q->nthreads == 0 || q->stop) {
+		rc = -1;
+	} else {
+		j->busy = 1;
+		j->next = NULL;
+		if (q->tail != NULL)
+			q->tail->next = j;
+		else
+			q->head = j;
+		q->tail = j;
+		pthread_cond_signal(&q->work);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static void
+s3s_senders_wait(struct s3s_senders *q, struct s3s_job *j)
+{
+	pthread_mutex_lock(&q->mu);
+	while (j->busy)
+		pthread_cond_wait(&q->done, &q->mu);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void
+s3s_senders_stop(struct s3s_senders *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->stop = 1;
+	pthread_cond_broadcast(&q->work);
+	pthread_mutex_unlock(&q->mu);
+	for (int i = 0; i < q->nthreads; i++)
+		pthread_join(q->threads[i], NULL);
+	q->nthreads = 0;
+}
+
+/* Wait for the part in flight (if any) and account for it: 0 or its
+ * error (sticky in sp->err). */
+static int
+s3s_spool_settle_job(struct s3s_spool *sp)
+{
+	struct s3s_job *j = sp->job;
+	int rc;
+
+	if (j == NULL)
+		return sp->err;
+	s3s_senders_wait(&sp->be->senders, j);
+	sp->job = NULL;
+	if ((rc = j->rc) == 0 && (rc = s3s_upstate_add(&sp->st, j->etag)) == 0)
+		sp->st.parts_bytes += j->len;
+	free(j);
+	if (rc != 0 && sp->err == 0)
+		sp->err = rc;
+	return sp->err;
+}
 
 static int
 s3s_upload_create(struct store_be *be, const char *id)
@@ -1108,6 +1353,8 @@ s3s_spool_send(struct s3s_spool *sp)
 	char etag[80];
 	int rc;
 
+	if ((rc = s3s_spool_settle_job(sp)) != 0)
+		return rc;
 	if (sp->st.nparts >= S3S_MAX_PARTS) {
 		log_error("store: s3: upload %s: more than %d parts", sp->id, S3S_MAX_PARTS);
 		return -ERR_TOO_LARGE;
@@ -1130,11 +1377,41 @@ static int
 s3s_spool_full(struct s3s_spool *sp)
 {
 	size_t more = sp->be->part_size - sp->cap;
+	struct s3s_job *j;
 	char *b;
 	int rc;
 
-	if (more == 0)
-		return s3s_spool_send(sp);
+	if (more == 0) {
+		/* Send this part from a sender thread and receive the next
+		 * into the spare buffer (one part in flight per upload); no
+		 * spare within the budget, or no thread: send it here. */
+		if ((rc = s3s_spool_settle_job(sp)) != 0)
+			return rc;
+		if (sp->st.nparts + 1 >= S3S_MAX_PARTS)
+			return s3s_spool_send(sp);
+		if (sp->spare == NULL && s3s_mem_take(sp->be, sp->cap) == 0 &&
+		    (sp->spare = malloc(sp->cap)) == NULL)
+			s3s_mem_put(sp->be, sp->cap);
+		if (sp->spare == NULL || (j = calloc(1, sizeof(*j))) == NULL)
+			return s3s_spool_send(sp);
+		if (sp->st.upload_id[0] == '\0' && (rc = s3s_mpu_init(sp->be, sp->key,
+		    sp->st.upload_id, sizeof(sp->st.upload_id))) != 0) {
+			free(j);
+			return rc;
+		}
+		*j = (struct s3s_job){.be = sp->be, .key = sp->key, .upload_id = sp->st.upload_id,
+		    .data = sp->buf, .len = sp->len, .partno = sp->st.nparts + 1};
+		if (s3s_senders_submit(&sp->be->senders, j) != 0) {
+			free(j);
+			return s3s_spool_send(sp);
+		}
+		sp->job = j;
+		b = sp->buf;
+		sp->buf = sp->spare;
+		sp->spare = b;
+		sp->len = 0;
+		return 0;
+	}
 	if ((rc = s3s_mem_take(sp->be, more)) != 0)
 		return rc;
 	if ((b = realloc(sp->buf, sp->be->part_size)) == NULL) {
@@ -1211,7 +1488,7 @@ s3s_spool_flush(struct store_spool *base)
 	size_t len;
 	int rc;
 
-	if (sp->err != 0 || sp->discard)
+	if (s3s_spool_settle_job(sp) != 0 || sp->discard)
 		return sp->err;
 	sp->flushed = 1;
 	if (!sp->checkpoint) {
@@ -1259,6 +1536,11 @@ s3s_spool_close(struct store_spool *base)
 	if (sp == NULL)
 		return;
 	be = sp->be;
+	(void)s3s_spool_settle_job(sp);	/* the sender reads the spare */
+	if (sp->spare != NULL) {
+		s3s_mem_put(be, sp->cap);
+		free(sp->spare);
+	}
 	if (sp->handoff && sp->err == 0 && !sp->discard && (h = calloc(1, sizeof(*h))) != NULL) {
 		snprintf(h->id, sizeof(h->id), "%s", sp->id);
 		h->st = sp->st;
@@ -1378,10 +1660,22 @@ s3s_upload_resume(struct store_be *be, const char *id, uint64_t size, struct has
 static int
 s3s_upload_reader(struct store_be *be, const char *id, struct store_reader *r)
 {
+	char path[PATH_MAX + 64];
 	struct s3s_handoff *h;
 	struct s3s_reader *sr;
+	struct stat st;
 	int rc;
 
+	s3s_local_path(be, id, path, sizeof(path));
+	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (fstat(r->fd, &st) != 0) {
+			close(r->fd);
+			r->fd = -1;
+			return -ERR_INTERNAL;
+		}
+		r->size = (uint64_t)st.st_size;
+		return 0;
+	}
 	if ((rc = s3s_upload_state(be, id, &h)) != 0)
 		return rc;
 	if (h->st.nparts > 0) {
@@ -1424,10 +1718,17 @@ static int
 s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
 {
 	struct s3s_handoff *h;
-	char key[512];
+	char key[512], path[PATH_MAX + 64];
 	uint64_t size, total;
 	int rc;
 
+	s3s_local_path(be, id, path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		s3s_blob_key(be, d, key, sizeof(key));
+		if (s3s_head(be, key, &size, NULL) == 0)
+			return 0;
+		return s3s_local_commit(be, id, key);
+	}
 	if ((rc = s3s_upload_state(be, id, &h)) != 0)
 		return rc;
 	total = h->st.parts_bytes + h->len;
@@ -1487,12 +1788,15 @@ s3s_upload_remove(struct store_be *be, const char *id)
 	struct s3_call c = {.method = "GET", .query = q, .nquery = 2};
 	struct s3s_keys k = {.be = be};
 	struct s3s_handoff *h;
-	char prefix[512];
+	char prefix[512], local[PATH_MAX + 64];
 	const char *p;
 	int rc;
 
 	if ((h = s3s_handoff_take(be, id)) != NULL)
 		s3s_handoff_free(be, h);
+	s3s_local_path(be, id, local, sizeof(local));
+	if (unlink(local) != 0 && errno != ENOENT)
+		log_warn("store: unlink %s: %s", local, strerror(errno));
 	(void)s3s_key(be, prefix, sizeof(prefix), "uploads/%s/", id);
 	q[1].value = prefix;
 	/* Every multipart upload under the session's prefix (a crashed
@@ -1759,6 +2063,7 @@ const struct store_ops store_s3_ops = {
 	.reader_read = s3s_reader_read,
 	.reader_close = s3s_reader_close,
 	.upload_create = s3s_upload_create,
+	.upload_open = s3s_upload_open,
 	.upload_reader = s3s_upload_reader,
 	.spool_open = s3s_spool_open,
 	.spool_write = s3s_spool_write,

@@ -68,7 +68,7 @@ fi
 # print-config: "section.key<TAB>default" for every key it prints.
 PC=$TMP/print-config.keys
 "$OCIREGD" print-config 2>&1 | awk '
-	/^\[[a-z_]+\]$/ { sec = substr($0, 2, length($0) - 2); next }
+	/^\[[a-z0-9_]+\]$/ { sec = substr($0, 2, length($0) - 2); next }
 	/^[a-z_]+ = ?/ && sec != "" {
 		k = $1; v = $0; sub(/^[a-z_]+ = ?/, "", v)
 		printf "%s.%s\t%s\n", sec, k, v
