@@ -315,13 +315,8 @@ L=$UPLOAD_LOC
 U=$UPLOAD_ID
 patch "$L" "$W/d1" 0
 assert_eq "$(mp_of "$U" | grep -c .)" 1 "the session that will expire has a multipart upload"
-gone=
-for ((n = 0; n < 100; n++)); do
-	req GET "$L"
-	[ "$STATUS" = 404 ] && { gone=1; break; }
-	sleep 0.1
-done
-assert_eq "$gone" 1 "the idle session expires (upload_expiry = 2s)"
+wait_status 404 100 GET "$L"
+assert_status 404 "the idle session expires within 10 s (upload_expiry = 2s)"
 for ((n = 0; n < 50; n++)); do
 	[ -z "$(mp_of "$U")" ] && [ -z "$(objs_of "$U")" ] && break
 	sleep 0.1
@@ -366,21 +361,11 @@ assert_status 503 "GET of a blob while S3 is down"
 assert_match "$(jq -r '.errors[0] | has("code") and has("message")' "$BODY" 2>&1)" '^true$' \
 	"the 503 carries the error envelope"
 assert_match "$((t1 - t0))" '^([0-9]|1[0-9]|2[0-5])$' "the 503 comes within 25 s ($((t1 - t0)) s)"
-ready=
-for ((n = 0; n < 100; n++)); do
-	req GET /readyz
-	[ "$STATUS" = 503 ] && { ready=no; break; }
-	sleep 0.1
-done
-assert_eq "$ready" no "/readyz is 503 while S3 is down"
+wait_status 503 100 GET /readyz
+assert_status 503 "/readyz is not ready within 10 s while S3 is down"
 s3_gw_up || bail "start the gateway again"
-ready=
-for ((n = 0; n < 300; n++)); do
-	req GET /readyz
-	[ "$STATUS" = 200 ] && { ready=yes; break; }
-	sleep 0.1
-done
-assert_eq "$ready" yes "/readyz is ready again within 30 s of the gateway's return"
+wait_status 200 300 GET /readyz
+assert_status 200 "/readyz is ready again within 30 s of the gateway's return"
 req GET "/v2/$R/blobs/$DMONO"
 assert_status 200 "GET after the outage"
 assert_body_digest "$DMONO" "GET after the outage"
