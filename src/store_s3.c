@@ -68,6 +68,7 @@
 struct s3s_upstate {
 	uint64_t size;			/* bytes the state covers */
 	uint64_t prev;			/* the size of the state this one followed */
+	int prev_tail;			/* ... and whether it had a tail */
 	uint64_t parts_bytes;		/* bytes in the parts sent */
 	char upload_id[256];		/* "" until the first part */
 	unsigned nparts;
@@ -858,10 +859,10 @@ s3s_upstate_format(const struct s3s_upstate *st, size_t *len)
 	if ((out = malloc(cap)) == NULL)
 		return NULL;
 	digest_hex_encode(st->hash, st->hashlen, hex);
-	n = (size_t)snprintf(out, cap, "ociregd-s3-upload 1\nsize %llu\nprev %llu\nparts_bytes %llu\n"
-	    "upload_id %s\nhash %s\n", (unsigned long long)st->size, (unsigned long long)st->prev,
-	    (unsigned long long)st->parts_bytes, st->upload_id[0] ? st->upload_id : "-",
-	    st->hashlen ? hex : "-");
+	n = (size_t)snprintf(out, cap, "ociregd-s3-upload 1\nsize %llu\nprev %llu\nprev_tail %d\n"
+	    "parts_bytes %llu\nupload_id %s\nhash %s\n", (unsigned long long)st->size,
+	    (unsigned long long)st->prev, st->prev_tail, (unsigned long long)st->parts_bytes,
+	    st->upload_id[0] ? st->upload_id : "-", st->hashlen ? hex : "-");
 	for (unsigned i = 0; i < st->nparts; i++)
 		n += (size_t)snprintf(out + n, cap - n, "part %s\n", st->etags[i]);
 	*len = n;
@@ -917,6 +918,8 @@ s3s_upstate_parse(const char *text, struct s3s_upstate *st)
 				st->prev = v;
 			else
 				st->parts_bytes = v;
+		} else if (strcmp(name, "prev_tail") == 0) {
+			st->prev_tail = strcmp(value, "0") != 0;
 		} else if (strcmp(name, "upload_id") == 0) {
 			if (vl >= sizeof(st->upload_id))
 				goto bad;
@@ -1147,6 +1150,7 @@ struct s3s_spool {
 	char key[512];			/* uploads/<id>/data */
 	struct s3s_upstate st;		/* parts sent; st.size: bytes given */
 	uint64_t start;			/* the size it was opened at */
+	int start_tail;			/* tail-<start> exists */
 	char *buf;			/* bytes after the last part */
 	size_t len, cap;		/* cap: of buf and spare (each charged) */
 	char *spare;			/* the other buffer, while a part is sent from it */
@@ -1163,6 +1167,7 @@ struct s3s_spool {
 struct s3s_job {
 	struct s3s_job *next;
 	struct store_be *be;
+	char del[512];			/* a DELETE of this key nobody waits for */
 	const char *key, *upload_id;
 	const char *data;
 	size_t len;
@@ -1188,6 +1193,12 @@ s3s_sender_main(void *arg)
 		if ((q->head = j->next) == NULL)
 			q->tail = NULL;
 		pthread_mutex_unlock(&q->mu);
+		if (j->del[0] != '\0') {
+			(void)s3s_delete(j->be, j->del);
+			free(j);
+			pthread_mutex_lock(&q->mu);
+			continue;
+		}
 		j->rc = s3s_mpu_part(j->be, j->key, j->upload_id, j->partno, j->data, j->len, j->etag);
 		pthread_mutex_lock(&q->mu);
 		j->busy = 0;
@@ -1245,6 +1256,26 @@ s3s_senders_stop(struct s3s_senders *q)
 	for (int i = 0; i < q->nthreads; i++)
 		pthread_join(q->threads[i], NULL);
 	q->nthreads = 0;
+}
+
+/* DELETE key from a sender thread, nobody waiting (objects a resumed
+ * upload no longer needs); here when no thread runs. */
+static void
+s3s_delete_later(struct store_be *be, const char *key)
+{
+	struct s3s_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || strlen(key) >= sizeof(j->del)) {
+		free(j);
+		(void)s3s_delete(be, key);
+		return;
+	}
+	memcpy(j->del, key, strlen(key) + 1);
+	j->be = be;
+	if (s3s_senders_submit(&be->senders, j) != 0) {
+		free(j);
+		(void)s3s_delete(be, key);
+	}
 }
 
 /* Wait for the part in flight (if any) and account for it: 0 or its
@@ -1325,6 +1356,7 @@ s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expe
 		free(sp);
 		return -ERR_INTERNAL;
 	}
+	sp->start_tail = tlen > 0;
 	if (tlen > 0)
 		memcpy(sp->buf, tail, tlen);
 	sp->len = tlen;
@@ -1337,9 +1369,11 @@ s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expe
 		char key[512];
 
 		s3s_upload_key(be, id, "state", sp->st.prev, key, sizeof(key));
-		(void)s3s_delete(be, key);
-		s3s_upload_key(be, id, "tail", sp->st.prev, key, sizeof(key));
-		(void)s3s_delete(be, key);
+		s3s_delete_later(be, key);
+		if (sp->st.prev_tail) {
+			s3s_upload_key(be, id, "tail", sp->st.prev, key, sizeof(key));
+			s3s_delete_later(be, key);
+		}
 	}
 	*out = &sp->base;
 	return 0;
@@ -1505,6 +1539,7 @@ s3s_spool_flush(struct store_spool *base)
 			return sp->err = rc;
 	}
 	sp->st.prev = sp->start;
+	sp->st.prev_tail = sp->start_tail;
 	if ((text = s3s_upstate_format(&sp->st, &len)) == NULL)
 		return sp->err = -ERR_INTERNAL;
 	s3s_upload_key(sp->be, sp->id, "state", sp->st.size, key, sizeof(key));
