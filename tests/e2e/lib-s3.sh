@@ -22,6 +22,8 @@
 #   s3_get KEY OUT | s3_put KEY FILE | s3_delete KEY | s3_head KEY
 #                       # each 0 on a 2xx; s3_head prints the headers
 #   s3_bucket_purge NAME  # remove a bucket and everything in it (bounded)
+#   s3_gw_down / s3_gw_up # stop / restart the gateway alone (same port,
+#                       # data kept): an outage of the endpoint (s3_start's)
 #
 # Environment exported by `run` / s3_start (read by lib.sh):
 #   E2E_STORE=s3, E2E_S3_ENDPOINT, E2E_S3_ACCESS_KEY, E2E_S3_SECRET_KEY,

@@ -756,6 +756,20 @@ assert_code_in_spec() {
 	t_fail "$1 (error code is one of the spec's codes)" "code '$c' is not in: $SPEC_CODES"
 }
 
+# wait_status STATUS TENTHS METHOD TARGET [curl args...]: repeat the request
+# every 0.1 s until it answers STATUS; 0 then, 1 after TENTHS tries.
+wait_status() {
+	local want=$1 n=$2
+	shift 2
+	while [ "$n" -gt 0 ]; do
+		req "$@"
+		[ "$STATUS" = "$want" ] && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
 # wait_log ERE: bounded wait (3s) for a line in the current daemon log.
 wait_log() {
 	local n

@@ -142,11 +142,7 @@ req PATCH "$SLOW_LOC" "${OCT[@]}" --limit-rate 10K --data-binary "@$BIG"
 assert_status 202 "a PATCH streaming for longer than upload_expiry completes"
 assert_header Range "0-39999" "and the session kept all its bytes"
 gone=
-for ((n = 0; n < 80; n++)); do
-	req GET "$IDLE_LOC"
-	[ "$STATUS" = 404 ] && { gone=1; break; }
-	sleep 0.1
-done
+wait_status 404 80 GET "$IDLE_LOC" && gone=1
 assert_eq "$gone" 1 "the idle session expires within 8s with [gc] interval = 0"
 req GET "$IDLE_LOC"
 assert_status_error 404 BLOB_UPLOAD_UNKNOWN "GET of the expired session's Location"
@@ -154,11 +150,7 @@ assert_upload_absent "$IDLE_ID" "the expired session's spool file (upload object
 assert_rows "SELECT count(*) FROM uploads WHERE id = $(sqlq "$IDLE_ID")" 0 "the expired session's row is gone"
 assert_log "upload: expired [0-9]+ idle upload session" "the daemon logs the expiry"
 # The slow session, idle now, goes the same way.
-for ((n = 0; n < 80; n++)); do
-	req GET "$SLOW_LOC"
-	[ "$STATUS" = 404 ] && break
-	sleep 0.1
-done
+wait_status 404 80 GET "$SLOW_LOC"
 assert_status_error 404 BLOB_UPLOAD_UNKNOWN "the slow session, once idle, expires too"
 assert_upload_absent "$SLOW_ID" "its spool file (upload objects) is gone"
 assert_rows "SELECT count(*) FROM uploads" 0 "no session rows left"
