@@ -221,30 +221,42 @@ static const char *const meta_pg_sql[S_COUNT] = {
 	[S_MANIFEST_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, "
 	    "subject, size, created) VALUES ($1, $2, $3, $4, $5, $6, $7) "
 	    "ON CONFLICT (repo_id, digest) DO UPDATE SET created = excluded.created",
-	[S_MANIFEST_GET] = "SELECT m.media_type, m.artifact_type, m.subject, m.size FROM manifests m "
-	    "WHERE m.repo_id = $1 AND m.digest = $2",
+	/* The reads of the hot paths (manifest GET, tags list, referrers)
+	 * are one statement each, one round trip: they start from the
+	 * repository's row and LEFT JOIN the rest, so no row at all means
+	 * no such repository and a row of NULLs means no such manifest, tag
+	 * or referrer (the two errors differ).  Each is one index lookup of
+	 * the name more than a query by repository id. */
+	[S_MANIFEST_GET] = "SELECT m.media_type, m.artifact_type, m.subject, m.size "
+	    "FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.digest = $2 "
+	    "WHERE r.name = $1",
 	[S_REF_INSERT] = "INSERT INTO manifest_refs(repo_id, digest, ref, is_manifest) "
 	    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
 	[S_TAG_UPSERT] = "INSERT INTO tags(repo_id, name, digest, updated) VALUES ($1, $2, $3, $4) "
 	    "ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, "
 	    "updated = excluded.updated",
-	[S_TAG_GET] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size FROM tags t "
-	    "JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest "
-	    "WHERE t.repo_id = $1 AND t.name = $2",
+	[S_TAG_GET] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size "
+	    "FROM repositories r LEFT JOIN (tags t JOIN manifests m ON m.repo_id = t.repo_id "
+	    "AND m.digest = t.digest) ON t.repo_id = r.id AND t.name = $2 WHERE r.name = $1",
 	[S_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repo_id = $1 AND digest = $2",
 	[S_REFS_DELETE] = "DELETE FROM manifest_refs WHERE repo_id = $1 AND digest = $2",
 	[S_TAGS_DELETE_DIGEST] = "DELETE FROM tags WHERE repo_id = $1 AND digest = $2",
 	[S_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = $1 AND name = $2",
-	[S_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = $1 AND name > $2 ORDER BY name LIMIT $3",
+	/* Read in the order of the primary key (no sort); an empty page asks
+	 * again whether the repository exists. */
+	[S_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = (SELECT id FROM repositories "
+	    "WHERE name = $1) AND name > $2 ORDER BY name LIMIT $3",
 	/* A repository exists while it holds a manifest or a blob link
 	 * (meta_sqlite.c); LIMIT NULL is no limit. */
 	[S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > $1 AND "
 	    "(EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = r.id) OR "
 	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)) ORDER BY name LIMIT $2",
-	[S_REFERRERS] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = $1 AND subject = $2 ORDER BY digest",
-	[S_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = $1 AND subject = $2 AND artifact_type = $3 ORDER BY digest",
+	[S_REFERRERS] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size "
+	    "FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.subject = $2 "
+	    "WHERE r.name = $1 ORDER BY m.digest",
+	[S_REFERRERS_TYPE] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size "
+	    "FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.subject = $2 "
+	    "AND m.artifact_type = $3 WHERE r.name = $1 ORDER BY m.digest",
 	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
 	    "SELECT $1::bigint, $2::text, $3::bigint WHERE EXISTS (SELECT 1 FROM repo_blobs rb "
 	    "JOIN repositories r ON r.id = rb.repo_id WHERE r.name = $4 AND rb.digest = $2) "
@@ -1149,25 +1161,27 @@ meta_pg_row_manifest(const PGresult *res, int row, struct meta_manifest *out)
 	out->size = (uint64_t)meta_pg_col_i64(res, row, 4);
 }
 
+/* A hot read's answer (see S_MANIFEST_GET): no row, no repository; a
+ * first row of NULLs, nothing under it. */
+static int
+meta_pg_found(const PGresult *res)
+{
+	if (PQntuples(res) == 0)
+		return -ERR_NAME_UNKNOWN;
+	return PQgetisnull(res, 0, 0) ? -ERR_MANIFEST_UNKNOWN : 0;
+}
+
 static int
 meta_pg_manifest_get(struct meta_conn *c, const char *repo, const char *digest,
     struct meta_manifest *out)
 {
-	struct meta_pg_num nid;
+	const char *p[2] = {repo, digest};
 	PGresult *res;
-	int64_t id;
 	int rc;
 
-	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+	if ((res = meta_pg_run(c, S_MANIFEST_GET, 2, p, &rc)) == NULL)
 		return rc;
-	{
-		const char *p[2] = {meta_pg_i64(&nid, id), digest};
-
-		if ((res = meta_pg_run(c, S_MANIFEST_GET, 2, p, &rc)) == NULL)
-			return rc;
-	}
-	rc = PQntuples(res) > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
-	if (rc == 0) {
+	if ((rc = meta_pg_found(res)) == 0) {
 		snprintf(out->digest, sizeof(out->digest), "%s", digest);
 		meta_pg_col_copy(res, 0, 0, out->media_type, sizeof(out->media_type));
 		meta_pg_col_copy(res, 0, 1, out->artifact_type, sizeof(out->artifact_type));
@@ -1182,21 +1196,13 @@ static int
 meta_pg_tag_get(struct meta_conn *c, const char *repo, const char *tag,
     struct meta_manifest *out)
 {
-	struct meta_pg_num nid;
+	const char *p[2] = {repo, tag};
 	PGresult *res;
-	int64_t id;
 	int rc;
 
-	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+	if ((res = meta_pg_run(c, S_TAG_GET, 2, p, &rc)) == NULL)
 		return rc;
-	{
-		const char *p[2] = {meta_pg_i64(&nid, id), tag};
-
-		if ((res = meta_pg_run(c, S_TAG_GET, 2, p, &rc)) == NULL)
-			return rc;
-	}
-	rc = PQntuples(res) > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
-	if (rc == 0)
+	if ((rc = meta_pg_found(res)) == 0)
 		meta_pg_row_manifest(res, 0, out);
 	PQclear(res);
 	return rc;
@@ -1307,20 +1313,18 @@ static int
 meta_pg_tag_list(struct meta_conn *c, const char *repo, const char *last, long n,
     meta_list_fn fn, void *arg, int *more)
 {
-	struct meta_pg_num nid, lim;
+	struct meta_pg_num lim;
+	char bound[320];
+	const char *p[3] = {repo, meta_pg_last_bound(last, bound, sizeof(bound)),
+	    meta_pg_i64(&lim, (int64_t)n + 1)};
 	PGresult *res;
-	int64_t id;
 	int rc;
 
-	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+	if ((res = meta_pg_run(c, S_TAG_LIST, 3, p, &rc)) == NULL)
 		return rc;
-	{
-		char bound[320];
-		const char *p[3] = {meta_pg_i64(&nid, id), meta_pg_last_bound(last, bound, sizeof(bound)),
-		    meta_pg_i64(&lim, (int64_t)n + 1)};
-
-		if ((res = meta_pg_run(c, S_TAG_LIST, 3, p, &rc)) == NULL)
-			return rc;
+	if (PQntuples(res) == 0 && (rc = meta_pg_repo_exists(c, repo)) != 0) {
+		PQclear(res);
+		return rc;
 	}
 	return meta_pg_list_rows(res, n, fn, arg, more);
 }
@@ -1347,21 +1351,20 @@ meta_pg_referrers(struct meta_conn *c, const char *repo, const char *subject,
     const char *artifact_type, meta_referrer_fn fn, void *arg)
 {
 	struct meta_manifest mf;
-	struct meta_pg_num nid;
+	const char *p[3] = {repo, subject, artifact_type};
 	PGresult *res;
-	int64_t id;
 	int rc, rows;
 
-	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+	if ((res = meta_pg_run(c, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS,
+	    artifact_type ? 3 : 2, p, &rc)) == NULL)
 		return rc;
-	{
-		const char *p[3] = {meta_pg_i64(&nid, id), subject, artifact_type};
-
-		if ((res = meta_pg_run(c, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS,
-		    artifact_type ? 3 : 2, p, &rc)) == NULL)
-			return rc;
+	if ((rows = PQntuples(res)) == 0) {
+		PQclear(res);
+		return -ERR_NAME_UNKNOWN;
 	}
-	rows = PQntuples(res);
+	/* No referrer: the repository's one row of NULLs. */
+	if (PQgetisnull(res, 0, 0))
+		rows = 0;
 	for (int i = 0; i < rows; i++) {
 		meta_pg_row_manifest(res, i, &mf);
 		if (fn(arg, &mf) != 0)
