@@ -22,8 +22,16 @@
  * re-established (PQreset) at the connection's next op; prepared statements
  * are prepared again after it.
  *
- * XXX text columns must be valid UTF-8 here (SQLite stores any bytes): a
- * manifest whose mediaType or artifactType is not fails with 500.
+ * Text is UTF-8 (SQLite stores any bytes, PostgreSQL refuses what is not
+ * valid in the database's encoding): the connection's client_encoding is
+ * UTF8, the database's encoding must be UTF8 (or SQL_ASCII, which stores
+ * bytes as given), and every parameter is checked before it is sent.  What
+ * the API stores is UTF-8 by grammar (names, tags, digests, ids, media
+ * types) or by oci_manifest_parse (artifactType comes from a body checked
+ * as strict UTF-8); a lookup by bytes that are not UTF-8 (the referrers'
+ * artifactType filter) finds nothing, as on SQLite; any other parameter
+ * that is not UTF-8 fails the op with -ERR_UNSUPPORTED (400, logged)
+ * rather than a database error.
  * Several nodes on one database (tests/e2e/t_cluster.sh): garbage
  * collection takes a session advisory lock (META_PG_GC_LOCK) from gc_reset
  * to gc_end, so one collection runs at a time across nodes.  The import ops
@@ -44,6 +52,7 @@
 #include "log.h"
 #include "meta.h"
 #include "meta_backend.h"
+#include "oci.h"
 
 /* libpq is loaded when a postgres backend is first opened, not linked:
  * linking it maps libpq and the libraries it pulls in (GSSAPI, LDAP,
@@ -63,7 +72,7 @@
 	X(PQexec) \
 	X(PQsetSingleRowMode) \
 	X(PQsetNoticeProcessor) \
-	X(PQsetClientEncoding) \
+	X(PQparameterStatus) \
 	X(PQsendQueryParams) \
 	X(PQresultErrorMessage) \
 	X(PQresultErrorField) \
@@ -126,7 +135,7 @@ meta_pg_load(void)
 #define PQexec meta_pg_lib.PQexec
 #define PQsetSingleRowMode meta_pg_lib.PQsetSingleRowMode
 #define PQsetNoticeProcessor meta_pg_lib.PQsetNoticeProcessor
-#define PQsetClientEncoding meta_pg_lib.PQsetClientEncoding
+#define PQparameterStatus meta_pg_lib.PQparameterStatus
 #define PQsendQueryParams meta_pg_lib.PQsendQueryParams
 #define PQresultErrorMessage meta_pg_lib.PQresultErrorMessage
 #define PQresultErrorField meta_pg_lib.PQresultErrorField
@@ -501,6 +510,22 @@ meta_pg_cmd(struct meta_conn *c, const char *sql)
 	return rc;
 }
 
+/* 0 if every parameter is UTF-8 (the server would refuse the statement
+ * otherwise, an error the client did not cause), else -ERR_UNSUPPORTED,
+ * logged with what was being done. */
+static int
+meta_pg_params_utf8(int n, const char *const *params, const char *what)
+{
+	for (int i = 0; i < n; i++) {
+		if (params[i] != NULL && !oci_utf8_valid(params[i], strlen(params[i]))) {
+			log_warn("meta: postgres: %.80s...: parameter $%d is not valid UTF-8, which "
+			    "PostgreSQL cannot store as text; refused", what, i + 1);
+			return -ERR_UNSUPPORTED;
+		}
+	}
+	return 0;
+}
+
 /* Run cached statement s with n text parameters (NULL: SQL NULL).  The
  * result (to PQclear) or NULL with *rc set. */
 static PGresult *
@@ -510,7 +535,8 @@ meta_pg_run(struct meta_conn *c, enum meta_pg_stmt s, int n, const char *const *
 	PGresult *res;
 	ExecStatusType st;
 
-	if ((*rc = meta_pg_ready(c)) != 0)
+	if ((*rc = meta_pg_params_utf8(n, params, meta_pg_sql[s])) != 0 ||
+	    (*rc = meta_pg_ready(c)) != 0)
 		return NULL;
 	snprintf(name, sizeof(name), "ociregd_%d", (int)s);
 	if (!c->prepared[s]) {
@@ -559,7 +585,7 @@ meta_pg_query(struct meta_conn *c, const char *sql, int n, const char *const *pa
 	PGresult *res;
 	ExecStatusType st;
 
-	if ((*rc = meta_pg_ready(c)) != 0)
+	if ((*rc = meta_pg_params_utf8(n, params, sql)) != 0 || (*rc = meta_pg_ready(c)) != 0)
 		return NULL;
 	res = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
 	st = PQresultStatus(res);
@@ -724,6 +750,32 @@ meta_pg_notice(void *arg, const char *message)
 	log_debug("meta: postgres: %.*s", (int)strcspn(message, "\n"), message);
 }
 
+/* Text goes both ways as UTF-8 (client_encoding, set at connect).  The
+ * database must store it as such: UTF8; or SQL_ASCII, which keeps bytes as
+ * given (no conversion, no check: we send only UTF-8) and is what a cluster
+ * initialised under the C locale creates by default.  Any other encoding
+ * would convert, and refuse characters it lacks: the node does not start.
+ * Both values are reported by the server at connect (no round trip). */
+static int
+meta_pg_encoding(struct meta_conn *c)
+{
+	const char *server = PQparameterStatus(c->pg, "server_encoding");
+	const char *client = PQparameterStatus(c->pg, "client_encoding");
+
+	if (server == NULL || (strcmp(server, "UTF8") != 0 && strcmp(server, "SQL_ASCII") != 0)) {
+		log_error("meta: postgres: the database's encoding is %s; ociregd keeps its text in "
+		    "UTF-8 and needs a database created with ENCODING 'UTF8' (CREATE DATABASE ... "
+		    "ENCODING 'UTF8' TEMPLATE template0)", server != NULL ? server : "not reported");
+		return -1;
+	}
+	if (client == NULL || strcmp(client, "UTF8") != 0) {
+		log_error("meta: postgres: the connection's client_encoding is %s, not UTF8",
+		    client != NULL ? client : "not reported");
+		return -1;
+	}
+	return 0;
+}
+
 static struct meta_conn *
 meta_pg_open(const struct config *cfg)
 {
@@ -739,10 +791,12 @@ meta_pg_open(const struct config *cfg)
 	/* The URL is not logged: it may carry a password.  A bounded
 	 * connect_timeout unless the URL sets its own (it comes later, so it
 	 * wins): PQreset runs in a worker, which must not hang on a server
-	 * that drops packets. */
+	 * that drops packets.  client_encoding comes after the URL, so it
+	 * wins over the URL's and PGCLIENTENCODING, and is kept by PQreset
+	 * (a SET after connecting would not be). */
 	static const char *const keys[] = {"connect_timeout", "fallback_application_name",
-	    "dbname", NULL};
-	const char *vals[] = {"10", "ociregd", cfg->meta_url, NULL};
+	    "dbname", "client_encoding", NULL};
+	const char *vals[] = {"10", "ociregd", cfg->meta_url, "UTF8", NULL};
 
 	if ((c->pg = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		log_error("meta: postgres: out of memory");
@@ -760,12 +814,10 @@ meta_pg_open(const struct config *cfg)
 		goto fail;
 	}
 	PQsetNoticeProcessor(c->pg, meta_pg_notice, c);
-	/* Text in UTF-8 as SQLite keeps it; times are ours (unix seconds),
-	 * so the session time zone does not matter. */
-	if (PQsetClientEncoding(c->pg, "UTF8") != 0) {
-		log_error("meta: postgres: client encoding UTF8: %s", PQerrorMessage(c->pg));
+	/* Times are ours (unix seconds), so the session time zone does not
+	 * matter; the encoding does. */
+	if (meta_pg_encoding(c) != 0)
 		goto fail;
-	}
 	if (meta_pg_migrate(c) != 0)
 		goto fail;
 	return c;
@@ -1355,6 +1407,11 @@ meta_pg_referrers(struct meta_conn *c, const char *repo, const char *subject,
 	PGresult *res;
 	int rc, rows;
 
+	/* No artifactType stored here is anything but UTF-8: a filter of
+	 * other bytes matches nothing (SQLite compares the bytes, and finds
+	 * nothing either). */
+	if (artifact_type != NULL && !oci_utf8_valid(artifact_type, strlen(artifact_type)))
+		return meta_pg_repo_exists(c, repo);
 	if ((res = meta_pg_run(c, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS,
 	    artifact_type ? 3 : 2, p, &rc)) == NULL)
 		return rc;
@@ -1394,7 +1451,7 @@ meta_pg_gc_list(struct meta_conn *c, const char *sql, int n, const char *const *
 	PGresult *res;
 	int rc = 0, r = 0;
 
-	if ((rc = meta_pg_ready(c)) != 0)
+	if ((rc = meta_pg_params_utf8(n, params, sql)) != 0 || (rc = meta_pg_ready(c)) != 0)
 		return rc;
 	if (!PQsendQueryParams(c->pg, sql, n, NULL, params, NULL, NULL, 0))
 		return meta_pg_fail(c, NULL, sql);
