@@ -35,7 +35,8 @@
  * Several nodes on one database (tests/e2e/t_cluster.sh): garbage
  * collection takes a session advisory lock (META_PG_GC_LOCK) from gc_reset
  * to gc_end, so one collection runs at a time across nodes.  The import ops
- * (migrate-metadata) fill an empty database in one transaction.
+ * (migrate-metadata) fill an empty database in one transaction, each
+ * table's rows streamed through one COPY.
  */
 #include <dlfcn.h>
 #include <libpq-fe.h>
@@ -82,7 +83,9 @@
 	X(PQexecPrepared) \
 	X(PQexecParams) \
 	X(PQconnectdbParams) \
-	X(PQcmdTuples)
+	X(PQcmdTuples) \
+	X(PQputCopyData) \
+	X(PQputCopyEnd)
 
 static struct {
 #define META_PG_MEMBER(f) __typeof__(f) *f;
@@ -146,6 +149,8 @@ meta_pg_load(void)
 #define PQexecParams meta_pg_lib.PQexecParams
 #define PQconnectdbParams meta_pg_lib.PQconnectdbParams
 #define PQcmdTuples meta_pg_lib.PQcmdTuples
+#define PQputCopyData meta_pg_lib.PQputCopyData
+#define PQputCopyEnd meta_pg_lib.PQputCopyEnd
 
 
 /* A serialization failure or deadlock runs the transaction again this many
@@ -352,6 +357,7 @@ struct meta_conn {
 	int conflict;			/* the last failure was 40001/40P01 */
 	int lost;			/* logged the connection as lost */
 	int gc_locked;			/* holds META_PG_GC_LOCK (session lock) */
+	size_t copying;			/* import: meta_tables index + 1 of the open COPY */
 	unsigned seed;			/* retry jitter */
 	unsigned char prepared[S_COUNT];
 };
@@ -2122,26 +2128,106 @@ fail:
 	return rc != 0 ? rc : -ERR_INTERNAL;
 }
 
+/* End the import's COPY, if one is open: with abort (a reason) the server
+ * drops its rows.  Errors in the rows (a duplicate key, a foreign key) are
+ * reported here, at the end of the table's stream. */
+static int
+meta_pg_copy_end(struct meta_conn *c, const char *abort)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (c->copying == 0)
+		return 0;
+	c->copying = 0;
+	if (PQputCopyEnd(c->pg, abort) != 1)
+		return meta_pg_fail(c, NULL, "COPY (end)");
+	while ((res = PQgetResult(c->pg)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0 && abort == NULL)
+			rc = meta_pg_fail(c, res, "COPY");
+		PQclear(res);
+	}
+	return rc != 0 ? rc : (abort != NULL ? -ERR_INTERNAL : 0);
+}
+
+/* Start streaming the rows of meta_tables[table] (COPY ... FROM STDIN). */
+static int
+meta_pg_copy_start(struct meta_conn *c, size_t table)
+{
+	const struct meta_table *tb = &meta_tables[table];
+	char sql[512];
+	PGresult *res;
+	size_t n;
+	int rc = 0;
+
+	n = (size_t)snprintf(sql, sizeof(sql), "COPY %s (", tb->name);
+	for (int i = 0; i < tb->ncols && n < sizeof(sql); i++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s%s", i ? ", " : "", tb->cols[i]);
+	if (n < sizeof(sql))
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, ") FROM STDIN");
+	if (n >= sizeof(sql))
+		return -ERR_INTERNAL;
+	if ((rc = meta_pg_ready(c)) != 0)
+		return rc;
+	res = PQexec(c->pg, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		rc = meta_pg_fail(c, res, sql);
+	else
+		c->copying = table + 1;
+	PQclear(res);
+	return rc;
+}
+
+/* One row in COPY's text format: tab-separated, \N for NULL, backslash,
+ * tab, newline and carriage return escaped.  A row past the buffer (no
+ * value of our schema comes near) is an error, not a cut. */
 static int
 meta_pg_import_row(struct meta_conn *c, size_t table, const char *const *vals)
 {
 	const struct meta_table *tb = &meta_tables[table];
-	char sql[512];
-	size_t n;
+	char row[8192];
+	size_t n = 0;
+	int rc;
 
-	/* XXX one parse per row: fine for the registries we have seen (a
-	 * few hundred thousand rows); a prepared statement per table or
-	 * COPY would be faster. */
-	n = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO %s (", tb->name);
-	for (int i = 0; i < tb->ncols && n < sizeof(sql); i++)
-		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s%s", i ? ", " : "", tb->cols[i]);
-	for (int i = 0; i < tb->ncols && n < sizeof(sql); i++)
-		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s$%d", i ? ", " : ") VALUES (", i + 1);
-	if (n < sizeof(sql))
-		n += (size_t)snprintf(sql + n, sizeof(sql) - n, ")");
-	if (n >= sizeof(sql))
-		return -ERR_INTERNAL;
-	return meta_pg_query_exec(c, sql, tb->ncols, vals, NULL);
+	for (int i = 0; i < tb->ncols; i++) {
+		const char *v = vals[i];
+
+		if (v != NULL && !oci_utf8_valid(v, strlen(v))) {
+			log_error("meta: postgres: import: %s.%s holds a value that is not valid UTF-8, "
+			    "which PostgreSQL cannot store as text", tb->name, tb->cols[i]);
+			return -ERR_UNSUPPORTED;
+		}
+		if (i > 0)
+			row[n++] = '\t';
+		if (v == NULL) {
+			row[n++] = '\\';
+			row[n++] = 'N';
+		}
+		for (; v != NULL && *v != '\0' && n + 4 < sizeof(row); v++) {
+			const char *esc = *v == '\\' ? "\\\\" : *v == '\t' ? "\\t" : *v == '\n' ? "\\n" :
+			    *v == '\r' ? "\\r" : NULL;
+
+			if (esc != NULL) {
+				memcpy(row + n, esc, 2);
+				n += 2;
+			} else {
+				row[n++] = *v;
+			}
+		}
+		if (n + 4 >= sizeof(row)) {
+			log_error("meta: postgres: import: a row of %s longer than %zu bytes", tb->name,
+			    sizeof(row));
+			return -ERR_INTERNAL;
+		}
+	}
+	row[n++] = '\n';
+	if (c->copying != table + 1) {
+		if ((rc = meta_pg_copy_end(c, NULL)) != 0 || (rc = meta_pg_copy_start(c, table)) != 0)
+			return rc;
+	}
+	if (PQputCopyData(c->pg, row, (int)n) != 1)
+		return meta_pg_fail(c, NULL, "COPY");
+	return 0;
 }
 
 static int
@@ -2150,8 +2236,13 @@ meta_pg_import_end(struct meta_conn *c, int commit)
 	int rc;
 
 	if (!commit) {
+		meta_pg_copy_end(c, "migrate-metadata: rolled back");
 		meta_pg_rollback(c);
 		return 0;
+	}
+	if ((rc = meta_pg_copy_end(c, NULL)) != 0) {
+		meta_pg_rollback(c);
+		return rc;
 	}
 	/* New repositories get ids past the imported ones. */
 	if ((rc = meta_pg_cmd(c, "SELECT setval(pg_get_serial_sequence('repositories', 'id'), "

@@ -121,6 +121,27 @@ q="SELECT artifact_type FROM manifests WHERE artifact_type LIKE '%sïg%'"
 assert_eq "$(psql -X -q -A -t "$E2E_PG_URL/${MIG_DB}_ascii" -c "$q")" "$UT" "SQL_ASCII: the UTF-8 artifactType stored byte for byte"
 assert_eq "$(pgq "$q")" "$UT" "UTF8: the UTF-8 artifactType stored as such"
 
+# ---------------------------------------------------------------- what COPY must escape, what PostgreSQL cannot hold
+# A copy of the SQLite metadata with an artifactType holding tab, backslash,
+# newline and carriage return (COPY's text format escapes them), then an
+# upload owner that is not UTF-8: refused by name, the target unchanged.
+mkdir -p "$TMP/esc/root"
+sq ".backup '$TMP/esc/root/meta.db'" >/dev/null
+sed "s#^root = .*#root = $TMP/esc/root#" "$CONF" >"$TMP/esc.ini"
+esq() { sqlite3 -batch -noheader "$TMP/esc/root/meta.db" "$1" 2>&1; }
+apq() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$E2E_PG_URL/${MIG_DB}_ascii" -c "$1" 2>&1; }
+esq "UPDATE manifests SET artifact_type = 'a' || char(9) || 'b\\c' || char(10) || 'd' || char(13) || 'e' WHERE digest = '$SIG'"
+q="SELECT artifact_type FROM manifests WHERE digest = '$SIG'"
+assert_eq "$(esq "$q")" "$(printf 'a\tb\\c\nd\re')" "the source holds the awkward artifactType"
+"$OCIREGD" migrate-metadata -c "$TMP/esc.ini" --to "$E2E_PG_URL/${MIG_DB}_ascii" --force >"$TMP/out" 2>&1
+assert_eq "$?" 0 "migrate-metadata of rows with tab, backslash, newline, carriage return"
+assert_eq "$(apq "$q")" "$(esq "$q")" "they arrive byte for byte"
+esq "UPDATE uploads SET owner = 'bad' || CAST(X'FF' AS TEXT) WHERE id = '$SESSION'"
+"$OCIREGD" migrate-metadata -c "$TMP/esc.ini" --to "$E2E_PG_URL/${MIG_DB}_ascii" --force >"$TMP/out" 2>&1
+assert_eq "$?" 74 "a source value that is not UTF-8 stops the migration (exit 74)"
+assert_match "$(cat "$TMP/out")" 'uploads\.owner holds a value that is not valid UTF-8' "it names the column"
+assert_eq "$(apq "$q")" "$(esq "$q")" "the target is as the last good run left it"
+
 # ---------------------------------------------------------------- serve it from PostgreSQL
 mkdir -p "$TMP/sqlite-aside"
 mv "$ROOT"/meta.db* "$TMP/sqlite-aside/"
