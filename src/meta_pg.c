@@ -207,8 +207,12 @@ enum meta_pg_stmt {
  * cannot be inferred. */
 static const char *const meta_pg_sql[S_COUNT] = {
 	[S_REPO_ID] = "SELECT id FROM repositories WHERE name = $1",
-	[S_REPO_INSERT] = "INSERT INTO repositories(name, created) VALUES ($1, $2) "
-	    "ON CONFLICT (name) DO NOTHING",
+	/* The id, inserting the repository if it is new, in one round trip:
+	 * the SELECT sees the statement's snapshot (not the row the INSERT
+	 * adds), so exactly one of the two branches gives a row. */
+	[S_REPO_INSERT] = "WITH i AS (INSERT INTO repositories(name, created) VALUES ($1, $2) "
+	    "ON CONFLICT (name) DO NOTHING RETURNING id) "
+	    "SELECT id FROM i UNION ALL SELECT id FROM repositories WHERE name = $1",
 	[S_BLOB_INSERT] = "INSERT INTO blobs(digest, size, created) VALUES ($1, $2, $3) "
 	    "ON CONFLICT (digest) DO NOTHING",
 	/* A link pushed or mounted again is new again: garbage collection
@@ -875,16 +879,11 @@ static int
 meta_pg_repo_id(struct meta_conn *c, const char *repo, int create, int64_t *id)
 {
 	struct meta_pg_num now;
+	const char *p[2] = {repo, meta_pg_i64(&now, meta_pg_now())};
 	PGresult *res;
 	int rc;
 
-	if (create) {
-		const char *p[2] = {repo, meta_pg_i64(&now, meta_pg_now())};
-
-		if ((rc = meta_pg_exec(c, S_REPO_INSERT, 2, p, NULL)) != 0)
-			return rc;
-	}
-	if ((res = meta_pg_run(c, S_REPO_ID, 1, &repo, &rc)) == NULL)
+	if ((res = meta_pg_run(c, create ? S_REPO_INSERT : S_REPO_ID, create ? 2 : 1, p, &rc)) == NULL)
 		return rc;
 	rc = PQntuples(res) > 0 ? 0 : -ERR_NAME_UNKNOWN;
 	if (rc == 0)
@@ -901,16 +900,14 @@ meta_pg_repo_exists(struct meta_conn *c, const char *repo)
 	return meta_pg_repo_id(c, repo, 0, &id);
 }
 
-/* The blob and repo_blobs rows, inside the caller's transaction. */
+/* The blob and repo_blobs rows of repository id, inside the caller's
+ * transaction. */
 static int
-meta_pg_blob_link_tx(struct meta_conn *c, const char *repo, const char *digest, uint64_t size)
+meta_pg_blob_link_id(struct meta_conn *c, int64_t id, const char *digest, uint64_t size)
 {
 	struct meta_pg_num n1, n2, n3;
-	int64_t id;
 	int rc;
 
-	if ((rc = meta_pg_repo_id(c, repo, 1, &id)) != 0)
-		return rc;
 	{
 		const char *p[3] = {digest, meta_pg_u64(&n1, size), meta_pg_i64(&n2, meta_pg_now())};
 
@@ -922,6 +919,17 @@ meta_pg_blob_link_tx(struct meta_conn *c, const char *repo, const char *digest, 
 
 		return meta_pg_exec(c, S_REPO_BLOB_INSERT, 3, p, NULL);
 	}
+}
+
+static int
+meta_pg_blob_link_tx(struct meta_conn *c, const char *repo, const char *digest, uint64_t size)
+{
+	int64_t id;
+	int rc;
+
+	if ((rc = meta_pg_repo_id(c, repo, 1, &id)) != 0)
+		return rc;
+	return meta_pg_blob_link_id(c, id, digest, size);
 }
 
 static int
@@ -1158,7 +1166,7 @@ meta_pg_manifest_put_tx(struct meta_conn *c, const char *repo, const struct meta
 	if ((rc = meta_pg_repo_id(c, repo, 1, &id)) != 0)
 		return rc;
 	/* The manifest's own bytes are a blob of this repository too. */
-	if ((rc = meta_pg_blob_link_tx(c, repo, mf->digest, mf->size)) != 0)
+	if ((rc = meta_pg_blob_link_id(c, id, mf->digest, mf->size)) != 0)
 		return rc;
 	meta_pg_i64(&nid, id);
 	meta_pg_i64(&now, meta_pg_now());
