@@ -37,6 +37,10 @@ struct oci_manifest {
 	size_t nrefs;
 };
 
+/* 1 if s[0..len) is strict UTF-8 (no overlong forms, no surrogates, nothing
+ * past U+10FFFF: what PostgreSQL accepts as UTF-8 text), else 0. */
+int oci_utf8_valid(const char *s, size_t len);
+
 /* Parse and validate a manifest body.  content_type is the request's
  * Content-Type (NULL if none).  Returns 0, or -ERR_MANIFEST_INVALID /
  * -ERR_DIGEST_INVALID with a reason in err.  On success the caller frees

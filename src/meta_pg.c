@@ -22,12 +22,21 @@
  * re-established (PQreset) at the connection's next op; prepared statements
  * are prepared again after it.
  *
- * XXX text columns must be valid UTF-8 here (SQLite stores any bytes): a
- * manifest whose mediaType or artifactType is not fails with 500.
+ * Text is UTF-8 (SQLite stores any bytes, PostgreSQL refuses what is not
+ * valid in the database's encoding): the connection's client_encoding is
+ * UTF8, the database's encoding must be UTF8 (or SQL_ASCII, which stores
+ * bytes as given), and every parameter is checked before it is sent.  What
+ * the API stores is UTF-8 by grammar (names, tags, digests, ids, media
+ * types) or by oci_manifest_parse (artifactType comes from a body checked
+ * as strict UTF-8); a lookup by bytes that are not UTF-8 (the referrers'
+ * artifactType filter) finds nothing, as on SQLite; any other parameter
+ * that is not UTF-8 fails the op with -ERR_UNSUPPORTED (400, logged)
+ * rather than a database error.
  * Several nodes on one database (tests/e2e/t_cluster.sh): garbage
  * collection takes a session advisory lock (META_PG_GC_LOCK) from gc_reset
  * to gc_end, so one collection runs at a time across nodes.  The import ops
- * (migrate-metadata) fill an empty database in one transaction.
+ * (migrate-metadata) fill an empty database in one transaction, each
+ * table's rows streamed through one COPY.
  */
 #include <dlfcn.h>
 #include <libpq-fe.h>
@@ -44,6 +53,7 @@
 #include "log.h"
 #include "meta.h"
 #include "meta_backend.h"
+#include "oci.h"
 
 /* libpq is loaded when a postgres backend is first opened, not linked:
  * linking it maps libpq and the libraries it pulls in (GSSAPI, LDAP,
@@ -63,7 +73,7 @@
 	X(PQexec) \
 	X(PQsetSingleRowMode) \
 	X(PQsetNoticeProcessor) \
-	X(PQsetClientEncoding) \
+	X(PQparameterStatus) \
 	X(PQsendQueryParams) \
 	X(PQresultErrorMessage) \
 	X(PQresultErrorField) \
@@ -73,7 +83,9 @@
 	X(PQexecPrepared) \
 	X(PQexecParams) \
 	X(PQconnectdbParams) \
-	X(PQcmdTuples)
+	X(PQcmdTuples) \
+	X(PQputCopyData) \
+	X(PQputCopyEnd)
 
 static struct {
 #define META_PG_MEMBER(f) __typeof__(f) *f;
@@ -126,7 +138,7 @@ meta_pg_load(void)
 #define PQexec meta_pg_lib.PQexec
 #define PQsetSingleRowMode meta_pg_lib.PQsetSingleRowMode
 #define PQsetNoticeProcessor meta_pg_lib.PQsetNoticeProcessor
-#define PQsetClientEncoding meta_pg_lib.PQsetClientEncoding
+#define PQparameterStatus meta_pg_lib.PQparameterStatus
 #define PQsendQueryParams meta_pg_lib.PQsendQueryParams
 #define PQresultErrorMessage meta_pg_lib.PQresultErrorMessage
 #define PQresultErrorField meta_pg_lib.PQresultErrorField
@@ -137,6 +149,8 @@ meta_pg_load(void)
 #define PQexecParams meta_pg_lib.PQexecParams
 #define PQconnectdbParams meta_pg_lib.PQconnectdbParams
 #define PQcmdTuples meta_pg_lib.PQcmdTuples
+#define PQputCopyData meta_pg_lib.PQputCopyData
+#define PQputCopyEnd meta_pg_lib.PQputCopyEnd
 
 
 /* A serialization failure or deadlock runs the transaction again this many
@@ -193,8 +207,12 @@ enum meta_pg_stmt {
  * cannot be inferred. */
 static const char *const meta_pg_sql[S_COUNT] = {
 	[S_REPO_ID] = "SELECT id FROM repositories WHERE name = $1",
-	[S_REPO_INSERT] = "INSERT INTO repositories(name, created) VALUES ($1, $2) "
-	    "ON CONFLICT (name) DO NOTHING",
+	/* The id, inserting the repository if it is new, in one round trip:
+	 * the SELECT sees the statement's snapshot (not the row the INSERT
+	 * adds), so exactly one of the two branches gives a row. */
+	[S_REPO_INSERT] = "WITH i AS (INSERT INTO repositories(name, created) VALUES ($1, $2) "
+	    "ON CONFLICT (name) DO NOTHING RETURNING id) "
+	    "SELECT id FROM i UNION ALL SELECT id FROM repositories WHERE name = $1",
 	[S_BLOB_INSERT] = "INSERT INTO blobs(digest, size, created) VALUES ($1, $2, $3) "
 	    "ON CONFLICT (digest) DO NOTHING",
 	/* A link pushed or mounted again is new again: garbage collection
@@ -221,30 +239,42 @@ static const char *const meta_pg_sql[S_COUNT] = {
 	[S_MANIFEST_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, artifact_type, "
 	    "subject, size, created) VALUES ($1, $2, $3, $4, $5, $6, $7) "
 	    "ON CONFLICT (repo_id, digest) DO UPDATE SET created = excluded.created",
-	[S_MANIFEST_GET] = "SELECT m.media_type, m.artifact_type, m.subject, m.size FROM manifests m "
-	    "WHERE m.repo_id = $1 AND m.digest = $2",
+	/* The reads of the hot paths (manifest GET, tags list, referrers)
+	 * are one statement each, one round trip: they start from the
+	 * repository's row and LEFT JOIN the rest, so no row at all means
+	 * no such repository and a row of NULLs means no such manifest, tag
+	 * or referrer (the two errors differ).  Each is one index lookup of
+	 * the name more than a query by repository id. */
+	[S_MANIFEST_GET] = "SELECT m.media_type, m.artifact_type, m.subject, m.size "
+	    "FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.digest = $2 "
+	    "WHERE r.name = $1",
 	[S_REF_INSERT] = "INSERT INTO manifest_refs(repo_id, digest, ref, is_manifest) "
 	    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
 	[S_TAG_UPSERT] = "INSERT INTO tags(repo_id, name, digest, updated) VALUES ($1, $2, $3, $4) "
 	    "ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, "
 	    "updated = excluded.updated",
-	[S_TAG_GET] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size FROM tags t "
-	    "JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest "
-	    "WHERE t.repo_id = $1 AND t.name = $2",
+	[S_TAG_GET] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size "
+	    "FROM repositories r LEFT JOIN (tags t JOIN manifests m ON m.repo_id = t.repo_id "
+	    "AND m.digest = t.digest) ON t.repo_id = r.id AND t.name = $2 WHERE r.name = $1",
 	[S_MANIFEST_DELETE] = "DELETE FROM manifests WHERE repo_id = $1 AND digest = $2",
 	[S_REFS_DELETE] = "DELETE FROM manifest_refs WHERE repo_id = $1 AND digest = $2",
 	[S_TAGS_DELETE_DIGEST] = "DELETE FROM tags WHERE repo_id = $1 AND digest = $2",
 	[S_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = $1 AND name = $2",
-	[S_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = $1 AND name > $2 ORDER BY name LIMIT $3",
+	/* Read in the order of the primary key (no sort); an empty page asks
+	 * again whether the repository exists. */
+	[S_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = (SELECT id FROM repositories "
+	    "WHERE name = $1) AND name > $2 ORDER BY name LIMIT $3",
 	/* A repository exists while it holds a manifest or a blob link
 	 * (meta_sqlite.c); LIMIT NULL is no limit. */
 	[S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > $1 AND "
 	    "(EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = r.id) OR "
 	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)) ORDER BY name LIMIT $2",
-	[S_REFERRERS] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = $1 AND subject = $2 ORDER BY digest",
-	[S_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = $1 AND subject = $2 AND artifact_type = $3 ORDER BY digest",
+	[S_REFERRERS] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size "
+	    "FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.subject = $2 "
+	    "WHERE r.name = $1 ORDER BY m.digest",
+	[S_REFERRERS_TYPE] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size "
+	    "FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.subject = $2 "
+	    "AND m.artifact_type = $3 WHERE r.name = $1 ORDER BY m.digest",
 	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
 	    "SELECT $1::bigint, $2::text, $3::bigint WHERE EXISTS (SELECT 1 FROM repo_blobs rb "
 	    "JOIN repositories r ON r.id = rb.repo_id WHERE r.name = $4 AND rb.digest = $2) "
@@ -331,6 +361,7 @@ struct meta_conn {
 	int conflict;			/* the last failure was 40001/40P01 */
 	int lost;			/* logged the connection as lost */
 	int gc_locked;			/* holds META_PG_GC_LOCK (session lock) */
+	size_t copying;			/* import: meta_tables index + 1 of the open COPY */
 	unsigned seed;			/* retry jitter */
 	unsigned char prepared[S_COUNT];
 };
@@ -489,6 +520,22 @@ meta_pg_cmd(struct meta_conn *c, const char *sql)
 	return rc;
 }
 
+/* 0 if every parameter is UTF-8 (the server would refuse the statement
+ * otherwise, an error the client did not cause), else -ERR_UNSUPPORTED,
+ * logged with what was being done. */
+static int
+meta_pg_params_utf8(int n, const char *const *params, const char *what)
+{
+	for (int i = 0; i < n; i++) {
+		if (params[i] != NULL && !oci_utf8_valid(params[i], strlen(params[i]))) {
+			log_warn("meta: postgres: %.80s...: parameter $%d is not valid UTF-8, which "
+			    "PostgreSQL cannot store as text; refused", what, i + 1);
+			return -ERR_UNSUPPORTED;
+		}
+	}
+	return 0;
+}
+
 /* Run cached statement s with n text parameters (NULL: SQL NULL).  The
  * result (to PQclear) or NULL with *rc set. */
 static PGresult *
@@ -498,7 +545,8 @@ meta_pg_run(struct meta_conn *c, enum meta_pg_stmt s, int n, const char *const *
 	PGresult *res;
 	ExecStatusType st;
 
-	if ((*rc = meta_pg_ready(c)) != 0)
+	if ((*rc = meta_pg_params_utf8(n, params, meta_pg_sql[s])) != 0 ||
+	    (*rc = meta_pg_ready(c)) != 0)
 		return NULL;
 	snprintf(name, sizeof(name), "ociregd_%d", (int)s);
 	if (!c->prepared[s]) {
@@ -547,7 +595,7 @@ meta_pg_query(struct meta_conn *c, const char *sql, int n, const char *const *pa
 	PGresult *res;
 	ExecStatusType st;
 
-	if ((*rc = meta_pg_ready(c)) != 0)
+	if ((*rc = meta_pg_params_utf8(n, params, sql)) != 0 || (*rc = meta_pg_ready(c)) != 0)
 		return NULL;
 	res = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
 	st = PQresultStatus(res);
@@ -712,6 +760,32 @@ meta_pg_notice(void *arg, const char *message)
 	log_debug("meta: postgres: %.*s", (int)strcspn(message, "\n"), message);
 }
 
+/* Text goes both ways as UTF-8 (client_encoding, set at connect).  The
+ * database must store it as such: UTF8; or SQL_ASCII, which keeps bytes as
+ * given (no conversion, no check: we send only UTF-8) and is what a cluster
+ * initialised under the C locale creates by default.  Any other encoding
+ * would convert, and refuse characters it lacks: the node does not start.
+ * Both values are reported by the server at connect (no round trip). */
+static int
+meta_pg_encoding(struct meta_conn *c)
+{
+	const char *server = PQparameterStatus(c->pg, "server_encoding");
+	const char *client = PQparameterStatus(c->pg, "client_encoding");
+
+	if (server == NULL || (strcmp(server, "UTF8") != 0 && strcmp(server, "SQL_ASCII") != 0)) {
+		log_error("meta: postgres: the database's encoding is %s; ociregd keeps its text in "
+		    "UTF-8 and needs a database created with ENCODING 'UTF8' (CREATE DATABASE ... "
+		    "ENCODING 'UTF8' TEMPLATE template0)", server != NULL ? server : "not reported");
+		return -1;
+	}
+	if (client == NULL || strcmp(client, "UTF8") != 0) {
+		log_error("meta: postgres: the connection's client_encoding is %s, not UTF8",
+		    client != NULL ? client : "not reported");
+		return -1;
+	}
+	return 0;
+}
+
 static struct meta_conn *
 meta_pg_open(const struct config *cfg)
 {
@@ -727,10 +801,12 @@ meta_pg_open(const struct config *cfg)
 	/* The URL is not logged: it may carry a password.  A bounded
 	 * connect_timeout unless the URL sets its own (it comes later, so it
 	 * wins): PQreset runs in a worker, which must not hang on a server
-	 * that drops packets. */
+	 * that drops packets.  client_encoding comes after the URL, so it
+	 * wins over the URL's and PGCLIENTENCODING, and is kept by PQreset
+	 * (a SET after connecting would not be). */
 	static const char *const keys[] = {"connect_timeout", "fallback_application_name",
-	    "dbname", NULL};
-	const char *vals[] = {"10", "ociregd", cfg->meta_url, NULL};
+	    "dbname", "client_encoding", NULL};
+	const char *vals[] = {"10", "ociregd", cfg->meta_url, "UTF8", NULL};
 
 	if ((c->pg = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		log_error("meta: postgres: out of memory");
@@ -748,12 +824,10 @@ meta_pg_open(const struct config *cfg)
 		goto fail;
 	}
 	PQsetNoticeProcessor(c->pg, meta_pg_notice, c);
-	/* Text in UTF-8 as SQLite keeps it; times are ours (unix seconds),
-	 * so the session time zone does not matter. */
-	if (PQsetClientEncoding(c->pg, "UTF8") != 0) {
-		log_error("meta: postgres: client encoding UTF8: %s", PQerrorMessage(c->pg));
+	/* Times are ours (unix seconds), so the session time zone does not
+	 * matter; the encoding does. */
+	if (meta_pg_encoding(c) != 0)
 		goto fail;
-	}
 	if (meta_pg_migrate(c) != 0)
 		goto fail;
 	return c;
@@ -805,16 +879,11 @@ static int
 meta_pg_repo_id(struct meta_conn *c, const char *repo, int create, int64_t *id)
 {
 	struct meta_pg_num now;
+	const char *p[2] = {repo, meta_pg_i64(&now, meta_pg_now())};
 	PGresult *res;
 	int rc;
 
-	if (create) {
-		const char *p[2] = {repo, meta_pg_i64(&now, meta_pg_now())};
-
-		if ((rc = meta_pg_exec(c, S_REPO_INSERT, 2, p, NULL)) != 0)
-			return rc;
-	}
-	if ((res = meta_pg_run(c, S_REPO_ID, 1, &repo, &rc)) == NULL)
+	if ((res = meta_pg_run(c, create ? S_REPO_INSERT : S_REPO_ID, create ? 2 : 1, p, &rc)) == NULL)
 		return rc;
 	rc = PQntuples(res) > 0 ? 0 : -ERR_NAME_UNKNOWN;
 	if (rc == 0)
@@ -831,16 +900,14 @@ meta_pg_repo_exists(struct meta_conn *c, const char *repo)
 	return meta_pg_repo_id(c, repo, 0, &id);
 }
 
-/* The blob and repo_blobs rows, inside the caller's transaction. */
+/* The blob and repo_blobs rows of repository id, inside the caller's
+ * transaction. */
 static int
-meta_pg_blob_link_tx(struct meta_conn *c, const char *repo, const char *digest, uint64_t size)
+meta_pg_blob_link_id(struct meta_conn *c, int64_t id, const char *digest, uint64_t size)
 {
 	struct meta_pg_num n1, n2, n3;
-	int64_t id;
 	int rc;
 
-	if ((rc = meta_pg_repo_id(c, repo, 1, &id)) != 0)
-		return rc;
 	{
 		const char *p[3] = {digest, meta_pg_u64(&n1, size), meta_pg_i64(&n2, meta_pg_now())};
 
@@ -852,6 +919,17 @@ meta_pg_blob_link_tx(struct meta_conn *c, const char *repo, const char *digest, 
 
 		return meta_pg_exec(c, S_REPO_BLOB_INSERT, 3, p, NULL);
 	}
+}
+
+static int
+meta_pg_blob_link_tx(struct meta_conn *c, const char *repo, const char *digest, uint64_t size)
+{
+	int64_t id;
+	int rc;
+
+	if ((rc = meta_pg_repo_id(c, repo, 1, &id)) != 0)
+		return rc;
+	return meta_pg_blob_link_id(c, id, digest, size);
 }
 
 static int
@@ -1088,7 +1166,7 @@ meta_pg_manifest_put_tx(struct meta_conn *c, const char *repo, const struct meta
 	if ((rc = meta_pg_repo_id(c, repo, 1, &id)) != 0)
 		return rc;
 	/* The manifest's own bytes are a blob of this repository too. */
-	if ((rc = meta_pg_blob_link_tx(c, repo, mf->digest, mf->size)) != 0)
+	if ((rc = meta_pg_blob_link_id(c, id, mf->digest, mf->size)) != 0)
 		return rc;
 	meta_pg_i64(&nid, id);
 	meta_pg_i64(&now, meta_pg_now());
@@ -1149,25 +1227,27 @@ meta_pg_row_manifest(const PGresult *res, int row, struct meta_manifest *out)
 	out->size = (uint64_t)meta_pg_col_i64(res, row, 4);
 }
 
+/* A hot read's answer (see S_MANIFEST_GET): no row, no repository; a
+ * first row of NULLs, nothing under it. */
+static int
+meta_pg_found(const PGresult *res)
+{
+	if (PQntuples(res) == 0)
+		return -ERR_NAME_UNKNOWN;
+	return PQgetisnull(res, 0, 0) ? -ERR_MANIFEST_UNKNOWN : 0;
+}
+
 static int
 meta_pg_manifest_get(struct meta_conn *c, const char *repo, const char *digest,
     struct meta_manifest *out)
 {
-	struct meta_pg_num nid;
+	const char *p[2] = {repo, digest};
 	PGresult *res;
-	int64_t id;
 	int rc;
 
-	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+	if ((res = meta_pg_run(c, S_MANIFEST_GET, 2, p, &rc)) == NULL)
 		return rc;
-	{
-		const char *p[2] = {meta_pg_i64(&nid, id), digest};
-
-		if ((res = meta_pg_run(c, S_MANIFEST_GET, 2, p, &rc)) == NULL)
-			return rc;
-	}
-	rc = PQntuples(res) > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
-	if (rc == 0) {
+	if ((rc = meta_pg_found(res)) == 0) {
 		snprintf(out->digest, sizeof(out->digest), "%s", digest);
 		meta_pg_col_copy(res, 0, 0, out->media_type, sizeof(out->media_type));
 		meta_pg_col_copy(res, 0, 1, out->artifact_type, sizeof(out->artifact_type));
@@ -1182,21 +1262,13 @@ static int
 meta_pg_tag_get(struct meta_conn *c, const char *repo, const char *tag,
     struct meta_manifest *out)
 {
-	struct meta_pg_num nid;
+	const char *p[2] = {repo, tag};
 	PGresult *res;
-	int64_t id;
 	int rc;
 
-	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+	if ((res = meta_pg_run(c, S_TAG_GET, 2, p, &rc)) == NULL)
 		return rc;
-	{
-		const char *p[2] = {meta_pg_i64(&nid, id), tag};
-
-		if ((res = meta_pg_run(c, S_TAG_GET, 2, p, &rc)) == NULL)
-			return rc;
-	}
-	rc = PQntuples(res) > 0 ? 0 : -ERR_MANIFEST_UNKNOWN;
-	if (rc == 0)
+	if ((rc = meta_pg_found(res)) == 0)
 		meta_pg_row_manifest(res, 0, out);
 	PQclear(res);
 	return rc;
@@ -1307,20 +1379,18 @@ static int
 meta_pg_tag_list(struct meta_conn *c, const char *repo, const char *last, long n,
     meta_list_fn fn, void *arg, int *more)
 {
-	struct meta_pg_num nid, lim;
+	struct meta_pg_num lim;
+	char bound[320];
+	const char *p[3] = {repo, meta_pg_last_bound(last, bound, sizeof(bound)),
+	    meta_pg_i64(&lim, (int64_t)n + 1)};
 	PGresult *res;
-	int64_t id;
 	int rc;
 
-	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+	if ((res = meta_pg_run(c, S_TAG_LIST, 3, p, &rc)) == NULL)
 		return rc;
-	{
-		char bound[320];
-		const char *p[3] = {meta_pg_i64(&nid, id), meta_pg_last_bound(last, bound, sizeof(bound)),
-		    meta_pg_i64(&lim, (int64_t)n + 1)};
-
-		if ((res = meta_pg_run(c, S_TAG_LIST, 3, p, &rc)) == NULL)
-			return rc;
+	if (PQntuples(res) == 0 && (rc = meta_pg_repo_exists(c, repo)) != 0) {
+		PQclear(res);
+		return rc;
 	}
 	return meta_pg_list_rows(res, n, fn, arg, more);
 }
@@ -1347,21 +1417,25 @@ meta_pg_referrers(struct meta_conn *c, const char *repo, const char *subject,
     const char *artifact_type, meta_referrer_fn fn, void *arg)
 {
 	struct meta_manifest mf;
-	struct meta_pg_num nid;
+	const char *p[3] = {repo, subject, artifact_type};
 	PGresult *res;
-	int64_t id;
 	int rc, rows;
 
-	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
+	/* No artifactType stored here is anything but UTF-8: a filter of
+	 * other bytes matches nothing (SQLite compares the bytes, and finds
+	 * nothing either). */
+	if (artifact_type != NULL && !oci_utf8_valid(artifact_type, strlen(artifact_type)))
+		return meta_pg_repo_exists(c, repo);
+	if ((res = meta_pg_run(c, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS,
+	    artifact_type ? 3 : 2, p, &rc)) == NULL)
 		return rc;
-	{
-		const char *p[3] = {meta_pg_i64(&nid, id), subject, artifact_type};
-
-		if ((res = meta_pg_run(c, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS,
-		    artifact_type ? 3 : 2, p, &rc)) == NULL)
-			return rc;
+	if ((rows = PQntuples(res)) == 0) {
+		PQclear(res);
+		return -ERR_NAME_UNKNOWN;
 	}
-	rows = PQntuples(res);
+	/* No referrer: the repository's one row of NULLs. */
+	if (PQgetisnull(res, 0, 0))
+		rows = 0;
 	for (int i = 0; i < rows; i++) {
 		meta_pg_row_manifest(res, i, &mf);
 		if (fn(arg, &mf) != 0)
@@ -1391,7 +1465,7 @@ meta_pg_gc_list(struct meta_conn *c, const char *sql, int n, const char *const *
 	PGresult *res;
 	int rc = 0, r = 0;
 
-	if ((rc = meta_pg_ready(c)) != 0)
+	if ((rc = meta_pg_params_utf8(n, params, sql)) != 0 || (rc = meta_pg_ready(c)) != 0)
 		return rc;
 	if (!PQsendQueryParams(c->pg, sql, n, NULL, params, NULL, NULL, 0))
 		return meta_pg_fail(c, NULL, sql);
@@ -2062,26 +2136,106 @@ fail:
 	return rc != 0 ? rc : -ERR_INTERNAL;
 }
 
+/* End the import's COPY, if one is open: with abort (a reason) the server
+ * drops its rows.  Errors in the rows (a duplicate key, a foreign key) are
+ * reported here, at the end of the table's stream. */
+static int
+meta_pg_copy_end(struct meta_conn *c, const char *abort)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (c->copying == 0)
+		return 0;
+	c->copying = 0;
+	if (PQputCopyEnd(c->pg, abort) != 1)
+		return meta_pg_fail(c, NULL, "COPY (end)");
+	while ((res = PQgetResult(c->pg)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0 && abort == NULL)
+			rc = meta_pg_fail(c, res, "COPY");
+		PQclear(res);
+	}
+	return rc != 0 ? rc : (abort != NULL ? -ERR_INTERNAL : 0);
+}
+
+/* Start streaming the rows of meta_tables[table] (COPY ... FROM STDIN). */
+static int
+meta_pg_copy_start(struct meta_conn *c, size_t table)
+{
+	const struct meta_table *tb = &meta_tables[table];
+	char sql[512];
+	PGresult *res;
+	size_t n;
+	int rc = 0;
+
+	n = (size_t)snprintf(sql, sizeof(sql), "COPY %s (", tb->name);
+	for (int i = 0; i < tb->ncols && n < sizeof(sql); i++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s%s", i ? ", " : "", tb->cols[i]);
+	if (n < sizeof(sql))
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, ") FROM STDIN");
+	if (n >= sizeof(sql))
+		return -ERR_INTERNAL;
+	if ((rc = meta_pg_ready(c)) != 0)
+		return rc;
+	res = PQexec(c->pg, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		rc = meta_pg_fail(c, res, sql);
+	else
+		c->copying = table + 1;
+	PQclear(res);
+	return rc;
+}
+
+/* One row in COPY's text format: tab-separated, \N for NULL, backslash,
+ * tab, newline and carriage return escaped.  A row past the buffer (no
+ * value of our schema comes near) is an error, not a cut. */
 static int
 meta_pg_import_row(struct meta_conn *c, size_t table, const char *const *vals)
 {
 	const struct meta_table *tb = &meta_tables[table];
-	char sql[512];
-	size_t n;
+	char row[8192];
+	size_t n = 0;
+	int rc;
 
-	/* XXX one parse per row: fine for the registries we have seen (a
-	 * few hundred thousand rows); a prepared statement per table or
-	 * COPY would be faster. */
-	n = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO %s (", tb->name);
-	for (int i = 0; i < tb->ncols && n < sizeof(sql); i++)
-		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s%s", i ? ", " : "", tb->cols[i]);
-	for (int i = 0; i < tb->ncols && n < sizeof(sql); i++)
-		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s$%d", i ? ", " : ") VALUES (", i + 1);
-	if (n < sizeof(sql))
-		n += (size_t)snprintf(sql + n, sizeof(sql) - n, ")");
-	if (n >= sizeof(sql))
-		return -ERR_INTERNAL;
-	return meta_pg_query_exec(c, sql, tb->ncols, vals, NULL);
+	for (int i = 0; i < tb->ncols; i++) {
+		const char *v = vals[i];
+
+		if (v != NULL && !oci_utf8_valid(v, strlen(v))) {
+			log_error("meta: postgres: import: %s.%s holds a value that is not valid UTF-8, "
+			    "which PostgreSQL cannot store as text", tb->name, tb->cols[i]);
+			return -ERR_UNSUPPORTED;
+		}
+		if (i > 0)
+			row[n++] = '\t';
+		if (v == NULL) {
+			row[n++] = '\\';
+			row[n++] = 'N';
+		}
+		for (; v != NULL && *v != '\0' && n + 4 < sizeof(row); v++) {
+			const char *esc = *v == '\\' ? "\\\\" : *v == '\t' ? "\\t" : *v == '\n' ? "\\n" :
+			    *v == '\r' ? "\\r" : NULL;
+
+			if (esc != NULL) {
+				memcpy(row + n, esc, 2);
+				n += 2;
+			} else {
+				row[n++] = *v;
+			}
+		}
+		if (n + 4 >= sizeof(row)) {
+			log_error("meta: postgres: import: a row of %s longer than %zu bytes", tb->name,
+			    sizeof(row));
+			return -ERR_INTERNAL;
+		}
+	}
+	row[n++] = '\n';
+	if (c->copying != table + 1) {
+		if ((rc = meta_pg_copy_end(c, NULL)) != 0 || (rc = meta_pg_copy_start(c, table)) != 0)
+			return rc;
+	}
+	if (PQputCopyData(c->pg, row, (int)n) != 1)
+		return meta_pg_fail(c, NULL, "COPY");
+	return 0;
 }
 
 static int
@@ -2090,8 +2244,13 @@ meta_pg_import_end(struct meta_conn *c, int commit)
 	int rc;
 
 	if (!commit) {
+		meta_pg_copy_end(c, "migrate-metadata: rolled back");
 		meta_pg_rollback(c);
 		return 0;
+	}
+	if ((rc = meta_pg_copy_end(c, NULL)) != 0) {
+		meta_pg_rollback(c);
+		return rc;
 	}
 	/* New repositories get ids past the imported ones. */
 	if ((rc = meta_pg_cmd(c, "SELECT setval(pg_get_serial_sequence('repositories', 'id'), "

@@ -36,8 +36,7 @@ oci_fail(char *err, size_t cap, const char *fmt, ...)
 	return -ERR_MANIFEST_INVALID;
 }
 
-/* Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF). */
-static int
+int
 oci_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;

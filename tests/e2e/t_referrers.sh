@@ -103,6 +103,26 @@ req GET "/v2/$R/referrers/$IMG?artifactType=application/vnd.none"
 assert_status 200 "referrers with a filter that matches nothing"
 assert_header OCI-Filters-Applied artifactType "filter that matches nothing"
 assert_json .manifests '[]' "filter that matches nothing: empty"
+# Text beyond ASCII: an artifactType in UTF-8 is kept byte for byte, and is
+# what a filter finds (both backends: PostgreSQL keeps its text as UTF-8).
+UT='application/vnd.example.sïg+€'
+printf '{"schemaVersion":2,"mediaType":"%s","artifactType":"%s","config":{"mediaType":"%s","digest":"%s","size":2},"layers":[],"subject":%s}' \
+	"$MT_OCI_MANIFEST" "$UT" "$MT_OCI_EMPTY" "$EMPTY_JSON_DIGEST" "$SUBJ" >"$W/usig"
+blob_json utf8/repo "$W/uempty" '{}'
+push_manifest utf8/repo "$(sha256_of "$W/usig")" "$W/usig"
+req GET "/v2/utf8/repo/referrers/$IMG?artifactType=$(jq -rn --arg s "$UT" '$s|@uri')"
+assert_status 200 "referrers ?artifactType=<UTF-8 beyond ASCII, percent-encoded>"
+assert_json '[.manifests[] | [.digest, .artifactType]]' "[[\"$(sha256_of "$W/usig")\",\"$UT\"]]" \
+	"the UTF-8 artifactType is found by its filter and served byte for byte"
+# Bytes that are not UTF-8 can equal no stored artifactType: nothing
+# matches (on PostgreSQL they are not sent to the server, which would
+# refuse them).
+for q in 'application/vnd.a%FFb' '%C3%28' '%ED%A0%80' 'application/vnd.example.s%EF%BF'; do
+	req GET "/v2/utf8/repo/referrers/$IMG?artifactType=$q"
+	assert_status 200 "referrers ?artifactType=$q (not UTF-8)"
+	assert_header OCI-Filters-Applied artifactType "?artifactType=$q (not UTF-8)"
+	assert_json .manifests '[]' "?artifactType=$q (not UTF-8): nothing matches"
+done
 
 req GET "/v2/other/repo/referrers/$IMG"
 assert_json '[.manifests[].digest]' "[\"$OSIG\"]" "other/repo lists only its own referrer"
