@@ -141,9 +141,12 @@ int meta_repo_list(struct meta *m, const char *last, long n, int filtered, meta_
 
 typedef int (*meta_referrer_fn)(void *arg, const struct meta_manifest *mf);
 /* Manifests in repo whose subject is digest, optionally filtered by artifact
- * type (NULL = all), ordered by digest. */
+ * type (NULL = all), ordered by digest: a page of at most n (> 0) with a
+ * digest after last ("" for the first page); *more is set if others
+ * follow. */
 int meta_referrers(struct meta *m, const char *repo, const char *subject,
-    const char *artifact_type, meta_referrer_fn fn, void *arg);
+    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg,
+    int *more);
 
 /* ---- garbage collection (gc.c) and integrity checks (fsck.c) ----
  * Not hot paths: statements are prepared per call.  Listings call fn once

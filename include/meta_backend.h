@@ -97,7 +97,8 @@ struct meta_ops {
 	int (*repo_list)(struct meta_conn *c, const char *last, long n, int filtered,
 	    meta_list_fn fn, void *arg, int *more);
 	int (*referrers)(struct meta_conn *c, const char *repo, const char *subject,
-	    const char *artifact_type, meta_referrer_fn fn, void *arg);
+	    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg,
+	    int *more);
 
 	/* Garbage collection and fsck. */
 	int (*gc_reset)(struct meta_conn *c);

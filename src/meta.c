@@ -233,9 +233,10 @@ meta_repo_list(struct meta *m, const char *last, long n, int filtered, meta_list
 
 int
 meta_referrers(struct meta *m, const char *repo, const char *subject,
-    const char *artifact_type, meta_referrer_fn fn, void *arg)
+    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg,
+    int *more)
 {
-	return m->ops->referrers(m->conn, repo, subject, artifact_type, fn, arg);
+	return m->ops->referrers(m->conn, repo, subject, artifact_type, last, n, fn, arg, more);
 }
 
 /* ---- garbage collection and integrity checks ---- */

@@ -241,10 +241,12 @@ static const char *const meta_pg_sql[S_COUNT] = {
 	[S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > $1 AND "
 	    "(EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = r.id) OR "
 	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)) ORDER BY name LIMIT $2",
+	/* A page: digests after $3, at most $4 rows. */
 	[S_REFERRERS] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = $1 AND subject = $2 ORDER BY digest",
+	    "WHERE repo_id = $1 AND subject = $2 AND digest > $3 ORDER BY digest LIMIT $4",
 	[S_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = $1 AND subject = $2 AND artifact_type = $3 ORDER BY digest",
+	    "WHERE repo_id = $1 AND subject = $2 AND digest > $3 AND artifact_type = $5 "
+	    "ORDER BY digest LIMIT $4",
 	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
 	    "SELECT $1::bigint, $2::text, $3::bigint WHERE EXISTS (SELECT 1 FROM repo_blobs rb "
 	    "JOIN repositories r ON r.id = rb.repo_id WHERE r.name = $4 AND rb.digest = $2) "
@@ -1344,24 +1346,30 @@ meta_pg_repo_list(struct meta_conn *c, const char *last, long n, int filtered, m
 
 static int
 meta_pg_referrers(struct meta_conn *c, const char *repo, const char *subject,
-    const char *artifact_type, meta_referrer_fn fn, void *arg)
+    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg, int *more)
 {
 	struct meta_manifest mf;
-	struct meta_pg_num nid;
+	struct meta_pg_num nid, nn;
 	PGresult *res;
 	int64_t id;
 	int rc, rows;
 
+	*more = 0;
 	if ((rc = meta_pg_repo_id(c, repo, 0, &id)) != 0)
 		return rc;
 	{
-		const char *p[3] = {meta_pg_i64(&nid, id), subject, artifact_type};
+		const char *p[5] = {meta_pg_i64(&nid, id), subject, last, meta_pg_i64(&nn, n + 1),
+		    artifact_type};
 
 		if ((res = meta_pg_run(c, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS,
-		    artifact_type ? 3 : 2, p, &rc)) == NULL)
+		    artifact_type ? 5 : 4, p, &rc)) == NULL)
 			return rc;
 	}
 	rows = PQntuples(res);
+	if (rows > n) {
+		*more = 1;
+		rows = (int)n;
+	}
 	for (int i = 0; i < rows; i++) {
 		meta_pg_row_manifest(res, i, &mf);
 		if (fn(arg, &mf) != 0)

@@ -124,10 +124,12 @@ static const char *const meta_sql[S_COUNT] = {
 	[S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > ?1 AND "
 	    "(EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = r.id) OR "
 	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)) ORDER BY name LIMIT ?2",
+	/* A page: digests after ?3, at most ?4 rows. */
 	[S_REFERRERS] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = ?1 AND subject = ?2 ORDER BY digest",
+	    "WHERE repo_id = ?1 AND subject = ?2 AND digest > ?3 ORDER BY digest LIMIT ?4",
 	[S_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = ?1 AND subject = ?2 AND artifact_type = ?3 ORDER BY digest",
+	    "WHERE repo_id = ?1 AND subject = ?2 AND digest > ?3 AND artifact_type = ?5 "
+	    "ORDER BY digest LIMIT ?4",
 	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
 	    "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM repo_blobs rb JOIN repositories r "
 	    "ON r.id = rb.repo_id WHERE r.name = ?4 AND rb.digest = ?2) "
@@ -1124,22 +1126,30 @@ meta_sqlite_repo_list(struct meta_conn *m, const char *last, long n, int filtere
 
 static int
 meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject,
-    const char *artifact_type, meta_referrer_fn fn, void *arg)
+    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg, int *more)
 {
 	struct meta_manifest mf;
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
+	long rows = 0;
 	int rc;
 
+	*more = 0;
 	if ((rc = meta_sqlite_repo_id(m, repo, 0, &id)) != 0)
 		return rc;
 	if ((st = meta_sqlite_stmt(m, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, last, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)n + 1);
 	if (artifact_type != NULL)
-		sqlite3_bind_text(st, 3, artifact_type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, artifact_type, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (rows++ == n) {
+			*more = 1;
+			continue;
+		}
 		meta_sqlite_row_manifest(st, &mf);
 		if (fn(arg, &mf) != 0)
 			break;
