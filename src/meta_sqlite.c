@@ -1169,7 +1169,7 @@ meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject
  * statement or the transaction that deletes, that what they delete is
  * still unreferenced now.
  *
- * Batches.  Deleting tags, manifests and repository links one transaction
+ * Batches.  Deleting tags, manifests, repository links and blob rows one transaction
  * each costs a commit, and so an fsync (synchronous=FULL), per row: a
  * collection of 100,000 untagged manifests took minutes.  So those
  * deletions share one write transaction, committed after
@@ -1185,8 +1185,12 @@ meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject
  * fails returns the error, and the collection stops.  A connection that
  * collects does nothing else meanwhile (gc.c opens its own). */
 
-#define META_GC_BATCH_ROWS 1000
-#define META_GC_BATCH_MS 25
+/* Each commit writes every page the batch dirtied (index pages all over,
+ * by digest) to the WAL: small batches rewrote the same pages again and
+ * again.  100 ms is the longest a push waits for the lock; reads never
+ * wait (WAL). */
+#define META_GC_BATCH_ROWS 5000
+#define META_GC_BATCH_MS 100
 /* The sweep's page cache, KiB.  Its deletions touch pages all over the
  * indexes (by digest): with the connection's 1 MiB each batch re-read and
  * spilled the same pages, and 10x the rows cost 30x the time.  Set at the
