@@ -72,6 +72,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +87,7 @@
 #define GC_KEEP_LAST_MAX 1000000
 #define GC_KEEP_DAYS_MAX 36500
 #define GC_TRASH_AGE 3600		/* trash older than this is a crashed run's */
+#define GC_NICE 10			/* added to the collector's nice value */
 
 /* ---- small helpers ---- */
 
@@ -1477,6 +1479,24 @@ gc_summary(FILE *f, const struct gc_stats *st, int dry_run, double seconds)
 		log_info("%s", line);
 }
 
+/* A collection is background work: on a busy machine it yields the CPU
+ * to the requests it runs beside (with 2 cores, the GETs' p99 during a
+ * collection was 7x their p99 without) rather than compete with them.  On
+ * Linux the nice value is the calling thread's, so the daemon's runner
+ * lowers only itself.  Failing to is no reason not to collect. */
+static void
+gc_yield_cpu(void)
+{
+	int cur;
+
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, 0);
+	if (errno != 0 || cur >= 19)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, cur + GC_NICE > 19 ? 19 : cur + GC_NICE) != 0)
+		log_debug("gc: cannot lower the collector's priority: %s", strerror(errno));
+}
+
 int
 gc_command(const struct config *cfg, int dry_run)
 {
@@ -1488,6 +1508,7 @@ gc_command(const struct config *cfg, int dry_run)
 	int rc;
 
 	opt.progress = isatty(STDOUT_FILENO);
+	gc_yield_cpu();
 	if ((s = store_open_backend(cfg->storage_backend, cfg->root, cfg->sync)) == NULL)
 		return -1;
 	if ((m = meta_open(cfg)) == NULL) {
@@ -1562,6 +1583,7 @@ gc_runner_main(void *arg)
 	struct gc_options opt = {.stop = &r->stop};
 	struct meta *m = NULL;
 
+	gc_yield_cpu();
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		struct timespec deadline;
