@@ -55,15 +55,28 @@ void tags_catalog(struct request *req);
 
 void referrers_get(struct request *req);
 /* Answer with the referrers index doc (rendered, then freed) and, with a
- * filter at, OCI-Filters-Applied. */
-void referrers_respond(struct request *req, struct oci_doc *doc, const char *at);
-/* The referrers index of subject in repository name as stored here (at:
- * an artifactType filter or NULL), each entry's annotations read from the
+ * filter at, OCI-Filters-Applied; with next (not NULL or ""), a Link to
+ * the page of n after that digest. */
+void referrers_respond(struct request *req, struct oci_doc *doc, const char *at,
+    const char *next, long n);
+/* A page of the referrers index of subject in repository name as stored
+ * here (at: an artifactType filter or NULL): at most n entries with a
+ * digest after last (""), and fewer if their annotations pass
+ * REFERRERS_PAGE_BYTES.  Each entry's annotations are read from the
  * manifest's bytes; an unknown repository is an empty index.  0 with *out
- * (oci_doc_render or oci_doc_free), or a negated reg_error.  Reads the
- * metadata and the store on the calling thread.  Shared with the
- * pull-through cache, which merges the upstream's answer into it. */
+ * (oci_doc_render or oci_doc_free) and, if next (DIGEST_STR_MAX bytes) is
+ * not NULL, the digest the next page follows there ("" if this is the
+ * last page), or a negated
+ * reg_error.  Reads the metadata and the store on the calling thread.
+ * Shared with the pull-through cache, which merges the upstream's answer
+ * into it. */
 int referrers_collect(struct worker *w, const char *name, const char *subject, const char *at,
-    struct oci_doc **out);
+    const char *last, long n, char *next, struct oci_doc **out);
+
+/* A page of referrers: at most this many entries (?n= may ask fewer),
+ * and no more once the annotations read pass REFERRERS_PAGE_BYTES; a Link
+ * header leads to the rest. */
+#define REFERRERS_PAGE_MAX 1000L
+#define REFERRERS_PAGE_BYTES (4L << 20)
 
 #endif

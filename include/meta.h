@@ -141,9 +141,12 @@ int meta_repo_list(struct meta *m, const char *last, long n, int filtered, meta_
 
 typedef int (*meta_referrer_fn)(void *arg, const struct meta_manifest *mf);
 /* Manifests in repo whose subject is digest, optionally filtered by artifact
- * type (NULL = all), ordered by digest. */
+ * type (NULL = all), ordered by digest: a page of at most n (> 0) with a
+ * digest after last ("" for the first page); *more is set if others
+ * follow. */
 int meta_referrers(struct meta *m, const char *repo, const char *subject,
-    const char *artifact_type, meta_referrer_fn fn, void *arg);
+    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg,
+    int *more);
 
 /* ---- garbage collection (gc.c) and integrity checks (fsck.c) ----
  * Not hot paths: statements are prepared per call.  Listings call fn once
@@ -181,6 +184,52 @@ void meta_gc_read_end(struct meta *m);
 /* Manifests: digest, aux = subject ("" if none), size, time = created;
  * ordered by repo_id, digest. */
 int meta_gc_manifests(struct meta *m, meta_gc_fn fn, void *arg);
+
+/* The mark of a collection, computed by the database from the snapshot
+ * (between meta_gc_read_begin and _end) into the connection's temp tables,
+ * so that the collector holds no list of every manifest.  Roots: manifests
+ * created at or after t0; manifests a tag points at that is not in drop
+ * (retention's tags); with keep_untagged, untagged manifests that no
+ * index of their repository lists and whose subject is not in it.
+ * Liveness flows from a live manifest to the children its index lists and
+ * to its referrers (manifests whose subject it is), in its repository.
+ * Then a second round roots the untagged manifests created at or after
+ * young that are still dead (kept by grace; what they keep inherits
+ * them).  What stays dead is a candidate; *dead gets their number. */
+struct meta_gc_tagref {
+	int64_t repo_id;
+	const char *name;
+};
+struct meta_gc_mark {
+	int64_t t0;
+	int64_t young;
+	int keep_untagged;
+	const struct meta_gc_tagref *drop;
+	size_t ndrop;
+};
+/* Why a candidate is dead (meta_gc_dead's kind). */
+enum meta_gc_why {
+	META_GC_UNTAGGED = 0,		/* untagged, older than young */
+	META_GC_RETENTION = 1,		/* every tag it had is in drop */
+	META_GC_REFERRER = 2,		/* its subject (aux) is a candidate */
+	META_GC_CHILD = 3,		/* an index (aux) listing it is one */
+	META_GC_CHILD_MANY = 4		/* the same, and so is every other */
+};
+int meta_gc_mark(struct meta *m, const struct meta_gc_mark *p, uint64_t *dead);
+/* The candidates after (after_id, after) in (repo_id, digest) order whose
+ * manifest still exists, at most n: repo, digest, aux (see kind), size,
+ * time = created, kind = enum meta_gc_why. */
+int meta_gc_dead(struct meta *m, int64_t after_id, const char *after, long n, meta_gc_fn fn,
+    void *arg);
+/* A manifest that is live after all (its tag was pushed again): no longer
+ * a candidate (*dropped: it was one), nor kept by grace. */
+int meta_gc_keep(struct meta *m, int64_t repo_id, const char *digest, int *dropped);
+/* Manifests only the second round keeps: repo, digest, aux = the young
+ * manifest they depend on ("" for itself), size, time = its creation. */
+int meta_gc_grace(struct meta *m, meta_gc_fn fn, void *arg);
+/* Commit the deletions a backend batches (tags, manifests, links, blob
+ * rows) now, before anything depends on their being durable. */
+int meta_gc_flush(struct meta *m);
 /* Tags: digest = manifest, aux = tag name, time = updated; ordered by
  * repo_id, newest first, then name. */
 int meta_gc_tags(struct meta *m, meta_gc_fn fn, void *arg);
@@ -199,13 +248,19 @@ int meta_gc_manifest_delete(struct meta *m, int64_t repo_id, const char *digest,
 int meta_gc_dry_manifest(struct meta *m, int64_t repo_id, const char *digest);
 int meta_gc_dry_link(struct meta *m, int64_t repo_id, const char *digest);
 /* Repository links created before `before` that no manifest of their
- * repository lists or is: digest, size (of the blob), time = created. */
-int meta_gc_links(struct meta *m, int64_t before, meta_gc_fn fn, void *arg);
+ * repository lists or is, after (after_id, after) in (repo_id, digest)
+ * order, at most n: digest, size (of the blob), time = created, kind = 1
+ * if the link is a candidate manifest's own bytes. */
+int meta_gc_links(struct meta *m, int64_t before, int64_t after_id, const char *after, long n,
+    meta_gc_fn fn, void *arg);
 int meta_gc_link_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t before,
     int *removed);
-/* Blob rows created before `before` that no repository links: digest,
- * size, time = created. */
-int meta_gc_blobs(struct meta *m, int64_t before, meta_gc_fn fn, void *arg);
+/* Blob rows created before `before` that no repository links, with a
+ * digest after `after`, at most n, in digest order: digest, size, time =
+ * created.  meta_gc_blob_delete may batch: meta_gc_flush before acting on
+ * its result. */
+int meta_gc_blobs(struct meta *m, int64_t before, const char *after, long n, meta_gc_fn fn,
+    void *arg);
 int meta_gc_blob_delete(struct meta *m, const char *digest, int64_t before, int *removed);
 /* Whether a blob row exists now. */
 int meta_gc_blob_exists(struct meta *m, const char *digest, int *exists);

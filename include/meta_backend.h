@@ -97,7 +97,8 @@ struct meta_ops {
 	int (*repo_list)(struct meta_conn *c, const char *last, long n, int filtered,
 	    meta_list_fn fn, void *arg, int *more);
 	int (*referrers)(struct meta_conn *c, const char *repo, const char *subject,
-	    const char *artifact_type, meta_referrer_fn fn, void *arg);
+	    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg,
+	    int *more);
 
 	/* Garbage collection and fsck. */
 	int (*gc_reset)(struct meta_conn *c);
@@ -112,10 +113,12 @@ struct meta_ops {
 	    int64_t before, int *removed);
 	int (*gc_dry_manifest)(struct meta_conn *c, int64_t repo_id, const char *digest);
 	int (*gc_dry_link)(struct meta_conn *c, int64_t repo_id, const char *digest);
-	int (*gc_links)(struct meta_conn *c, int64_t before, meta_gc_fn fn, void *arg);
+	int (*gc_links)(struct meta_conn *c, int64_t before, int64_t after_id, const char *after,
+	    long n, meta_gc_fn fn, void *arg);
 	int (*gc_link_delete)(struct meta_conn *c, int64_t repo_id, const char *digest,
 	    int64_t before, int *removed);
-	int (*gc_blobs)(struct meta_conn *c, int64_t before, meta_gc_fn fn, void *arg);
+	int (*gc_blobs)(struct meta_conn *c, int64_t before, const char *after, long n,
+	    meta_gc_fn fn, void *arg);
 	int (*gc_blob_delete)(struct meta_conn *c, const char *digest, int64_t before,
 	    int *removed);
 	int (*gc_blob_exists)(struct meta_conn *c, const char *digest, int *exists);
@@ -163,6 +166,15 @@ struct meta_ops {
 	int (*import_begin)(struct meta_conn *c, int force, int *nonempty);
 	int (*import_row)(struct meta_conn *c, size_t table, const char *const *vals);
 	int (*import_end)(struct meta_conn *c, int commit);
+
+	/* Garbage collection at scale (issue 19): the mark in the database. */
+	int (*gc_mark)(struct meta_conn *c, const struct meta_gc_mark *p, uint64_t *dead);
+	int (*gc_dead)(struct meta_conn *c, int64_t after_id, const char *after, long n,
+	    meta_gc_fn fn, void *arg);
+	int (*gc_keep)(struct meta_conn *c, int64_t repo_id, const char *digest, int *dropped);
+	int (*gc_grace)(struct meta_conn *c, meta_gc_fn fn, void *arg);
+	/* NULL: the backend does not batch. */
+	int (*gc_flush)(struct meta_conn *c);
 };
 
 /* The backends (meta_sqlite.c, meta_pg.c), by [metadata] backend. */

@@ -8,8 +8,7 @@
  * of which re-checks the current state before it deletes anything, so
  * whatever a concurrent push did after the snapshot wins.
  *
- * Mark.  One read transaction (SQLite WAL: writers go on) loads every
- * manifest, tag and index->child reference.  Per repository, retention
+ * Mark.  One read transaction (SQLite WAL: writers go on).  Per repository, retention
  * ([retention "GLOB"], the most specific pattern wins, as for [access])
  * keeps the newest keep_last tags by push time, the tags matching a
  * keep_tags glob and the tags pushed within keep_days; the others are to
@@ -21,7 +20,12 @@
  * parent's or subject's.  A manifest that lost its last tag to retention
  * is no root, grace or not.  Liveness flows from a manifest to its index
  * children and to its referrers (manifests whose subject it is), to a
- * fixpoint.  What is not live is dead.
+ * fixpoint.  What is not live is dead.  Retention runs here over the tag
+ * rows as they stream by (keeping only the tags it removes); the rest is
+ * set-based in the database (meta_gc_mark), which leaves the dead
+ * manifests, with why each is dead, in its temp tables: the collector
+ * holds no list of every manifest, and each sweep step below pages through
+ * its listing GC_PAGE rows at a time.
  *
  * Sweep, each step its own short transaction(s):
  *  0. retention's tags, each only if it still points where it did with the
@@ -68,6 +72,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +87,7 @@
 #define GC_KEEP_LAST_MAX 1000000
 #define GC_KEEP_DAYS_MAX 36500
 #define GC_TRASH_AGE 3600		/* trash older than this is a crashed run's */
+#define GC_NICE 10			/* added to the collector's nice value */
 
 /* ---- small helpers ---- */
 
@@ -417,53 +423,38 @@ gc_tag_match_item(void *arg, const char *item, size_t n)
 
 /* ---- the run's state ---- */
 
-/* Strings of the snapshot: a chain of chunks freed at the end. */
+/* Strings: a chain of chunks, freed at the end (the run's) or after each
+ * page of a sweep (the page's). */
 struct gc_chunk {
 	struct gc_chunk *next;
 	size_t used, cap;
 	char data[];
 };
 
-struct gc_mf {
-	int64_t repo_id;
-	const char *repo;
-	const char *digest;
-	const char *subject;		/* NULL if none */
-	uint64_t size;
-	int64_t created;
-	int ntags, nkept;		/* tags in the snapshot; kept by retention */
-	int nparents;			/* indexes listing it */
-	long subject_idx;		/* its subject in the repository, or -1 */
-	long dead_parent;		/* a dead index listing it (for the reason) */
-	long grace_via;			/* kept only by untagged_grace: its own index
-					 * or the young manifest it depends on; -1 */
-	const struct gc_rule *rule;	/* retention took its tags */
-	int root, live, done;
-	size_t edge0, nedges;		/* its dependents in gc->edges */
-};
-
+/* A tag retention removes. */
 struct gc_tag {
 	int64_t repo_id;
 	const char *repo;
 	const char *name;
 	const char *digest;
 	int64_t updated;
-	long mf;
-	char *why;			/* retention's reason; NULL: kept */
+	char *why;			/* retention's reason */
 };
 
-struct gc_pair {
-	long from, to;			/* liveness flows from -> to */
-};
-
-/* A sweep candidate: a link, a blob, an upload, a file. */
+/* A sweep candidate: a manifest, a link, a blob, an upload, a file. */
 struct gc_item {
 	int64_t repo_id;
 	const char *repo;
 	const char *name;		/* digest, upload id or file name */
+	const char *aux;		/* a manifest's: see enum meta_gc_why */
 	uint64_t size;
 	int64_t time;
+	int kind;
+	int removed;
 };
+
+/* Rows a sweep holds at a time: one page of a listing. */
+#define GC_PAGE 1000
 
 struct gc {
 	const struct config *cfg;
@@ -472,32 +463,29 @@ struct gc {
 	const struct gc_options *opt;
 	struct gc_stats *st;
 	int64_t t0;			/* collection start (unix seconds) */
-	struct gc_chunk *chunks;
+	struct gc_chunk *chunks;	/* the run's strings */
+	struct gc_chunk *pchunks;	/* the page's strings */
 	struct gc_rule *rules;
 	size_t nrules;
-	struct gc_mf *mfs;
-	size_t nmfs, capmfs;
-	long *hash;			/* open addressing over mfs: index + 1 */
-	size_t hashcap;
-	struct gc_tag *tags;
+	uint64_t ndead;			/* candidate manifests of the mark */
+	struct gc_tag *tags;		/* retention's */
 	size_t ntags, captags;
-	struct gc_pair *pairs;
-	size_t npairs, cappairs;
-	long *edges;			/* CSR of pairs by `from` */
+	int64_t rt_repo;		/* retention: the repository of the rows */
+	long rt_i;			/* ... the rank of the next tag in it */
+	const struct gc_rule *rt_rule;	/* ... its rule, or NULL */
 	struct gc_item *items;
 	size_t nitems, capitems;
 	struct gc_progress prog;
 	int use_mtime;			/* gc_collect_file: uploads/ */
 	int64_t file_before;		/* gc_collect_file: older files only */
 	int strays;			/* gc_collect_file: blobs without a row */
-	const char *last_repo;		/* interning the repository name */
 };
 
 static const char *
-gc_str(struct gc *gc, const char *s)
+gc_str_in(struct gc_chunk **list, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	struct gc_chunk *c = gc->chunks;
+	struct gc_chunk *c = *list;
 	char *p;
 
 	if (c == NULL || c->cap - c->used < n) {
@@ -505,15 +493,40 @@ gc_str(struct gc *gc, const char *s)
 
 		if ((c = malloc(sizeof(*c) + cap)) == NULL)
 			return NULL;
-		c->next = gc->chunks;
+		c->next = *list;
 		c->used = 0;
 		c->cap = cap;
-		gc->chunks = c;
+		*list = c;
 	}
 	p = c->data + c->used;
 	memcpy(p, s, n);
 	c->used += n;
 	return p;
+}
+
+static const char *
+gc_str(struct gc *gc, const char *s)
+{
+	return gc_str_in(&gc->chunks, s);
+}
+
+static void
+gc_chunks_free(struct gc_chunk **list)
+{
+	while (*list != NULL) {
+		struct gc_chunk *c = *list;
+
+		*list = c->next;
+		free(c);
+	}
+}
+
+/* Forget the page's items and strings. */
+static void
+gc_page_reset(struct gc *gc)
+{
+	gc->nitems = 0;
+	gc_chunks_free(&gc->pchunks);
 }
 
 int
@@ -605,331 +618,128 @@ gc_kept(struct gc *gc, const char *kind, const char *what, uint64_t size, const 
 
 /* ---- mark ---- */
 
-static uint64_t
-gc_hash(int64_t repo_id, const char *digest)
-{
-	uint64_t h = 1469598103934665603ULL ^ (uint64_t)repo_id;
-
-	for (const char *p = digest; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	return h;
-}
-
-static long
-gc_find(const struct gc *gc, int64_t repo_id, const char *digest)
-{
-	size_t i;
-
-	if (gc->hashcap == 0)
-		return -1;
-	for (i = gc_hash(repo_id, digest) & (gc->hashcap - 1); gc->hash[i] != 0;
-	    i = (i + 1) & (gc->hashcap - 1)) {
-		const struct gc_mf *f = &gc->mfs[gc->hash[i] - 1];
-
-		if (f->repo_id == repo_id && strcmp(f->digest, digest) == 0)
-			return gc->hash[i] - 1;
-	}
-	return -1;
-}
-
+/* Retention, one tag row at a time: rows come grouped by repository,
+ * newest first, so a tag's rank in its repository is a counter.  Only the
+ * tags to be removed are kept (with their reason). */
 static int
-gc_index(struct gc *gc)
-{
-	gc->hashcap = 16;
-	while (gc->hashcap < gc->nmfs * 2)
-		gc->hashcap *= 2;
-	if ((gc->hash = calloc(gc->hashcap, sizeof(*gc->hash))) == NULL)
-		return -ERR_INTERNAL;
-	for (size_t k = 0; k < gc->nmfs; k++) {
-		size_t i = gc_hash(gc->mfs[k].repo_id, gc->mfs[k].digest) & (gc->hashcap - 1);
-
-		while (gc->hash[i] != 0)
-			i = (i + 1) & (gc->hashcap - 1);
-		gc->hash[i] = (long)k + 1;
-	}
-	return 0;
-}
-
-static const char *
-gc_repo_str(struct gc *gc, const char *repo)
-{
-	/* Rows come grouped by repository: one copy of each name. */
-	if (gc->last_repo == NULL || strcmp(gc->last_repo, repo) != 0)
-		gc->last_repo = gc_str(gc, repo);
-	return gc->last_repo;
-}
-
-static int
-gc_load_manifest(void *arg, const struct meta_gc_row *row)
+gc_retention_row(void *arg, const struct meta_gc_row *row)
 {
 	struct gc *gc = arg;
-	struct gc_mf *f;
-
-	if ((gc->nmfs & 4095) == 4095 && gc_stopped(gc))
-		return 1;
-	if (gc_grow((void **)&gc->mfs, &gc->capmfs, gc->nmfs, sizeof(*gc->mfs)) != 0)
-		return -ERR_INTERNAL;
-	f = &gc->mfs[gc->nmfs];
-	memset(f, 0, sizeof(*f));
-	f->repo_id = row->repo_id;
-	f->repo = gc_repo_str(gc, row->repo);
-	f->digest = gc_str(gc, row->digest);
-	f->subject = row->aux[0] ? gc_str(gc, row->aux) : NULL;
-	if (f->repo == NULL || f->digest == NULL || (row->aux[0] && f->subject == NULL))
-		return -ERR_INTERNAL;
-	f->size = row->size;
-	f->created = row->time;
-	f->subject_idx = f->dead_parent = f->grace_via = -1;
-	gc->nmfs++;
-	return 0;
-}
-
-static int
-gc_load_tag(void *arg, const struct meta_gc_row *row)
-{
-	struct gc *gc = arg;
+	const struct gc_rule *r;
+	struct gc_tag_match tm = {row->aux, 0};
 	struct gc_tag *t;
+	char why[600], age[32];
+	size_t off;
+	long i;
 
-	if ((gc->ntags & 4095) == 4095 && gc_stopped(gc))
+	if ((gc->rt_i & 4095) == 4095 && gc_stopped(gc))
 		return 1;
+	if (row->repo_id != gc->rt_repo || gc->rt_i < 0) {
+		gc->rt_repo = row->repo_id;
+		gc->rt_i = 0;
+		gc->rt_rule = gc_rule_find(gc->rules, gc->nrules, row->repo);
+	}
+	i = gc->rt_i++;
+	if ((r = gc->rt_rule) == NULL)
+		return 0;
+	if (r->keep_last >= 0 && i < r->keep_last)
+		return 0;
+	if (r->keep_days >= 0 && row->time >= gc->t0 - (int64_t)r->keep_days * 86400)
+		return 0;
+	if (r->keep_tags != NULL) {
+		gc_list_each(r->keep_tags, gc_tag_match_item, &tm);
+		if (tm.found)
+			return 0;
+	}
+	off = (size_t)snprintf(why, sizeof(why), "retention \"%s\":", r->pattern);
+	if (r->keep_last >= 0)
+		off += (size_t)snprintf(why + off, sizeof(why) - off, " not among the newest "
+		    "keep_last=%ld (it is #%ld);", r->keep_last, i + 1);
+	if (r->keep_days >= 0 && off < sizeof(why)) {
+		gc_age(gc->t0 - row->time, age, sizeof(age));
+		off += (size_t)snprintf(why + off, sizeof(why) - off, " pushed %s ago, keep_days=%ld;",
+		    age, r->keep_days);
+	}
+	if (r->keep_tags != NULL && off < sizeof(why))
+		off += (size_t)snprintf(why + off, sizeof(why) - off, " matches no keep_tags (%s);",
+		    r->keep_tags);
+	if (off < sizeof(why) && off > 0 && why[off - 1] == ';')
+		why[off - 1] = '\0';
 	if (gc_grow((void **)&gc->tags, &gc->captags, gc->ntags, sizeof(*gc->tags)) != 0)
 		return -ERR_INTERNAL;
 	t = &gc->tags[gc->ntags];
 	memset(t, 0, sizeof(*t));
 	t->repo_id = row->repo_id;
-	t->repo = gc_repo_str(gc, row->repo);
+	t->repo = gc_str(gc, row->repo);
 	t->name = gc_str(gc, row->aux);
 	t->digest = gc_str(gc, row->digest);
-	if (t->repo == NULL || t->name == NULL || t->digest == NULL)
+	t->why = (char *)gc_str(gc, why);
+	if (t->repo == NULL || t->name == NULL || t->digest == NULL || t->why == NULL)
 		return -ERR_INTERNAL;
 	t->updated = row->time;
 	gc->ntags++;
 	return 0;
 }
 
-static int
-gc_add_pair(struct gc *gc, long from, long to)
-{
-	if (gc_grow((void **)&gc->pairs, &gc->cappairs, gc->npairs, sizeof(*gc->pairs)) != 0)
-		return -ERR_INTERNAL;
-	gc->pairs[gc->npairs].from = from;
-	gc->pairs[gc->npairs].to = to;
-	gc->npairs++;
-	return 0;
-}
-
-static int
-gc_load_child(void *arg, const struct meta_gc_row *row)
-{
-	struct gc *gc = arg;
-	long p = gc_find(gc, row->repo_id, row->digest), c = gc_find(gc, row->repo_id, row->aux);
-
-	if (p < 0 || c < 0)
-		return 0;
-	gc->mfs[c].nparents++;
-	return gc_add_pair(gc, p, c);
-}
-
-/* Apply retention to one repository's tags [a, b) (newest first). */
-static int
-gc_retention(struct gc *gc, size_t a, size_t b)
-{
-	const struct gc_rule *r = gc_rule_find(gc->rules, gc->nrules, gc->tags[a].repo);
-	int64_t since;
-
-	if (r == NULL)
-		return 0;
-	since = gc->t0 - (int64_t)r->keep_days * 86400;
-	for (size_t i = a; i < b; i++) {
-		struct gc_tag *t = &gc->tags[i];
-		struct gc_tag_match tm = {t->name, 0};
-		char why[600], age[32];
-		size_t off;
-
-		if (r->keep_last >= 0 && (long)(i - a) < r->keep_last)
-			continue;
-		if (r->keep_days >= 0 && t->updated >= since)
-			continue;
-		if (r->keep_tags != NULL) {
-			gc_list_each(r->keep_tags, gc_tag_match_item, &tm);
-			if (tm.found)
-				continue;
-		}
-		off = (size_t)snprintf(why, sizeof(why), "retention \"%s\":", r->pattern);
-		if (r->keep_last >= 0)
-			off += (size_t)snprintf(why + off, sizeof(why) - off, " not among the newest "
-			    "keep_last=%ld (it is #%zu);", r->keep_last, i - a + 1);
-		if (r->keep_days >= 0 && off < sizeof(why)) {
-			gc_age(gc->t0 - t->updated, age, sizeof(age));
-			off += (size_t)snprintf(why + off, sizeof(why) - off, " pushed %s ago, keep_days=%ld;",
-			    age, r->keep_days);
-		}
-		if (r->keep_tags != NULL && off < sizeof(why))
-			off += (size_t)snprintf(why + off, sizeof(why) - off, " matches no keep_tags (%s);",
-			    r->keep_tags);
-		if (off < sizeof(why) && off > 0 && why[off - 1] == ';')
-			why[off - 1] = '\0';
-		if ((t->why = (char *)gc_str(gc, why)) == NULL)
-			return -ERR_INTERNAL;
-		if (t->mf >= 0)
-			gc->mfs[t->mf].rule = r;
-	}
-	return 0;
-}
-
-static int
-gc_pair_cmp(const void *a, const void *b)
-{
-	const struct gc_pair *x = a, *y = b;
-
-	return x->from < y->from ? -1 : x->from > y->from;
-}
-
-/* Liveness flows from the queued manifests to index children and
- * referrers; what becomes live inherits its parent's grace_via. */
-static void
-gc_flow(struct gc *gc, long *queue, size_t *qh, size_t *qt)
-{
-	while (*qh < *qt) {
-		struct gc_mf *f = &gc->mfs[queue[(*qh)++]];
-
-		for (size_t e = f->edge0; e < f->edge0 + f->nedges; e++) {
-			struct gc_mf *d = &gc->mfs[gc->edges[e]];
-
-			if (!d->live) {
-				d->live = 1;
-				d->grace_via = f->grace_via;
-				queue[(*qt)++] = gc->edges[e];
-			}
-		}
-	}
-}
-
+/* The mark, from one snapshot: retention here (its rules are globs the
+ * database does not speak), the reachability in the database
+ * (meta_gc_mark), which leaves the candidates in its temp tables: the
+ * collector holds only the tags retention removes. */
 static int
 gc_mark(struct gc *gc)
 {
-	const struct config *cfg = gc->cfg;
-	int64_t young = gc->t0 - cfg->gc_untagged_grace;
-	long *queue = NULL;
-	size_t qh = 0, qt = 0, a;
+	struct meta_gc_mark p;
+	struct meta_gc_tagref *drop = NULL;
 	int rc;
 
 	if ((rc = meta_gc_read_begin(gc->m)) != 0)
 		return rc;
-	if ((rc = meta_gc_manifests(gc->m, gc_load_manifest, gc)) != 0 ||
-	    (rc = gc_index(gc)) != 0 ||
-	    (rc = meta_gc_tags(gc->m, gc_load_tag, gc)) != 0 ||
-	    (rc = meta_gc_children(gc->m, gc_load_child, gc)) != 0) {
-		meta_gc_read_end(gc->m);
-		return rc;
-	}
-	meta_gc_read_end(gc->m);
-
-	/* Tags: retention per repository (rows come grouped, newest first). */
-	for (size_t i = 0; i < gc->ntags; i++)
-		gc->tags[i].mf = gc_find(gc, gc->tags[i].repo_id, gc->tags[i].digest);
-	for (a = 0; a < gc->ntags;) {
-		size_t b = a + 1;
-
-		while (b < gc->ntags && gc->tags[b].repo_id == gc->tags[a].repo_id)
-			b++;
-		if ((rc = gc_retention(gc, a, b)) != 0)
-			return rc;
-		a = b;
+	gc->rt_i = -1;
+	if (gc->nrules > 0 && (rc = meta_gc_tags(gc->m, gc_retention_row, gc)) != 0)
+		goto out;
+	if (gc->ntags > 0 && (drop = calloc(gc->ntags, sizeof(*drop))) == NULL) {
+		rc = -ERR_INTERNAL;
+		goto out;
 	}
 	for (size_t i = 0; i < gc->ntags; i++) {
-		if (gc->tags[i].mf < 0)
-			continue;
-		gc->mfs[gc->tags[i].mf].ntags++;
-		if (gc->tags[i].why == NULL)
-			gc->mfs[gc->tags[i].mf].nkept++;
+		drop[i].repo_id = gc->tags[i].repo_id;
+		drop[i].name = gc->tags[i].name;
 	}
-	/* Referrers live as long as their subject. */
-	for (size_t i = 0; i < gc->nmfs; i++) {
-		struct gc_mf *f = &gc->mfs[i];
-
-		if (f->subject != NULL && (f->subject_idx = gc_find(gc, f->repo_id, f->subject)) >= 0 &&
-		    (rc = gc_add_pair(gc, f->subject_idx, (long)i)) != 0)
-			return rc;
-	}
-	/* Dependents of each manifest, in CSR form. */
-	if (gc->npairs > 0)
-		qsort(gc->pairs, gc->npairs, sizeof(*gc->pairs), gc_pair_cmp);
-	if ((gc->edges = calloc(gc->npairs + 1, sizeof(*gc->edges))) == NULL ||
-	    (queue = calloc(gc->nmfs + 1, sizeof(*queue))) == NULL) {
-		free(queue);
-		return -ERR_INTERNAL;
-	}
-	for (size_t i = 0; i < gc->npairs; i++) {
-		struct gc_mf *f = &gc->mfs[gc->pairs[i].from];
-
-		if (f->nedges++ == 0)
-			f->edge0 = i;
-		gc->edges[i] = gc->pairs[i].to;
-	}
-	/* Roots.  Those only untagged_grace makes roots wait for a second
-	 * round, so that what nothing but a grace period keeps is known (and
-	 * listed as such): a young untagged manifest that a kept index lists
-	 * anyway is not kept "by grace". */
-	for (size_t i = 0; i < gc->nmfs; i++) {
-		struct gc_mf *f = &gc->mfs[i];
-		int dependent = f->nparents > 0 || f->subject_idx >= 0;
-
-		if (f->created >= gc->t0 || f->nkept > 0)
-			f->root = 1;
-		else if (f->ntags > 0)
-			f->root = 0;	/* retention took its last tag */
-		else if (!dependent && cfg->gc_untagged == CONFIG_UNTAGGED_KEEP)
-			f->root = 1;
-		else if (f->created >= young)
-			f->grace_via = (long)i;
-		if (f->root) {
-			f->live = 1;
-			queue[qt++] = (long)i;
-		}
-	}
-	gc_flow(gc, queue, &qh, &qt);
-	for (size_t i = 0; i < gc->nmfs; i++) {
-		struct gc_mf *f = &gc->mfs[i];
-
-		if (f->grace_via != (long)i)
-			continue;
-		f->root = 1;
-		if (f->live) {
-			f->grace_via = -1;	/* kept anyway */
-		} else {
-			f->live = 1;
-			queue[qt++] = (long)i;
-		}
-	}
-	gc_flow(gc, queue, &qh, &qt);
-	free(queue);
-	/* For the reasons: a dead index that lists each dead child. */
-	for (size_t i = 0; i < gc->npairs; i++) {
-		struct gc_mf *p = &gc->mfs[gc->pairs[i].from], *c = &gc->mfs[gc->pairs[i].to];
-
-		if (!p->live && !c->live && c->subject_idx != gc->pairs[i].from)
-			c->dead_parent = gc->pairs[i].from;
-	}
-	return 0;
+	memset(&p, 0, sizeof(p));
+	p.t0 = gc->t0;
+	p.young = gc->t0 - gc->cfg->gc_untagged_grace;
+	p.keep_untagged = gc->cfg->gc_untagged == CONFIG_UNTAGGED_KEEP;
+	p.drop = drop;
+	p.ndrop = gc->ntags;
+	rc = meta_gc_mark(gc->m, &p, &gc->ndead);
+out:
+	free(drop);
+	meta_gc_read_end(gc->m);
+	return rc;
 }
 
 /* Why a dead manifest is dead, in words. */
 static void
-gc_mf_why(const struct gc *gc, const struct gc_mf *f, char *why, size_t cap)
+gc_mf_why(const struct gc *gc, const struct gc_item *it, char *why, size_t cap)
 {
+	const struct gc_rule *r;
 	char grace[32];
 
-	if (f->ntags > 0)
+	switch (it->kind) {
+	case META_GC_RETENTION:
+		r = gc_rule_find(gc->rules, gc->nrules, it->repo);
 		snprintf(why, cap, "its last tag goes by retention \"%s\", and no index or subject "
-		    "keeps it", f->rule ? f->rule->pattern : "?");
-	else if (f->subject_idx >= 0 && !gc->mfs[f->subject_idx].live)
-		snprintf(why, cap, "referrer of %s, which is removed", f->subject);
-	else if (f->dead_parent >= 0)
-		snprintf(why, cap, "child of index %s, which is removed%s",
-		    gc->mfs[f->dead_parent].digest, f->nparents > 1 ? " (as is every other index "
-		    "listing it)" : "");
-	else {
+		    "keeps it", r ? r->pattern : "?");
+		break;
+	case META_GC_REFERRER:
+		snprintf(why, cap, "referrer of %s, which is removed", it->aux);
+		break;
+	case META_GC_CHILD:
+	case META_GC_CHILD_MANY:
+		snprintf(why, cap, "child of index %s, which is removed%s", it->aux,
+		    it->kind == META_GC_CHILD_MANY ? " (as is every other index listing it)" : "");
+		break;
+	default:
 		gc_duration(gc->cfg->gc_untagged_grace, grace, sizeof(grace));
 		snprintf(why, cap, "untagged for more than %s (untagged = delete)", grace);
 	}
@@ -940,20 +750,14 @@ gc_mf_why(const struct gc *gc, const struct gc_mf *f, char *why, size_t cap)
 static int
 gc_sweep_tags(struct gc *gc)
 {
-	size_t total = 0;
-
-	for (size_t i = 0; i < gc->ntags; i++)
-		total += gc->tags[i].why != NULL;
-	if (total == 0)
+	if (gc->ntags == 0)
 		return 0;
-	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: tags", total, 0);
+	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: tags", gc->ntags, 0);
 	for (size_t i = 0; i < gc->ntags && !gc_stopped(gc); i++) {
 		struct gc_tag *t = &gc->tags[i];
 		char ref[600];
-		int removed = 1, rc;
+		int removed = 1, dropped = 0, rc;
 
-		if (t->why == NULL)
-			continue;
 		if (!gc->opt->dry_run &&
 		    (rc = meta_gc_tag_delete(gc->m, t->repo_id, t->name, t->digest, t->updated,
 		    &removed)) != 0) {
@@ -964,10 +768,10 @@ gc_sweep_tags(struct gc *gc)
 		if (!removed) {
 			/* Pushed again or moved since the snapshot. */
 			gc->st->kept++;
-			if (t->mf >= 0) {
-				gc->mfs[t->mf].root = gc->mfs[t->mf].live = 1;
-				gc->mfs[t->mf].grace_via = -1;
-			}
+			if ((rc = meta_gc_keep(gc->m, t->repo_id, t->digest, &dropped)) != 0)
+				return rc;
+			if (dropped && gc->ndead > 0)
+				gc->ndead--;
 			continue;
 		}
 		snprintf(ref, sizeof(ref), "%s:%s", t->repo, t->name);
@@ -978,79 +782,7 @@ gc_sweep_tags(struct gc *gc)
 	return 0;
 }
 
-/* List the manifests only untagged_grace keeps, with their age. */
-static void
-gc_grace_manifests(struct gc *gc)
-{
-	char grace[32], age[32];
-
-	gc_duration(gc->cfg->gc_untagged_grace, grace, sizeof(grace));
-	for (size_t i = 0; i < gc->nmfs; i++) {
-		const struct gc_mf *f = &gc->mfs[i], *r;
-
-		if (f->grace_via < 0)
-			continue;
-		r = &gc->mfs[f->grace_via];
-		gc_age(gc->t0 - r->created, age, sizeof(age));
-		if (r == f)
-			gc_kept(gc, "manifest", f->digest, f->size, f->repo, "untagged, %s since pushed "
-			    "(untagged_grace %s)", age, grace);
-		else
-			gc_kept(gc, "manifest", f->digest, f->size, f->repo, "listed by or refers to %s, "
-			    "untagged, %s since pushed (untagged_grace %s)", r->digest, age, grace);
-		gc->st->grace_manifests++;
-	}
-}
-
-static int
-gc_sweep_manifests(struct gc *gc)
-{
-	size_t total = 0, left, progress;
-	int rc;
-
-	gc_grace_manifests(gc);
-	for (size_t i = 0; i < gc->nmfs; i++)
-		total += !gc->mfs[i].live;
-	if (total == 0)
-		return 0;
-	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: manifests", total, 0);
-	left = total;
-	/* Each pass removes what nothing references any more; an index goes
-	 * in the pass before its children, a subject before its referrers. */
-	do {
-		progress = 0;
-		for (size_t i = 0; i < gc->nmfs && !gc_stopped(gc); i++) {
-			struct gc_mf *f = &gc->mfs[i];
-			char why[700];
-			int removed = 1;
-
-			if (f->live || f->done)
-				continue;
-			if (gc->opt->dry_run)
-				rc = meta_gc_dry_manifest(gc->m, f->repo_id, f->digest);
-			else
-				rc = meta_gc_manifest_delete(gc->m, f->repo_id, f->digest, gc->t0, &removed);
-			if (rc != 0) {
-				gc->st->errors++;
-				return rc;
-			}
-			if (!removed)
-				continue;
-			f->done = 1;
-			progress++;
-			left--;
-			gc_progress_item(&gc->prog);
-			gc_mf_why(gc, f, why, sizeof(why));
-			gc_report(gc, "manifest", f->digest, f->size, f->repo, "%s", why);
-			gc->st->manifests++;
-		}
-	} while (progress > 0 && left > 0 && !gc_stopped(gc));
-	/* The rest was tagged, listed or pushed again meanwhile. */
-	gc->st->kept += left;
-	gc_progress_clear(&gc->prog);
-	return 0;
-}
-
+/* A listed row into the page (gc->items). */
 static int
 gc_collect_item(void *arg, const struct meta_gc_row *row)
 {
@@ -1062,78 +794,210 @@ gc_collect_item(void *arg, const struct meta_gc_row *row)
 	it = &gc->items[gc->nitems];
 	memset(it, 0, sizeof(*it));
 	it->repo_id = row->repo_id;
-	it->repo = gc_repo_str(gc, row->repo);
-	it->name = gc_str(gc, row->digest);
-	if (it->repo == NULL || it->name == NULL)
+	it->repo = gc_str_in(&gc->pchunks, row->repo);
+	it->name = gc_str_in(&gc->pchunks, row->digest);
+	it->aux = gc_str_in(&gc->pchunks, row->aux);
+	if (it->repo == NULL || it->name == NULL || it->aux == NULL)
 		return -ERR_INTERNAL;
 	it->size = row->size;
 	it->time = row->time;
+	it->kind = row->kind;
 	gc->nitems++;
 	return 0;
 }
 
-/* Progress over the items older than `before` (the others are kept). */
-static void
-gc_items_progress(struct gc *gc, const char *what, int64_t before)
+/* Report a manifest that only untagged_grace keeps, with its age. */
+static int
+gc_grace_row(void *arg, const struct meta_gc_row *row)
 {
-	uint64_t bytes = 0, n = 0;
+	struct gc *gc = arg;
+	char grace[32], age[32];
 
-	for (size_t i = 0; i < gc->nitems; i++)
-		if (gc->items[i].time < before) {
-			bytes += gc->items[i].size;
-			n++;
+	gc_duration(gc->cfg->gc_untagged_grace, grace, sizeof(grace));
+	gc_age(gc->t0 - row->time, age, sizeof(age));
+	if (row->aux[0] == '\0')
+		gc_kept(gc, "manifest", row->digest, row->size, row->repo, "untagged, %s since pushed "
+		    "(untagged_grace %s)", age, grace);
+	else
+		gc_kept(gc, "manifest", row->digest, row->size, row->repo, "listed by or refers to %s, "
+		    "untagged, %s since pushed (untagged_grace %s)", row->aux, age, grace);
+	gc->st->grace_manifests++;
+	return 0;
+}
+
+/* The listings a sweep pages through, by key: the page after the last
+ * item of the page before (items must be empty for the first page). */
+enum gc_listing { GC_LIST_DEAD, GC_LIST_LINKS, GC_LIST_BLOBS };
+
+static int
+gc_list_page(struct gc *gc, enum gc_listing what, int64_t after_id, const char *after)
+{
+	gc_page_reset(gc);
+	switch (what) {
+	case GC_LIST_DEAD:
+		return meta_gc_dead(gc->m, after_id, after, GC_PAGE, gc_collect_item, gc);
+	case GC_LIST_LINKS:
+		return meta_gc_links(gc->m, gc->t0, after_id, after, GC_PAGE, gc_collect_item, gc);
+	default:
+		return meta_gc_blobs(gc->m, gc->t0, after, GC_PAGE, gc_collect_item, gc);
+	}
+}
+
+/* Page through a listing: *more is cleared after the last page.  The key
+ * of the last item goes to (*id, key) for the next call. */
+static int
+gc_next_page(struct gc *gc, enum gc_listing what, int64_t *id, char key[DIGEST_STR_MAX + 64],
+    int *more)
+{
+	const struct gc_item *last;
+	int rc;
+
+	if ((rc = gc_list_page(gc, what, *id, key)) != 0)
+		return rc;
+	*more = gc->nitems == GC_PAGE;
+	if (gc->nitems == 0)
+		return 0;
+	last = &gc->items[gc->nitems - 1];
+	*id = last->repo_id;
+	snprintf(key, DIGEST_STR_MAX + 64, "%s", last->name);
+	return 0;
+}
+
+/* Progress over a listing's items older than `before` (the others are
+ * kept): counted by a pass of its own, so only on a terminal. */
+static int
+gc_items_progress(struct gc *gc, enum gc_listing what, const char *label, int64_t before)
+{
+	char key[DIGEST_STR_MAX + 64] = "";
+	uint64_t bytes = 0, n = 0;
+	int64_t id = 0;
+	int more = gc->opt->progress && gc->opt->out != NULL, rc;
+
+	while (more) {
+		if ((rc = gc_next_page(gc, what, &id, key, &more)) != 0)
+			return rc;
+		for (size_t i = 0; i < gc->nitems; i++)
+			if (gc->items[i].time < before) {
+				bytes += gc->items[i].size;
+				n++;
+			}
+	}
+	gc_page_reset(gc);
+	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, label, n, bytes);
+	return 0;
+}
+
+static int
+gc_sweep_manifests(struct gc *gc)
+{
+	uint64_t left = gc->ndead, progress;
+	int rc;
+
+	if ((rc = meta_gc_grace(gc->m, gc_grace_row, gc)) != 0)
+		return rc;
+	if (gc->ndead == 0)
+		return 0;
+	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: manifests", gc->ndead, 0);
+	/* Each pass removes what nothing references any more; an index goes
+	 * in the pass before its children, a subject before its referrers.
+	 * A pass lists the candidates that still exist, a page at a time. */
+	do {
+		char key[DIGEST_STR_MAX + 64] = "";
+		int64_t id = 0;
+		int more = 1;
+
+		progress = 0;
+		while (more && !gc_stopped(gc)) {
+			if ((rc = gc_next_page(gc, GC_LIST_DEAD, &id, key, &more)) != 0)
+				return rc;
+			for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
+				struct gc_item *it = &gc->items[i];
+				char why[700];
+				int removed = 1;
+
+				if (gc->opt->dry_run)
+					rc = meta_gc_dry_manifest(gc->m, it->repo_id, it->name);
+				else
+					rc = meta_gc_manifest_delete(gc->m, it->repo_id, it->name, gc->t0,
+					    &removed);
+				if (rc != 0) {
+					gc->st->errors++;
+					return rc;
+				}
+				if (!removed)
+					continue;
+				progress++;
+				if (left > 0)
+					left--;
+				gc_progress_item(&gc->prog);
+				gc_mf_why(gc, it, why, sizeof(why));
+				gc_report(gc, "manifest", it->name, it->size, it->repo, "%s", why);
+				gc->st->manifests++;
+			}
 		}
-	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, what, n, bytes);
+		/* Dry, everything listed counts as removed in one pass. */
+	} while (!gc->opt->dry_run && progress > 0 && left > 0 && !gc_stopped(gc));
+	gc_page_reset(gc);
+	if ((rc = meta_gc_flush(gc->m)) != 0)
+		return rc;
+	/* The rest was tagged, listed or pushed again meanwhile. */
+	gc->st->kept += left;
+	gc_progress_clear(&gc->prog);
+	return 0;
 }
 
 static int
 gc_sweep_links(struct gc *gc)
 {
-	int64_t before = gc->t0 - gc->cfg->gc_grace;
-	char grace[32], age[32];
-	int rc;
+	int64_t before = gc->t0 - gc->cfg->gc_grace, id = 0;
+	char grace[32], age[32], key[DIGEST_STR_MAX + 64] = "";
+	int more = 1, rc;
 
 	/* Every unreferenced link older than the run: the young ones are
 	 * listed as kept by grace, the others go. */
-	gc->nitems = 0;
-	if ((rc = meta_gc_links(gc->m, gc->t0, gc_collect_item, gc)) != 0)
-		return rc;
 	gc_duration(gc->cfg->gc_grace, grace, sizeof(grace));
-	gc_items_progress(gc, "gc: blob links", before);
-	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
-		struct gc_item *it = &gc->items[i];
-		int removed = 1;
-		long k;
-
-		if (it->time >= before) {
-			gc_age(gc->t0 - it->time, age, sizeof(age));
-			gc_kept(gc, "link", it->name, it->size, it->repo, "no manifest in the repository "
-			    "references it, %s since linked (grace %s)", age, grace);
-			gc->st->grace_links++;
-			continue;
-		}
-		if (gc->opt->dry_run)
-			rc = meta_gc_dry_link(gc->m, it->repo_id, it->name);
-		else
-			rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, before, &removed);
-		if (rc != 0) {
-			gc->st->errors++;
+	if ((rc = gc_items_progress(gc, GC_LIST_LINKS, "gc: blob links", before)) != 0)
+		return rc;
+	while (more && !gc_stopped(gc)) {
+		if ((rc = gc_next_page(gc, GC_LIST_LINKS, &id, key, &more)) != 0)
 			return rc;
+		for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
+			struct gc_item *it = &gc->items[i];
+			int removed = 1;
+
+			if (it->time >= before) {
+				gc_age(gc->t0 - it->time, age, sizeof(age));
+				gc_kept(gc, "link", it->name, it->size, it->repo, "no manifest in the "
+				    "repository references it, %s since linked (grace %s)", age, grace);
+				gc->st->grace_links++;
+				continue;
+			}
+			if (gc->opt->dry_run)
+				rc = meta_gc_dry_link(gc->m, it->repo_id, it->name);
+			else
+				rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, before, &removed);
+			if (rc != 0) {
+				gc->st->errors++;
+				return rc;
+			}
+			gc_progress_bytes(&gc->prog, it->size);
+			gc_progress_item(&gc->prog);
+			if (!removed) {
+				gc->st->kept++;
+				continue;
+			}
+			if (it->kind)
+				gc_report(gc, "link", it->name, it->size, it->repo, "the bytes of a manifest "
+				    "removed above");
+			else
+				gc_report(gc, "link", it->name, it->size, it->repo, "no manifest in the "
+				    "repository references it, linked more than %s ago", grace);
+			gc->st->links++;
 		}
-		gc_progress_bytes(&gc->prog, it->size);
-		gc_progress_item(&gc->prog);
-		if (!removed) {
-			gc->st->kept++;
-			continue;
-		}
-		if ((k = gc_find(gc, it->repo_id, it->name)) >= 0 && !gc->mfs[k].live)
-			gc_report(gc, "link", it->name, it->size, it->repo, "the bytes of a manifest "
-			    "removed above");
-		else
-			gc_report(gc, "link", it->name, it->size, it->repo, "no manifest in the "
-			    "repository references it, linked more than %s ago", grace);
-		gc->st->links++;
 	}
+	gc_page_reset(gc);
+	if ((rc = meta_gc_flush(gc->m)) != 0)
+		return rc;
 	gc_progress_clear(&gc->prog);
 	return 0;
 }
@@ -1172,23 +1036,16 @@ gc_blob_file(struct gc *gc, const struct digest *d, uint64_t *freed, int *restor
 	return 0;
 }
 
+/* One page of unlinked blob rows: the rows first (a batch, committed),
+ * then the files of those that went. */
 static int
-gc_sweep_blobs(struct gc *gc)
+gc_sweep_blob_page(struct gc *gc, int64_t before, const char *grace)
 {
-	int64_t before = gc->t0 - gc->cfg->gc_grace;
-	char grace[32], age[32];
+	char age[32];
 	int rc;
 
-	gc->nitems = 0;
-	if ((rc = meta_gc_blobs(gc->m, gc->t0, gc_collect_item, gc)) != 0)
-		return rc;
-	gc_duration(gc->cfg->gc_grace, grace, sizeof(grace));
-	gc_items_progress(gc, "gc: blobs", before);
 	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
 		struct gc_item *it = &gc->items[i];
-		struct digest d;
-		uint64_t freed = 0;
-		int removed = 1, restored = 0;
 
 		/* A blob row's age counts from when the content was first
 		 * stored (a push of the same bytes again refreshes its link,
@@ -1200,6 +1057,25 @@ gc_sweep_blobs(struct gc *gc)
 			gc->st->grace_blobs++;
 			continue;
 		}
+		it->removed = 1;
+		if (!gc->opt->dry_run &&
+		    (rc = meta_gc_blob_delete(gc->m, it->name, before, &it->removed)) != 0) {
+			gc->st->errors++;
+			return rc;
+		}
+		it->kind = 1;		/* an old one: swept below */
+	}
+	/* The rows are gone for good before any file goes. */
+	if ((rc = meta_gc_flush(gc->m)) != 0)
+		return rc;
+	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
+		struct gc_item *it = &gc->items[i];
+		struct digest d;
+		uint64_t freed = 0;
+		int restored = 0;
+
+		if (!it->kind)
+			continue;
 		gc_progress_bytes(&gc->prog, it->size);
 		gc_progress_item(&gc->prog);
 		if (digest_parse(it->name, &d) != 0) {
@@ -1208,11 +1084,7 @@ gc_sweep_blobs(struct gc *gc)
 			continue;
 		}
 		if (!gc->opt->dry_run) {
-			if ((rc = meta_gc_blob_delete(gc->m, it->name, before, &removed)) != 0) {
-				gc->st->errors++;
-				return rc;
-			}
-			if (!removed) {
+			if (!it->removed) {
 				gc->st->kept++;
 				continue;
 			}
@@ -1233,6 +1105,25 @@ gc_sweep_blobs(struct gc *gc)
 		gc->st->blobs++;
 		gc->st->blob_bytes += freed;
 	}
+	return 0;
+}
+
+static int
+gc_sweep_blobs(struct gc *gc)
+{
+	int64_t before = gc->t0 - gc->cfg->gc_grace, id = 0;
+	char grace[32], key[DIGEST_STR_MAX + 64] = "";
+	int more = 1, rc;
+
+	gc_duration(gc->cfg->gc_grace, grace, sizeof(grace));
+	if ((rc = gc_items_progress(gc, GC_LIST_BLOBS, "gc: blobs", before)) != 0)
+		return rc;
+	while (more && !gc_stopped(gc)) {
+		if ((rc = gc_next_page(gc, GC_LIST_BLOBS, &id, key, &more)) != 0 ||
+		    (rc = gc_sweep_blob_page(gc, before, grace)) != 0)
+			return rc;
+	}
+	gc_page_reset(gc);
 	gc_progress_clear(&gc->prog);
 	return 0;
 }
@@ -1419,18 +1310,10 @@ gc_sweep_uploads(struct gc *gc)
 static void
 gc_free(struct gc *gc)
 {
-	while (gc->chunks != NULL) {
-		struct gc_chunk *c = gc->chunks;
-
-		gc->chunks = c->next;
-		free(c);
-	}
+	gc_chunks_free(&gc->chunks);
+	gc_chunks_free(&gc->pchunks);
 	free(gc->rules);
-	free(gc->mfs);
-	free(gc->hash);
 	free(gc->tags);
-	free(gc->pairs);
-	free(gc->edges);
 	free(gc->items);
 }
 
@@ -1596,6 +1479,24 @@ gc_summary(FILE *f, const struct gc_stats *st, int dry_run, double seconds)
 		log_info("%s", line);
 }
 
+/* A collection is background work: on a busy machine it yields the CPU
+ * to the requests it runs beside (with 2 cores, the GETs' p99 during a
+ * collection was 7x their p99 without) rather than compete with them.  On
+ * Linux the nice value is the calling thread's, so the daemon's runner
+ * lowers only itself.  Failing to is no reason not to collect. */
+static void
+gc_yield_cpu(void)
+{
+	int cur;
+
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, 0);
+	if (errno != 0 || cur >= 19)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, cur + GC_NICE > 19 ? 19 : cur + GC_NICE) != 0)
+		log_debug("gc: cannot lower the collector's priority: %s", strerror(errno));
+}
+
 int
 gc_command(const struct config *cfg, int dry_run)
 {
@@ -1607,6 +1508,7 @@ gc_command(const struct config *cfg, int dry_run)
 	int rc;
 
 	opt.progress = isatty(STDOUT_FILENO);
+	gc_yield_cpu();
 	if ((s = store_open_cfg(cfg, cfg->root, cfg->sync)) == NULL)
 		return -1;
 	if ((m = meta_open(cfg)) == NULL) {
@@ -1681,6 +1583,7 @@ gc_runner_main(void *arg)
 	struct gc_options opt = {.stop = &r->stop};
 	struct meta *m = NULL;
 
+	gc_yield_cpu();
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		struct timespec deadline;

@@ -233,9 +233,10 @@ meta_repo_list(struct meta *m, const char *last, long n, int filtered, meta_list
 
 int
 meta_referrers(struct meta *m, const char *repo, const char *subject,
-    const char *artifact_type, meta_referrer_fn fn, void *arg)
+    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg,
+    int *more)
 {
-	return m->ops->referrers(m->conn, repo, subject, artifact_type, fn, arg);
+	return m->ops->referrers(m->conn, repo, subject, artifact_type, last, n, fn, arg, more);
 }
 
 /* ---- garbage collection and integrity checks ---- */
@@ -310,9 +311,10 @@ meta_gc_dry_link(struct meta *m, int64_t repo_id, const char *digest)
 }
 
 int
-meta_gc_links(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
+meta_gc_links(struct meta *m, int64_t before, int64_t after_id, const char *after, long n,
+    meta_gc_fn fn, void *arg)
 {
-	return m->ops->gc_links(m->conn, before, fn, arg);
+	return m->ops->gc_links(m->conn, before, after_id, after, n, fn, arg);
 }
 
 int
@@ -323,9 +325,40 @@ meta_gc_link_delete(struct meta *m, int64_t repo_id, const char *digest, int64_t
 }
 
 int
-meta_gc_blobs(struct meta *m, int64_t before, meta_gc_fn fn, void *arg)
+meta_gc_blobs(struct meta *m, int64_t before, const char *after, long n, meta_gc_fn fn, void *arg)
 {
-	return m->ops->gc_blobs(m->conn, before, fn, arg);
+	return m->ops->gc_blobs(m->conn, before, after, n, fn, arg);
+}
+
+int
+meta_gc_mark(struct meta *m, const struct meta_gc_mark *p, uint64_t *dead)
+{
+	return m->ops->gc_mark(m->conn, p, dead);
+}
+
+int
+meta_gc_dead(struct meta *m, int64_t after_id, const char *after, long n, meta_gc_fn fn,
+    void *arg)
+{
+	return m->ops->gc_dead(m->conn, after_id, after, n, fn, arg);
+}
+
+int
+meta_gc_keep(struct meta *m, int64_t repo_id, const char *digest, int *dropped)
+{
+	return m->ops->gc_keep(m->conn, repo_id, digest, dropped);
+}
+
+int
+meta_gc_grace(struct meta *m, meta_gc_fn fn, void *arg)
+{
+	return m->ops->gc_grace(m->conn, fn, arg);
+}
+
+int
+meta_gc_flush(struct meta *m)
+{
+	return m->ops->gc_flush != NULL ? m->ops->gc_flush(m->conn) : 0;
 }
 
 int

@@ -269,12 +269,15 @@ static const char *const meta_pg_sql[S_COUNT] = {
 	[S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > $1 AND "
 	    "(EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = r.id) OR "
 	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)) ORDER BY name LIMIT $2",
+	/* A page: digests after $3, at most $4 rows; the repository's one
+	 * row of NULLs when it has none, no row when it does not exist. */
 	[S_REFERRERS] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size "
 	    "FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.subject = $2 "
-	    "WHERE r.name = $1 ORDER BY m.digest",
+	    "AND m.digest > $3 WHERE r.name = $1 ORDER BY m.digest LIMIT $4",
 	[S_REFERRERS_TYPE] = "SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.size "
 	    "FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.subject = $2 "
-	    "AND m.artifact_type = $3 WHERE r.name = $1 ORDER BY m.digest",
+	    "AND m.digest > $3 AND m.artifact_type = $5 WHERE r.name = $1 ORDER BY m.digest "
+	    "LIMIT $4",
 	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
 	    "SELECT $1::bigint, $2::text, $3::bigint WHERE EXISTS (SELECT 1 FROM repo_blobs rb "
 	    "JOIN repositories r ON r.id = rb.repo_id WHERE r.name = $4 AND rb.digest = $2) "
@@ -1414,21 +1417,26 @@ meta_pg_repo_list(struct meta_conn *c, const char *last, long n, int filtered, m
 
 static int
 meta_pg_referrers(struct meta_conn *c, const char *repo, const char *subject,
-    const char *artifact_type, meta_referrer_fn fn, void *arg)
+    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg, int *more)
 {
 	struct meta_manifest mf;
-	const char *p[3] = {repo, subject, artifact_type};
+	struct meta_pg_num nn;
 	PGresult *res;
 	int rc, rows;
 
+	*more = 0;
 	/* No artifactType stored here is anything but UTF-8: a filter of
 	 * other bytes matches nothing (SQLite compares the bytes, and finds
 	 * nothing either). */
 	if (artifact_type != NULL && !oci_utf8_valid(artifact_type, strlen(artifact_type)))
 		return meta_pg_repo_exists(c, repo);
-	if ((res = meta_pg_run(c, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS,
-	    artifact_type ? 3 : 2, p, &rc)) == NULL)
-		return rc;
+	{
+		const char *p[5] = {repo, subject, last, meta_pg_i64(&nn, n + 1), artifact_type};
+
+		if ((res = meta_pg_run(c, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS,
+		    artifact_type ? 5 : 4, p, &rc)) == NULL)
+			return rc;
+	}
 	if ((rows = PQntuples(res)) == 0) {
 		PQclear(res);
 		return -ERR_NAME_UNKNOWN;
@@ -1436,6 +1444,10 @@ meta_pg_referrers(struct meta_conn *c, const char *repo, const char *subject,
 	/* No referrer: the repository's one row of NULLs. */
 	if (PQgetisnull(res, 0, 0))
 		rows = 0;
+	if (rows > n) {
+		*more = 1;
+		rows = (int)n;
+	}
 	for (int i = 0; i < rows; i++) {
 		meta_pg_row_manifest(res, i, &mf);
 		if (fn(arg, &mf) != 0)
@@ -1547,7 +1559,20 @@ meta_pg_gc_reset(struct meta_conn *c)
 	    "digest text COLLATE \"C\" NOT NULL, PRIMARY KEY (repo_id, digest))")) != 0 ||
 	    (rc = meta_pg_cmd(c, "CREATE TEMP TABLE IF NOT EXISTS gc_unlinked (repo_id bigint NOT NULL, "
 	    "digest text COLLATE \"C\" NOT NULL, PRIMARY KEY (repo_id, digest))")) != 0 ||
-	    (rc = meta_pg_cmd(c, "TRUNCATE pg_temp.gc_dead, pg_temp.gc_unlinked")) != 0)
+	    /* The mark (meta_pg_gc_mark), created here: not in its
+	     * read-only snapshot. */
+	    (rc = meta_pg_cmd(c, "CREATE TEMP TABLE IF NOT EXISTS gc_rtag (repo_id bigint NOT NULL, "
+	    "name text COLLATE \"C\" NOT NULL, PRIMARY KEY (repo_id, name))")) != 0 ||
+	    (rc = meta_pg_cmd(c, "CREATE TEMP TABLE IF NOT EXISTS gc_live (repo_id bigint NOT NULL, "
+	    "digest text COLLATE \"C\" NOT NULL, via text COLLATE \"C\", gen bigint NOT NULL, "
+	    "PRIMARY KEY (repo_id, digest))")) != 0 ||
+	    (rc = meta_pg_cmd(c, "CREATE INDEX IF NOT EXISTS gc_live_gen ON pg_temp.gc_live(gen)")) != 0 ||
+	    (rc = meta_pg_cmd(c, "CREATE TEMP TABLE IF NOT EXISTS gc_cand (repo_id bigint NOT NULL, "
+	    "digest text COLLATE \"C\" NOT NULL, repo text COLLATE \"C\" NOT NULL, size bigint NOT NULL, "
+	    "created bigint NOT NULL, kind int NOT NULL, aux text COLLATE \"C\" NOT NULL, "
+	    "PRIMARY KEY (repo_id, digest))")) != 0 ||
+	    (rc = meta_pg_cmd(c, "TRUNCATE pg_temp.gc_dead, pg_temp.gc_unlinked, pg_temp.gc_rtag, "
+	    "pg_temp.gc_live, pg_temp.gc_cand")) != 0)
 		return rc;
 	return 0;
 }
@@ -1701,25 +1726,30 @@ meta_pg_gc_dry_link(struct meta_conn *c, int64_t repo_id, const char *digest)
 }
 
 static int
-meta_pg_gc_links(struct meta_conn *c, int64_t before, meta_gc_fn fn, void *arg)
+meta_pg_gc_links(struct meta_conn *c, int64_t before, int64_t after_id, const char *after,
+    long n, meta_gc_fn fn, void *arg)
 {
-	struct meta_pg_num n1;
-	const char *p[1] = {meta_pg_i64(&n1, before)};
+	struct meta_pg_num n1, n2, n3;
+	const char *p[4] = {meta_pg_i64(&n1, before), meta_pg_i64(&n2, after_id), after,
+	    meta_pg_i64(&n3, n)};
 
 	/* A link is referenced by a manifest of its repository that lists
 	 * it, or is that manifest's own bytes (minus what a dry run has
-	 * already counted as removed). */
+	 * already counted as removed).  A page in key order. */
 	return meta_pg_gc_list(c,
-	    "SELECT rb.repo_id, r.name, rb.digest, '', b.size, rb.created, 0 "
+	    "SELECT rb.repo_id, r.name, rb.digest, '', b.size, rb.created, "
+	    "  (EXISTS (SELECT 1 FROM pg_temp.gc_cand c WHERE c.repo_id = rb.repo_id "
+	    "  AND c.digest = rb.digest))::int "
 	    "FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
 	    "JOIN blobs b ON b.digest = rb.digest WHERE rb.created < $1 "
+	    "AND (rb.repo_id, rb.digest) > ($2::bigint, $3) "
 	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = rb.repo_id "
 	    "  AND x.digest = rb.digest AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_dead d "
 	    "  WHERE d.repo_id = x.repo_id AND d.digest = x.digest)) "
 	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = rb.repo_id "
 	    "  AND f.ref = rb.digest AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_dead d "
 	    "  WHERE d.repo_id = f.repo_id AND d.digest = f.digest)) "
-	    "ORDER BY r.name, rb.digest", 1, p, fn, arg);
+	    "ORDER BY rb.repo_id, rb.digest LIMIT $4", 4, p, fn, arg);
 }
 
 static int
@@ -1737,16 +1767,18 @@ meta_pg_gc_link_delete(struct meta_conn *c, int64_t repo_id, const char *digest,
 }
 
 static int
-meta_pg_gc_blobs(struct meta_conn *c, int64_t before, meta_gc_fn fn, void *arg)
+meta_pg_gc_blobs(struct meta_conn *c, int64_t before, const char *after, long n, meta_gc_fn fn,
+    void *arg)
 {
-	struct meta_pg_num n1;
-	const char *p[1] = {meta_pg_i64(&n1, before)};
+	struct meta_pg_num n1, n2;
+	const char *p[3] = {meta_pg_i64(&n1, before), after, meta_pg_i64(&n2, n)};
 
 	return meta_pg_gc_list(c,
 	    "SELECT 0, '', b.digest, '', b.size, b.created, 0 FROM blobs b "
-	    "WHERE b.created < $1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.digest = b.digest "
-	    "  AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_unlinked u WHERE u.repo_id = rb.repo_id "
-	    "  AND u.digest = rb.digest)) ORDER BY b.digest", 1, p, fn, arg);
+	    "WHERE b.digest > $2 AND b.created < $1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb "
+	    "  WHERE rb.digest = b.digest AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_unlinked u "
+	    "  WHERE u.repo_id = rb.repo_id AND u.digest = rb.digest)) ORDER BY b.digest LIMIT $3",
+	    3, p, fn, arg);
 }
 
 static int
@@ -1810,6 +1842,152 @@ static int
 meta_pg_gc_upload_exists(struct meta_conn *c, const char *id, int *exists)
 {
 	return meta_pg_exists(c, "SELECT 1 FROM uploads WHERE id = $1", id, exists);
+}
+
+/* ---- the mark (meta.h: meta_gc_mark) ----
+ *
+ * As in meta_sqlite.c: set-based, into the session's temp tables, inside
+ * the REPEATABLE READ READ ONLY snapshot of read_begin (temp tables may be
+ * written there).  Conditions below are on a manifest m. */
+#define META_PG_GC_TAGGED "EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id " \
+	"AND t.digest = m.digest)"
+#define META_PG_GC_KEPT_TAG "EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id " \
+	"AND t.digest = m.digest AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_rtag x " \
+	"WHERE x.repo_id = t.repo_id AND x.name = t.name))"
+#define META_PG_GC_PARENTS "FROM manifest_refs f JOIN manifests p ON p.repo_id = f.repo_id " \
+	"AND p.digest = f.digest WHERE f.ref = m.digest AND f.repo_id = m.repo_id " \
+	"AND f.is_manifest = 1"
+#define META_PG_GC_SUBJECT "(m.subject <> '' AND EXISTS (SELECT 1 FROM manifests s " \
+	"WHERE s.repo_id = m.repo_id AND s.digest = m.subject))"
+#define META_PG_GC_DEPENDENT "(EXISTS (SELECT 1 " META_PG_GC_PARENTS ") OR " \
+	META_PG_GC_SUBJECT ")"
+
+/* Flow liveness from the manifests of round *gen on, round by round. */
+static int
+meta_pg_gc_flow(struct meta_conn *c, int64_t *gen)
+{
+	int rc, n;
+
+	do {
+		struct meta_pg_num n1;
+		const char *p[1] = {meta_pg_i64(&n1, *gen)};
+
+		if ((rc = meta_pg_query_exec(c,
+		    "INSERT INTO pg_temp.gc_live(repo_id, digest, via, gen) "
+		    "SELECT c.repo_id, c.digest, l.via, $1::bigint + 1 FROM pg_temp.gc_live l "
+		    "JOIN manifest_refs f ON f.repo_id = l.repo_id AND f.digest = l.digest "
+		    "JOIN manifests c ON c.repo_id = f.repo_id AND c.digest = f.ref "
+		    "WHERE l.gen = $1::bigint AND f.is_manifest = 1 "
+		    "UNION ALL "
+		    "SELECT s.repo_id, s.digest, l.via, $1::bigint + 1 FROM pg_temp.gc_live l "
+		    "JOIN manifests s ON s.repo_id = l.repo_id AND s.subject = l.digest "
+		    "WHERE l.gen = $1::bigint AND s.subject <> '' "
+		    "ON CONFLICT DO NOTHING", 1, p, &n)) != 0)
+			return rc;
+		(*gen)++;
+	} while (n > 0);
+	return 0;
+}
+
+static int
+meta_pg_gc_mark(struct meta_conn *c, const struct meta_gc_mark *mk, uint64_t *dead)
+{
+	struct meta_pg_num n1, n2, n3;
+	const char *p[3];
+	int64_t gen = 0;
+	PGresult *res;
+	int rc;
+
+	*dead = 0;
+	for (size_t i = 0; i < mk->ndrop; i++) {
+		const char *q[2] = {meta_pg_i64(&n1, mk->drop[i].repo_id), mk->drop[i].name};
+
+		if ((rc = meta_pg_query_exec(c, "INSERT INTO pg_temp.gc_rtag(repo_id, name) "
+		    "VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, q, NULL)) != 0)
+			return rc;
+	}
+	p[0] = meta_pg_i64(&n1, mk->t0);
+	p[1] = meta_pg_i64(&n2, mk->young);
+	p[2] = meta_pg_i64(&n3, mk->keep_untagged ? 1 : 0);
+	if ((rc = meta_pg_query_exec(c,
+	    "INSERT INTO pg_temp.gc_live(repo_id, digest, via, gen) "
+	    "SELECT m.repo_id, m.digest, NULL, 0 FROM manifests m WHERE m.created >= $1::bigint OR "
+	    META_PG_GC_KEPT_TAG " OR ($2::bigint IS NOT NULL AND $3::int = 1 AND NOT "
+	    META_PG_GC_TAGGED " AND NOT " META_PG_GC_DEPENDENT ")", 3, p, NULL)) != 0 ||
+	    (rc = meta_pg_gc_flow(c, &gen)) != 0)
+		return rc;
+	/* Round two: what only untagged_grace keeps. */
+	p[0] = meta_pg_i64(&n1, gen);
+	if ((rc = meta_pg_query_exec(c,
+	    "INSERT INTO pg_temp.gc_live(repo_id, digest, via, gen) "
+	    "SELECT m.repo_id, m.digest, m.digest, $1::bigint FROM manifests m "
+	    "WHERE m.created >= $2::bigint AND NOT " META_PG_GC_TAGGED " AND ($3::int = 0 OR "
+	    META_PG_GC_DEPENDENT ") AND NOT EXISTS (SELECT 1 FROM pg_temp.gc_live l "
+	    "WHERE l.repo_id = m.repo_id AND l.digest = m.digest)", 3, p, NULL)) != 0 ||
+	    (rc = meta_pg_gc_flow(c, &gen)) != 0)
+		return rc;
+	/* The candidates, with why each is dead (as of the snapshot). */
+	if ((rc = meta_pg_query_exec(c,
+	    "INSERT INTO pg_temp.gc_cand(repo_id, digest, repo, size, created, kind, aux) "
+	    "SELECT repo_id, digest, repo, size, created, "
+	    "  CASE WHEN tagged THEN 1 WHEN subj THEN 2 WHEN par IS NOT NULL AND np > 1 THEN 4 "
+	    "  WHEN par IS NOT NULL THEN 3 ELSE 0 END, "
+	    "  CASE WHEN tagged THEN '' WHEN subj THEN subject WHEN par IS NOT NULL THEN par "
+	    "  ELSE '' END FROM ("
+	    "SELECT m.repo_id, m.digest, r.name AS repo, m.size, m.created, m.subject, "
+	    "  " META_PG_GC_TAGGED " AS tagged, " META_PG_GC_SUBJECT " AS subj, "
+	    "  (SELECT count(*) " META_PG_GC_PARENTS ") AS np, "
+	    "  (SELECT min(f.digest) " META_PG_GC_PARENTS " AND f.digest <> m.subject) AS par "
+	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id "
+	    "WHERE NOT EXISTS (SELECT 1 FROM pg_temp.gc_live l WHERE l.repo_id = m.repo_id "
+	    "  AND l.digest = m.digest)) x", 0, NULL, NULL)) != 0)
+		return rc;
+	if ((res = meta_pg_query(c, "SELECT count(*) FROM pg_temp.gc_cand", 0, NULL, &rc)) == NULL)
+		return rc;
+	*dead = (uint64_t)meta_pg_col_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int
+meta_pg_gc_dead(struct meta_conn *c, int64_t after_id, const char *after, long n,
+    meta_gc_fn fn, void *arg)
+{
+	struct meta_pg_num n1, n2;
+	const char *p[3] = {meta_pg_i64(&n1, after_id), after, meta_pg_i64(&n2, n)};
+
+	return meta_pg_gc_list(c,
+	    "SELECT c.repo_id, c.repo, c.digest, c.aux, c.size, c.created, c.kind "
+	    "FROM pg_temp.gc_cand c WHERE (c.repo_id, c.digest) > ($1::bigint, $2) AND EXISTS "
+	    "  (SELECT 1 FROM manifests x WHERE x.repo_id = c.repo_id AND x.digest = c.digest) "
+	    "ORDER BY c.repo_id, c.digest LIMIT $3", 3, p, fn, arg);
+}
+
+static int
+meta_pg_gc_keep(struct meta_conn *c, int64_t repo_id, const char *digest, int *dropped)
+{
+	struct meta_pg_num n1;
+	const char *p[2] = {meta_pg_i64(&n1, repo_id), digest};
+	int rc;
+
+	if ((rc = meta_pg_query_exec(c, "DELETE FROM pg_temp.gc_cand WHERE repo_id = $1 "
+	    "AND digest = $2", 2, p, dropped)) != 0)
+		return rc;
+	return meta_pg_query_exec(c, "INSERT INTO pg_temp.gc_live(repo_id, digest, via, gen) "
+	    "VALUES ($1, $2, NULL, -1) ON CONFLICT (repo_id, digest) DO UPDATE SET via = NULL",
+	    2, p, NULL);
+}
+
+static int
+meta_pg_gc_grace(struct meta_conn *c, meta_gc_fn fn, void *arg)
+{
+	return meta_pg_gc_list(c,
+	    "SELECT l.repo_id, r.name, l.digest, CASE WHEN l.via = l.digest THEN '' ELSE l.via END, "
+	    "  x.size, v.created, 0 FROM pg_temp.gc_live l "
+	    "JOIN manifests x ON x.repo_id = l.repo_id AND x.digest = l.digest "
+	    "JOIN manifests v ON v.repo_id = l.repo_id AND v.digest = l.via "
+	    "JOIN repositories r ON r.id = l.repo_id WHERE l.via IS NOT NULL "
+	    "ORDER BY l.repo_id, l.digest", 0, NULL, fn, arg);
 }
 
 static int
@@ -2311,6 +2489,10 @@ const struct meta_ops meta_pg_ops = {
 	.gc_uploads = meta_pg_gc_uploads,
 	.gc_upload_delete = meta_pg_gc_upload_delete,
 	.gc_upload_exists = meta_pg_gc_upload_exists,
+	.gc_mark = meta_pg_gc_mark,
+	.gc_dead = meta_pg_gc_dead,
+	.gc_keep = meta_pg_gc_keep,
+	.gc_grace = meta_pg_gc_grace,
 	.fsck_blobs = meta_pg_fsck_blobs,
 	.fsck_refs = meta_pg_fsck_refs,
 	.fsck_drop_blob = meta_pg_fsck_drop_blob,

@@ -67,6 +67,7 @@ enum meta_stmt {
 	S_GC_MANIFEST_DELETE,
 	S_GC_MANIFEST_REFS_DELETE,
 	S_GC_LINK_DELETE,
+	S_GC_BLOB_DELETE,
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
@@ -123,10 +124,12 @@ static const char *const meta_sql[S_COUNT] = {
 	[S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > ?1 AND "
 	    "(EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.repo_id = r.id) OR "
 	    "EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)) ORDER BY name LIMIT ?2",
+	/* A page: digests after ?3, at most ?4 rows. */
 	[S_REFERRERS] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = ?1 AND subject = ?2 ORDER BY digest",
+	    "WHERE repo_id = ?1 AND subject = ?2 AND digest > ?3 ORDER BY digest LIMIT ?4",
 	[S_REFERRERS_TYPE] = "SELECT digest, media_type, artifact_type, subject, size FROM manifests "
-	    "WHERE repo_id = ?1 AND subject = ?2 AND artifact_type = ?3 ORDER BY digest",
+	    "WHERE repo_id = ?1 AND subject = ?2 AND digest > ?3 AND artifact_type = ?5 "
+	    "ORDER BY digest LIMIT ?4",
 	[S_BLOB_MOUNT] = "INSERT INTO repo_blobs(repo_id, digest, created) "
 	    "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM repo_blobs rb JOIN repositories r "
 	    "ON r.id = rb.repo_id WHERE r.name = ?4 AND rb.digest = ?2) "
@@ -153,6 +156,8 @@ static const char *const meta_sql[S_COUNT] = {
 	    "AND created < ?3 "
 	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = ?1 AND x.digest = ?2) "
 	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = ?1 AND f.ref = ?2)",
+	[S_GC_BLOB_DELETE] = "DELETE FROM blobs WHERE digest = ?1 AND created < ?2 "
+	    "AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = ?1)",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -1121,22 +1126,30 @@ meta_sqlite_repo_list(struct meta_conn *m, const char *last, long n, int filtere
 
 static int
 meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject,
-    const char *artifact_type, meta_referrer_fn fn, void *arg)
+    const char *artifact_type, const char *last, long n, meta_referrer_fn fn, void *arg, int *more)
 {
 	struct meta_manifest mf;
 	sqlite3_int64 id;
 	sqlite3_stmt *st;
+	long rows = 0;
 	int rc;
 
+	*more = 0;
 	if ((rc = meta_sqlite_repo_id(m, repo, 0, &id)) != 0)
 		return rc;
 	if ((st = meta_sqlite_stmt(m, artifact_type ? S_REFERRERS_TYPE : S_REFERRERS)) == NULL)
 		return -ERR_INTERNAL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, last, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)n + 1);
 	if (artifact_type != NULL)
-		sqlite3_bind_text(st, 3, artifact_type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, artifact_type, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (rows++ == n) {
+			*more = 1;
+			continue;
+		}
 		meta_sqlite_row_manifest(st, &mf);
 		if (fn(arg, &mf) != 0)
 			break;
@@ -1156,7 +1169,7 @@ meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject
  * statement or the transaction that deletes, that what they delete is
  * still unreferenced now.
  *
- * Batches.  Deleting tags, manifests and repository links one transaction
+ * Batches.  Deleting tags, manifests, repository links and blob rows one transaction
  * each costs a commit, and so an fsync (synchronous=FULL), per row: a
  * collection of 100,000 untagged manifests took minutes.  So those
  * deletions share one write transaction, committed after
@@ -1172,8 +1185,12 @@ meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject
  * fails returns the error, and the collection stops.  A connection that
  * collects does nothing else meanwhile (gc.c opens its own). */
 
-#define META_GC_BATCH_ROWS 1000
-#define META_GC_BATCH_MS 25
+/* Each commit writes every page the batch dirtied (index pages all over,
+ * by digest) to the WAL: small batches rewrote the same pages again and
+ * again.  100 ms is the longest a push waits for the lock; reads never
+ * wait (WAL). */
+#define META_GC_BATCH_ROWS 5000
+#define META_GC_BATCH_MS 100
 /* The sweep's page cache, KiB.  Its deletions touch pages all over the
  * indexes (by digest): with the connection's 1 MiB each batch re-read and
  * spilled the same pages, and 10x the rows cost 30x the time.  Set at the
@@ -1336,7 +1353,19 @@ meta_sqlite_gc_reset(struct meta_conn *m)
 	    "  PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
 	    "CREATE TEMP TABLE IF NOT EXISTS gc_unlinked (repo_id INTEGER NOT NULL, digest TEXT NOT NULL,"
 	    "  PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
-	    "DELETE FROM temp.gc_dead; DELETE FROM temp.gc_unlinked;", NULL, NULL, &err) != SQLITE_OK) {
+	    /* The mark (meta_sqlite_gc_mark): retention's tags, the live
+	     * manifests (gen: the round of the flow that reached them; via:
+	     * the young manifest that only grace keeps), the candidates. */
+	    "CREATE TEMP TABLE IF NOT EXISTS gc_rtag (repo_id INTEGER NOT NULL, name TEXT NOT NULL,"
+	    "  PRIMARY KEY (repo_id, name)) WITHOUT ROWID;"
+	    "CREATE TEMP TABLE IF NOT EXISTS gc_live (repo_id INTEGER NOT NULL, digest TEXT NOT NULL,"
+	    "  via TEXT, gen INTEGER NOT NULL, PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
+	    "CREATE INDEX IF NOT EXISTS temp.gc_live_gen ON gc_live(gen);"
+	    "CREATE TEMP TABLE IF NOT EXISTS gc_cand (repo_id INTEGER NOT NULL, digest TEXT NOT NULL,"
+	    "  repo TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL,"
+	    "  kind INTEGER NOT NULL, aux TEXT NOT NULL, PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
+	    "DELETE FROM temp.gc_dead; DELETE FROM temp.gc_unlinked; DELETE FROM temp.gc_rtag;"
+	    "DELETE FROM temp.gc_live; DELETE FROM temp.gc_cand;", NULL, NULL, &err) != SQLITE_OK) {
 		log_error("meta: gc temp tables: %s", err ? err : "?");
 		sqlite3_free(err);
 		return -ERR_INTERNAL;
@@ -1484,27 +1513,35 @@ meta_sqlite_gc_dry_link(struct meta_conn *m, int64_t repo_id, const char *digest
 }
 
 static int
-meta_sqlite_gc_links(struct meta_conn *m, int64_t before, meta_gc_fn fn, void *arg)
+meta_sqlite_gc_links(struct meta_conn *m, int64_t before, int64_t after_id, const char *after,
+    long n, meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	/* A link is referenced by a manifest of its repository that lists
 	 * it, or is that manifest's own bytes (minus what a dry run has
-	 * already counted as removed). */
+	 * already counted as removed).  A page in key order: the scan goes
+	 * on where the last page ended. */
 	if ((rc = meta_sqlite_gc_prepare(m,
-	    "SELECT rb.repo_id, r.name, rb.digest, '', b.size, rb.created, 0 "
+	    "SELECT rb.repo_id, r.name, rb.digest, '', b.size, rb.created, "
+	    "  EXISTS (SELECT 1 FROM temp.gc_cand c WHERE c.repo_id = rb.repo_id "
+	    "  AND c.digest = rb.digest) "
 	    "FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
 	    "JOIN blobs b ON b.digest = rb.digest WHERE rb.created < ?1 "
+	    "AND (rb.repo_id, rb.digest) > (?2, ?3) "
 	    "AND NOT EXISTS (SELECT 1 FROM manifests x WHERE x.repo_id = rb.repo_id "
 	    "  AND x.digest = rb.digest AND NOT EXISTS (SELECT 1 FROM temp.gc_dead d "
 	    "  WHERE d.repo_id = x.repo_id AND d.digest = x.digest)) "
 	    "AND NOT EXISTS (SELECT 1 FROM manifest_refs f WHERE f.repo_id = rb.repo_id "
 	    "  AND f.ref = rb.digest AND NOT EXISTS (SELECT 1 FROM temp.gc_dead d "
 	    "  WHERE d.repo_id = f.repo_id AND d.digest = f.digest)) "
-	    "ORDER BY r.name, rb.digest", &st)) != 0)
+	    "ORDER BY rb.repo_id, rb.digest LIMIT ?4", &st)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, after_id);
+	sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, n);
 	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
@@ -1528,33 +1565,216 @@ meta_sqlite_gc_link_delete(struct meta_conn *m, int64_t repo_id, const char *dig
 }
 
 static int
-meta_sqlite_gc_blobs(struct meta_conn *m, int64_t before, meta_gc_fn fn, void *arg)
+meta_sqlite_gc_blobs(struct meta_conn *m, int64_t before, const char *after, long n,
+    meta_gc_fn fn, void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if ((rc = meta_sqlite_gc_prepare(m,
 	    "SELECT 0, '', b.digest, '', b.size, b.created, 0 FROM blobs b "
-	    "WHERE b.created < ?1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.digest = b.digest "
-	    "  AND NOT EXISTS (SELECT 1 FROM temp.gc_unlinked u WHERE u.repo_id = rb.repo_id "
-	    "  AND u.digest = rb.digest)) ORDER BY b.digest", &st)) != 0)
+	    "WHERE b.digest > ?2 AND b.created < ?1 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb "
+	    "  WHERE rb.digest = b.digest AND NOT EXISTS (SELECT 1 FROM temp.gc_unlinked u "
+	    "  WHERE u.repo_id = rb.repo_id AND u.digest = rb.digest)) ORDER BY b.digest LIMIT ?3",
+	    &st)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_text(st, 2, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n);
 	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
+/* Batched with the other deletions: gc.c flushes (meta_gc_flush) before it
+ * removes the files of the rows that went. */
 static int
 meta_sqlite_gc_blob_delete(struct meta_conn *m, const char *digest, int64_t before, int *removed)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_sqlite_gc_prepare(m, "DELETE FROM blobs WHERE digest = ?1 AND created < ?2 "
-	    "AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = ?1)", &st)) != 0)
+	if ((rc = meta_sqlite_gc_batch_begin(m)) != 0)
 		return rc;
+	if ((st = meta_sqlite_stmt(m, S_GC_BLOB_DELETE)) == NULL)
+		return meta_sqlite_gc_batch_fail(m, -ERR_INTERNAL);
 	sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, before);
-	return meta_sqlite_gc_exec(m, st, "gc delete blob", removed);
+	if ((rc = meta_sqlite_gc_step(m, st, "gc delete blob", removed)) != 0)
+		return meta_sqlite_gc_batch_fail(m, rc);
+	return meta_sqlite_gc_batch_end(m);
+}
+
+/* ---- the mark (meta.h: meta_gc_mark) ----
+ *
+ * Set-based, in the temp tables, from the snapshot of read_begin: only
+ * temp tables are written, so it stays a read transaction on the database
+ * and writers go on.  Conditions below are on a manifest m. */
+#define META_GC_TAGGED "EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id " \
+	"AND t.digest = m.digest)"
+#define META_GC_KEPT_TAG "EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id " \
+	"AND t.digest = m.digest AND NOT EXISTS (SELECT 1 FROM temp.gc_rtag x " \
+	"WHERE x.repo_id = t.repo_id AND x.name = t.name))"
+#define META_GC_PARENTS "FROM manifest_refs f JOIN manifests p ON p.repo_id = f.repo_id " \
+	"AND p.digest = f.digest WHERE f.ref = m.digest AND f.repo_id = m.repo_id " \
+	"AND f.is_manifest = 1"
+#define META_GC_SUBJECT "(m.subject <> '' AND EXISTS (SELECT 1 FROM manifests s " \
+	"WHERE s.repo_id = m.repo_id AND s.digest = m.subject))"
+#define META_GC_DEPENDENT "(EXISTS (SELECT 1 " META_GC_PARENTS ") OR " META_GC_SUBJECT ")"
+
+/* Run one mark statement with integer parameters v; *changed (if not
+ * NULL) gets the rows it wrote. */
+static int
+meta_sqlite_gc_mark_step(struct meta_conn *m, const char *sql, const int64_t *v, int nv,
+    int *changed)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return meta_sqlite_fail(m, sql);
+	for (int i = 0; i < nv; i++)
+		sqlite3_bind_int64(st, i + 1, v[i]);
+	return meta_sqlite_gc_exec(m, st, "gc mark", changed);
+}
+
+/* Flow liveness from the manifests of round *gen on, round by round, to
+ * index children and referrers; what becomes live inherits `via`. */
+static int
+meta_sqlite_gc_flow(struct meta_conn *m, int64_t *gen)
+{
+	int rc, n;
+
+	do {
+		int64_t v[1] = {*gen};
+
+		if ((rc = meta_sqlite_gc_mark_step(m,
+		    "INSERT OR IGNORE INTO temp.gc_live(repo_id, digest, via, gen) "
+		    "SELECT c.repo_id, c.digest, l.via, ?1 + 1 FROM temp.gc_live l "
+		    "JOIN manifest_refs f ON f.repo_id = l.repo_id AND f.digest = l.digest "
+		    "JOIN manifests c ON c.repo_id = f.repo_id AND c.digest = f.ref "
+		    "WHERE l.gen = ?1 AND f.is_manifest = 1 "
+		    "UNION ALL "
+		    "SELECT s.repo_id, s.digest, l.via, ?1 + 1 FROM temp.gc_live l "
+		    "JOIN manifests s ON s.repo_id = l.repo_id AND s.subject = l.digest "
+		    "WHERE l.gen = ?1 AND s.subject <> ''", v, 1, &n)) != 0)
+			return rc;
+		(*gen)++;
+	} while (n > 0);
+	return 0;
+}
+
+static int
+meta_sqlite_gc_mark(struct meta_conn *m, const struct meta_gc_mark *p, uint64_t *dead)
+{
+	int64_t gen = 0, v[3] = {p->t0, p->young, p->keep_untagged ? 1 : 0};
+	sqlite3_stmt *st;
+	int rc;
+
+	*dead = 0;
+	for (size_t i = 0; i < p->ndrop; i++) {
+		if (sqlite3_prepare_v2(m->db, "INSERT OR IGNORE INTO temp.gc_rtag(repo_id, name) "
+		    "VALUES (?1, ?2)", -1, &st, NULL) != SQLITE_OK)
+			return meta_sqlite_fail(m, "gc mark: retention");
+		sqlite3_bind_int64(st, 1, p->drop[i].repo_id);
+		sqlite3_bind_text(st, 2, p->drop[i].name, -1, SQLITE_STATIC);
+		if ((rc = meta_sqlite_gc_exec(m, st, "gc mark: retention", NULL)) != 0)
+			return rc;
+	}
+	if ((rc = meta_sqlite_gc_mark_step(m,
+	    "INSERT INTO temp.gc_live(repo_id, digest, via, gen) "
+	    "SELECT m.repo_id, m.digest, NULL, 0 FROM manifests m WHERE m.created >= ?1 OR "
+	    META_GC_KEPT_TAG " OR (?3 AND NOT " META_GC_TAGGED " AND NOT " META_GC_DEPENDENT ")",
+	    v, 3, NULL)) != 0 ||
+	    (rc = meta_sqlite_gc_flow(m, &gen)) != 0)
+		return rc;
+	/* Round two: what only untagged_grace keeps. */
+	v[0] = gen;
+	if ((rc = meta_sqlite_gc_mark_step(m,
+	    "INSERT INTO temp.gc_live(repo_id, digest, via, gen) "
+	    "SELECT m.repo_id, m.digest, m.digest, ?1 FROM manifests m WHERE m.created >= ?2 "
+	    "AND NOT " META_GC_TAGGED " AND (NOT ?3 OR " META_GC_DEPENDENT ") "
+	    "AND NOT EXISTS (SELECT 1 FROM temp.gc_live l WHERE l.repo_id = m.repo_id "
+	    "  AND l.digest = m.digest)", v, 3, NULL)) != 0 ||
+	    (rc = meta_sqlite_gc_flow(m, &gen)) != 0)
+		return rc;
+	/* The candidates, with why each is dead (as of the snapshot). */
+	if ((rc = meta_sqlite_gc_mark_step(m,
+	    "INSERT INTO temp.gc_cand(repo_id, digest, repo, size, created, kind, aux) "
+	    "SELECT repo_id, digest, repo, size, created, "
+	    "  CASE WHEN tagged THEN 1 WHEN subj THEN 2 WHEN par IS NOT NULL AND np > 1 THEN 4 "
+	    "  WHEN par IS NOT NULL THEN 3 ELSE 0 END, "
+	    "  CASE WHEN tagged THEN '' WHEN subj THEN subject WHEN par IS NOT NULL THEN par "
+	    "  ELSE '' END FROM ("
+	    "SELECT m.repo_id, m.digest, r.name AS repo, m.size, m.created, m.subject, "
+	    "  " META_GC_TAGGED " AS tagged, " META_GC_SUBJECT " AS subj, "
+	    "  (SELECT count(*) " META_GC_PARENTS ") AS np, "
+	    "  (SELECT min(f.digest) " META_GC_PARENTS " AND f.digest <> m.subject) AS par "
+	    "FROM manifests m JOIN repositories r ON r.id = m.repo_id "
+	    "WHERE NOT EXISTS (SELECT 1 FROM temp.gc_live l WHERE l.repo_id = m.repo_id "
+	    "  AND l.digest = m.digest))", NULL, 0, NULL)) != 0)
+		return rc;
+	if (sqlite3_prepare_v2(m->db, "SELECT count(*) FROM temp.gc_cand", -1, &st, NULL) != SQLITE_OK)
+		return meta_sqlite_fail(m, "gc mark: count");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*dead = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int
+meta_sqlite_gc_dead(struct meta_conn *m, int64_t after_id, const char *after, long n,
+    meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_sqlite_gc_prepare(m,
+	    "SELECT c.repo_id, c.repo, c.digest, c.aux, c.size, c.created, c.kind "
+	    "FROM temp.gc_cand c WHERE (c.repo_id, c.digest) > (?1, ?2) AND EXISTS (SELECT 1 "
+	    "  FROM manifests x WHERE x.repo_id = c.repo_id AND x.digest = c.digest) "
+	    "ORDER BY c.repo_id, c.digest LIMIT ?3", &st)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_text(st, 2, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n);
+	return meta_sqlite_gc_list(m, st, fn, arg);
+}
+
+static int
+meta_sqlite_gc_keep(struct meta_conn *m, int64_t repo_id, const char *digest, int *dropped)
+{
+	static const char *const sql[] = {
+		"DELETE FROM temp.gc_cand WHERE repo_id = ?1 AND digest = ?2",
+		"INSERT INTO temp.gc_live(repo_id, digest, via, gen) VALUES (?1, ?2, NULL, -1) "
+		"ON CONFLICT DO UPDATE SET via = NULL",
+	};
+	sqlite3_stmt *st;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if ((rc = meta_sqlite_gc_prepare(m, sql[i], &st)) != 0)
+			return rc;
+		sqlite3_bind_int64(st, 1, repo_id);
+		sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+		if ((rc = meta_sqlite_gc_exec(m, st, "gc keep", i == 0 ? dropped : NULL)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+meta_sqlite_gc_grace(struct meta_conn *m, meta_gc_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_sqlite_gc_prepare(m,
+	    "SELECT l.repo_id, r.name, l.digest, CASE WHEN l.via = l.digest THEN '' ELSE l.via END, "
+	    "  x.size, v.created, 0 FROM temp.gc_live l "
+	    "JOIN manifests x ON x.repo_id = l.repo_id AND x.digest = l.digest "
+	    "JOIN manifests v ON v.repo_id = l.repo_id AND v.digest = l.via "
+	    "JOIN repositories r ON r.id = l.repo_id WHERE l.via IS NOT NULL "
+	    "ORDER BY l.repo_id, l.digest", &st)) != 0)
+		return rc;
+	return meta_sqlite_gc_list(m, st, fn, arg);
 }
 
 /* Whether the row sql (one ?1 key) selects exists: gc's re-checks. */
@@ -2163,6 +2383,11 @@ const struct meta_ops meta_sqlite_ops = {
 	.gc_uploads = meta_sqlite_gc_uploads,
 	.gc_upload_delete = meta_sqlite_gc_upload_delete,
 	.gc_upload_exists = meta_sqlite_gc_upload_exists,
+	.gc_mark = meta_sqlite_gc_mark,
+	.gc_dead = meta_sqlite_gc_dead,
+	.gc_keep = meta_sqlite_gc_keep,
+	.gc_grace = meta_sqlite_gc_grace,
+	.gc_flush = meta_sqlite_gc_flush,
 	.fsck_blobs = meta_sqlite_fsck_blobs,
 	.fsck_refs = meta_sqlite_fsck_refs,
 	.fsck_drop_blob = meta_sqlite_fsck_drop_blob,

@@ -1140,7 +1140,10 @@ proxy_referrers_answer(struct upstream_xfer *x)
 	struct oci_doc *doc;
 	int rc;
 
-	if ((rc = referrers_collect(req->w, l->local, req->m.digest.str, at, &doc)) != 0) {
+	/* XXX every local referrer, in one answer (no Link): the upstream's
+	 * index is merged in whole. */
+	if ((rc = referrers_collect(req->w, l->local, req->m.digest.str, at, "", 1L << 30, NULL,
+	    &doc)) != 0) {
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
@@ -1149,7 +1152,7 @@ proxy_referrers_answer(struct upstream_xfer *x)
 	if (x->ok && x->status == 200 && x->body != NULL &&
 	    oci_referrers_merge(doc, x->body, x->len, at) != 0)
 		log_warn("proxy %s: GET %s: not a referrers index", x->sec->name, x->url);
-	referrers_respond(req, doc, at);
+	referrers_respond(req, doc, at, NULL, 0);
 }
 
 static void

@@ -193,6 +193,77 @@ assert_status 202 "DELETE the SBOM's tag"
 req GET "/v2/$R/referrers/$IMG"
 assert_json "[.manifests[] | select(.digest==\"$SBOM\") | .digest]" "[\"$SBOM\"]" "untagged SBOM is still a referrer"
 
+# ---------------------------------------------------------------- pages
+# 25 referrers of one subject (15 signatures, 10 attestations): ?n= pages
+# with a Link to the next, the filter kept across pages.
+PS=$(printf 'page subject' | sha256sum | awk '{print "sha256:" $1}')
+PSUBJ=$(desc_d $MT_OCI_MANIFEST "$PS" 100)
+: >"$W/all"
+: >"$W/sigs"
+for i in $(seq 1 25); do
+	if [ $((i % 5)) -lt 3 ]; then t=$SIGT; else t=$ATTT; fi
+	printf '{"schemaVersion":2,"mediaType":"%s","artifactType":"%s","config":{"mediaType":"%s","digest":"%s","size":2},"layers":[],"subject":%s,"annotations":{"n":"%d"}}' \
+		"$MT_OCI_MANIFEST" "$t" "$MT_OCI_EMPTY" "$EMPTY_JSON_DIGEST" "$PSUBJ" "$i" >"$W/p$i"
+	d=$(sha256_of "$W/p$i")
+	push_manifest $R "$d" "$W/p$i"
+	echo "$d" >>"$W/all"
+	[ "$t" = "$SIGT" ] && echo "$d" >>"$W/sigs"
+done
+LC_ALL=C sort -o "$W/all" "$W/all"
+LC_ALL=C sort -o "$W/sigs" "$W/sigs"
+
+# follow URL: GET it and every page its Link leads to; the digests go to
+# $W/follow (in order), the page sizes to SIZES, the Links to $W/links.
+follow() {
+	local url=$1 link n=0
+	SIZES=
+	: >"$W/follow"
+	: >"$W/links"
+	while [ $n -lt 50 ]; do
+		n=$((n + 1))
+		req GET "$url"
+		[ "$STATUS" = 200 ] || { t_fail "GET $url: $STATUS"; return; }
+		jq -r '.manifests[].digest' "$BODY" >>"$W/follow"
+		SIZES="$SIZES$(jq '.manifests | length' "$BODY") "
+		link=$(hdr Link)
+		[ -n "$link" ] || return 0
+		echo "$link" >>"$W/links"
+		url=$(sed -n 's/^<\([^>]*\)>; rel="next"$/\1/p' <<<"$link")
+		[ -n "$url" ] || { t_fail "a Link that is not rel=\"next\": $link"; return; }
+	done
+	t_fail "more than 50 pages from $1"
+}
+
+req GET "/v2/$R/referrers/$PS?n=10"
+assert_status 200 "referrers ?n=10"
+assert_json '.manifests | length' 10 "?n=10: ten descriptors"
+assert_json '[.manifests[].digest]' "$(head -n 10 "$W/all" | jq -R . | jq -sc .)" "?n=10: the first ten by digest"
+assert_header Link "</v2/$R/referrers/$PS?n=10&last=$(sed -n 10p "$W/all")>; rel=\"next\"" "?n=10: Link to the next page after the tenth digest"
+follow "/v2/$R/referrers/$PS?n=10"
+assert_eq "$SIZES" "10 10 5 " "?n=10: pages of 10, 10 and 5"
+assert_eq "$(cat "$W/follow")" "$(cat "$W/all")" "?n=10: following the Links yields every referrer exactly once, in order"
+req GET "/v2/$R/referrers/$PS"
+assert_json '.manifests | length' 25 "without ?n= all 25 fit the default page"
+assert_no_header Link "one page: no Link"
+follow "/v2/$R/referrers/$PS?n=4&artifactType=$SIGT"
+assert_eq "$SIZES" "4 4 4 3 " "filtered, ?n=4: pages of 4, 4, 4 and 3"
+assert_eq "$(cat "$W/follow")" "$(cat "$W/sigs")" "filtered: every signature exactly once, nothing else"
+assert_eq "$(grep -c 'artifactType=application%2Fvnd.example.signature.v1>' "$W/links")" 3 "filtered: each Link keeps the filter, percent-encoded"
+assert_header OCI-Filters-Applied artifactType "filtered: the last page says the filter applied"
+req GET "/v2/$R/referrers/$PS?n=0"
+assert_status 200 "?n=0"
+assert_json '.manifests' '[]' "?n=0: an empty index"
+assert_no_header Link "?n=0: no Link"
+req GET "/v2/$R/referrers/$PS?n=25"
+assert_no_header Link "?n=25: exactly all, no Link"
+req GET "/v2/$R/referrers/$PS?last=$(sed -n 24p "$W/all")"
+assert_json '[.manifests[].digest]' "[\"$(sed -n 25p "$W/all")\"]" "?last=the 24th: only the 25th"
+for bad in 'n=x' 'n=-1' 'last=sha256:zz'; do
+	req GET "/v2/$R/referrers/$PS?$bad"
+	assert_status 400 "referrers ?$bad"
+	assert_envelope "referrers ?$bad"
+done
+
 # ---------------------------------------------------------------- restart
 daemon_restart
 req GET "/v2/$R/referrers/$IMG"

@@ -650,6 +650,7 @@ test_referrers(void **state)
 	char subject[DIGEST_STR_MAX], other[DIGEST_STR_MAX];
 	struct meta_manifest sig, sbom, sig2, unrelated;
 	struct refs r;
+	int more;
 
 	snprintf(subject, sizeof(subject), "%s", dg("the image"));
 	snprintf(other, sizeof(other), "%s", dg("another image"));
@@ -666,11 +667,33 @@ test_referrers(void **state)
 	assert_int_equal(meta_manifest_put(f->m, "elsewhere", &sig, NULL, 0, NULL), 0);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(meta_referrers(f->m, "r", subject, NULL, ref_cb, &r), 0);
+	assert_int_equal(meta_referrers(f->m, "r", subject, NULL, "", 100, ref_cb, &r, &more), 0);
 	assert_int_equal(r.n, 3);
+	assert_int_equal(more, 0);
 	/* Ordered by digest. */
 	for (int i = 1; i < r.n; i++)
 		assert_true(strcmp(r.mf[i - 1].digest, r.mf[i].digest) < 0);
+	/* Pages: two, then the one after the second. */
+	{
+		char second[sizeof(r.mf[1].digest)], third[sizeof(r.mf[2].digest)];
+
+		memcpy(second, r.mf[1].digest, sizeof(second));
+		memcpy(third, r.mf[2].digest, sizeof(third));
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(meta_referrers(f->m, "r", subject, NULL, "", 2, ref_cb, &r, &more), 0);
+		assert_int_equal(r.n, 2);
+		assert_int_equal(more, 1);
+		assert_string_equal(r.mf[1].digest, second);
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(meta_referrers(f->m, "r", subject, NULL, second, 2, ref_cb, &r, &more), 0);
+		assert_int_equal(r.n, 1);
+		assert_int_equal(more, 0);
+		assert_string_equal(r.mf[0].digest, third);
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(meta_referrers(f->m, "r", subject, NULL, "", 3, ref_cb, &r, &more), 0);
+		assert_int_equal(r.n, 3);
+		assert_int_equal(more, 0);
+	}
 	for (int i = 0; i < r.n; i++) {
 		const struct meta_manifest *want = strcmp(r.mf[i].digest, sig.digest) == 0 ? &sig :
 		    strcmp(r.mf[i].digest, sbom.digest) == 0 ? &sbom : &sig2;
@@ -684,32 +707,32 @@ test_referrers(void **state)
 
 	/* Filtered by artifact type. */
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(meta_referrers(f->m, "r", subject, "application/spdx+json", ref_cb, &r), 0);
+	assert_int_equal(meta_referrers(f->m, "r", subject, "application/spdx+json", "", 100, ref_cb, &r, &more), 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.mf[0].digest, sbom.digest);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(meta_referrers(f->m, "r", subject, "application/vnd.example.sig", ref_cb,
-	    &r), 0);
+	assert_int_equal(meta_referrers(f->m, "r", subject, "application/vnd.example.sig", "", 100, ref_cb,
+	    &r, &more), 0);
 	assert_int_equal(r.n, 2);
 	assert_true(strcmp(r.mf[0].digest, r.mf[1].digest) < 0);
 	for (int i = 0; i < 2; i++)
 		assert_string_equal(r.mf[i].artifact_type, "application/vnd.example.sig");
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(meta_referrers(f->m, "r", subject, "application/none", ref_cb, &r), 0);
+	assert_int_equal(meta_referrers(f->m, "r", subject, "application/none", "", 100, ref_cb, &r, &more), 0);
 	assert_int_equal(r.n, 0);
 
 	/* Nothing refers to the referrers themselves. */
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(meta_referrers(f->m, "r", sig.digest, NULL, ref_cb, &r), 0);
+	assert_int_equal(meta_referrers(f->m, "r", sig.digest, NULL, "", 100, ref_cb, &r, &more), 0);
 	assert_int_equal(r.n, 0);
 	/* Deleting a referrer drops it from the list. */
 	assert_int_equal(meta_manifest_delete(f->m, "r", sig.digest), 0);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(meta_referrers(f->m, "r", subject, NULL, ref_cb, &r), 0);
+	assert_int_equal(meta_referrers(f->m, "r", subject, NULL, "", 100, ref_cb, &r, &more), 0);
 	assert_int_equal(r.n, 2);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(meta_referrers(f->m, "no/such", subject, NULL, ref_cb, &r),
+	assert_int_equal(meta_referrers(f->m, "no/such", subject, NULL, "", 100, ref_cb, &r, &more),
 	    -ERR_NAME_UNKNOWN);
 	assert_int_equal(r.n, 0);
 }
