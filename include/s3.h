@@ -55,6 +55,7 @@ struct s3_call {
 	const void *body;		/* PUT/POST body from memory */
 	size_t body_len;
 	size_t resp_max;		/* cap of resp; 0: S3_RESP_MAX */
+	int quiet;			/* the caller logs a failure itself */
 	char *sink;			/* a GET's body into this buffer ... */
 	size_t sink_cap;		/* ... of this size (else into resp) */
 	/* answers */

@@ -4,9 +4,11 @@
  * and store.c hands each to the backend [storage] backend chose at
  * store_open (store_backend.h).  The filesystem backend (store_fs.c) keeps
  * blobs at <root>/blobs/<alg>/<2 hex>/<hex>, immutable, and uploads at
- * <root>/uploads/<id>.  A blob appears only after its digest matched (and,
- * with sync on, once it is durable).  Functions return 0 or a negated
- * reg_error; all may block on I/O.  One store serves every worker thread. */
+ * <root>/uploads/<id>; the S3 backend (store_s3.c) keeps them as objects of
+ * a bucket, uploads as multipart uploads.  A blob appears only after its
+ * digest matched (and, with sync on, once it is durable).  Functions
+ * return 0 or a negated reg_error; all may block on I/O.  One store serves
+ * every worker thread. */
 #ifndef OCIREGD_STORE_H
 #define OCIREGD_STORE_H
 
@@ -115,8 +117,9 @@ int store_blob_delete(struct store *s, const struct digest *d);
 int store_upload_create(struct store *s, const char *id);
 /* Open an upload for appending at offset `size`: anything past it (bytes of
  * a chunk that was never acknowledged) is cut off.  *fd is the caller's.
- * Only where spools are local files (-ERR_UNSUPPORTED elsewhere): the
- * pull-through cache reads the file back while it grows. */
+ * Only where spools can be local files (-ERR_UNSUPPORTED elsewhere): the
+ * pull-through cache reads the file back while it grows (the S3 backend
+ * keeps such an upload under root and sends it to the bucket at commit). */
 int store_upload_open(struct store *s, const char *id, uint64_t size, int *fd);
 /* A writer appending to an upload's spool, the backend's own (the
  * filesystem: a file written with direct I/O when set, with the bytes of a

@@ -110,6 +110,11 @@ blob_send(struct request *req, int status, const char *content_type, struct stor
  * headers go out with the first bytes, so a missing object is still a
  * clean 404; the GET pauses while the client's queue holds BLOB_QUEUED
  * bytes and resumes from the drain callback. */
+/* An object store's GET pauses past this much queued for the client: a
+ * bigger window than a local file's, as each pause and resume costs a
+ * round of curl's loop. */
+#define BLOB_REMOTE_QUEUED (1u << 20)
+
 struct blob_remote {
 	struct request *req;
 	struct store_stream *st;	/* running, or NULL */
@@ -122,7 +127,7 @@ blob_remote_drain(struct request *req)
 {
 	struct blob_remote *b = req->ctx;
 
-	if (b->st != NULL && req_stream_pending(req) < BLOB_QUEUED)
+	if (b->st != NULL && req_stream_pending(req) < BLOB_REMOTE_QUEUED / 2)
 		store_stream_resume(req->w->store, b->st);
 }
 
@@ -138,7 +143,7 @@ blob_remote_data(void *arg, const char *p, size_t len)
 	}
 	if (req_stream_write(b->req, p, len) != 0)
 		return -1;
-	return req_stream_pending(b->req) >= BLOB_QUEUED;
+	return req_stream_pending(b->req) >= BLOB_REMOTE_QUEUED;
 }
 
 static int

@@ -158,8 +158,10 @@ s3_canon_query(const struct s3_param *q, size_t n, char *out, size_t cap)
 
 	if (n > sizeof(sorted) / sizeof(sorted[0]))
 		return -1;
-	memcpy(sorted, q, n * sizeof(*q));
-	qsort(sorted, n, sizeof(*q), s3_param_cmp);
+	if (n > 0) {
+		memcpy(sorted, q, n * sizeof(*q));
+		qsort(sorted, n, sizeof(*q), s3_param_cmp);
+	}
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		int w;
@@ -426,6 +428,8 @@ s3_read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 
 	if (n > left)
 		n = left;
+	if (n == 0)
+		return 0;
 	memcpy(buf, (const char *)io->c->body + io->sent, n);
 	io->sent += n;
 	return n;
@@ -624,12 +628,13 @@ s3_do(struct s3 *s, struct s3_call *c)
 		delay = delay * 2 > S3_BACKOFF_MAX_MS ? S3_BACKOFF_MAX_MS : delay * 2;
 	}
 	if (cc != CURLE_OK) {
-		log_error("s3: %s %s: %s", c->method, c->key ? c->key : "(bucket)",
-		    curl_easy_strerror(cc));
+		if (!c->quiet)
+			log_error("s3: %s %s: %s", c->method, c->key ? c->key : "(bucket)",
+			    curl_easy_strerror(cc));
 		return -ERR_UNAVAILABLE;
 	}
 	rc = s3_error_of(c->status);
-	if (c->status != 404)
+	if (c->status != 404 && !c->quiet)
 		log_error("s3: %s %s: HTTP %ld %s", c->method, c->key ? c->key : "(bucket)", c->status,
 		    c->code[0] ? c->code : "");
 	return rc;

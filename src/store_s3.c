@@ -94,6 +94,9 @@ struct s3s_job;
 /* The threads that send full parts while the worker receives the next
  * one (started on the first part, joined at close). */
 #define S3S_SENDERS 4
+/* Parts of one upload in flight at once: a single part's PUT runs at half
+ * of what one long PUT reaches on radosgw; three overlap its latency. */
+#define S3S_INFLIGHT 3
 struct s3s_senders {
 	pthread_mutex_t mu;
 	pthread_cond_t work;		/* a job was queued, or stop */
@@ -268,7 +271,7 @@ s3s_mpu_part(struct store_be *be, const char *key, const char *upload_id, unsign
 			log_error("store: s3: UploadPart %s #%u: no ETag", key, n);
 			rc = -ERR_INTERNAL;
 		} else {
-			snprintf(etag, 80, "%s", c.etag);
+			memcpy(etag, c.etag, strlen(c.etag) + 1);	/* < 80: checked */
 		}
 	}
 	s3_call_free(&c);
@@ -492,7 +495,7 @@ static void
 s3s_check(struct store_be *be, const char *endpoint)
 {
 	static const struct s3_param q[] = {{"list-type", "2"}, {"max-keys", "1"}};
-	struct s3_call c = {.method = "GET", .query = q, .nquery = 2};
+	struct s3_call c = {.method = "GET", .query = q, .nquery = 2, .quiet = 1};
 	int rc = s3_do(be->s3, &c);
 
 	if (rc == 0)
@@ -505,8 +508,8 @@ s3s_check(struct store_be *be, const char *endpoint)
 		log_error("store: s3: bucket %s at %s: %s (create the bucket first)", be->bucket,
 		    endpoint, c.code[0] ? c.code : "not found");
 	else
-		log_error("store: s3: bucket %s at %s cannot be reached; not ready until it "
-		    "answers", be->bucket, endpoint);
+		log_error("store: s3: bucket %s at %s cannot be reached (%s); not ready until "
+		    "it answers", be->bucket, endpoint, c.status ? c.code : "no connection");
 	s3_call_free(&c);
 }
 
@@ -1093,7 +1096,7 @@ s3s_local_commit(struct store_be *be, const char *id, const char *key)
 /* ---- the memory budget of spool buffers ---- */
 
 static int
-s3s_mem_take(struct store_be *be, size_t n)
+s3s_mem_take(struct store_be *be, size_t n, int quiet)
 {
 	int ok;
 
@@ -1101,7 +1104,7 @@ s3s_mem_take(struct store_be *be, size_t n)
 	if ((ok = be->mem + n <= be->mem_max))
 		be->mem += n;
 	pthread_mutex_unlock(&be->mu);
-	if (!ok)
+	if (!ok && !quiet)
 		log_warn("store: s3: upload buffers are full (%llu bytes); refusing an upload",
 		    (unsigned long long)be->mem_max);
 	return ok ? 0 : -ERR_TOOMANYREQUESTS;
@@ -1153,8 +1156,12 @@ struct s3s_spool {
 	int start_tail;			/* tail-<start> exists */
 	char *buf;			/* bytes after the last part */
 	size_t len, cap;		/* cap: of buf and spare (each charged) */
-	char *spare;			/* the other buffer, while a part is sent from it */
-	struct s3s_job *job;		/* the part being sent, or NULL */
+	/* Parts in flight, oldest first, and the buffers free to receive
+	 * into (each of cap bytes, charged to the budget). */
+	struct s3s_job *jobs[S3S_INFLIGHT];
+	int njobs;
+	char *spare[S3S_INFLIGHT];
+	int nspare;
 	int err;			/* sticky */
 	int discard;			/* truncated: keep nothing of this writer */
 	int checkpoint;			/* the hash state was given: persist at flush */
@@ -1278,23 +1285,32 @@ s3s_delete_later(struct store_be *be, const char *key)
 	}
 }
 
-/* Wait for the part in flight (if any) and account for it: 0 or its
- * error (sticky in sp->err). */
+/* Wait for the oldest part in flight and account for it (its buffer
+ * becomes free): 0 or the spool's error (sticky in sp->err). */
+static int
+s3s_spool_settle_one(struct s3s_spool *sp)
+{
+	struct s3s_job *j = sp->jobs[0];
+	int rc = 0;
+
+	s3s_senders_wait(&sp->be->senders, j);
+	memmove(sp->jobs, sp->jobs + 1, (size_t)(sp->njobs - 1) * sizeof(sp->jobs[0]));
+	sp->njobs--;
+	sp->spare[sp->nspare++] = (char *)(uintptr_t)j->data;
+	if (sp->err == 0 && (rc = j->rc) == 0 && (rc = s3s_upstate_add(&sp->st, j->etag)) == 0)
+		sp->st.parts_bytes += j->len;
+	else if (sp->err == 0)
+		sp->err = rc;
+	free(j);
+	return sp->err;
+}
+
+/* Wait for every part in flight: 0 or the spool's error. */
 static int
 s3s_spool_settle_job(struct s3s_spool *sp)
 {
-	struct s3s_job *j = sp->job;
-	int rc;
-
-	if (j == NULL)
-		return sp->err;
-	s3s_senders_wait(&sp->be->senders, j);
-	sp->job = NULL;
-	if ((rc = j->rc) == 0 && (rc = s3s_upstate_add(&sp->st, j->etag)) == 0)
-		sp->st.parts_bytes += j->len;
-	free(j);
-	if (rc != 0 && sp->err == 0)
-		sp->err = rc;
+	while (sp->njobs > 0)
+		(void)s3s_spool_settle_one(sp);
 	return sp->err;
 }
 
@@ -1342,7 +1358,7 @@ s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expe
 	want = be->part_size;
 	if (expect != UINT64_MAX && tlen + expect < want)
 		want = tlen + (size_t)expect > 0 ? tlen + (size_t)expect : 1;
-	if ((rc = s3s_mem_take(be, want)) != 0) {
+	if ((rc = s3s_mem_take(be, want, 0)) != 0) {
 		free(tail);
 		s3s_upstate_free(&sp->st);
 		free(sp);
@@ -1417,16 +1433,24 @@ s3s_spool_full(struct s3s_spool *sp)
 
 	if (more == 0) {
 		/* Send this part from a sender thread and receive the next
-		 * into the spare buffer (one part in flight per upload); no
-		 * spare within the budget, or no thread: send it here. */
-		if ((rc = s3s_spool_settle_job(sp)) != 0)
-			return rc;
-		if (sp->st.nparts + 1 >= S3S_MAX_PARTS)
+		 * into a free buffer (S3S_INFLIGHT parts in flight at most);
+		 * no buffer within the budget, or no thread: send it here. */
+		if (sp->err != 0)
+			return sp->err;
+		if (sp->st.nparts + sp->njobs + 1 >= S3S_MAX_PARTS)
 			return s3s_spool_send(sp);
-		if (sp->spare == NULL && s3s_mem_take(sp->be, sp->cap) == 0 &&
-		    (sp->spare = malloc(sp->cap)) == NULL)
-			s3s_mem_put(sp->be, sp->cap);
-		if (sp->spare == NULL || (j = calloc(1, sizeof(*j))) == NULL)
+		if (sp->nspare == 0 && sp->njobs < S3S_INFLIGHT &&
+		    s3s_mem_take(sp->be, sp->cap, 1) == 0) {
+			if ((sp->spare[sp->nspare] = malloc(sp->cap)) != NULL)
+				sp->nspare++;
+			else
+				s3s_mem_put(sp->be, sp->cap);
+		}
+		if (sp->nspare == 0 && sp->njobs == 0)
+			return s3s_spool_send(sp);
+		if (sp->nspare == 0 && (rc = s3s_spool_settle_one(sp)) != 0)
+			return rc;
+		if ((j = calloc(1, sizeof(*j))) == NULL)
 			return s3s_spool_send(sp);
 		if (sp->st.upload_id[0] == '\0' && (rc = s3s_mpu_init(sp->be, sp->key,
 		    sp->st.upload_id, sizeof(sp->st.upload_id))) != 0) {
@@ -1434,19 +1458,17 @@ s3s_spool_full(struct s3s_spool *sp)
 			return rc;
 		}
 		*j = (struct s3s_job){.be = sp->be, .key = sp->key, .upload_id = sp->st.upload_id,
-		    .data = sp->buf, .len = sp->len, .partno = sp->st.nparts + 1};
+		    .data = sp->buf, .len = sp->len, .partno = sp->st.nparts + sp->njobs + 1};
 		if (s3s_senders_submit(&sp->be->senders, j) != 0) {
 			free(j);
 			return s3s_spool_send(sp);
 		}
-		sp->job = j;
-		b = sp->buf;
-		sp->buf = sp->spare;
-		sp->spare = b;
+		sp->jobs[sp->njobs++] = j;
+		sp->buf = sp->spare[--sp->nspare];
 		sp->len = 0;
 		return 0;
 	}
-	if ((rc = s3s_mem_take(sp->be, more)) != 0)
+	if ((rc = s3s_mem_take(sp->be, more, 0)) != 0)
 		return rc;
 	if ((b = realloc(sp->buf, sp->be->part_size)) == NULL) {
 		s3s_mem_put(sp->be, more);
@@ -1571,10 +1593,10 @@ s3s_spool_close(struct store_spool *base)
 	if (sp == NULL)
 		return;
 	be = sp->be;
-	(void)s3s_spool_settle_job(sp);	/* the sender reads the spare */
-	if (sp->spare != NULL) {
+	(void)s3s_spool_settle_job(sp);	/* the senders read the buffers */
+	while (sp->nspare > 0) {
 		s3s_mem_put(be, sp->cap);
-		free(sp->spare);
+		free(sp->spare[--sp->nspare]);
 	}
 	if (sp->handoff && sp->err == 0 && !sp->discard && (h = calloc(1, sizeof(*h))) != NULL) {
 		snprintf(h->id, sizeof(h->id), "%s", sp->id);
