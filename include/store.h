@@ -106,6 +106,9 @@ int store_blob_stream(struct store *s, struct event_base *base, const struct dig
 void store_stream_resume(struct store *s, struct store_stream *st);
 /* Stop st and free it; done is not called. */
 void store_stream_cancel(struct store *s, struct store_stream *st);
+/* base (a worker's loop) stops for good and is about to be freed, its
+ * streams already gone: release what the backend keeps on it. */
+void store_loop_done(struct store *s, struct event_base *base);
 /* Whether a HEAD of a blob whose row carries its size needs the store (a
  * local stat is cheap; an object store's HEAD is a round trip: 0). */
 int store_stat_cheap(const struct store *s);

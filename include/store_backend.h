@@ -86,6 +86,8 @@ struct store_ops {
 	    uint64_t off, uint64_t len, const struct store_stream_cb *cb, struct store_stream **out);
 	void (*stream_resume)(struct store_stream *st);
 	void (*stream_cancel)(struct store_stream *st);
+	/* base's loop is about to be freed: release what streams kept on it. */
+	void (*loop_done)(struct store_be *be, struct event_base *base);
 	int stat_remote;		/* a blob_stat is a network round trip */
 };
 

@@ -235,6 +235,7 @@ daemon_worker_free(void *arg, struct worker *w)
 	(void)arg;
 	/* Upstream transfers and the requests waiting on them first. */
 	proxy_worker_free(w);
+	store_loop_done(w->store, w->base);
 	meta_close(w->meta);
 	cache_free(w->manifests);
 	free(w->metrics);

@@ -403,6 +403,13 @@ store_stream_cancel(struct store *s, struct store_stream *st)
 		s->ops->stream_cancel(st);
 }
 
+void
+store_loop_done(struct store *s, struct event_base *base)
+{
+	if (s != NULL && s->ops->loop_done != NULL)
+		s->ops->loop_done(s->be, base);
+}
+
 int
 store_stat_cheap(const struct store *s)
 {

@@ -106,6 +106,13 @@ struct s3s_senders {
 	int nthreads, started, stop;
 };
 
+/* A worker loop's curl multi handle ("blob bodies on the worker's loop"). */
+struct s3s_loopent {
+	struct event_base *base;
+	struct s3_loop *loop;
+	struct s3s_loopent *next;
+};
+
 struct store_be {
 	char root[PATH_MAX];
 	struct s3s_senders senders;
@@ -120,6 +127,7 @@ struct store_be {
 	uint64_t mem, mem_max;		/* spool buffers, all uploads */
 	struct s3s_handoff *handoffs;
 	int nhandoffs;
+	struct s3s_loopent *loops;	/* each worker loop's streams (below) */
 };
 
 /* ------------------------------------------------------------ keys */
@@ -586,6 +594,14 @@ static void s3s_senders_stop(struct s3s_senders *q);
 static void
 s3s_close(struct store_be *be)
 {
+	/* Every worker's loop was given back by store_loop_done (a loop left
+	 * here would outlive its event base: not freed, only forgotten). */
+	while (be->loops != NULL) {
+		struct s3s_loopent *e = be->loops;
+
+		be->loops = e->next;
+		free(e);
+	}
 	s3s_senders_stop(&be->senders);
 	while (be->handoffs != NULL) {
 		struct s3s_handoff *h = be->handoffs;
@@ -772,10 +788,50 @@ s3s_blob_redirect(struct store_be *be, const struct digest *d, char *url, size_t
 
 /* ---- blob bodies on the worker's loop (s3.c's asynchronous GET) ---- */
 
-/* Each worker thread's curl multi handle, made on its first stream; it
- * lives as long as the thread's loop (the process). */
-static __thread struct s3_loop *s3s_tl_loop;
-static __thread struct event_base *s3s_tl_base;
+/* Each worker loop's curl multi handle, made on its first stream, kept
+ * in be->loops until store_loop_done (the worker's end).  A handful of
+ * entries (one per worker), looked up under be->mu per stream. */
+static struct s3_loop *
+s3s_loop_of(struct store_be *be, struct event_base *base)
+{
+	struct s3s_loopent *e;
+	struct s3_loop *l = NULL;
+
+	pthread_mutex_lock(&be->mu);
+	for (e = be->loops; e != NULL && e->base != base; e = e->next)
+		;
+	if (e != NULL) {
+		l = e->loop;
+	} else if ((e = calloc(1, sizeof(*e))) != NULL) {
+		if ((e->loop = s3_loop_new(base)) == NULL) {
+			free(e);
+		} else {
+			e->base = base;
+			e->next = be->loops;
+			be->loops = e;
+			l = e->loop;
+		}
+	}
+	pthread_mutex_unlock(&be->mu);
+	return l;
+}
+
+static void
+s3s_loop_done(struct store_be *be, struct event_base *base)
+{
+	struct s3s_loopent **pp, *e;
+
+	pthread_mutex_lock(&be->mu);
+	for (pp = &be->loops; (e = *pp) != NULL && e->base != base; pp = &e->next)
+		;
+	if (e != NULL)
+		*pp = e->next;
+	pthread_mutex_unlock(&be->mu);
+	if (e != NULL) {
+		s3_loop_free(e->loop);
+		free(e);
+	}
+}
 
 static int
 s3s_stream_start(struct store_be *be, struct event_base *base, const struct digest *d,
@@ -783,19 +839,15 @@ s3s_stream_start(struct store_be *be, struct event_base *base, const struct dige
 {
 	const struct s3_get_cb gcb = {.data = cb->data, .done = cb->done, .alive = cb->alive,
 	    .arg = cb->arg};
+	struct s3_loop *l;
 	struct s3_get *g;
 	char key[512];
 	int rc;
 
-	if (s3s_tl_loop == NULL || s3s_tl_base != base) {
-		if (s3s_tl_loop != NULL)
-			return -ERR_UNSUPPORTED;	/* one loop per thread */
-		if ((s3s_tl_loop = s3_loop_new(base)) == NULL)
-			return -ERR_INTERNAL;
-		s3s_tl_base = base;
-	}
+	if ((l = s3s_loop_of(be, base)) == NULL)
+		return -ERR_INTERNAL;
 	s3s_blob_key(be, d, key, sizeof(key));
-	if ((rc = s3_get_start(be->s3, s3s_tl_loop, key, off, len, &gcb, &g)) != 0)
+	if ((rc = s3_get_start(be->s3, l, key, off, len, &gcb, &g)) != 0)
 		return rc;
 	*out = (struct store_stream *)(void *)g;
 	return 0;
@@ -2143,5 +2195,6 @@ const struct store_ops store_s3_ops = {
 	.stream_start = s3s_stream_start,
 	.stream_resume = s3s_stream_resume,
 	.stream_cancel = s3s_stream_cancel,
+	.loop_done = s3s_loop_done,
 	.stat_remote = 1,
 };
