@@ -50,7 +50,8 @@ int hasher_final(struct hasher *h, struct digest *out);
  * an upload on another node or after a restart needs instead of reading
  * its bytes again.  The length written, 0 if cap is too small.  Only for a
  * build of the same OpenSSL on the same architecture (it is the context
- * struct); hasher_import checks the length and a magic. */
+ * struct); hasher_import checks the length, a magic, and that the context's
+ * block fill and bit count agree with its byte count. */
 #define HASHER_EXPORT_MAX 512
 size_t hasher_export(const struct hasher *h, void *buf, size_t cap);
 /* A new hasher from what hasher_export wrote, or NULL (malformed). */

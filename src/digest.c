@@ -41,6 +41,7 @@ struct hasher_blob {
 	uint32_t alg;
 	uint64_t bytes;
 	uint32_t ctxlen;
+	uint32_t zero;			/* explicit padding: 0 */
 };
 
 static const struct {
@@ -166,6 +167,25 @@ hasher_export(const struct hasher *h, void *buf, size_t cap)
 	return need;
 }
 
+/* Whether an imported context is one hasher_update can continue: the
+ * fill of its block buffer (OpenSSL indexes the buffer with it unchecked)
+ * and its bit count agree with the byte count, the digest length is the
+ * algorithm's.  The blob comes from shared storage another process wrote. */
+static int
+hasher_ctx_sane(const struct hasher *h)
+{
+	const SHA512_CTX *c5 = &h->ctx.s512;
+	const SHA256_CTX *c2 = &h->ctx.s256;
+	uint64_t n = h->bytes;
+
+	if (h->alg == DIGEST_SHA512)
+		return c5->num == (unsigned int)(n % SHA512_CBLOCK) &&
+		    c5->md_len == SHA512_DIGEST_LENGTH && c5->Nl == (n << 3) && c5->Nh == (n >> 61);
+	return c2->num == (unsigned int)(n % SHA256_CBLOCK) &&
+	    c2->md_len == SHA256_DIGEST_LENGTH && c2->Nl == (SHA_LONG)(n << 3) &&
+	    c2->Nh == (SHA_LONG)(n >> 29);
+}
+
 struct hasher *
 hasher_import(const void *buf, size_t len)
 {
@@ -175,7 +195,7 @@ hasher_import(const void *buf, size_t len)
 	if (len < sizeof(b))
 		return NULL;
 	memcpy(&b, buf, sizeof(b));
-	if (b.magic != HASHER_MAGIC || b.alg > DIGEST_SHA512 ||
+	if (b.magic != HASHER_MAGIC || b.zero != 0 || b.alg > DIGEST_SHA512 ||
 	    b.ctxlen != hasher_ctxlen((enum digest_alg)b.alg) || len != sizeof(b) + b.ctxlen)
 		return NULL;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
@@ -183,6 +203,10 @@ hasher_import(const void *buf, size_t len)
 	h->alg = (enum digest_alg)b.alg;
 	h->bytes = b.bytes;
 	memcpy(&h->ctx, (const char *)buf + sizeof(b), b.ctxlen);
+	if (!hasher_ctx_sane(h)) {
+		hasher_free(h);
+		return NULL;
+	}
 	return h;
 }
 

@@ -303,6 +303,20 @@ test_hasher_export_import(void **state)
 			assert_string_equal(got.str, want.str);
 			hasher_free(h2);
 			assert_null(hasher_import(buf, n - 1));
+			/* A byte count the context does not bear out: a
+			 * block fill (num) or bit count that disagrees. */
+			for (uint64_t delta = 1; delta <= 256; delta *= 4) {
+				uint64_t bytes;
+
+				memcpy(&bytes, buf + 8, sizeof(bytes));
+				bytes += delta;
+				memcpy(buf + 8, &bytes, sizeof(bytes));
+				assert_null(hasher_import(buf, n));
+				bytes -= delta;
+				memcpy(buf + 8, &bytes, sizeof(bytes));
+			}
+			assert_non_null(h2 = hasher_import(buf, n));
+			hasher_free(h2);
 			buf[0] ^= 1;
 			assert_null(hasher_import(buf, n));
 		}
