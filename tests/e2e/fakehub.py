@@ -16,12 +16,17 @@ import json
 import re
 import secrets
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 
 UPSTREAM = sys.argv[1].rstrip("/")
 TOKENS = set()
+# Handler threads log concurrently: print() writes the text and the newline
+# separately, so two lines could merge into one.  One write per line, under
+# a lock.
+LOG_LOCK = threading.Lock()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -32,7 +37,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def note(self, status):
         auth = "yes" if self.headers.get("Authorization") else "no"
-        print("fakehub: %s %s %d auth=%s" % (self.command, self.path, status, auth), flush=True)
+        line = "fakehub: %s %s %d auth=%s\n" % (self.command, self.path, status, auth)
+        with LOG_LOCK:
+            sys.stdout.write(line)
+            sys.stdout.flush()
 
     def send(self, status, body=b"", headers=()):
         self.send_response(status)
