@@ -226,7 +226,13 @@ static const char *const meta_pg_sql[S_COUNT] = {
 	[S_BLOB_FIND_REPO] = "SELECT r.name FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id "
 	    "WHERE rb.digest = $1 AND r.name <> $2 LIMIT 1",
 	[S_UPLOAD_GET] = "SELECT repo, size, alg FROM uploads WHERE id = $1",
-	[S_UPLOAD_SET_SIZE] = "UPDATE uploads SET size = $2, updated = $3 WHERE id = $1",
+	/* The size a PATCH reached commits without waiting for the WAL
+	 * flush (synchronous_commit off for this one implicit transaction):
+	 * visible to every node at once, lost only with the server, and then
+	 * the client resumes from the older size; see meta_sqlite.c's
+	 * upload_set_size for why a durable row would buy nothing. */
+	[S_UPLOAD_SET_SIZE] = "WITH a AS (SELECT set_config('synchronous_commit', 'off', true)) "
+	    "UPDATE uploads SET size = $2, updated = $3 WHERE id = $1 AND EXISTS (SELECT 1 FROM a)",
 	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = $1",
 	[S_UPLOAD_OPEN] = "INSERT INTO uploads(id, repo, size, created, updated, client, owner, alg) "
 	    "VALUES ($1, $2, 0, $3, $3, $4, $5, $6)",

@@ -461,7 +461,8 @@ meta_sqlite_open(const struct config *cfg)
 	}
 	/* Several workers write through their own connections: wait for the
 	 * lock rather than fail.  synchronous=FULL in WAL mode makes every
-	 * commit durable before the client hears 2xx. */
+	 * commit durable before the client hears 2xx (but a PATCH's new
+	 * session size: see meta_sqlite_upload_set_size). */
 	sqlite3_busy_handler(m->db, meta_sqlite_busy, m);
 	/* A 1 MiB page cache per connection: the hot rows (tags, recent
 	 * blobs) fit, and N workers do not each pin SQLite's 2 MiB default. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <ftw.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -30,6 +31,33 @@
 #define ID2 "123e4567-e89b-42d3-a456-426614174002"
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
+
+/* SQLite's own calls of fsync and fdatasync land here (the test binary
+ * defines them, so libsqlite3's calls resolve to these first): a count of
+ * what a commit made durable, then the real call. */
+static int meta_syncs;
+
+static int
+real_sync(const char *name, int fd)
+{
+	int (*fn)(int);
+
+	*(void **)&fn = dlsym(RTLD_NEXT, name);
+	meta_syncs++;
+	return fn != NULL ? fn(fd) : -1;
+}
+
+int
+fsync(int fd)
+{
+	return real_sync("fsync", fd);
+}
+
+int
+fdatasync(int fd)
+{
+	return real_sync("fdatasync", fd);
+}
 
 struct fixture {
 	char dir[64];
@@ -398,6 +426,34 @@ test_upload_lifecycle(void **state)
 	assert_int_equal(meta_upload_set_size(f->m, ID1, 1), -ERR_BLOB_UPLOAD_UNKNOWN);
 	/* An upload session alone does not make a repository. */
 	assert_int_equal(meta_repo_exists(f->m, "c"), -ERR_NAME_UNKNOWN);
+}
+
+/* A PATCH's size commits without an fsync (synchronous=NORMAL), yet is
+ * there for the next reader; every other commit of the connection is FULL
+ * again afterwards, failed set_size or not. */
+static void
+test_upload_set_size_sync(void **state)
+{
+	struct fixture *f = *state;
+	char repo[REFERENCE_NAME_MAX + 1];
+	uint64_t size = 0;
+	int before;
+
+	before = meta_syncs;
+	assert_int_equal(meta_upload_create(f->m, ID1, "a/b"), 0);
+	assert_true(meta_syncs > before);
+	before = meta_syncs;
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 4096), 0);
+	assert_int_equal(meta_upload_set_size(f->m, "no-such-id", 1), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_syncs, before);
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
+	assert_int_equal(size, 4096);
+	/* FULL again: the next commit syncs, and covers the one above. */
+	assert_int_equal(meta_upload_create(f->m, ID2, "c"), 0);
+	assert_true(meta_syncs > before);
+	before = meta_syncs;
+	assert_int_equal(meta_upload_delete(f->m, ID2), 0);
+	assert_true(meta_syncs > before);
 }
 
 static void
@@ -834,6 +890,7 @@ main(void)
 		T(test_sql_metacharacters),
 		T(test_blob_find_repo),
 		T(test_upload_lifecycle),
+		T(test_upload_set_size_sync),
 		T(test_upload_finish),
 		T(test_upload_finish_rolls_back),
 		T(test_manifest_and_tags),
