@@ -82,7 +82,12 @@ int meta_upload_get(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX
 #define META_UPLOAD_ALG_MAX 15
 int meta_upload_get_alg(struct meta *m, const char *id, char repo[REFERENCE_NAME_MAX + 1],
     uint64_t *size, char alg[META_UPLOAD_ALG_MAX + 1]);
-int meta_upload_set_size(struct meta *m, const char *id, uint64_t size);
+/* Record the size a session reached.  flush: the commit is durable before
+ * this returns, as every other change is; 0 when the bytes it names are
+ * not durable themselves (a local spool, fsynced only at the closing PUT):
+ * then it is written but not flushed, which survives a killed process but
+ * not always a power loss, and saves a WAL flush per PATCH. */
+int meta_upload_set_size(struct meta *m, const char *id, uint64_t size, int flush);
 int meta_upload_delete(struct meta *m, const char *id);
 /* Finish an upload: drop the session and link the blob, in one transaction. */
 int meta_upload_finish(struct meta *m, const char *id, const char *repo,

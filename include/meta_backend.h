@@ -78,7 +78,7 @@ struct meta_ops {
 	/* alg may be NULL (meta_upload_get). */
 	int (*upload_get)(struct meta_conn *c, const char *id, char repo[REFERENCE_NAME_MAX + 1],
 	    uint64_t *size, char alg[META_UPLOAD_ALG_MAX + 1]);
-	int (*upload_set_size)(struct meta_conn *c, const char *id, uint64_t size);
+	int (*upload_set_size)(struct meta_conn *c, const char *id, uint64_t size, int flush);
 	int (*upload_delete)(struct meta_conn *c, const char *id);
 	int (*upload_finish)(struct meta_conn *c, const char *id, const char *repo,
 	    const char *digest, uint64_t size);

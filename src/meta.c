@@ -158,9 +158,9 @@ meta_upload_touch(struct meta *m, const char *id)
 }
 
 int
-meta_upload_set_size(struct meta *m, const char *id, uint64_t size)
+meta_upload_set_size(struct meta *m, const char *id, uint64_t size, int flush)
 {
-	return m->ops->upload_set_size(m->conn, id, size);
+	return m->ops->upload_set_size(m->conn, id, size, flush);
 }
 
 int

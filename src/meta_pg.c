@@ -176,6 +176,7 @@ enum meta_pg_stmt {
 	S_BLOB_FIND_REPO,
 	S_UPLOAD_GET,
 	S_UPLOAD_SET_SIZE,
+	S_UPLOAD_SET_SIZE_LAZY,
 	S_UPLOAD_DELETE,
 	S_UPLOAD_OPEN,
 	S_UPLOAD_COUNT_CLIENT,
@@ -227,6 +228,13 @@ static const char *const meta_pg_sql[S_COUNT] = {
 	    "WHERE rb.digest = $1 AND r.name <> $2 LIMIT 1",
 	[S_UPLOAD_GET] = "SELECT repo, size, alg FROM uploads WHERE id = $1",
 	[S_UPLOAD_SET_SIZE] = "UPDATE uploads SET size = $2, updated = $3 WHERE id = $1",
+	/* Without flush, the size a PATCH reached commits without waiting
+	 * for the WAL flush (synchronous_commit off for this one implicit
+	 * transaction): visible to every node at once, lost only with the
+	 * server, and then the client resumes from the older size; see
+	 * meta_sqlite.c's upload_set_size for when that is enough. */
+	[S_UPLOAD_SET_SIZE_LAZY] = "WITH a AS (SELECT set_config('synchronous_commit', 'off', true)) "
+	    "UPDATE uploads SET size = $2, updated = $3 WHERE id = $1 AND EXISTS (SELECT 1 FROM a)",
 	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = $1",
 	[S_UPLOAD_OPEN] = "INSERT INTO uploads(id, repo, size, created, updated, client, owner, alg) "
 	    "VALUES ($1, $2, 0, $3, $3, $4, $5, $6)",
@@ -1113,13 +1121,13 @@ meta_pg_upload_get(struct meta_conn *c, const char *id, char repo[REFERENCE_NAME
 }
 
 static int
-meta_pg_upload_set_size(struct meta_conn *c, const char *id, uint64_t size)
+meta_pg_upload_set_size(struct meta_conn *c, const char *id, uint64_t size, int flush)
 {
 	struct meta_pg_num n1, n2;
 	const char *p[3] = {id, meta_pg_u64(&n1, size), meta_pg_i64(&n2, meta_pg_now())};
 	int rc, n = 0;
 
-	if ((rc = meta_pg_exec(c, S_UPLOAD_SET_SIZE, 3, p, &n)) != 0)
+	if ((rc = meta_pg_exec(c, flush ? S_UPLOAD_SET_SIZE : S_UPLOAD_SET_SIZE_LAZY, 3, p, &n)) != 0)
 		return rc;
 	return n > 0 ? 0 : -ERR_BLOB_UPLOAD_UNKNOWN;
 }

@@ -29,6 +29,10 @@
  *
  * Ordering (nothing acknowledged is lost, nothing unverified is visible):
  * chunk bytes are written, then the session size is updated; only then 202.
+ * The size is flushed with them where the store made them durable (an
+ * object store's parts); a local spool is fsynced only at PUT, and its size
+ * is written but not flushed (meta_upload_set_size: a killed process loses
+ * nothing, a power loss may take the session back to an earlier size).
  * At PUT the digest is compared, the spool is fsynced and renamed into the
  * blob store, and only then the blob row is written and the session dropped.
  */
@@ -259,6 +263,8 @@ struct upload_ctx {
 	int failed;			/* an error was answered mid-body */
 	int finish;			/* PUT: commit at the end */
 	int monolithic;			/* POST ?digest=: no session row survives */
+	int kept;			/* the store made this chunk durable (its
+					 * checkpoint): so must the size be */
 	struct digest want;		/* PUT / monolithic: the digest to match */
 	struct request *req;		/* for the pool's done callback */
 	int slot;			/* holds an upload slot */
@@ -447,10 +453,13 @@ upload_done(struct request *req)
 
 	/* Where the session's size will be recorded (a PATCH, a cut-off PUT),
 	 * the hash state goes with the bytes for whoever resumes it. */
-	if (u->sp != NULL && !u->failed && !u->monolithic && (!u->finish || req->aborted) &&
-	    (rc = store_spool_checkpoint(u->sp, u->h)) != 0 && rc != -ERR_UNSUPPORTED) {
-		flush_rc = rc;
-		u->failed = 1;
+	if (u->sp != NULL && !u->failed && !u->monolithic && (!u->finish || req->aborted)) {
+		if ((rc = store_spool_checkpoint(u->sp, u->h)) == 0) {
+			u->kept = 1;
+		} else if (rc != -ERR_UNSUPPORTED) {
+			flush_rc = rc;
+			u->failed = 1;
+		}
 	}
 	if (u->sp != NULL && !u->failed && (flush_rc = store_spool_flush(u->sp)) != 0)
 		u->failed = 1;	/* the staged bytes did not make it (disk full) */
@@ -468,7 +477,7 @@ upload_done(struct request *req)
 	if (req->aborted || u->failed) {
 		/* Keep what was written and hashed: the client can ask where
 		 * the session stands and resume from there. */
-		if (!u->failed && !u->monolithic && meta_upload_set_size(req->w->meta, u->id, size) == 0) {
+		if (!u->failed && !u->monolithic && meta_upload_set_size(req->w->meta, u->id, size, u->kept) == 0) {
 			upload_release(u->id, u->h, size, 0);
 		} else if (u->monolithic) {
 			store_upload_remove(req->w->store, u->id);
@@ -495,7 +504,7 @@ upload_done(struct request *req)
 		return;
 	}
 	if (!u->finish) {
-		if ((rc = meta_upload_set_size(req->w->meta, u->id, size)) != 0) {
+		if ((rc = meta_upload_set_size(req->w->meta, u->id, size, u->kept)) != 0) {
 			hasher_free(u->h);
 			u->h = NULL;
 			/* The row went (expired while the chunk arrived): its

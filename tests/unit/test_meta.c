@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <ftw.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -30,6 +31,33 @@
 #define ID2 "123e4567-e89b-42d3-a456-426614174002"
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
+
+/* SQLite's own calls of fsync and fdatasync land here (the test binary
+ * defines them, so libsqlite3's calls resolve to these first): a count of
+ * what a commit made durable, then the real call. */
+static int meta_syncs;
+
+static int
+real_sync(const char *name, int fd)
+{
+	int (*fn)(int);
+
+	*(void **)&fn = dlsym(RTLD_NEXT, name);
+	meta_syncs++;
+	return fn != NULL ? fn(fd) : -1;
+}
+
+int
+fsync(int fd)
+{
+	return real_sync("fsync", fd);
+}
+
+int
+fdatasync(int fd)
+{
+	return real_sync("fdatasync", fd);
+}
 
 struct fixture {
 	char dir[64];
@@ -379,11 +407,11 @@ test_upload_lifecycle(void **state)
 	assert_string_equal(repo, "a/b");
 	assert_int_equal(size, 0);
 
-	assert_int_equal(meta_upload_set_size(f->m, ID1, 100), 0);
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 100, 1), 0);
 	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
 	assert_int_equal(size, 100);
 	/* Sizes past 2^32 survive. */
-	assert_int_equal(meta_upload_set_size(f->m, ID1, 5000000000ULL), 0);
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 5000000000ULL, 1), 0);
 	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
 	assert_true(size == 5000000000ULL);
 	/* The other session is untouched. */
@@ -391,13 +419,47 @@ test_upload_lifecycle(void **state)
 	assert_string_equal(repo, "c");
 	assert_int_equal(size, 0);
 
-	assert_int_equal(meta_upload_set_size(f->m, "no-such-id", 1), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_upload_set_size(f->m, "no-such-id", 1, 1), -ERR_BLOB_UPLOAD_UNKNOWN);
 	assert_int_equal(meta_upload_delete(f->m, ID1), 0);
 	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), -ERR_BLOB_UPLOAD_UNKNOWN);
 	assert_int_equal(meta_upload_delete(f->m, ID1), -ERR_BLOB_UPLOAD_UNKNOWN);
-	assert_int_equal(meta_upload_set_size(f->m, ID1, 1), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 1, 1), -ERR_BLOB_UPLOAD_UNKNOWN);
 	/* An upload session alone does not make a repository. */
 	assert_int_equal(meta_repo_exists(f->m, "c"), -ERR_NAME_UNKNOWN);
+}
+
+/* A PATCH's size commits without an fsync (synchronous=NORMAL) unless
+ * asked to flush, yet is there for the next reader; every other commit of
+ * the connection is FULL again afterwards, failed set_size or not. */
+static void
+test_upload_set_size_sync(void **state)
+{
+	struct fixture *f = *state;
+	char repo[REFERENCE_NAME_MAX + 1];
+	uint64_t size = 0;
+	int before;
+
+	before = meta_syncs;
+	assert_int_equal(meta_upload_create(f->m, ID1, "a/b"), 0);
+	assert_true(meta_syncs > before);
+	before = meta_syncs;
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 4096, 0), 0);
+	assert_int_equal(meta_upload_set_size(f->m, "no-such-id", 1, 0), -ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(meta_syncs, before);
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
+	assert_int_equal(size, 4096);
+	/* FULL again: the next commit syncs, and covers the one above. */
+	assert_int_equal(meta_upload_create(f->m, ID2, "c"), 0);
+	assert_true(meta_syncs > before);
+	before = meta_syncs;
+	assert_int_equal(meta_upload_delete(f->m, ID2), 0);
+	assert_true(meta_syncs > before);
+	/* Asked to flush (the store made the bytes durable): it does. */
+	before = meta_syncs;
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 8192, 1), 0);
+	assert_true(meta_syncs > before);
+	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
+	assert_int_equal(size, 8192);
 }
 
 static void
@@ -409,7 +471,7 @@ test_upload_finish(void **state)
 	uint64_t size = 0;
 
 	assert_int_equal(meta_upload_create(f->m, ID1, "r"), 0);
-	assert_int_equal(meta_upload_set_size(f->m, ID1, 5), 0);
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 5, 1), 0);
 	assert_int_equal(meta_upload_finish(f->m, ID1, "r", d1, 5), 0);
 	/* The session is gone and the blob is in the repository. */
 	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), -ERR_BLOB_UPLOAD_UNKNOWN);
@@ -437,7 +499,7 @@ test_upload_finish_rolls_back(void **state)
 
 	log_set_level((enum log_level)(LOG_ERROR + 1));
 	assert_int_equal(meta_upload_create(f->m, ID1, "fresh/repo"), 0);
-	assert_int_equal(meta_upload_set_size(f->m, ID1, 3), 0);
+	assert_int_equal(meta_upload_set_size(f->m, ID1, 3, 1), 0);
 	assert_int_not_equal(meta_upload_finish(f->m, ID1, "fresh/repo", NULL, 3), 0);
 	assert_int_equal(meta_upload_get(f->m, ID1, repo, &size), 0);
 	assert_string_equal(repo, "fresh/repo");
@@ -857,6 +919,7 @@ main(void)
 		T(test_sql_metacharacters),
 		T(test_blob_find_repo),
 		T(test_upload_lifecycle),
+		T(test_upload_set_size_sync),
 		T(test_upload_finish),
 		T(test_upload_finish_rolls_back),
 		T(test_manifest_and_tags),
