@@ -1948,7 +1948,7 @@ s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
 			how = "at its key";
 			h->target[0] = '\0';	/* completed: nothing to abort */
 			s3s_upload_key(be, id, "target", UINT64_MAX, data, sizeof(data));
-			(void)s3s_delete(be, data);
+			s3s_delete_later(be, data);
 		} else if (rc == 0) {
 			rc = s3s_copy(be, data, key, total);
 		}
