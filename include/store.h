@@ -151,6 +151,12 @@ void store_spool_close(struct store_spool *sp);
  * instead of reading its bytes again.  -ERR_UNSUPPORTED where the backend
  * does not keep it (the caller re-reads the spool), else 0. */
 int store_spool_checkpoint(struct store_spool *sp, const struct hasher *h);
+/* A hint, right after store_spool_open at size 0: this writer's bytes are
+ * the whole blob d (the digest came with the request) and
+ * store_upload_commit(d) follows them, no checkpoint between.  An object
+ * store may then stage them at d's key itself, visible only at the commit,
+ * instead of copying them there at the commit.  A backend may ignore it. */
+void store_spool_target(struct store_spool *sp, const struct digest *d);
 /* The hash state saved with the upload's first `size` bytes: 0 and *h (the
  * caller's), -ERR_UNSUPPORTED (none kept: re-read the spool), or an
  * error. */

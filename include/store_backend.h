@@ -88,6 +88,7 @@ struct store_ops {
 	void (*stream_cancel)(struct store_stream *st);
 	/* base's loop is about to be freed: release what streams kept on it. */
 	void (*loop_done)(struct store_be *be, struct event_base *base);
+	void (*spool_target)(struct store_spool *sp, const struct digest *d);
 	int stat_remote;		/* a blob_stat is a network round trip */
 };
 

@@ -363,6 +363,13 @@ store_spool_checkpoint(struct store_spool *sp, const struct hasher *h)
 	return sp->ops->spool_checkpoint(sp, h);
 }
 
+void
+store_spool_target(struct store_spool *sp, const struct digest *d)
+{
+	if (sp->ops->spool_target != NULL)
+		sp->ops->spool_target(sp, d);
+}
+
 int
 store_upload_resume(struct store *s, const char *id, uint64_t size, struct hasher **h)
 {

@@ -9,6 +9,8 @@
  *       state-<size>    what resuming at <size> needs: the multipart
  *                       upload's id, its parts' ETags, the hash state
  *       tail-<size>     the bytes after the last part (< 5 MiB)
+ *       target          "<blob key>\n<upload id>\n": the multipart upload
+ *                       staged at a blob's key (below), while it runs
  *   <prefix>trash/<alg>-<hex>.<random>     garbage collection's trash
  *   <prefix>quarantine/<alg>-<hex>[.N]     fsck --repair's quarantine
  *
@@ -27,6 +29,14 @@
  * (the tail as its last part; a blob that never filled a part is one PUT)
  * and copies uploads/<id>/data to the blob's key; nothing is visible
  * before the digest was checked (upload.c checks it before the commit).
+ * When the digest comes before the bytes (POST ?digest=, a PUT ?digest=
+ * of the whole blob: store_spool_target) and no object is at its key when
+ * the first part goes, the multipart upload is made at the blob's key
+ * itself: the commit only completes it (the copy of every byte, most of a
+ * commit's time, is saved), anything else aborts it.  Such a request gets
+ * no checkpoint (a cut-off one keeps none of its bytes), and an object
+ * already at the key (perhaps one garbage collection is trashing, which
+ * upload_settle must be able to put back) takes the copy's way.
  *
  * Requests block the calling thread (s3_do), except blob bodies streamed
  * to clients (store_blob_stream: s3.c's asynchronous GET on the worker's
@@ -86,6 +96,7 @@ struct s3s_handoff {
 	struct s3s_upstate st;
 	char *buf;
 	size_t len, cap;		/* cap: charged to the memory budget */
+	char target[512];		/* the multipart upload is at this blob key */
 	struct s3s_handoff *next;
 };
 
@@ -1145,6 +1156,15 @@ s3s_local_commit(struct store_be *be, const char *id, const char *key)
 	return rc;
 }
 
+static double
+s3s_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* ---- the memory budget of spool buffers ---- */
 
 static int
@@ -1173,6 +1193,9 @@ s3s_mem_put(struct store_be *be, size_t n)
 static void
 s3s_handoff_free(struct store_be *be, struct s3s_handoff *h)
 {
+	/* Not committed: its parts at the blob's key go. */
+	if (h->target[0] != '\0' && h->st.upload_id[0] != '\0')
+		(void)s3s_mpu_abort(be, h->target, h->st.upload_id);
 	s3s_mem_put(be, h->cap);
 	free(h->buf);
 	s3s_upstate_free(&h->st);
@@ -1202,7 +1225,8 @@ struct s3s_spool {
 	struct store_spool base;	/* first: store.c's view */
 	struct store_be *be;
 	char id[64];
-	char key[512];			/* uploads/<id>/data */
+	char key[512];			/* uploads/<id>/data, or target */
+	char target[512];		/* spool_target's blob key, or "" */
 	struct s3s_upstate st;		/* parts sent; st.size: bytes given */
 	uint64_t start;			/* the size it was opened at */
 	int start_tail;			/* tail-<start> exists */
@@ -1447,6 +1471,35 @@ s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expe
 	return 0;
 }
 
+/* Start the spool's multipart upload: at the blob's key if spool_target
+ * named it and no object is there yet (one that is may be garbage
+ * collection's, whose trash and restore the settle of an upload spooled
+ * apart covers), and then with uploads/<id>/target naming it (for
+ * upload_remove after a crash); else at uploads/<id>/data. */
+static int
+s3s_spool_mpu_init(struct s3s_spool *sp)
+{
+	char key[512], text[900];
+	uint64_t size;
+	int rc, n;
+
+	if (sp->target[0] != '\0' && s3s_head(sp->be, sp->target, &size, NULL) != -ERR_BLOB_UNKNOWN)
+		sp->target[0] = '\0';
+	if (sp->target[0] != '\0')
+		memcpy(sp->key, sp->target, sizeof(sp->key));
+	if ((rc = s3s_mpu_init(sp->be, sp->key, sp->st.upload_id, sizeof(sp->st.upload_id))) != 0 ||
+	    sp->target[0] == '\0')
+		return rc;
+	n = snprintf(text, sizeof(text), "%s\n%s\n", sp->target, sp->st.upload_id);
+	s3s_upload_key(sp->be, sp->id, "target", UINT64_MAX, key, sizeof(key));
+	if (n < 0 || (size_t)n >= sizeof(text) || (rc = s3s_put(sp->be, key, text, (size_t)n)) != 0) {
+		(void)s3s_mpu_abort(sp->be, sp->key, sp->st.upload_id);
+		sp->st.upload_id[0] = '\0';
+		return rc != 0 ? rc : -ERR_INTERNAL;
+	}
+	return 0;
+}
+
 /* Send buf[0..len) as the next part (starting the multipart upload on
  * the first). */
 static int
@@ -1461,8 +1514,7 @@ s3s_spool_send(struct s3s_spool *sp)
 		log_error("store: s3: upload %s: more than %d parts", sp->id, S3S_MAX_PARTS);
 		return -ERR_TOO_LARGE;
 	}
-	if (sp->st.upload_id[0] == '\0' &&
-	    (rc = s3s_mpu_init(sp->be, sp->key, sp->st.upload_id, sizeof(sp->st.upload_id))) != 0)
+	if (sp->st.upload_id[0] == '\0' && (rc = s3s_spool_mpu_init(sp)) != 0)
 		return rc;
 	if ((rc = s3s_mpu_part(sp->be, sp->key, sp->st.upload_id, sp->st.nparts + 1, sp->buf,
 	    sp->len, etag)) != 0)
@@ -1504,8 +1556,7 @@ s3s_spool_full(struct s3s_spool *sp)
 			return rc;
 		if ((j = calloc(1, sizeof(*j))) == NULL)
 			return s3s_spool_send(sp);
-		if (sp->st.upload_id[0] == '\0' && (rc = s3s_mpu_init(sp->be, sp->key,
-		    sp->st.upload_id, sizeof(sp->st.upload_id))) != 0) {
+		if (sp->st.upload_id[0] == '\0' && (rc = s3s_spool_mpu_init(sp)) != 0) {
 			free(j);
 			return rc;
 		}
@@ -1577,10 +1628,25 @@ s3s_spool_checkpoint(struct store_spool *base, const struct hasher *h)
 {
 	struct s3s_spool *sp = (struct s3s_spool *)base;
 
+	/* A PUT at the blob's key cut off: its parts cannot go on as another
+	 * blob's, so none of its bytes are kept (the session stays where it
+	 * was, and the spool's close aborts them). */
+	if (sp->target[0] != '\0' && sp->st.upload_id[0] != '\0')
+		return -ERR_BLOB_UPLOAD_INVALID;
+	sp->target[0] = '\0';
 	if ((sp->st.hashlen = hasher_export(h, sp->st.hash, sizeof(sp->st.hash))) == 0)
 		return -ERR_INTERNAL;
 	sp->checkpoint = 1;
 	return 0;
+}
+
+static void
+s3s_spool_target(struct store_spool *base, const struct digest *d)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+
+	if (sp->start == 0 && sp->st.upload_id[0] == '\0')
+		s3s_blob_key(sp->be, d, sp->target, sizeof(sp->target));
 }
 
 /* End of a request's bytes.  With a checkpoint (a PATCH): a remainder of
@@ -1656,6 +1722,8 @@ s3s_spool_close(struct store_spool *base)
 		h->buf = sp->buf;
 		h->len = sp->len;
 		h->cap = sp->cap;
+		if (sp->target[0] != '\0' && sp->st.upload_id[0] != '\0')
+			memcpy(h->target, sp->target, sizeof(h->target));
 		sp->st.etags = NULL;
 		sp->buf = NULL;
 		sp->cap = 0;
@@ -1677,6 +1745,8 @@ s3s_spool_close(struct store_spool *base)
 		pthread_mutex_unlock(&be->mu);
 		if (old != NULL)
 			s3s_handoff_free(be, old);
+	} else if (sp->target[0] != '\0' && sp->st.upload_id[0] != '\0') {
+		(void)s3s_mpu_abort(be, sp->target, sp->st.upload_id);
 	}
 	if (sp->cap > 0)
 		s3s_mem_put(be, sp->cap);
@@ -1829,6 +1899,7 @@ s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
 	struct s3s_handoff *h;
 	char key[512], path[PATH_MAX + 64];
 	uint64_t size, total;
+	double t0, t1, t2;
 	int rc;
 
 	s3s_local_path(be, id, path, sizeof(path));
@@ -1842,14 +1913,24 @@ s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
 		return rc;
 	total = h->st.parts_bytes + h->len;
 	s3s_blob_key(be, d, key, sizeof(key));
-	if (s3s_head(be, key, &size, NULL) == 0) {
+	t0 = s3s_now();
+	if (h->target[0] != '\0' && strcmp(h->target, key) != 0) {
+		log_error("store: s3: upload %s was staged for another digest than %s", id, d->str);
+		rc = -ERR_INTERNAL;	/* upload.c gives the digest it verified */
+	} else if (h->target[0] == '\0' && s3s_head(be, key, &size, NULL) == 0) {
 		rc = 0;			/* the same content is there: keep it */
 	} else if (h->st.nparts == 0) {
 		rc = s3s_put(be, key, h->buf, h->len);
 	} else {
+		const char *how = "copied";
 		char data[512];
 
-		s3s_upload_key(be, id, "data", UINT64_MAX, data, sizeof(data));
+		/* Staged at the blob's key (spool_target), the completion
+		 * installs it: verified bytes, the same as any copy there. */
+		if (h->target[0] != '\0')
+			memcpy(data, h->target, sizeof(data));
+		else
+			s3s_upload_key(be, id, "data", UINT64_MAX, data, sizeof(data));
 		rc = 0;
 		if (h->len > 0) {
 			char etag[80];
@@ -1859,10 +1940,21 @@ s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
 			    h->len, etag)) == 0)
 				rc = s3s_upstate_add(&h->st, etag);
 		}
+		t1 = s3s_now();
 		if (rc == 0)
 			rc = s3s_mpu_complete(be, data, h->st.upload_id, h->st.etags, h->st.nparts);
-		if (rc == 0)
+		t2 = s3s_now();
+		if (rc == 0 && h->target[0] != '\0') {
+			how = "at its key";
+			h->target[0] = '\0';	/* completed: nothing to abort */
+			s3s_upload_key(be, id, "target", UINT64_MAX, data, sizeof(data));
+			s3s_delete_later(be, data);
+		} else if (rc == 0) {
 			rc = s3s_copy(be, data, key, total);
+		}
+		log_debug("store: s3: commit %s (%llu bytes, %s): last part %.3fs, complete %.3fs, "
+		    "then %.3fs", d->str, (unsigned long long)total, how, t1 - t0, t2 - t1,
+		    s3s_now() - t2);
 	}
 	if (h->cap > 0) {
 		s3s_handoff_free(be, h);
@@ -1883,7 +1975,23 @@ static int
 s3s_delete_fn(void *arg, const struct s3s_obj *o)
 {
 	struct s3s_keys *k = arg;
-	int rc = s3s_delete(k->be, o->key);
+	size_t klen = strlen(o->key), len;
+	char *text, *nl;
+	int rc;
+
+	/* A multipart upload at a blob's key (s3s_spool_mpu_init) that no
+	 * commit completed: abort it (after completion: a no-op). */
+	if (klen > 7 && strcmp(o->key + klen - 7, "/target") == 0 &&
+	    s3s_get_all(k->be, o->key, 4096, &text, &len) == 0) {
+		if ((nl = strchr(text, '\n')) != NULL) {
+			*nl = '\0';
+			if (strchr(nl + 1, '\n') != NULL)
+				*strchr(nl + 1, '\n') = '\0';
+			(void)s3s_mpu_abort(k->be, text, nl + 1);
+		}
+		free(text);
+	}
+	rc = s3s_delete(k->be, o->key);
 
 	if (rc != 0 && k->rc == 0)
 		k->rc = rc;
@@ -2196,5 +2304,6 @@ const struct store_ops store_s3_ops = {
 	.stream_resume = s3s_stream_resume,
 	.stream_cancel = s3s_stream_cancel,
 	.loop_done = s3s_loop_done,
+	.spool_target = s3s_spool_target,
 	.stat_remote = 1,
 };

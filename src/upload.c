@@ -580,6 +580,9 @@ upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, ui
 	if ((rc = store_spool_open(req->w->store, id, size,
 	    req->has_length && !req->chunked ? req->content_length : UINT64_MAX, &u->sp)) != 0)
 		goto fail;
+	/* The whole blob, its digest known (and hashed that way). */
+	if (u->finish && size == 0 && u->want.alg == alg)
+		store_spool_target(u->sp, &u->want);
 	return 0;
 fail:
 	hasher_free(u->h);

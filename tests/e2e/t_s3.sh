@@ -7,6 +7,9 @@
 #  - a chunked upload whose PATCHes do not align with the parts, and a
 #    monolithic one, give the right digest and one object at
 #    <prefix>blobs/<alg>/<2 hex>/<hex>; nothing is left under uploads/;
+#  - a monolithic push (POST ?digest=, or PUT ?digest= with the whole blob)
+#    stores the right bytes and leaves no upload object; with a wrong
+#    digest, no object at either digest's key and no multipart upload;
 #  - a session continues on a second node (node A killed with -9 after an
 #    acknowledged PATCH; node B with another root: only the metadata and
 #    the bucket are shared) and finishes with the right digest; a node
@@ -122,8 +125,51 @@ mkblob "$W/mono" $((6 * MiB + 5))
 DMONO=$(sha256_of "$W/mono")
 push_blob "$R" "$W/mono"
 stored_is "$DMONO" "$W/mono" "monolithic 6 MiB push"
+assert_eq "$(s3_list "${E2E_S3_PREFIX}uploads/" | grep -c .)" 0 "monolithic POST: no object left under uploads/"
+assert_eq "$(multipart_count)" 0 "monolithic POST: no unfinished multipart upload"
 # Every key is under the prefix.
 assert_eq "$(s3_list "" | grep -v "^$E2E_S3_PREFIX" | head -n 3)" "" "every object is under the prefix $E2E_S3_PREFIX"
+
+# A digest known before the body (POST ?digest=, or the whole blob in the
+# PUT ?digest= of an empty session) stages the parts at the blob's key
+# itself: completed there once the digest checked, aborted if it did not.
+mkblob "$W/mput" $((11 * MiB + 9))
+DMPUT=$(sha256_of "$W/mput")
+upload_start "$R" || bail "POST a session"
+U=$UPLOAD_ID
+req PUT "$(with_query "$UPLOAD_LOC" "digest=$DMPUT")" "${OCT[@]}" --data-binary "@$W/mput"
+assert_status 201 "monolithic PUT of 11 MiB"
+assert_header Docker-Content-Digest "$DMPUT" "monolithic PUT"
+stored_is "$DMPUT" "$W/mput" "monolithic PUT"
+assert_eq "$(blob_size "$DMPUT")" $((11 * MiB + 9)) "monolithic PUT: the object's size is the blob's"
+assert_eq "$(objs_of "$U" | grep -c .)" 0 "monolithic PUT: no object left under uploads/$U/"
+assert_eq "$(multipart_count)" 0 "monolithic PUT: no unfinished multipart upload"
+pullblob "$R" "$W/mput"
+# Wrong digests, on both forms: nothing at either key, no multipart upload.
+WRONG=sha256:$(printf 'not it' | sha256sum | cut -d' ' -f1)
+for form in put post; do
+	mkblob "$W/mw" $((11 * MiB + 3))
+	DMW=$(sha256_of "$W/mw")
+	nblobs=$(blob_count)
+	if [ "$form" = put ]; then
+		upload_start "$R" || bail "POST a session"
+		U=$UPLOAD_ID
+		req PUT "$(with_query "$UPLOAD_LOC" "digest=$WRONG")" "${OCT[@]}" --data-binary "@$W/mw"
+	else
+		req POST "/v2/$R/blobs/uploads/?digest=$WRONG" "${OCT[@]}" --data-binary "@$W/mw"
+	fi
+	assert_status_error 400 DIGEST_INVALID "monolithic $form of 11 MiB with a wrong digest"
+	assert_blob_absent "$WRONG" "monolithic $form, wrong digest: no object at the claimed digest's key"
+	assert_blob_absent "$DMW" "monolithic $form, wrong digest: no object at the content's key"
+	assert_eq "$(blob_count)" "$nblobs" "monolithic $form, wrong digest: no new object under blobs/"
+	assert_eq "$(s3_uploads "$(blob_key "$WRONG")" | grep -c .)" 0 "monolithic $form, wrong digest: no multipart upload at the claimed digest's key"
+	assert_eq "$(multipart_count)" 0 "monolithic $form, wrong digest: no unfinished multipart upload"
+	if [ "$form" = put ]; then
+		req DELETE "$UPLOAD_LOC"
+		assert_eq "$(objs_of "$U" | grep -c .)" 0 "monolithic PUT, wrong digest: nothing left of the session once it ends"
+	fi
+done
+assert_eq "$(s3_list "${E2E_S3_PREFIX}uploads/" | grep -c .)" 0 "no object left under uploads/"
 
 # ---------------------------------------------------------------- Range
 req GET "/v2/$R/blobs/$DBIG" -H "Range: bytes=$((5 * MiB - 10))-$((5 * MiB + 99))"
@@ -139,7 +185,6 @@ assert_body_digest "$(sha256_of "$W/tail")" "the open Range's last 123 bytes"
 # ---------------------------------------------------------------- wrong digest
 mkblob "$W/w" $((6 * MiB + 17))
 DW=$(sha256_of "$W/w")
-WRONG=sha256:$(printf 'not it' | sha256sum | cut -d' ' -f1)
 nblobs=$(blob_count)
 upload_start "$R" || bail "POST a session"
 L=$UPLOAD_LOC
