@@ -707,6 +707,13 @@ config_note_line(struct config_parse *p, const char *line)
 
 		while (kl > 0 && name[kl - 1] == ' ')
 			kl--;
+		/* As print-config writes it back (kind "NAME"): that form must
+		 * load again, so it is the one held to the limit. */
+		if (kl + 1 + (n - (size_t)(q - name)) > CONFIG_SECTION_HEADER_MAX) {
+			config_fail(p, NULL, NULL, "section header longer than %d characters",
+			    CONFIG_SECTION_HEADER_MAX);
+			return;
+		}
 		for (size_t i = 0; i < sizeof(config_named) / sizeof(config_named[0]); i++)
 			if (strlen(config_named[i].kind) == kl && strncmp(name, config_named[i].kind, kl) == 0)
 				known = 1;
