@@ -50,6 +50,11 @@ void manifest_delete(struct request *req);
 int manifest_rows(const struct oci_manifest *om, const char *digest, size_t len, int skip_check,
     struct meta_manifest *mf, struct meta_ref **refs);
 
+/* A listing's ?n= (dflt when absent, clamped to max) and ?last= (into
+ * last, "" when absent), as tags/list, _catalog and referrers take them:
+ * 0 or -ERR_PAGINATION.  In tags.c. */
+int handlers_page_params(struct request *req, long dflt, long max, long *n, char *last,
+    size_t lastcap);
 void tags_list(struct request *req);
 void tags_catalog(struct request *req);
 

@@ -12,7 +12,6 @@
 #include "log.h"
 #include "meta.h"
 #include "oci.h"
-#include "range.h"
 #include "server.h"
 #include "store.h"
 #include "worker.h"
@@ -86,22 +85,11 @@ referrers_collect(struct worker *wk, const char *name, const char *subject, cons
 static int
 referrers_params(struct request *req, long *n, char *last, size_t cap)
 {
-	char nbuf[32];
 	struct digest d;
-	uint64_t v;
 	int rc;
 
-	*n = REFERRERS_PAGE_MAX;
-	last[0] = '\0';
-	if ((rc = req_query(req, "n", nbuf, sizeof(nbuf))) < 0)
-		return -ERR_PAGINATION;
-	if (rc == 1) {
-		if (range_parse_u64(nbuf, nbuf + strlen(nbuf), &v) != 0)
-			return -ERR_PAGINATION;
-		*n = v > (uint64_t)REFERRERS_PAGE_MAX ? REFERRERS_PAGE_MAX : (long)v;
-	}
-	if ((rc = req_query(req, "last", last, cap)) < 0 ||
-	    (rc == 1 && last[0] != '\0' && digest_parse(last, &d) != 0))
+	if ((rc = handlers_page_params(req, REFERRERS_PAGE_MAX, REFERRERS_PAGE_MAX, n, last,
+	    cap)) != 0 || (last[0] != '\0' && digest_parse(last, &d) != 0))
 		return -ERR_PAGINATION;
 	return 0;
 }

@@ -46,22 +46,22 @@ tags_add(void *arg, const char *item)
 	return 0;
 }
 
-/* Parse ?n= and ?last=.  0 or -ERR_PAGINATION.  *n is -1 if absent. */
-static int
-tags_params(struct request *req, long *n, char *last, size_t lastcap)
+int
+handlers_page_params(struct request *req, long dflt, long max, long *n, char *last,
+    size_t lastcap)
 {
 	char nbuf[32];
 	uint64_t v;
 	int rc;
 
-	*n = -1;
+	*n = dflt;
 	last[0] = '\0';
 	if ((rc = req_query(req, "n", nbuf, sizeof(nbuf))) < 0)
 		return -ERR_PAGINATION;
 	if (rc == 1) {
 		if (range_parse_u64(nbuf, nbuf + strlen(nbuf), &v) != 0)
 			return -ERR_PAGINATION;
-		*n = v > (uint64_t)TAGS_PAGE_MAX ? TAGS_PAGE_MAX : (long)v;
+		*n = v > (uint64_t)max ? max : (long)v;
 	}
 	if (req_query(req, "last", last, lastcap) < 0)
 		return -ERR_PAGINATION;
@@ -98,7 +98,7 @@ tags_list(struct request *req)
 	long n;
 	int more = 0, rc;
 
-	if ((rc = tags_params(req, &n, last, sizeof(last))) != 0) {
+	if ((rc = handlers_page_params(req, -1, TAGS_PAGE_MAX, &n, last, sizeof(last))) != 0) {
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
@@ -129,7 +129,7 @@ tags_catalog(struct request *req)
 	long n;
 	int more = 0, rc;
 
-	if ((rc = tags_params(req, &n, last, sizeof(last))) != 0) {
+	if ((rc = handlers_page_params(req, -1, TAGS_PAGE_MAX, &n, last, sizeof(last))) != 0) {
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
