@@ -152,6 +152,12 @@ rgw data = $d/rgw
 rgw thread pool size = 32
 rgw enable usage log = false
 rgw dns name = 127.0.0.1
+# Deleted and overwritten objects keep their space until RGW's own garbage
+# collection (2 h by default): reclaim within seconds, or a run that
+# overwrites the same keys fills the OSD, which then blocks writes.
+rgw gc obj min wait = 2
+rgw gc processor period = 5
+rgw gc processor max time = 5
 EOF
 }
 
