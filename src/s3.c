@@ -15,11 +15,14 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -374,6 +377,54 @@ s3_prepare(struct s3 *s, const struct s3_call *c, struct s3_prep *p)
 	return 0;
 }
 
+/* The sockets of this thread's blocking handle (its connection cache),
+ * recorded as curl opens and closes them: curl 7.88 does not tell a
+ * transfer's socket while it runs (CURLINFO_ACTIVESOCKET is -1 then). */
+#define S3_QA_FDS 8
+static _Thread_local curl_socket_t s3_qa_fd[S3_QA_FDS] = {
+	CURL_SOCKET_BAD, CURL_SOCKET_BAD, CURL_SOCKET_BAD, CURL_SOCKET_BAD,
+	CURL_SOCKET_BAD, CURL_SOCKET_BAD, CURL_SOCKET_BAD, CURL_SOCKET_BAD,
+};
+
+static int
+s3_sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	(void)arg;
+	(void)purpose;
+	for (int i = 0; i < S3_QA_FDS; i++)
+		if (s3_qa_fd[i] == CURL_SOCKET_BAD) {
+			s3_qa_fd[i] = fd;
+			break;
+		}
+	return CURL_SOCKOPT_OK;
+}
+
+static int
+s3_closesocket_cb(void *arg, curl_socket_t fd)
+{
+	(void)arg;
+	for (int i = 0; i < S3_QA_FDS; i++)
+		if (s3_qa_fd[i] == fd)
+			s3_qa_fd[i] = CURL_SOCKET_BAD;
+	return close(fd);
+}
+
+/* The head of a response has arrived: acknowledge it at once.  radosgw
+ * (beast) writes a response's head and body separately with Nagle on, so
+ * on a reused connection the body waits for the ACK of the head, which
+ * Linux delays by ~40 ms: every small GET took 44 ms instead of 2.
+ * TCP_QUICKACK sends a pending ACK now; it is not sticky, hence once per
+ * response, on the sockets of this thread's handle (idle ones ignore it). */
+static void
+s3_quickack(void)
+{
+	int one = 1;
+
+	for (int i = 0; i < S3_QA_FDS; i++)
+		if (s3_qa_fd[i] != CURL_SOCKET_BAD)
+			(void)setsockopt(s3_qa_fd[i], IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 /* ---- the blocking path ---- */
 
 struct s3_io {
@@ -454,6 +505,7 @@ s3_header_cb(char *buf, size_t size, size_t nmemb, void *arg)
 		char *end;
 		long st;
 
+		s3_quickack();
 		if (sp != NULL) {
 			st = strtol(sp + 1, &end, 10);
 			if (end != sp + 1)
@@ -591,6 +643,8 @@ s3_do(struct s3 *s, struct s3_call *c)
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, &io);
 		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, s3_header_cb);
 		curl_easy_setopt(e, CURLOPT_HEADERDATA, &io);
+		curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, s3_sockopt_cb);
+		curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, s3_closesocket_cb);
 		if (strcmp(c->method, "HEAD") == 0) {
 			curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 		} else if (strcmp(c->method, "PUT") == 0) {
@@ -609,6 +663,16 @@ s3_do(struct s3 *s, struct s3_call *c)
 		curl_slist_free_all(p.hdrs);
 		if (cc == CURLE_OK)
 			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &c->status);
+		if (log_get_level() <= LOG_DEBUG) {
+			double pre = 0, first = 0, total = 0;
+
+			curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME, &pre);
+			curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &first);
+			curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &total);
+			log_debug("s3: %s %s: %ld in %.1f ms (sent after %.1f, first byte %.1f)",
+			    c->method, c->key ? c->key : "(bucket)", c->status, total * 1e3,
+			    pre * 1e3, first * 1e3);
+		}
 		if (io.overflow) {
 			log_error("s3: %s %s: answer larger than expected", c->method,
 			    c->key ? c->key : "(bucket)");
