@@ -439,6 +439,7 @@ struct gc_tag {
 	const char *digest;
 	int64_t updated;
 	char *why;			/* retention's reason */
+	int removed;			/* read after meta_gc_flush (meta.h) */
 };
 
 /* A sweep candidate: a manifest, a link, a blob, an upload, a file. */
@@ -450,7 +451,7 @@ struct gc_item {
 	uint64_t size;
 	int64_t time;
 	int kind;
-	int removed;
+	int removed;			/* read after meta_gc_flush (meta.h) */
 };
 
 /* Rows a sweep holds at a time: one page of a listing. */
@@ -750,22 +751,33 @@ gc_mf_why(const struct gc *gc, const struct gc_item *it, char *why, size_t cap)
 static int
 gc_sweep_tags(struct gc *gc)
 {
+	size_t n = 0;
+	int rc;
+
 	if (gc->ntags == 0)
 		return 0;
 	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: tags", gc->ntags, 0);
-	for (size_t i = 0; i < gc->ntags && !gc_stopped(gc); i++) {
-		struct gc_tag *t = &gc->tags[i];
-		char ref[600];
-		int removed = 1, dropped = 0, rc;
+	for (; n < gc->ntags && !gc_stopped(gc); n++) {
+		struct gc_tag *t = &gc->tags[n];
 
+		t->removed = 1;
 		if (!gc->opt->dry_run &&
 		    (rc = meta_gc_tag_delete(gc->m, t->repo_id, t->name, t->digest, t->updated,
-		    &removed)) != 0) {
+		    &t->removed)) != 0) {
 			gc->st->errors++;
 			return rc;
 		}
 		gc_progress_item(&gc->prog);
-		if (!removed) {
+	}
+	/* What was removed is known once the batch is committed. */
+	if ((rc = meta_gc_flush(gc->m)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct gc_tag *t = &gc->tags[i];
+		char ref[600];
+		int dropped = 0;
+
+		if (!t->removed) {
 			/* Pushed again or moved since the snapshot. */
 			gc->st->kept++;
 			if ((rc = meta_gc_keep(gc->m, t->repo_id, t->digest, &dropped)) != 0)
@@ -908,23 +920,32 @@ gc_sweep_manifests(struct gc *gc)
 
 		progress = 0;
 		while (more && !gc_stopped(gc)) {
+			size_t n = 0;
+
 			if ((rc = gc_next_page(gc, GC_LIST_DEAD, &id, key, &more)) != 0)
 				return rc;
-			for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
-				struct gc_item *it = &gc->items[i];
-				char why[700];
-				int removed = 1;
+			for (; n < gc->nitems && !gc_stopped(gc); n++) {
+				struct gc_item *it = &gc->items[n];
 
+				it->removed = 1;
 				if (gc->opt->dry_run)
 					rc = meta_gc_dry_manifest(gc->m, it->repo_id, it->name);
 				else
 					rc = meta_gc_manifest_delete(gc->m, it->repo_id, it->name, gc->t0,
-					    &removed);
+					    &it->removed);
 				if (rc != 0) {
 					gc->st->errors++;
 					return rc;
 				}
-				if (!removed)
+			}
+			/* The page's results are final once committed. */
+			if ((rc = meta_gc_flush(gc->m)) != 0)
+				return rc;
+			for (size_t i = 0; i < n; i++) {
+				struct gc_item *it = &gc->items[i];
+				char why[700];
+
+				if (!it->removed)
 					continue;
 				progress++;
 				if (left > 0)
@@ -959,30 +980,43 @@ gc_sweep_links(struct gc *gc)
 	if ((rc = gc_items_progress(gc, GC_LIST_LINKS, "gc: blob links", before)) != 0)
 		return rc;
 	while (more && !gc_stopped(gc)) {
+		size_t n = 0;
+
 		if ((rc = gc_next_page(gc, GC_LIST_LINKS, &id, key, &more)) != 0)
 			return rc;
-		for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
-			struct gc_item *it = &gc->items[i];
-			int removed = 1;
+		for (; n < gc->nitems && !gc_stopped(gc); n++) {
+			struct gc_item *it = &gc->items[n];
 
 			if (it->time >= before) {
 				gc_age(gc->t0 - it->time, age, sizeof(age));
 				gc_kept(gc, "link", it->name, it->size, it->repo, "no manifest in the "
 				    "repository references it, %s since linked (grace %s)", age, grace);
 				gc->st->grace_links++;
+				it->removed = -1;	/* reported */
 				continue;
 			}
+			it->removed = 1;
 			if (gc->opt->dry_run)
 				rc = meta_gc_dry_link(gc->m, it->repo_id, it->name);
 			else
-				rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, before, &removed);
+				rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, before,
+				    &it->removed);
 			if (rc != 0) {
 				gc->st->errors++;
 				return rc;
 			}
 			gc_progress_bytes(&gc->prog, it->size);
 			gc_progress_item(&gc->prog);
-			if (!removed) {
+		}
+		/* The page's results are final once committed. */
+		if ((rc = meta_gc_flush(gc->m)) != 0)
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			struct gc_item *it = &gc->items[i];
+
+			if (it->removed < 0)
+				continue;
+			if (!it->removed) {
 				gc->st->kept++;
 				continue;
 			}
