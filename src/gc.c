@@ -1351,15 +1351,33 @@ gc_free(struct gc *gc)
 	free(gc->items);
 }
 
-/* The second a collection begins (t0).  With next_boundary, sleep to the
- * start of the next wall-clock second first (at most one second), so that
- * every row written before the call has a time strictly below t0. */
+/* The second a collection begins (t0): rows created at or after it are
+ * spared.  Rows carry whole seconds (time()), and with a zero grace every
+ * row written before the call must be older than t0.  If some row was
+ * written in the current second, t0 = that second would spare it: then
+ * sleep to the start of the next second (at most one) and begin there.  If
+ * none was (the newest manifest, link and blob row are older: one indexed
+ * lookup per table), the current second already puts every row written
+ * before the call below t0, and the wait would buy nothing.  A row written
+ * after the lookup is the collection's concurrent write either way.  m
+ * NULL: wait without looking. */
 static int64_t
-gc_start_second(int next_boundary)
+gc_start_second(struct meta *m, int zero_grace)
 {
 	struct timespec now, pause;
+	int64_t s, newest;
 
-	if (!next_boundary || clock_gettime(CLOCK_REALTIME, &now) != 0)
+	if (!zero_grace)
+		return (int64_t)time(NULL);
+	/* time() is what rows are stamped with: read before the lookup, so
+	 * that a row stamped with this second, or a later one, is seen. */
+	s = (int64_t)time(NULL);
+	if (m != NULL && meta_gc_newest(m, &newest) == 0 && newest < s) {
+		log_debug("gc: no row written in the current second: the collection begins in it");
+		return s;
+	}
+	log_debug("gc: rows written in the current second: the collection begins at the next");
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
 		return (int64_t)time(NULL);
 	pause.tv_sec = 0;
 	pause.tv_nsec = 1000000000L - now.tv_nsec;
@@ -1400,7 +1418,7 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 	struct gc gc;
 	char err[512];
 	double t[6];
-	int rc;
+	int rc, zero, days0 = 0;
 
 	memset(st, 0, sizeof(*st));
 	memset(&gc, 0, sizeof(gc));
@@ -1409,18 +1427,23 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 	gc.s = s;
 	gc.opt = opt;
 	gc.st = st;
-	/* Anything created at or after t0 is live.  Times are whole
-	 * seconds, so t0 is the second the collection began: a row of that
-	 * second may be newer than the snapshot and is spared.  A zero grace
-	 * must be exactly zero (a tag deleted and collected at once goes),
-	 * so with one the collection begins at the next second boundary:
-	 * everything written before `gc` was started is then older than t0. */
-	gc.t0 = gc_start_second(cfg->gc_grace == 0 || cfg->gc_untagged_grace == 0);
-	gc.file_before = gc.t0;
 	if (gc_rules_load(cfg, &gc.rules, &gc.nrules, err, sizeof(err)) != 0) {
 		log_error("gc: %s", err);
 		return -ERR_INTERNAL;
 	}
+	/* Anything created at or after t0 is live.  Times are whole
+	 * seconds, so t0 is the second the collection began: a row of that
+	 * second may be newer than the snapshot and is spared.  A zero grace
+	 * must be exactly zero (a tag deleted and collected at once goes):
+	 * everything written before `gc` was started must be older than t0
+	 * (gc_start_second).  So must then a tag a keep_days = 0 rule looks
+	 * at; tags.updated has no index: such a rule always takes the wait. */
+	zero = cfg->gc_grace == 0 || cfg->gc_untagged_grace == 0;
+	for (size_t i = 0; i < gc.nrules; i++)
+		if (gc.rules[i].keep_days == 0)
+			days0 = 1;
+	gc.t0 = gc_start_second(zero && days0 ? NULL : m, zero);
+	gc.file_before = gc.t0;
 	t[0] = gc_now_mono();
 	if ((rc = meta_gc_reset(m)) != 0)
 		goto out;

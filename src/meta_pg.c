@@ -389,6 +389,10 @@ static const char *const meta_pg_migrations[] = {
 	"CREATE INDEX uploads_owner ON uploads(owner) WHERE owner <> '';",
 	/* 3 -> 4: the digest algorithm a session was opened with. */
 	"ALTER TABLE uploads ADD COLUMN alg text COLLATE \"C\" NOT NULL DEFAULT '';",
+	/* 4 -> 5: creation times, indexed (meta_pg_gc_newest). */
+	"CREATE INDEX manifests_created ON manifests(created);"
+	"CREATE INDEX repo_blobs_created ON repo_blobs(created);"
+	"CREATE INDEX blobs_created ON blobs(created);",
 };
 
 #define META_PG_SCHEMA_VERSION ((int)(sizeof(meta_pg_migrations) / sizeof(meta_pg_migrations[0])))
@@ -1973,6 +1977,24 @@ meta_pg_gc_blob_delete(struct meta_conn *c, const char *digest, int64_t before, 
 	return meta_pg_gc_batched(c, &op, removed);
 }
 
+static int
+meta_pg_gc_newest(struct meta_conn *c, int64_t *newest)
+{
+	PGresult *res;
+	int rc;
+
+	*newest = 0;
+	/* Three lookups at the end of the created indexes. */
+	if ((rc = meta_pg_gc_flush(c)) != 0 || (res = meta_pg_query(c,
+	    "SELECT greatest((SELECT max(created) FROM manifests), "
+	    "(SELECT max(created) FROM repo_blobs), (SELECT max(created) FROM blobs), 0)",
+	    0, NULL, &rc)) == NULL)
+		return rc;
+	*newest = meta_pg_col_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
 /* Whether sql (one parameter) returns a row. */
 static int
 meta_pg_exists(struct meta_conn *c, const char *sql, const char *param, int *exists)
@@ -2682,6 +2704,7 @@ const struct meta_ops meta_pg_ops = {
 	.gc_keep = meta_pg_gc_keep,
 	.gc_grace = meta_pg_gc_grace,
 	.gc_flush = meta_pg_gc_flush,
+	.gc_newest = meta_pg_gc_newest,
 	.fsck_blobs = meta_pg_fsck_blobs,
 	.fsck_refs = meta_pg_fsck_refs,
 	.fsck_drop_blob = meta_pg_fsck_drop_blob,
