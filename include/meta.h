@@ -240,8 +240,10 @@ int meta_gc_grace(struct meta *m, meta_gc_fn fn, void *arg);
  * *removed valid until the flush and acts on it (reports, counts, files)
  * only after. */
 int meta_gc_flush(struct meta *m);
-/* The newest creation time (unix seconds) of any manifest, repository
- * link or blob row, 0 if there is none: an indexed lookup per table. */
+/* A time (unix seconds) no manifest, repository link or blob row carries
+ * a later one than: the newest creation time (PostgreSQL: an indexed
+ * lookup per table) or the time of the last write to the database
+ * (SQLite: its files' times).  Cheap: no scan. */
 int meta_gc_newest(struct meta *m, int64_t *newest);
 /* Tags: digest = manifest, aux = tag name, time = updated; ordered by
  * repo_id, newest first, then name. */

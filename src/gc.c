@@ -1356,8 +1356,8 @@ gc_free(struct gc *gc)
  * row written before the call must be older than t0.  If some row was
  * written in the current second, t0 = that second would spare it: then
  * sleep to the start of the next second (at most one) and begin there.  If
- * none was (the newest manifest, link and blob row are older: one indexed
- * lookup per table), the current second already puts every row written
+ * none was (meta_gc_newest: older than the current second; no scan), the
+ * current second already puts every row written
  * before the call below t0, and the wait would buy nothing.  A row written
  * after the lookup is the collection's concurrent write either way.  m
  * NULL: wait without looking. */
