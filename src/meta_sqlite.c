@@ -1831,9 +1831,12 @@ meta_sqlite_gc_newest(struct meta_conn *m, int64_t *newest)
 	if ((rc = meta_sqlite_gc_flush(m)) != 0)
 		return rc;
 	snprintf(wal, sizeof(wal), "%s-wal", m->path);
-	if (stat(wal, &st) == 0)
-		*newest = (int64_t)st.st_mtim.tv_sec;
-	else if (errno != ENOENT)
+	/* An empty log holds no commit: a reader's open creates it empty
+	 * (this collector's own, on a database nobody had open). */
+	if (stat(wal, &st) == 0) {
+		if (st.st_size > 0)
+			*newest = (int64_t)st.st_mtim.tv_sec;
+	} else if (errno != ENOENT)
 		return -(int)errors_from_errno(errno);
 	if (stat(m->path, &st) != 0)
 		return -(int)errors_from_errno(errno);
