@@ -233,8 +233,18 @@ int meta_gc_keep(struct meta *m, int64_t repo_id, const char *digest, int *dropp
  * manifest they depend on ("" for itself), size, time = its creation. */
 int meta_gc_grace(struct meta *m, meta_gc_fn fn, void *arg);
 /* Commit the deletions a backend batches (tags, manifests, links, blob
- * rows) now, before anything depends on their being durable. */
+ * rows) now, before anything depends on their being durable.  Until it
+ * returns, the *removed of each batched deletion may still change (a
+ * PostgreSQL batch aborted by a conflict runs its deletions again, and a
+ * row written again meanwhile is then kept): the caller keeps each
+ * *removed valid until the flush and acts on it (reports, counts, files)
+ * only after. */
 int meta_gc_flush(struct meta *m);
+/* A time (unix seconds) no manifest, repository link or blob row carries
+ * a later one than: the newest creation time (PostgreSQL: an indexed
+ * lookup per table) or the time of the last write to the database
+ * (SQLite: its files' times).  Cheap: no scan. */
+int meta_gc_newest(struct meta *m, int64_t *newest);
 /* Tags: digest = manifest, aux = tag name, time = updated; ordered by
  * repo_id, newest first, then name. */
 int meta_gc_tags(struct meta *m, meta_gc_fn fn, void *arg);

@@ -175,6 +175,7 @@ struct meta_ops {
 	int (*gc_grace)(struct meta_conn *c, meta_gc_fn fn, void *arg);
 	/* NULL: the backend does not batch. */
 	int (*gc_flush)(struct meta_conn *c);
+	int (*gc_newest)(struct meta_conn *c, int64_t *newest);
 };
 
 /* The backends (meta_sqlite.c, meta_pg.c), by [metadata] backend. */

@@ -439,6 +439,7 @@ struct gc_tag {
 	const char *digest;
 	int64_t updated;
 	char *why;			/* retention's reason */
+	int removed;			/* read after meta_gc_flush (meta.h) */
 };
 
 /* A sweep candidate: a manifest, a link, a blob, an upload, a file. */
@@ -450,7 +451,7 @@ struct gc_item {
 	uint64_t size;
 	int64_t time;
 	int kind;
-	int removed;
+	int removed;			/* read after meta_gc_flush (meta.h) */
 };
 
 /* Rows a sweep holds at a time: one page of a listing. */
@@ -750,22 +751,33 @@ gc_mf_why(const struct gc *gc, const struct gc_item *it, char *why, size_t cap)
 static int
 gc_sweep_tags(struct gc *gc)
 {
+	size_t n = 0;
+	int rc;
+
 	if (gc->ntags == 0)
 		return 0;
 	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: tags", gc->ntags, 0);
-	for (size_t i = 0; i < gc->ntags && !gc_stopped(gc); i++) {
-		struct gc_tag *t = &gc->tags[i];
-		char ref[600];
-		int removed = 1, dropped = 0, rc;
+	for (; n < gc->ntags && !gc_stopped(gc); n++) {
+		struct gc_tag *t = &gc->tags[n];
 
+		t->removed = 1;
 		if (!gc->opt->dry_run &&
 		    (rc = meta_gc_tag_delete(gc->m, t->repo_id, t->name, t->digest, t->updated,
-		    &removed)) != 0) {
+		    &t->removed)) != 0) {
 			gc->st->errors++;
 			return rc;
 		}
 		gc_progress_item(&gc->prog);
-		if (!removed) {
+	}
+	/* What was removed is known once the batch is committed. */
+	if ((rc = meta_gc_flush(gc->m)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct gc_tag *t = &gc->tags[i];
+		char ref[600];
+		int dropped = 0;
+
+		if (!t->removed) {
 			/* Pushed again or moved since the snapshot. */
 			gc->st->kept++;
 			if ((rc = meta_gc_keep(gc->m, t->repo_id, t->digest, &dropped)) != 0)
@@ -908,23 +920,32 @@ gc_sweep_manifests(struct gc *gc)
 
 		progress = 0;
 		while (more && !gc_stopped(gc)) {
+			size_t n = 0;
+
 			if ((rc = gc_next_page(gc, GC_LIST_DEAD, &id, key, &more)) != 0)
 				return rc;
-			for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
-				struct gc_item *it = &gc->items[i];
-				char why[700];
-				int removed = 1;
+			for (; n < gc->nitems && !gc_stopped(gc); n++) {
+				struct gc_item *it = &gc->items[n];
 
+				it->removed = 1;
 				if (gc->opt->dry_run)
 					rc = meta_gc_dry_manifest(gc->m, it->repo_id, it->name);
 				else
 					rc = meta_gc_manifest_delete(gc->m, it->repo_id, it->name, gc->t0,
-					    &removed);
+					    &it->removed);
 				if (rc != 0) {
 					gc->st->errors++;
 					return rc;
 				}
-				if (!removed)
+			}
+			/* The page's results are final once committed. */
+			if ((rc = meta_gc_flush(gc->m)) != 0)
+				return rc;
+			for (size_t i = 0; i < n; i++) {
+				struct gc_item *it = &gc->items[i];
+				char why[700];
+
+				if (!it->removed)
 					continue;
 				progress++;
 				if (left > 0)
@@ -959,30 +980,43 @@ gc_sweep_links(struct gc *gc)
 	if ((rc = gc_items_progress(gc, GC_LIST_LINKS, "gc: blob links", before)) != 0)
 		return rc;
 	while (more && !gc_stopped(gc)) {
+		size_t n = 0;
+
 		if ((rc = gc_next_page(gc, GC_LIST_LINKS, &id, key, &more)) != 0)
 			return rc;
-		for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
-			struct gc_item *it = &gc->items[i];
-			int removed = 1;
+		for (; n < gc->nitems && !gc_stopped(gc); n++) {
+			struct gc_item *it = &gc->items[n];
 
 			if (it->time >= before) {
 				gc_age(gc->t0 - it->time, age, sizeof(age));
 				gc_kept(gc, "link", it->name, it->size, it->repo, "no manifest in the "
 				    "repository references it, %s since linked (grace %s)", age, grace);
 				gc->st->grace_links++;
+				it->removed = -1;	/* reported */
 				continue;
 			}
+			it->removed = 1;
 			if (gc->opt->dry_run)
 				rc = meta_gc_dry_link(gc->m, it->repo_id, it->name);
 			else
-				rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, before, &removed);
+				rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, before,
+				    &it->removed);
 			if (rc != 0) {
 				gc->st->errors++;
 				return rc;
 			}
 			gc_progress_bytes(&gc->prog, it->size);
 			gc_progress_item(&gc->prog);
-			if (!removed) {
+		}
+		/* The page's results are final once committed. */
+		if ((rc = meta_gc_flush(gc->m)) != 0)
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			struct gc_item *it = &gc->items[i];
+
+			if (it->removed < 0)
+				continue;
+			if (!it->removed) {
 				gc->st->kept++;
 				continue;
 			}
@@ -1317,15 +1351,33 @@ gc_free(struct gc *gc)
 	free(gc->items);
 }
 
-/* The second a collection begins (t0).  With next_boundary, sleep to the
- * start of the next wall-clock second first (at most one second), so that
- * every row written before the call has a time strictly below t0. */
+/* The second a collection begins (t0): rows created at or after it are
+ * spared.  Rows carry whole seconds (time()), and with a zero grace every
+ * row written before the call must be older than t0.  If some row was
+ * written in the current second, t0 = that second would spare it: then
+ * sleep to the start of the next second (at most one) and begin there.  If
+ * none was (meta_gc_newest: older than the current second; no scan), the
+ * current second already puts every row written
+ * before the call below t0, and the wait would buy nothing.  A row written
+ * after the lookup is the collection's concurrent write either way.  m
+ * NULL: wait without looking. */
 static int64_t
-gc_start_second(int next_boundary)
+gc_start_second(struct meta *m, int zero_grace)
 {
 	struct timespec now, pause;
+	int64_t s, newest;
 
-	if (!next_boundary || clock_gettime(CLOCK_REALTIME, &now) != 0)
+	if (!zero_grace)
+		return (int64_t)time(NULL);
+	/* time() is what rows are stamped with: read before the lookup, so
+	 * that a row stamped with this second, or a later one, is seen. */
+	s = (int64_t)time(NULL);
+	if (m != NULL && meta_gc_newest(m, &newest) == 0 && newest < s) {
+		log_debug("gc: no row written in the current second: the collection begins in it");
+		return s;
+	}
+	log_debug("gc: rows written in the current second: the collection begins at the next");
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
 		return (int64_t)time(NULL);
 	pause.tv_sec = 0;
 	pause.tv_nsec = 1000000000L - now.tv_nsec;
@@ -1366,7 +1418,7 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 	struct gc gc;
 	char err[512];
 	double t[6];
-	int rc;
+	int rc, zero, days0 = 0;
 
 	memset(st, 0, sizeof(*st));
 	memset(&gc, 0, sizeof(gc));
@@ -1375,18 +1427,23 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 	gc.s = s;
 	gc.opt = opt;
 	gc.st = st;
-	/* Anything created at or after t0 is live.  Times are whole
-	 * seconds, so t0 is the second the collection began: a row of that
-	 * second may be newer than the snapshot and is spared.  A zero grace
-	 * must be exactly zero (a tag deleted and collected at once goes),
-	 * so with one the collection begins at the next second boundary:
-	 * everything written before `gc` was started is then older than t0. */
-	gc.t0 = gc_start_second(cfg->gc_grace == 0 || cfg->gc_untagged_grace == 0);
-	gc.file_before = gc.t0;
 	if (gc_rules_load(cfg, &gc.rules, &gc.nrules, err, sizeof(err)) != 0) {
 		log_error("gc: %s", err);
 		return -ERR_INTERNAL;
 	}
+	/* Anything created at or after t0 is live.  Times are whole
+	 * seconds, so t0 is the second the collection began: a row of that
+	 * second may be newer than the snapshot and is spared.  A zero grace
+	 * must be exactly zero (a tag deleted and collected at once goes):
+	 * everything written before `gc` was started must be older than t0
+	 * (gc_start_second).  So must then a tag a keep_days = 0 rule looks
+	 * at; tags.updated has no index: such a rule always takes the wait. */
+	zero = cfg->gc_grace == 0 || cfg->gc_untagged_grace == 0;
+	for (size_t i = 0; i < gc.nrules; i++)
+		if (gc.rules[i].keep_days == 0)
+			days0 = 1;
+	gc.t0 = gc_start_second(zero && days0 ? NULL : m, zero);
+	gc.file_before = gc.t0;
 	t[0] = gc_now_mono();
 	if ((rc = meta_gc_reset(m)) != 0)
 		goto out;

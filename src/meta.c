@@ -362,6 +362,12 @@ meta_gc_flush(struct meta *m)
 }
 
 int
+meta_gc_newest(struct meta *m, int64_t *newest)
+{
+	return m->ops->gc_newest(m->conn, newest);
+}
+
+int
 meta_gc_blob_delete(struct meta *m, const char *digest, int64_t before, int *removed)
 {
 	return m->ops->gc_blob_delete(m->conn, digest, before, removed);

@@ -242,6 +242,11 @@ static const char *const meta_migrations[] = {
 	 * session that named none: hashed as sha256, and its closing PUT
 	 * may still name another algorithm (the spool is then re-read). */
 	"ALTER TABLE uploads ADD COLUMN alg TEXT NOT NULL DEFAULT '';",
+	/* 4 -> 5: nothing here.  PostgreSQL's step 5 indexes creation
+	 * times for meta_pg_gc_newest; here meta_sqlite_gc_newest answers
+	 * from the files' times, which costs no index.  The step keeps the
+	 * two schemas' version numbers in step. */
+	"SELECT 1;",
 };
 
 #define META_SCHEMA_VERSION ((int)(sizeof(meta_migrations) / sizeof(meta_migrations[0])))
@@ -1218,7 +1223,14 @@ meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject
 /* Each commit writes every page the batch dirtied (index pages all over,
  * by digest) to the WAL: small batches rewrote the same pages again and
  * again.  100 ms is the longest a push waits for the lock; reads never
- * wait (WAL). */
+ * wait (WAL).  XXX a push waits on its worker's event loop (manifest.c),
+ * so every request of that worker waits with it: with a push loop running,
+ * the p99 of GETs during a collection is that wait.  Batches of 1,000 rows
+ * or 10 ms with 5 ms between them did not shorten it measurably here (the
+ * debug line below showed 100-400 ms per batch from BEGIN to the end of
+ * COMMIT either way on the loaded test machine) and made the manifest step
+ * 2-4x slower; moving the manifest transaction off the event loop (as
+ * upload commits are, pool.c) is the fix left to do. */
 #define META_GC_BATCH_ROWS 5000
 #define META_GC_BATCH_MS 100
 /* The sweep's page cache, KiB.  Its deletions touch pages all over the
@@ -1239,6 +1251,17 @@ meta_sqlite_gc_flush(struct meta_conn *m)
 	m->gc_batch = 0;
 	if ((rc = meta_sqlite_commit(m)) != 0)
 		meta_sqlite_rollback(m);
+	/* About how long the batch kept writers (pushes) waiting, for tuning
+	 * (an automatic checkpoint after the commit is counted in too). */
+	if (log_get_level() == LOG_DEBUG) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		log_debug("gc: a batch of %d deletions took %.1f ms from BEGIN to COMMIT done",
+		    m->gc_batch_rows,
+		    (double)(now.tv_sec - m->gc_batch_t0.tv_sec) * 1e3 +
+		    (double)(now.tv_nsec - m->gc_batch_t0.tv_nsec) / 1e6);
+	}
 	return rc;
 }
 
@@ -1805,6 +1828,39 @@ meta_sqlite_gc_grace(struct meta_conn *m, meta_gc_fn fn, void *arg)
 	    "ORDER BY l.repo_id, l.digest", &st)) != 0)
 		return rc;
 	return meta_sqlite_gc_list(m, st, fn, arg);
+}
+
+/* No row carries a time later than the last write to the database: every
+ * commit writes the write-ahead log (its time then is at least the time()
+ * its rows were stamped with, the same coarse clock), and a checkpoint that
+ * removes the log writes the database file first.  So the newer of the two
+ * files' modification times bounds every row's time, at the cost of two
+ * stat calls instead of an index on each table's time.  The log is looked
+ * at first: a commit, then a checkpoint that removes the log, between the
+ * two calls, still shows in the database file's time. */
+static int
+meta_sqlite_gc_newest(struct meta_conn *m, int64_t *newest)
+{
+	char wal[sizeof(m->path) + 8];
+	struct stat st;
+	int rc;
+
+	*newest = 0;
+	if ((rc = meta_sqlite_gc_flush(m)) != 0)
+		return rc;
+	snprintf(wal, sizeof(wal), "%s-wal", m->path);
+	/* An empty log holds no commit: a reader's open creates it empty
+	 * (this collector's own, on a database nobody had open). */
+	if (stat(wal, &st) == 0) {
+		if (st.st_size > 0)
+			*newest = (int64_t)st.st_mtim.tv_sec;
+	} else if (errno != ENOENT)
+		return -(int)errors_from_errno(errno);
+	if (stat(m->path, &st) != 0)
+		return -(int)errors_from_errno(errno);
+	if ((int64_t)st.st_mtim.tv_sec > *newest)
+		*newest = (int64_t)st.st_mtim.tv_sec;
+	return 0;
 }
 
 /* Whether the row sql (one ?1 key) selects exists: gc's re-checks. */
@@ -2418,6 +2474,7 @@ const struct meta_ops meta_sqlite_ops = {
 	.gc_keep = meta_sqlite_gc_keep,
 	.gc_grace = meta_sqlite_gc_grace,
 	.gc_flush = meta_sqlite_gc_flush,
+	.gc_newest = meta_sqlite_gc_newest,
 	.fsck_blobs = meta_sqlite_fsck_blobs,
 	.fsck_refs = meta_sqlite_fsck_refs,
 	.fsck_drop_blob = meta_sqlite_fsck_drop_blob,
