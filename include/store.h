@@ -134,8 +134,25 @@ struct store_spool;
  * 256 KiB the spool is written plainly. */
 int store_spool_open(struct store *s, const char *id, uint64_t size, uint64_t expect,
     struct store_spool **out);
-/* Append len bytes: 0 or an error (the file then holds an unknown prefix). */
+/* Append len bytes: 0, STORE_SPOOL_FULL (a spool on a loop: every byte
+ * taken, but write nothing more before the wake callback ran), or an
+ * error (the file then holds an unknown prefix). */
+#define STORE_SPOOL_FULL 1
 int store_spool_write(struct store_spool *sp, const void *data, size_t len);
+/* Put the spool on base, the calling thread's event loop: an object
+ * store's requests then run as transfers of that loop (none waits), a
+ * write may answer STORE_SPOOL_FULL, after which wake(arg) runs on the
+ * loop once the spool takes bytes again (or has failed: the next write
+ * says so), and store_spool_flush_start may answer STORE_PENDING.  A no-op
+ * for local backends, whose calls complete before they return. */
+void store_spool_attach(struct store_spool *sp, struct event_base *base, void (*wake)(void *),
+    void *arg);
+/* store_spool_flush without waiting: its outcome (0 or an error) now, or
+ * STORE_PENDING: done(arg, outcome) runs later on the spool's loop, once
+ * (the spool may be closed from it).  Use the spool for nothing else
+ * meanwhile but store_spool_close (which abandons the flush). */
+#define STORE_PENDING 2
+int store_spool_flush_start(struct store_spool *sp, void (*done)(void *arg, int rc), void *arg);
 /* Where the next bytes may be placed before store_spool_write is called
  * with that address (saves the copy into the staging buffer): *cap bytes,
  * or NULL when they must come from elsewhere. */

@@ -89,6 +89,11 @@ struct store_ops {
 	/* base's loop is about to be freed: release what streams kept on it. */
 	void (*loop_done)(struct store_be *be, struct event_base *base);
 	void (*spool_target)(struct store_spool *sp, const struct digest *d);
+	/* Optional, both or neither: requests on the writer's loop. */
+	void (*spool_attach)(struct store_spool *sp, struct event_base *base, void (*wake)(void *),
+	    void *arg);
+	int (*spool_flush_start)(struct store_spool *sp, void (*done)(void *arg, int rc),
+	    void *arg);
 	int stat_remote;		/* a blob_stat is a network round trip */
 };
 

@@ -269,6 +269,23 @@ store_spool_flush(struct store_spool *sp)
 	return sp->ops->spool_flush(sp);
 }
 
+void
+store_spool_attach(struct store_spool *sp, struct event_base *base, void (*wake)(void *),
+    void *arg)
+{
+	if (sp->ops->spool_attach != NULL)
+		sp->ops->spool_attach(sp, base, wake, arg);
+}
+
+int
+store_spool_flush_start(struct store_spool *sp, void (*done)(void *arg, int rc), void *arg)
+{
+	/* A backend without requests of its own flushes in line. */
+	if (sp->ops->spool_flush_start == NULL)
+		return sp->ops->spool_flush(sp);
+	return sp->ops->spool_flush_start(sp, done, arg);
+}
+
 int
 store_spool_truncate(struct store_spool *sp, uint64_t size)
 {

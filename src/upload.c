@@ -268,6 +268,7 @@ struct upload_ctx {
 	struct digest want;		/* PUT / monolithic: the digest to match */
 	struct request *req;		/* for the pool's done callback */
 	int slot;			/* holds an upload slot */
+	int deferred;			/* answered from a store callback */
 	int rc;				/* the pool job's outcome */
 };
 
@@ -332,12 +333,22 @@ upload_body(struct request *req, const char *data, size_t len)
 	/* Hashed first: bytes received in the spool's window belong to the
 	 * spool once written (a backend may send or move them). */
 	hasher_update(u->h, data, len);
-	if ((rc = store_spool_write(u->sp, data, len)) != 0) {
+	if ((rc = store_spool_write(u->sp, data, len)) == STORE_SPOOL_FULL) {
+		/* Taken, but the store's parts in flight are at their bound:
+		 * read nothing more until one ends (upload_wake). */
+		req_body_pause(req);
+	} else if (rc != 0) {
 		u->failed = 1;
 		return rc;
 	}
 	u->written += len;
 	return 0;
+}
+
+static void
+upload_wake(void *arg)
+{
+	req_body_resume(arg);
 }
 
 static char *
@@ -444,11 +455,20 @@ upload_commit_done(void *arg)
 	upload_finish(u->req, u, u->rc);
 }
 
+static void upload_flushed(struct request *req, int flush_rc);
+
+static void
+upload_flush_done(void *arg, int rc)
+{
+	struct request *req = arg;
+
+	upload_flushed(req, rc);
+}
+
 static void
 upload_done(struct request *req)
 {
 	struct upload_ctx *u = req->ctx;
-	uint64_t size = u->start + u->written;
 	int rc, flush_rc = 0;
 
 	/* Where the session's size will be recorded (a PATCH, a cut-off PUT),
@@ -461,7 +481,29 @@ upload_done(struct request *req)
 			u->failed = 1;
 		}
 	}
-	if (u->sp != NULL && !u->failed && (flush_rc = store_spool_flush(u->sp)) != 0)
+	if (u->sp != NULL && !u->failed) {
+		/* An object store's last parts and state go on the loop: the
+		 * answer waits for them, this worker's other requests not. */
+		if ((flush_rc = store_spool_flush_start(u->sp, upload_flush_done, req)) ==
+		    STORE_PENDING) {
+			u->deferred = 1;
+			req_defer(req);
+			return;
+		}
+	}
+	upload_flushed(req, flush_rc);
+}
+
+/* A request's body ended (or the connection did) and what it staged was
+ * flushed with flush_rc: record the session's size, answer or commit. */
+static void
+upload_flushed(struct request *req, int flush_rc)
+{
+	struct upload_ctx *u = req->ctx;
+	uint64_t size = u->start + u->written;
+	int rc;
+
+	if (flush_rc != 0)
 		u->failed = 1;	/* the staged bytes did not make it (disk full) */
 	if (u->sp != NULL && !u->monolithic && (u->failed ||
 	    (u->expect != UINT64_MAX && u->written != u->expect && !req->aborted))) {
@@ -491,9 +533,11 @@ upload_done(struct request *req)
 		}
 		u->h = NULL;
 		/* A failed body was answered when it failed; a failed flush
-		 * is answered here. */
-		if (flush_rc != 0 && !req->aborted)
-			req_error(req, (enum reg_error)-flush_rc, NULL);
+		 * is answered here, and so is a deferred request whose client
+		 * left (which only frees it). */
+		if ((flush_rc != 0 && !req->aborted) || (req->aborted && u->deferred))
+			req_error(req, flush_rc != 0 ? (enum reg_error)-flush_rc :
+			    ERR_BLOB_UPLOAD_INVALID, NULL);
 		return;
 	}
 	if (u->expect != UINT64_MAX && u->written != u->expect) {
@@ -580,6 +624,7 @@ upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, ui
 	if ((rc = store_spool_open(req->w->store, id, size,
 	    req->has_length && !req->chunked ? req->content_length : UINT64_MAX, &u->sp)) != 0)
 		goto fail;
+	store_spool_attach(u->sp, req->w->base, upload_wake, req);
 	/* The whole blob, its digest known (and hashed that way). */
 	if (u->finish && size == 0 && u->want.alg == alg)
 		store_spool_target(u->sp, &u->want);
