@@ -187,6 +187,12 @@ int store_upload_open_read(struct store *s, const char *id, int *fd);
 /* Make the upload the blob d: fsync, rename into place, fsync the directory.
  * If the blob already exists the spool stays until store_upload_settle. */
 int store_upload_commit(struct store *s, const char *id, const struct digest *d);
+/* store_upload_commit of an upload whose caller hashed exactly `size`
+ * bytes (the digest it verified is of those): a backend that finds
+ * another size stored refuses (-ERR_BLOB_UPLOAD_INVALID, nothing made
+ * visible) rather than install bytes that were not verified. */
+int store_upload_commit_size(struct store *s, const char *id, const struct digest *d,
+    uint64_t size);
 /* After the blob's row is committed: make sure the blob file exists (a
  * concurrent garbage collection may have removed the old copy; then the
  * spool takes its place) and remove the spool. */

@@ -61,7 +61,9 @@ struct store_ops {
 	int (*spool_flush)(struct store_spool *sp);
 	int (*spool_truncate)(struct store_spool *sp, uint64_t size);
 	void (*spool_close)(struct store_spool *sp);
-	int (*upload_commit)(struct store_be *be, const char *id, const struct digest *d);
+	/* size: the bytes the caller hashed, or UINT64_MAX (not known). */
+	int (*upload_commit)(struct store_be *be, const char *id, const struct digest *d,
+	    uint64_t size);
 	int (*upload_settle)(struct store_be *be, const char *id, const struct digest *d);
 	int (*upload_remove)(struct store_be *be, const char *id);
 

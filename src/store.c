@@ -302,7 +302,13 @@ store_spool_close(struct store_spool *sp)
 int
 store_upload_commit(struct store *s, const char *id, const struct digest *d)
 {
-	return s->ops->upload_commit(s->be, id, d);
+	return s->ops->upload_commit(s->be, id, d, UINT64_MAX);
+}
+
+int
+store_upload_commit_size(struct store *s, const char *id, const struct digest *d, uint64_t size)
+{
+	return s->ops->upload_commit(s->be, id, d, size);
 }
 
 int

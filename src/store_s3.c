@@ -2227,7 +2227,7 @@ s3s_upload_reader(struct store_be *be, const char *id, struct store_reader *r)
 }
 
 static int
-s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
+s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d, uint64_t want)
 {
 	struct s3s_handoff *h;
 	char key[512], path[PATH_MAX + 64];
@@ -2247,7 +2247,15 @@ s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
 	total = h->st.parts_bytes + h->len;
 	s3s_blob_key(be, d, key, sizeof(key));
 	t0 = s3s_now();
-	if (h->target[0] != '\0' && strcmp(h->target, key) != 0) {
+	if (want != UINT64_MAX && total != want) {
+		/* The state found (the bucket's latest, when this process has
+		 * no handoff) is not what the caller verified: its bytes are
+		 * not the digest's.  An empty state-0 would put an empty object
+		 * at the blob's key. */
+		log_error("store: s3: upload %s: %llu bytes stored, %llu verified; not committing "
+		    "%s", id, (unsigned long long)total, (unsigned long long)want, d->str);
+		rc = -ERR_BLOB_UPLOAD_INVALID;
+	} else if (h->target[0] != '\0' && strcmp(h->target, key) != 0) {
 		log_error("store: s3: upload %s was staged for another digest than %s", id, d->str);
 		rc = -ERR_INTERNAL;	/* upload.c gives the digest it verified */
 	} else if (h->target[0] == '\0' && s3s_head(be, key, &size, NULL) == 0) {

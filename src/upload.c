@@ -444,7 +444,7 @@ upload_commit_work(void *arg)
 {
 	struct upload_ctx *u = arg;
 
-	u->rc = store_upload_commit(u->req->w->store, u->id, &u->want);
+	u->rc = store_upload_commit_size(u->req->w->store, u->id, &u->want, u->start + u->written);
 }
 
 static void
