@@ -134,6 +134,20 @@ struct store_spool;
  * 256 KiB the spool is written plainly. */
 int store_spool_open(struct store *s, const char *id, uint64_t size, uint64_t expect,
     struct store_spool **out);
+/* store_spool_open without waiting, for a request on base (the calling
+ * thread's loop): 0 (*out is open), an error, or STORE_PENDING: *out
+ * exists but is opening (an object store loads what the session saved),
+ * and ready(arg, rc) runs later on the loop, once; after an error there,
+ * only store_spool_close.  Closing it before ready ran abandons the open
+ * (ready is then not called).  Local backends open at once. */
+int store_spool_open_start(struct store *s, struct event_base *base, const char *id,
+    uint64_t size, uint64_t expect, void (*ready)(void *arg, int rc), void *arg,
+    struct store_spool **out);
+/* The hash state saved with the bytes the spool was opened at (the same
+ * as store_upload_resume gives, without another request): 0 and *h (the
+ * caller's), -ERR_UNSUPPORTED (none kept: re-read the spool) or an
+ * error. */
+int store_spool_hash(struct store_spool *sp, struct hasher **h);
 /* Append len bytes: 0, STORE_SPOOL_FULL (a spool on a loop: every byte
  * taken, but write nothing more before the wake callback ran), or an
  * error (the file then holds an unknown prefix). */

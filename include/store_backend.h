@@ -96,6 +96,11 @@ struct store_ops {
 	    void *arg);
 	int (*spool_flush_start)(struct store_spool *sp, void (*done)(void *arg, int rc),
 	    void *arg);
+	/* Optional, both or neither: spool_open without waiting. */
+	int (*spool_open_start)(struct store_be *be, struct event_base *base, const char *id,
+	    uint64_t size, uint64_t expect, void (*ready)(void *arg, int rc), void *arg,
+	    struct store_spool **out);
+	int (*spool_hash)(struct store_spool *sp, struct hasher **h);
 	int stat_remote;		/* a blob_stat is a network round trip */
 };
 

@@ -269,6 +269,24 @@ store_spool_flush(struct store_spool *sp)
 	return sp->ops->spool_flush(sp);
 }
 
+int
+store_spool_open_start(struct store *s, struct event_base *base, const char *id, uint64_t size,
+    uint64_t expect, void (*ready)(void *arg, int rc), void *arg, struct store_spool **out)
+{
+	if (s->ops->spool_open_start == NULL)
+		return s->ops->spool_open(s->be, id, size, expect, out);
+	return s->ops->spool_open_start(s->be, base, id, size, expect, ready, arg, out);
+}
+
+int
+store_spool_hash(struct store_spool *sp, struct hasher **h)
+{
+	*h = NULL;
+	if (sp->ops->spool_hash == NULL)
+		return -ERR_UNSUPPORTED;
+	return sp->ops->spool_hash(sp, h);
+}
+
 void
 store_spool_attach(struct store_spool *sp, struct event_base *base, void (*wake)(void *),
     void *arg)

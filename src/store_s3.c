@@ -998,6 +998,48 @@ bad:
 	return -1;
 }
 
+/* The answer to a GET of state-<size> (key): rc and the body text (freed
+ * here) into *st: 0, or why the session cannot go on. */
+static int
+s3s_upstate_take(const char *id, uint64_t size, const char *key, int rc, char *text,
+    struct s3s_upstate *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (rc != 0) {
+		free(text);
+		if (rc == -ERR_BLOB_UNKNOWN) {
+			log_error("store: s3: upload %s has no state at %llu bytes (%s)", id,
+			    (unsigned long long)size, key);
+			rc = -ERR_BLOB_UPLOAD_INVALID;
+		}
+		return rc;
+	}
+	rc = s3s_upstate_parse(text != NULL ? text : "", st);
+	free(text);
+	if (rc != 0 || st->size != size) {
+		if (rc == 0)
+			s3s_upstate_free(st);
+		log_error("store: s3: %s is malformed", key);
+		return -ERR_BLOB_UPLOAD_INVALID;
+	}
+	return 0;
+}
+
+/* The answer (rc, *tail of tlen bytes) to a GET of the tail st names: 0,
+ * or the reason (then *tail is freed and st released). */
+static int
+s3s_tail_check(const char *id, struct s3s_upstate *st, int rc, char **tail, size_t tlen)
+{
+	if (rc == 0 && tlen == st->size - st->parts_bytes)
+		return 0;
+	log_error("store: s3: upload %s: tail at %llu bytes is %s", id,
+	    (unsigned long long)st->size, rc != 0 ? "missing" : "of the wrong length");
+	free(*tail);
+	*tail = NULL;
+	s3s_upstate_free(st);
+	return rc == -ERR_BLOB_UNKNOWN || rc == 0 ? -ERR_BLOB_UPLOAD_INVALID : rc;
+}
+
 /* Load state-<size> (and, if buf is not NULL, tail-<size> into it: the
  * caller's, *len bytes). */
 static int
@@ -1009,35 +1051,14 @@ s3s_upstate_load(struct store_be *be, const char *id, uint64_t size, struct s3s_
 	int rc;
 
 	s3s_upload_key(be, id, "state", size, key, sizeof(key));
-	if ((rc = s3s_get_all(be, key, 1 << 20, &text, &len)) != 0) {
-		if (rc == -ERR_BLOB_UNKNOWN) {
-			log_error("store: s3: upload %s has no state at %llu bytes (%s)", id,
-			    (unsigned long long)size, key);
-			rc = -ERR_BLOB_UPLOAD_INVALID;
-		}
+	rc = s3s_get_all(be, key, 1 << 20, &text, &len);
+	if ((rc = s3s_upstate_take(id, size, key, rc, text, st)) != 0)
 		return rc;
-	}
-	rc = s3s_upstate_parse(text, st);
-	free(text);
-	if (rc != 0 || st->size != size) {
-		if (rc == 0)
-			s3s_upstate_free(st);
-		log_error("store: s3: %s is malformed", key);
-		return -ERR_BLOB_UPLOAD_INVALID;
-	}
 	if (tail == NULL || st->size == st->parts_bytes)
 		return 0;
 	s3s_upload_key(be, id, "tail", size, key, sizeof(key));
-	if ((rc = s3s_get_all(be, key, be->part_size, tail, tlen)) != 0 ||
-	    *tlen != st->size - st->parts_bytes) {
-		log_error("store: s3: upload %s: tail at %llu bytes is %s", id,
-		    (unsigned long long)size, rc != 0 ? "missing" : "of the wrong length");
-		free(*tail);
-		*tail = NULL;
-		s3s_upstate_free(st);
-		return rc == -ERR_BLOB_UNKNOWN || rc == 0 ? -ERR_BLOB_UPLOAD_INVALID : rc;
-	}
-	return 0;
+	rc = s3s_get_all(be, key, be->part_size, tail, tlen);
+	return s3s_tail_check(id, st, rc, tail, *tlen);
 }
 
 /* ---- local spools (the pull-through cache) ----
@@ -1250,6 +1271,10 @@ struct s3s_spool {
 	int blocked;			/* the writer waits for wake */
 	void (*wake)(void *arg);
 	void *wake_arg;
+	int opening, open_rc;		/* spool_open_start: loading the state */
+	uint64_t expect;		/* ... and the writer's likely bytes */
+	void (*open_ready)(void *arg, int rc);
+	void *open_arg;
 	int flushing, flush_step, flush_sync, flush_rc;
 	void (*flush_done)(void *arg, int rc);
 	void *flush_arg;
@@ -1285,6 +1310,8 @@ enum {
 	S3S_AUX_PUT_TARGET,
 	S3S_AUX_TAIL,
 	S3S_AUX_STATE,
+	S3S_AUX_GET_STATE,
+	S3S_AUX_GET_TAIL,
 };
 
 static void s3s_progress(struct s3s_spool *sp);
@@ -1382,6 +1409,30 @@ s3s_part_done(void *arg, int rc)
 	s3s_progress(j->sp);
 }
 
+/* A request could not even start (no memory, the loop is closing): it
+ * ended with rc, and so does the spool's work. */
+static void
+s3s_start_failed(struct s3s_spool *sp, struct s3s_job *j, int rc)
+{
+	j->done = 1;
+	j->rc = rc;
+	if (sp->err == 0)
+		sp->err = rc;
+	sp->again = 1;		/* a running s3s_progress goes round again */
+}
+
+/* Whether a transfer of the spool runs (it reads the spool's buffers). */
+static int
+s3s_running(const struct s3s_spool *sp)
+{
+	if (sp->aux != NULL && sp->aux->a != NULL)
+		return 1;
+	for (int i = 0; i < sp->njobs; i++)
+		if (sp->jobs[i]->a != NULL)
+			return 1;
+	return 0;
+}
+
 /* Send part j (the multipart upload is there). */
 static void
 s3s_part_start(struct s3s_job *j)
@@ -1394,13 +1445,12 @@ s3s_part_start(struct s3s_job *j)
 	j->q[1] = (struct s3_param){"uploadId", sp->st.upload_id};
 	j->c = (struct s3_call){.method = "PUT", .key = sp->key, .query = j->q, .nquery = 2,
 	    .body = j->data, .body_len = j->len};
-	if ((rc = s3s_run(sp, &j->c, s3s_part_done, j, &j->a)) != 0) {
-		j->done = 1;
-		j->rc = rc;
-	}
+	if ((rc = s3s_run(sp, &j->c, s3s_part_done, j, &j->a)) != 0)
+		s3s_start_failed(sp, j, rc);
 }
 
 static void s3s_aux_start(struct s3s_spool *sp, int step);
+static void s3s_open_end(struct s3s_spool *sp, int rc, char *tail, size_t tlen);
 
 /* Queue buffer data (len bytes) as the next part; it is sent once the
  * multipart upload is there (started here on the first part). */
@@ -1481,6 +1531,13 @@ s3s_aux_start(struct s3s_spool *sp, int step)
 		j->c = (struct s3_call){.method = "PUT", .key = j->key, .body = sp->buf,
 		    .body_len = sp->len};
 		break;
+	case S3S_AUX_GET_STATE:
+	case S3S_AUX_GET_TAIL:
+		s3s_upload_key(sp->be, sp->id, step == S3S_AUX_GET_STATE ? "state" : "tail",
+		    sp->start, j->key, sizeof(j->key));
+		j->c = (struct s3_call){.method = "GET", .key = j->key,
+		    .resp_max = step == S3S_AUX_GET_STATE ? (1 << 20) + 1 : sp->be->part_size + 1};
+		break;
 	case S3S_AUX_STATE:
 		sp->st.prev = sp->start;
 		sp->st.prev_tail = sp->start_tail;
@@ -1495,10 +1552,8 @@ s3s_aux_start(struct s3s_spool *sp, int step)
 		break;
 	}
 	sp->aux = j;
-	if ((rc = s3s_run(sp, &j->c, s3s_aux_done, j, &j->a)) != 0) {
-		j->done = 1;
-		j->rc = rc;
-	}
+	if ((rc = s3s_run(sp, &j->c, s3s_aux_done, j, &j->a)) != 0)
+		s3s_start_failed(sp, j, rc);
 }
 
 /* An aux request ended: account for it, start the next step of the
@@ -1543,6 +1598,27 @@ s3s_aux_end(struct s3s_spool *sp)
 			sp->st.upload_id[0] = '\0';
 		}
 		break;
+	case S3S_AUX_GET_STATE:
+		rc = s3s_upstate_take(sp->id, sp->start, j->key, rc, j->c.resp, &sp->st);
+		j->c.resp = NULL;
+		s3s_job_free(j);
+		if (rc == 0 && sp->st.size != sp->st.parts_bytes) {
+			s3s_aux_start(sp, S3S_AUX_GET_TAIL);
+			return;
+		}
+		s3s_open_end(sp, rc, NULL, 0);
+		return;
+	case S3S_AUX_GET_TAIL: {
+		char *tail = j->c.resp;
+		size_t tlen = j->c.resp_len;
+
+		j->c.resp = NULL;
+		s3s_job_free(j);
+		if ((rc = s3s_tail_check(sp->id, &sp->st, rc, &tail, tlen)) == 0 && tail == NULL)
+			rc = -ERR_INTERNAL;
+		s3s_open_end(sp, rc, tail, tlen);
+		return;
+	}
 	default:			/* a flush's: s3s_flush_step goes on */
 		s3s_job_free(j);
 		if (rc != 0 && sp->err == 0)
@@ -1669,9 +1745,10 @@ static void s3s_flush_step(struct s3s_spool *sp);
 static void
 s3s_progress(struct s3s_spool *sp)
 {
-	void (*wake)(void *) = NULL, (*fdone)(void *, int) = NULL;
+	void (*wake)(void *) = NULL, (*fdone)(void *, int) = NULL, (*oready)(void *, int) = NULL;
 	void *warg = NULL, *farg = NULL;
-	int frc = 0;
+	void *oarg = NULL;
+	int frc = 0, orc = 0;
 
 	if (sp->busy) {
 		sp->again = 1;
@@ -1726,6 +1803,14 @@ s3s_progress(struct s3s_spool *sp)
 		frc = sp->flush_rc;
 		sp->flush_done = NULL;
 	}
+	if (!sp->opening && sp->open_ready != NULL) {
+		oready = sp->open_ready;
+		oarg = sp->open_arg;
+		orc = sp->open_rc;
+		sp->open_ready = NULL;
+	}
+	if (oready != NULL)
+		oready(oarg, orc);	/* may close the spool: last */
 	if (wake != NULL)
 		wake(warg);
 	if (fdone != NULL)
@@ -1744,12 +1829,15 @@ static void
 s3s_flush_step(struct s3s_spool *sp)
 {
 	for (;;) {
-		if (sp->aux != NULL || sp->njobs > 0 || (sp->over_len > 0 && sp->err == 0))
-			return;		/* wait */
 		if (sp->err != 0 || sp->discard) {
-			s3s_flush_end(sp, sp->err);
+			/* Once no transfer reads the buffers (parts waiting for
+			 * a multipart upload that failed never start). */
+			if (!s3s_running(sp))
+				s3s_flush_end(sp, sp->err);
 			return;
 		}
+		if (sp->aux != NULL || sp->njobs > 0 || sp->over_len > 0)
+			return;		/* wait */
 		switch (sp->flush_step) {
 		case S3S_FLUSH_BEGIN:
 			sp->flushed = 1;
@@ -1816,27 +1904,15 @@ s3s_upload_create(struct store_be *be, const char *id)
 	return rc;
 }
 
+/* The spool's buffer, with the tail of what the session holds (taken
+ * over: freed here) at its start.  0 or an error. */
 static int
-s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expect,
-    struct store_spool **out)
+s3s_spool_setup(struct s3s_spool *sp, char *tail, size_t tlen, uint64_t expect)
 {
-	struct s3s_spool *sp;
-	char *tail = NULL;
-	size_t tlen = 0, want;
+	struct store_be *be = sp->be;
+	size_t want;
 	int rc;
 
-	if ((sp = calloc(1, sizeof(*sp))) == NULL)
-		return -ERR_INTERNAL;
-	sp->base.ops = &store_s3_ops;
-	sp->be = be;
-	snprintf(sp->id, sizeof(sp->id), "%s", id);
-	s3s_upload_key(be, id, "data", UINT64_MAX, sp->key, sizeof(sp->key));
-	sp->start = size;
-	/* XXX: blocks the caller for two small GETs (state and tail). */
-	if (size > 0 && (rc = s3s_upstate_load(be, id, size, &sp->st, &tail, &tlen)) != 0) {
-		free(sp);
-		return rc;
-	}
 	if (sp->st.upload_id[0] != '\0')
 		sp->init = 2;
 	/* The buffer: a part's worth, or what this request will likely
@@ -1846,30 +1922,125 @@ s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expe
 		want = tlen + (size_t)expect > 0 ? tlen + (size_t)expect : 1;
 	if ((rc = s3s_mem_take(be, want, 0)) != 0) {
 		free(tail);
-		s3s_upstate_free(&sp->st);
-		free(sp);
 		return rc;
 	}
-	sp->cap = want;
 	if ((sp->buf = malloc(want)) == NULL) {
 		s3s_mem_put(be, want);
 		free(tail);
-		s3s_upstate_free(&sp->st);
-		free(sp);
 		return -ERR_INTERNAL;
 	}
+	sp->cap = want;
 	sp->start_tail = tlen > 0;
 	if (tlen > 0)
 		memcpy(sp->buf, tail, tlen);
 	sp->len = tlen;
 	free(tail);
-	sp->st.size = size;
+	sp->st.size = sp->start;
 	/* The objects of the size before this one are no longer needed
 	 * once the metadata moved on to `size` (which it did: we were
 	 * opened at it).  Best effort, on the loop once the spool is on one
 	 * (upload_remove takes what is left). */
-	sp->del_prev = size > 0 && sp->st.prev != size;
+	sp->del_prev = sp->start > 0 && sp->st.prev != sp->start;
+	return 0;
+}
+
+static struct s3s_spool *
+s3s_spool_new(struct store_be *be, const char *id, uint64_t size)
+{
+	struct s3s_spool *sp;
+
+	if ((sp = calloc(1, sizeof(*sp))) == NULL)
+		return NULL;
+	sp->base.ops = &store_s3_ops;
+	sp->be = be;
+	snprintf(sp->id, sizeof(sp->id), "%s", id);
+	s3s_upload_key(be, id, "data", UINT64_MAX, sp->key, sizeof(sp->key));
+	sp->start = size;
+	return sp;
+}
+
+/* A spool opened at `size` blocks for the two small GETs of its state and
+ * tail; commands and tests use it, requests s3s_spool_open_start. */
+static int
+s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expect,
+    struct store_spool **out)
+{
+	struct s3s_spool *sp;
+	char *tail = NULL;
+	size_t tlen = 0;
+	int rc;
+
+	if ((sp = s3s_spool_new(be, id, size)) == NULL)
+		return -ERR_INTERNAL;
+	if ((size > 0 && (rc = s3s_upstate_load(be, id, size, &sp->st, &tail, &tlen)) != 0) ||
+	    (rc = s3s_spool_setup(sp, tail, tlen, expect)) != 0) {
+		s3s_upstate_free(&sp->st);
+		free(sp);
+		return rc;
+	}
 	*out = &sp->base;
+	return 0;
+}
+
+/* The state (and tail) of an opening spool arrived, or failed: rc. */
+static void
+s3s_open_end(struct s3s_spool *sp, int rc, char *tail, size_t tlen)
+{
+	if (rc == 0)
+		rc = s3s_spool_setup(sp, tail, tlen, sp->expect);
+	else
+		free(tail);
+	sp->opening = 0;
+	sp->open_rc = rc;
+	if (rc != 0 && sp->err == 0)
+		sp->err = rc;
+}
+
+static int
+s3s_spool_open_start(struct store_be *be, struct event_base *base, const char *id,
+    uint64_t size, uint64_t expect, void (*ready)(void *arg, int rc), void *arg,
+    struct store_spool **out)
+{
+	struct s3s_spool *sp;
+	struct s3_loop *l;
+
+	/* Nothing to load (a new session), or no loop: at once. */
+	if (size == 0 || (l = s3s_loop_of(be, base)) == NULL)
+		return s3s_spool_open(be, id, size, expect, out);
+	if ((sp = s3s_spool_new(be, id, size)) == NULL)
+		return -ERR_INTERNAL;
+	sp->loop = l;
+	sp->expect = expect;
+	sp->opening = 1;
+	sp->open_ready = ready;
+	sp->open_arg = arg;
+	s3s_aux_start(sp, S3S_AUX_GET_STATE);
+	if (sp->aux == NULL || sp->aux->done) {
+		int rc = sp->aux != NULL ? sp->aux->rc : -ERR_INTERNAL;
+
+		if (sp->aux != NULL)
+			s3s_job_free(sp->aux);
+		free(sp);
+		return rc;
+	}
+	*out = &sp->base;
+	return STORE_PENDING;
+}
+
+/* The hash state saved with the bytes the spool was opened at. */
+static int
+s3s_spool_hash(struct store_spool *base, struct hasher **h)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+
+	*h = NULL;
+	if (sp->start == 0 || sp->opening || sp->err != 0)
+		return -ERR_UNSUPPORTED;
+	if (sp->st.hashlen == 0 || (*h = hasher_import(sp->st.hash, sp->st.hashlen)) == NULL) {
+		log_error("store: s3: upload %s: no usable hash state at %llu bytes", sp->id,
+		    (unsigned long long)sp->start);
+		return -ERR_BLOB_UPLOAD_INVALID;
+	}
 	return 0;
 }
 
@@ -2648,5 +2819,7 @@ const struct store_ops store_s3_ops = {
 	.spool_target = s3s_spool_target,
 	.spool_attach = s3s_spool_attach,
 	.spool_flush_start = s3s_spool_flush_start,
+	.spool_open_start = s3s_spool_open_start,
+	.spool_hash = s3s_spool_hash,
 	.stat_remote = 1,
 };
