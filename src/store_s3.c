@@ -38,11 +38,15 @@
  * already at the key (perhaps one garbage collection is trashing, which
  * upload_settle must be able to put back) takes the copy's way.
  *
- * Requests block the calling thread (s3_do), except blob bodies streamed
- * to clients (store_blob_stream: s3.c's asynchronous GET on the worker's
- * loop).  XXX: a part upload blocks its worker's loop for the part's
- * transfer (tens of ms on a local gateway); a writer thread per spool
- * would overlap it with receiving the next part.
+ * A request's upload runs on its worker's loop: the spool's parts, the
+ * multipart upload's start, the tail and state of a checkpoint and the
+ * load of a session's state at open are transfers of that loop's curl
+ * multi (s3_call_start, see "the spool" below), and so are blob bodies
+ * streamed to clients (store_blob_stream).  Everything else blocks the
+ * calling thread (s3_do): the commands (gc, fsck, migrate), the commit
+ * and settle (on upload.c's pool threads), and, still on the worker,
+ * XXX: blob_stat/blob_put/blob_read of manifests and mounts, an upload's
+ * create (state-0) and remove.
  */
 #include <errno.h>
 #include <fcntl.h>

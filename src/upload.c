@@ -496,17 +496,13 @@ upload_verify(struct request *req, struct upload_ctx *u, uint64_t size)
 	return 0;
 }
 
-/* End of a PUT or monolithic POST, with rc the outcome so far. */
+/* The end of a PUT or monolithic POST whose blob is settled (rc 0) or
+ * failed: drop the session, answer. */
 static void
-upload_finish(struct request *req, struct upload_ctx *u, int rc)
+upload_finish_end(struct request *req, struct upload_ctx *u, int rc)
 {
 	int gone = 0;
 
-	if (rc == 0)
-		rc = meta_upload_finish(req->w->meta, u->id, req->m.name, u->want.str,
-		    u->start + u->written);
-	if (rc == 0)
-		rc = store_upload_settle(req->w->store, u->id, &u->want);
 	if (rc == 0 || rc == -ERR_DIGEST_INVALID || rc == -ERR_BLOB_UPLOAD_UNKNOWN ||
 	    u->monolithic) {
 		/* Done or hopeless (the bytes can never match, or the session
@@ -528,6 +524,44 @@ upload_finish(struct request *req, struct upload_ctx *u, int rc)
 	req_add_header(req, "Location", "/v2/%s/blobs/%s", req->m.name, u->want.str);
 	req_add_header(req, "Docker-Content-Digest", "%s", u->want.str);
 	req_respond(req, 201, NULL, NULL, 0);
+}
+
+/* The settle after the row (an object store: a HEAD or two and the
+ * session's objects removed, a round trip each) runs on the pool, as the
+ * commit does. */
+static void
+upload_settle_work(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	u->rc = store_upload_settle(u->req->w->store, u->id, &u->want);
+}
+
+static void
+upload_settle_done(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	upload_finish_end(u->req, u, u->rc);
+}
+
+/* End of a PUT or monolithic POST, with rc the outcome so far. */
+static void
+upload_finish(struct request *req, struct upload_ctx *u, int rc)
+{
+	if (rc == 0)
+		rc = meta_upload_finish(req->w->meta, u->id, req->m.name, u->want.str,
+		    u->start + u->written);
+	if (rc == 0) {
+		u->req = req;
+		req_defer(req);
+		if (pool_submit(req->w->pool, req->w->base, upload_settle_work, upload_settle_done,
+		    u) == 0)
+			return;
+		/* No thread to spare: do it here. */
+		rc = store_upload_settle(req->w->store, u->id, &u->want);
+	}
+	upload_finish_end(req, u, rc);
 }
 
 /* The fsync and rename of a verified spool run on the pool: a 1 GiB fsync
