@@ -1763,7 +1763,7 @@ s3s_progress(struct s3s_spool *sp)
 		sp->again = 0;
 		while (sp->njobs > 0 && sp->jobs[0]->done) {
 			struct s3s_job *j = sp->jobs[0];
-			int rc;
+			int rc = 0;
 
 			memmove(sp->jobs, sp->jobs + 1, (size_t)(sp->njobs - 1) * sizeof(sp->jobs[0]));
 			sp->njobs--;
