@@ -4,11 +4,12 @@
  * Requests are signed here (canonical request, string to sign, signing
  * key; HMAC-SHA256 and SHA-256 from digest.c) and carried by libcurl
  * (loaded through curl_dl.c).  s3_do is blocking, on a per-thread easy
- * handle that is reused so its connection stays open; s3_get_start is an
- * asynchronous GET on a libevent loop (curl multi driven by the loop's
- * events) for streaming a blob to a client.  Bodies are sent with
- * x-amz-content-sha256: UNSIGNED-PAYLOAD (radosgw and AWS accept it;
- * curl does not add the header by itself).  Nothing here knows blobs:
+ * handle that is reused so its connection stays open, for commands
+ * without an event loop; s3_call_start is the same request as a transfer
+ * on a libevent loop (curl multi driven by the loop's events), and
+ * s3_get_start an asynchronous GET that streams a blob to a client.
+ * Bodies are sent with x-amz-content-sha256: UNSIGNED-PAYLOAD (radosgw
+ * and AWS accept it; curl does not add the header by itself).  Nothing here knows blobs:
  * keys are strings, relative to the bucket. */
 #ifndef OCIREGD_S3_H
 #define OCIREGD_S3_H
@@ -82,16 +83,36 @@ void s3_call_free(struct s3_call *c);
  * (query-string SigV4), into out.  0, or -1 if it does not fit. */
 int s3_presign(struct s3 *s, const char *key, int expires, time_t now, char *out, size_t cap);
 
-/* ---- the asynchronous GET (blob bodies to clients) ---- */
+/* ---- requests on an event loop ---- */
 
 struct event_base;
 struct s3_loop;
 struct s3_get;
+struct s3_async;
 
 /* The curl multi handle of one event loop (a worker's); NULL on failure.
- * Free after every s3_get on it finished. */
+ * Free after every s3_get on it finished; calls (s3_call_start) still
+ * running then end at once with done(-ERR_UNAVAILABLE), and no new one
+ * starts. */
 struct s3_loop *s3_loop_new(struct event_base *base);
 void s3_loop_free(struct s3_loop *l);
+
+/* The end of an asynchronous call, on the loop's thread: rc as s3_do
+ * returns it, c's answers filled in.  The call is already freed: done may
+ * free c and start the next call. */
+typedef void (*s3_call_done_fn)(void *arg, int rc);
+/* Carry out c as s3_do does (the same signing, answers and retry rules,
+ * with the backoff waited on a timer of the loop, never by sleeping) as a
+ * transfer on l: 0, and done runs once, later (never from within this
+ * call); or a negated reg_error, and it will not.  c (its key, query and
+ * body too) stays the caller's and must live until done; the body is
+ * sent from memory.  *out (may be NULL) serves s3_call_cancel until done
+ * ran.  Does not block. */
+int s3_call_start(struct s3 *s, struct s3_loop *l, struct s3_call *c, s3_call_done_fn done,
+    void *arg, struct s3_async **out);
+/* Stop a call and free it; done is not called (c's answer is then
+ * whatever a try left in it: release it with s3_call_free). */
+void s3_call_cancel(struct s3_async *a);
 
 /* Callbacks of an asynchronous GET, all on the loop's thread.  data: bytes
  * of the body; return 0 to go on, 1 to pause (the client's queue is full:

@@ -138,6 +138,16 @@ void req_error(struct request *req, enum reg_error e, const char *detail);
  * request freed by that call, so touch nothing of req after answering. */
 void req_defer(struct request *req);
 
+/* Flow control of a request's body, for a sink that must wait (an object
+ * store's parts in flight): after req_body_pause, called from the
+ * handler or from its req_body_fn, no more body bytes are read or passed
+ * on until req_body_resume (which may be called from any callback on the
+ * worker's loop; the bytes then flow from the next loop turn).  Bytes
+ * already received wait in the connection's buffer.  No-ops on a request
+ * whose connection is gone. */
+void req_body_pause(struct request *req);
+void req_body_resume(struct request *req);
+
 /* A streamed answer (the pull-through cache): headers now with the final
  * Content-Length, the body in pieces as it arrives, then req_stream_end
  * exactly once (ok = 0 closes the connection: the client sees a short

@@ -134,8 +134,39 @@ struct store_spool;
  * 256 KiB the spool is written plainly. */
 int store_spool_open(struct store *s, const char *id, uint64_t size, uint64_t expect,
     struct store_spool **out);
-/* Append len bytes: 0 or an error (the file then holds an unknown prefix). */
+/* store_spool_open without waiting, for a request on base (the calling
+ * thread's loop): 0 (*out is open), an error, or STORE_PENDING: *out
+ * exists but is opening (an object store loads what the session saved),
+ * and ready(arg, rc) runs later on the loop, once; after an error there,
+ * only store_spool_close.  Closing it before ready ran abandons the open
+ * (ready is then not called).  Local backends open at once. */
+int store_spool_open_start(struct store *s, struct event_base *base, const char *id,
+    uint64_t size, uint64_t expect, void (*ready)(void *arg, int rc), void *arg,
+    struct store_spool **out);
+/* The hash state saved with the bytes the spool was opened at (the same
+ * as store_upload_resume gives, without another request): 0 and *h (the
+ * caller's), -ERR_UNSUPPORTED (none kept: re-read the spool) or an
+ * error. */
+int store_spool_hash(struct store_spool *sp, struct hasher **h);
+/* Append len bytes: 0, STORE_SPOOL_FULL (a spool on a loop: every byte
+ * taken, but write nothing more before the wake callback ran), or an
+ * error (the file then holds an unknown prefix). */
+#define STORE_SPOOL_FULL 1
 int store_spool_write(struct store_spool *sp, const void *data, size_t len);
+/* Put the spool on base, the calling thread's event loop: an object
+ * store's requests then run as transfers of that loop (none waits), a
+ * write may answer STORE_SPOOL_FULL, after which wake(arg) runs on the
+ * loop once the spool takes bytes again (or has failed: the next write
+ * says so), and store_spool_flush_start may answer STORE_PENDING.  A no-op
+ * for local backends, whose calls complete before they return. */
+void store_spool_attach(struct store_spool *sp, struct event_base *base, void (*wake)(void *),
+    void *arg);
+/* store_spool_flush without waiting: its outcome (0 or an error) now, or
+ * STORE_PENDING: done(arg, outcome) runs later on the spool's loop, once
+ * (the spool may be closed from it).  Use the spool for nothing else
+ * meanwhile but store_spool_close (which abandons the flush). */
+#define STORE_PENDING 2
+int store_spool_flush_start(struct store_spool *sp, void (*done)(void *arg, int rc), void *arg);
 /* Where the next bytes may be placed before store_spool_write is called
  * with that address (saves the copy into the staging buffer): *cap bytes,
  * or NULL when they must come from elsewhere. */
@@ -170,6 +201,12 @@ int store_upload_open_read(struct store *s, const char *id, int *fd);
 /* Make the upload the blob d: fsync, rename into place, fsync the directory.
  * If the blob already exists the spool stays until store_upload_settle. */
 int store_upload_commit(struct store *s, const char *id, const struct digest *d);
+/* store_upload_commit of an upload whose caller hashed exactly `size`
+ * bytes (the digest it verified is of those): a backend that finds
+ * another size stored refuses (-ERR_BLOB_UPLOAD_INVALID, nothing made
+ * visible) rather than install bytes that were not verified. */
+int store_upload_commit_size(struct store *s, const char *id, const struct digest *d,
+    uint64_t size);
 /* After the blob's row is committed: make sure the blob file exists (a
  * concurrent garbage collection may have removed the old copy; then the
  * spool takes its place) and remove the spool. */

@@ -61,7 +61,9 @@ struct store_ops {
 	int (*spool_flush)(struct store_spool *sp);
 	int (*spool_truncate)(struct store_spool *sp, uint64_t size);
 	void (*spool_close)(struct store_spool *sp);
-	int (*upload_commit)(struct store_be *be, const char *id, const struct digest *d);
+	/* size: the bytes the caller hashed, or UINT64_MAX (not known). */
+	int (*upload_commit)(struct store_be *be, const char *id, const struct digest *d,
+	    uint64_t size);
 	int (*upload_settle)(struct store_be *be, const char *id, const struct digest *d);
 	int (*upload_remove)(struct store_be *be, const char *id);
 
@@ -89,6 +91,16 @@ struct store_ops {
 	/* base's loop is about to be freed: release what streams kept on it. */
 	void (*loop_done)(struct store_be *be, struct event_base *base);
 	void (*spool_target)(struct store_spool *sp, const struct digest *d);
+	/* Optional, both or neither: requests on the writer's loop. */
+	void (*spool_attach)(struct store_spool *sp, struct event_base *base, void (*wake)(void *),
+	    void *arg);
+	int (*spool_flush_start)(struct store_spool *sp, void (*done)(void *arg, int rc),
+	    void *arg);
+	/* Optional, both or neither: spool_open without waiting. */
+	int (*spool_open_start)(struct store_be *be, struct event_base *base, const char *id,
+	    uint64_t size, uint64_t expect, void (*ready)(void *arg, int rc), void *arg,
+	    struct store_spool **out);
+	int (*spool_hash)(struct store_spool *sp, struct hasher **h);
 	int stat_remote;		/* a blob_stat is a network round trip */
 };
 

@@ -377,9 +377,11 @@ s3_prepare(struct s3 *s, const struct s3_call *c, struct s3_prep *p)
 	return 0;
 }
 
-/* The sockets of this thread's blocking handle (its connection cache),
- * recorded as curl opens and closes them: curl 7.88 does not tell a
- * transfer's socket while it runs (CURLINFO_ACTIVESOCKET is -1 then). */
+/* The sockets this thread opened for S3 requests (its blocking handle's
+ * and its worker loop's), recorded as curl opens and closes them: curl
+ * 7.88 does not tell a transfer's socket while it runs
+ * (CURLINFO_ACTIVESOCKET is -1 then).  Past S3_QA_FDS, sockets go
+ * unrecorded and only miss the quick ACK. */
 #define S3_QA_FDS 8
 static _Thread_local curl_socket_t s3_qa_fd[S3_QA_FDS] = {
 	CURL_SOCKET_BAD, CURL_SOCKET_BAD, CURL_SOCKET_BAD, CURL_SOCKET_BAD,
@@ -414,7 +416,7 @@ s3_closesocket_cb(void *arg, curl_socket_t fd)
  * on a reused connection the body waits for the ACK of the head, which
  * Linux delays by ~40 ms: every small GET took 44 ms instead of 2.
  * TCP_QUICKACK sends a pending ACK now; it is not sticky, hence once per
- * response, on the sockets of this thread's handle (idle ones ignore it). */
+ * response, on the sockets of this thread (idle ones ignore it). */
 static void
 s3_quickack(void)
 {
@@ -612,84 +614,91 @@ s3_error_of(long status)
 	}
 }
 
-int
-s3_do(struct s3 *s, struct s3_call *c)
+/* Begin a try of c on e: answers of an earlier try cleared, c signed
+ * now (its date is part of the signature), e's options set.  0, or
+ * -ERR_INTERNAL (logged); p->hdrs is the caller's to free after the try. */
+static int
+s3_try_setup(struct s3 *s, CURL *e, struct s3_call *c, struct s3_io *io, struct s3_prep *p)
 {
-	struct s3_prep p;
-	struct s3_io io;
-	CURLcode cc = CURLE_OK;
-	long delay = S3_BACKOFF_MS;
-	CURL *e;
+	c->status = 0;
+	c->sink_len = 0;
+	c->code[0] = '\0';
+	c->etag[0] = '\0';
+	c->mtime = 0;
+	s3_call_free(c);
+	memset(io, 0, sizeof(*io));
+	io->c = c;
+	p->hdrs = NULL;
+	if (s3_prepare(s, c, p) != 0) {
+		log_error("s3: %s %s: request too long to sign", c->method,
+		    c->key ? c->key : "(bucket)");
+		return -ERR_INTERNAL;
+	}
+	s3_easy_common(e, p);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, s3_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, io);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, s3_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, io);
+	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, s3_sockopt_cb);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, s3_closesocket_cb);
+	if (strcmp(c->method, "HEAD") == 0) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(c->method, "PUT") == 0) {
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, s3_read_cb);
+		curl_easy_setopt(e, CURLOPT_READDATA, io);
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
+	} else if (strcmp(c->method, "POST") == 0) {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body ? (const char *)c->body : "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+	} else if (strcmp(c->method, "GET") != 0) {
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
+	}
+	return 0;
+}
+
+/* At log_level = debug, each request's time as curl saw it: a slow store
+ * shows in which phase. */
+static void
+s3_try_log(CURL *e, const struct s3_call *c)
+{
+	double pre = 0, first = 0, total = 0;
+
+	if (log_get_level() > LOG_DEBUG)
+		return;
+	curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME, &pre);
+	curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &first);
+	curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &total);
+	log_debug("s3: %s %s: %ld in %.1f ms (sent after %.1f, first byte %.1f)", c->method,
+	    c->key ? c->key : "(bucket)", c->status, total * 1e3, pre * 1e3, first * 1e3);
+}
+
+/* The end of try number `attempt` of c, which ended with cc: 0 for a 2xx
+ * answer; 1 to try again after *delay ms (*delay then doubled for the
+ * next, up to its cap); else the error s3_do returns (logged unless
+ * c->quiet; a 404 never is).  The one place of the retry rules, for the
+ * blocking and the asynchronous path alike. */
+static int
+s3_try_end(struct s3_call *c, CURLcode cc, const struct s3_io *io, int attempt, long *delay)
+{
 	int rc;
 
-	for (int attempt = 1;; attempt++) {
-		c->status = 0;
-		c->sink_len = 0;
-		c->code[0] = '\0';
-		c->etag[0] = '\0';
-		c->mtime = 0;
-		s3_call_free(c);
-		memset(&io, 0, sizeof(io));
-		io.c = c;
-		if ((e = s3_easy()) == NULL)
-			return -ERR_INTERNAL;
-		if (s3_prepare(s, c, &p) != 0) {
-			log_error("s3: %s %s: request too long to sign", c->method,
-			    c->key ? c->key : "(bucket)");
-			return -ERR_INTERNAL;
-		}
-		s3_easy_common(e, &p);
-		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, s3_write_cb);
-		curl_easy_setopt(e, CURLOPT_WRITEDATA, &io);
-		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, s3_header_cb);
-		curl_easy_setopt(e, CURLOPT_HEADERDATA, &io);
-		curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, s3_sockopt_cb);
-		curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, s3_closesocket_cb);
-		if (strcmp(c->method, "HEAD") == 0) {
-			curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-		} else if (strcmp(c->method, "PUT") == 0) {
-			curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-			curl_easy_setopt(e, CURLOPT_READFUNCTION, s3_read_cb);
-			curl_easy_setopt(e, CURLOPT_READDATA, &io);
-			curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
-		} else if (strcmp(c->method, "POST") == 0) {
-			curl_easy_setopt(e, CURLOPT_POST, 1L);
-			curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body ? (const char *)c->body : "");
-			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
-		} else if (strcmp(c->method, "GET") != 0) {
-			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
-		}
-		cc = curl_easy_perform(e);
-		curl_slist_free_all(p.hdrs);
-		if (cc == CURLE_OK)
-			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &c->status);
-		if (log_get_level() <= LOG_DEBUG) {
-			double pre = 0, first = 0, total = 0;
-
-			curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME, &pre);
-			curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &first);
-			curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &total);
-			log_debug("s3: %s %s: %ld in %.1f ms (sent after %.1f, first byte %.1f)",
-			    c->method, c->key ? c->key : "(bucket)", c->status, total * 1e3,
-			    pre * 1e3, first * 1e3);
-		}
-		if (io.overflow) {
-			log_error("s3: %s %s: answer larger than expected", c->method,
-			    c->key ? c->key : "(bucket)");
-			return -ERR_INTERNAL;
-		}
-		if (cc == CURLE_OK && c->status / 100 == 2)
-			return 0;
-		if (c->resp != NULL)
-			(void)s3_xml_get(c->resp, "Code", c->code, sizeof(c->code), NULL);
-		if (attempt >= S3_TRIES || !s3_retryable(cc, c->status) ||
-		    (cc == CURLE_COULDNT_CONNECT && attempt >= 2))
-			break;
+	if (io->overflow) {
+		log_error("s3: %s %s: answer larger than expected", c->method,
+		    c->key ? c->key : "(bucket)");
+		return -ERR_INTERNAL;
+	}
+	if (cc == CURLE_OK && c->status / 100 == 2)
+		return 0;
+	if (c->resp != NULL)
+		(void)s3_xml_get(c->resp, "Code", c->code, sizeof(c->code), NULL);
+	if (attempt < S3_TRIES && s3_retryable(cc, c->status) &&
+	    !(cc == CURLE_COULDNT_CONNECT && attempt >= 2)) {
 		log_debug("s3: %s %s: %s; trying again in %ld ms", c->method,
 		    c->key ? c->key : "(bucket)", cc != CURLE_OK ? curl_easy_strerror(cc) :
-		    c->code[0] ? c->code : "server error", delay);
-		usleep((useconds_t)delay * 1000);
-		delay = delay * 2 > S3_BACKOFF_MAX_MS ? S3_BACKOFF_MAX_MS : delay * 2;
+		    c->code[0] ? c->code : "server error", *delay);
+		return 1;
 	}
 	if (cc != CURLE_OK) {
 		if (!c->quiet)
@@ -704,15 +713,57 @@ s3_do(struct s3 *s, struct s3_call *c)
 	return rc;
 }
 
+static long
+s3_backoff_next(long delay)
+{
+	return delay * 2 > S3_BACKOFF_MAX_MS ? S3_BACKOFF_MAX_MS : delay * 2;
+}
+
+int
+s3_do(struct s3 *s, struct s3_call *c)
+{
+	struct s3_prep p;
+	struct s3_io io;
+	CURLcode cc;
+	long delay = S3_BACKOFF_MS;
+	CURL *e;
+	int rc;
+
+	for (int attempt = 1;; attempt++) {
+		if ((e = s3_easy()) == NULL)
+			return -ERR_INTERNAL;
+		if (s3_try_setup(s, e, c, &io, &p) != 0)
+			return -ERR_INTERNAL;
+		cc = curl_easy_perform(e);
+		curl_slist_free_all(p.hdrs);
+		if (cc == CURLE_OK)
+			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &c->status);
+		s3_try_log(e, c);
+		if ((rc = s3_try_end(c, cc, &io, attempt, &delay)) <= 0)
+			return rc;
+		usleep((useconds_t)delay * 1000);
+		delay = s3_backoff_next(delay);
+	}
+}
+
 /* ------------------------------------------------------------ asynchronous GET */
+
+/* Each transfer on a loop starts with this: the loop's completion finds
+ * its end through the easy handle's CURLOPT_PRIVATE. */
+struct s3_xfer {
+	void (*finish)(struct s3_xfer *x, CURLcode cc);
+};
 
 struct s3_loop {
 	struct event_base *base;
 	CURLM *multi;
 	struct event *timer;
+	struct s3_async *calls;		/* s3_call_start's, running or waiting */
+	int closing;			/* s3_loop_free: no new call */
 };
 
 struct s3_get {
+	struct s3_xfer x;		/* first */
 	struct s3_loop *l;
 	CURL *easy;
 	struct event *poll;		/* while paused: is the reader still there? */
@@ -740,6 +791,30 @@ s3_get_free(struct s3_get *g)
 }
 
 static void
+s3_get_finish(struct s3_xfer *x, CURLcode cc)
+{
+	struct s3_get *g = (struct s3_get *)(void *)x;
+	int rc = 0;
+
+	if (cc != CURLE_OK) {
+		if (cc != CURLE_WRITE_ERROR || g->status / 100 == 2)
+			log_error("s3: GET %s: %s", g->p.url, curl_easy_strerror(cc));
+		rc = -ERR_UNAVAILABLE;
+	} else if (g->status / 100 != 2) {
+		char code[64] = "";
+
+		g->err[g->errlen] = '\0';
+		(void)s3_xml_get(g->err, "Code", code, sizeof(code), NULL);
+		log_error("s3: GET %s: HTTP %ld %s", g->p.url, g->status, code);
+		rc = s3_error_of(g->status);
+	} else if (g->got != g->want) {
+		rc = -ERR_INTERNAL;
+	}
+	g->cb.done(g->cb.arg, rc);
+	s3_get_free(g);
+}
+
+static void
 s3_loop_check(struct s3_loop *l)
 {
 	CURLMsg *msg;
@@ -747,31 +822,13 @@ s3_loop_check(struct s3_loop *l)
 
 	while ((msg = curl_multi_info_read(l->multi, &left)) != NULL) {
 		char *priv = NULL;
-		struct s3_get *g;
-		int rc = 0;
+		struct s3_xfer *x;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-		if ((g = (struct s3_get *)(void *)priv) == NULL)
-			continue;
-		if (msg->data.result != CURLE_OK) {
-			if (msg->data.result != CURLE_WRITE_ERROR || g->status / 100 == 2)
-				log_error("s3: GET %s: %s", g->p.url,
-				    curl_easy_strerror(msg->data.result));
-			rc = -ERR_UNAVAILABLE;
-		} else if (g->status / 100 != 2) {
-			char code[64] = "";
-
-			g->err[g->errlen] = '\0';
-			(void)s3_xml_get(g->err, "Code", code, sizeof(code), NULL);
-			log_error("s3: GET %s: HTTP %ld %s", g->p.url, g->status, code);
-			rc = s3_error_of(g->status);
-		} else if (g->got != g->want) {
-			rc = -ERR_INTERNAL;
-		}
-		g->cb.done(g->cb.arg, rc);
-		s3_get_free(g);
+		if ((x = (struct s3_xfer *)(void *)priv) != NULL)
+			x->finish(x, msg->data.result);
 	}
 }
 
@@ -842,6 +899,146 @@ s3_loop_timer_set(CURLM *multi, long ms, void *userp)
 	return evtimer_add(l->timer, &tv);
 }
 
+/* ------------------------------------------------------------ asynchronous calls */
+
+struct s3_async {
+	struct s3_xfer x;		/* first */
+	struct s3 *s;
+	struct s3_loop *l;
+	struct s3_call *c;		/* the caller's */
+	CURL *easy;			/* reused by every try */
+	struct s3_prep p;
+	struct s3_io io;
+	struct event *timer;		/* the backoff before the next try */
+	int attempt;
+	long delay;
+	int added;			/* easy is in l->multi */
+	s3_call_done_fn done;
+	void *arg;
+	struct s3_async *prev, *next;	/* l->calls */
+};
+
+static void
+s3_async_free(struct s3_async *a)
+{
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else if (a->l->calls == a)
+		a->l->calls = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	if (a->added)
+		curl_multi_remove_handle(a->l->multi, a->easy);
+	if (a->easy != NULL)
+		curl_easy_cleanup(a->easy);
+	if (a->timer != NULL)
+		event_free(a->timer);
+	curl_slist_free_all(a->p.hdrs);
+	free(a);
+}
+
+/* Free a, then tell its caller (who may start the next call from done). */
+static void
+s3_async_end(struct s3_async *a, int rc)
+{
+	s3_call_done_fn done = a->done;
+	void *arg = a->arg;
+
+	s3_async_free(a);
+	done(arg, rc);
+}
+
+/* The next try of a's call: 0 (on the loop), or an error. */
+static int
+s3_async_try(struct s3_async *a)
+{
+	a->attempt++;
+	curl_slist_free_all(a->p.hdrs);
+	a->p.hdrs = NULL;
+	curl_easy_reset(a->easy);
+	if (s3_try_setup(a->s, a->easy, a->c, &a->io, &a->p) != 0)
+		return -ERR_INTERNAL;
+	curl_easy_setopt(a->easy, CURLOPT_PRIVATE, (char *)a);
+	if (curl_multi_add_handle(a->l->multi, a->easy) != CURLM_OK)
+		return -ERR_INTERNAL;
+	a->added = 1;
+	return 0;
+}
+
+static void
+s3_async_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct s3_async *a = arg;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if ((rc = s3_async_try(a)) != 0)
+		s3_async_end(a, rc);
+}
+
+static void
+s3_async_finish(struct s3_xfer *x, CURLcode cc)
+{
+	struct s3_async *a = (struct s3_async *)(void *)x;
+	int rc;
+
+	curl_multi_remove_handle(a->l->multi, a->easy);
+	a->added = 0;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &a->c->status);
+	s3_try_log(a->easy, a->c);
+	if ((rc = s3_try_end(a->c, cc, &a->io, a->attempt, &a->delay)) == 1) {
+		/* The backoff is a timer on the loop: nothing sleeps. */
+		struct timeval tv = {a->delay / 1000, (a->delay % 1000) * 1000};
+
+		a->delay = s3_backoff_next(a->delay);
+		if (evtimer_add(a->timer, &tv) == 0)
+			return;
+		rc = -ERR_INTERNAL;
+	}
+	s3_async_end(a, rc);
+}
+
+int
+s3_call_start(struct s3 *s, struct s3_loop *l, struct s3_call *c, s3_call_done_fn done,
+    void *arg, struct s3_async **out)
+{
+	struct s3_async *a;
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (l->closing)
+		return -ERR_UNAVAILABLE;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return -ERR_INTERNAL;
+	*a = (struct s3_async){.x.finish = s3_async_finish, .s = s, .l = l, .c = c,
+	    .delay = S3_BACKOFF_MS, .done = done, .arg = arg};
+	if ((a->next = l->calls) != NULL)
+		l->calls->prev = a;
+	l->calls = a;
+	if ((a->easy = curl_easy_init()) == NULL ||
+	    (a->timer = evtimer_new(l->base, s3_async_retry_cb, a)) == NULL) {
+		s3_async_free(a);
+		return -ERR_INTERNAL;
+	}
+	if ((rc = s3_async_try(a)) != 0) {
+		s3_async_free(a);
+		return rc;
+	}
+	if (out != NULL)
+		*out = a;
+	return 0;
+}
+
+void
+s3_call_cancel(struct s3_async *a)
+{
+	if (a != NULL)
+		s3_async_free(a);
+}
+
 struct s3_loop *
 s3_loop_new(struct event_base *base)
 {
@@ -870,6 +1067,9 @@ s3_loop_free(struct s3_loop *l)
 {
 	if (l == NULL)
 		return;
+	l->closing = 1;
+	while (l->calls != NULL)
+		s3_async_end(l->calls, -ERR_UNAVAILABLE);
 	curl_multi_cleanup(l->multi);
 	event_free(l->timer);
 	free(l);
@@ -955,6 +1155,7 @@ s3_get_start(struct s3 *s, struct s3_loop *l, const char *key, uint64_t off, uin
 
 	if (len == 0 || (g = calloc(1, sizeof(*g))) == NULL)
 		return -ERR_INTERNAL;
+	g->x.finish = s3_get_finish;
 	g->l = l;
 	g->cb = *cb;
 	g->want = len;

@@ -159,6 +159,7 @@ struct http_conn {
 	int in_message;
 	int closing;			/* close once output drains */
 	int reading_paused;
+	int body_paused;		/* req_body_pause: the handler is not ready */
 	int freed;
 	struct http_conn *next, *prev;	/* the worker's list, for shutdown */
 	int waiting;			/* a deferred answer is outstanding */
@@ -372,6 +373,11 @@ server_early_answer(struct request *req)
 	if (c->in_message && (req->has_length || req->chunked) &&
 	    req_header(req, "Expect") != NULL)
 		c->closing = 1;
+	/* Answered: the rest of a paused body is read (and dropped). */
+	if (c->body_paused) {
+		c->body_paused = 0;
+		event_active(c->resume_ev, EV_TIMEOUT, 0);
+	}
 }
 
 void
@@ -579,6 +585,32 @@ void
 req_defer(struct request *req)
 {
 	req->deferred = 1;
+}
+
+void
+req_body_pause(struct request *req)
+{
+	struct http_conn *c = req->conn;
+
+	if (c == NULL || c->req != req || c->body_paused)
+		return;
+	/* Nothing more is read from the socket (the kernel's buffer and
+	 * then the client's window fill up: TCP's flow control), and the
+	 * parser stops after the callback that asked (see cb_body). */
+	c->body_paused = 1;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+req_body_resume(struct request *req)
+{
+	struct http_conn *c = req->conn;
+
+	if (c == NULL || c->req != req || !c->body_paused)
+		return;
+	c->body_paused = 0;
+	/* On the next loop turn: the caller may be deep in a callback. */
+	event_active(c->resume_ev, EV_TIMEOUT, 0);
 }
 
 void
@@ -952,6 +984,8 @@ cb_headers_complete(http_parser *p)
 	}
 	req->path = path;
 	c->w->srv->hooks.dispatch(req);
+	if (c->body_paused)
+		http_parser_pause(p, 1);	/* not a byte of the body yet */
 	if (!req->responded && req_header(req, "Expect") != NULL &&
 	    strcasecmp(req_header(req, "Expect"), "100-continue") == 0 &&
 	    (req->chunked || req->content_length > 0))
@@ -975,6 +1009,8 @@ cb_body(http_parser *p, const char *at, size_t len)
 		req->body_fn = NULL;
 		req_error(req, (enum reg_error)-rc, NULL);
 	}
+	if (c->body_paused)
+		http_parser_pause(p, 1);
 	return 0;
 }
 
@@ -1209,7 +1245,7 @@ server_feed(struct http_conn *c, const char *data, size_t len)
 {
 	size_t off = 0;
 
-	while (off < len && !c->closing && !c->waiting && c->file_fd < 0) {
+	while (off < len && !c->closing && !c->waiting && !c->body_paused && c->file_fd < 0) {
 		size_t n;
 		enum http_errno err;
 
@@ -1292,8 +1328,8 @@ server_conn_process(struct http_conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t budget = SERVER_DIRECT_BUDGET, cap;
 
-	while (!c->closing && !c->reading_paused && !c->waiting && c->file_fd < 0 &&
-	    evbuffer_get_length(in) > 0) {
+	while (!c->closing && !c->reading_paused && !c->waiting && !c->body_paused &&
+	    c->file_fd < 0 && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t n;
 
@@ -1312,8 +1348,8 @@ server_conn_process(struct http_conn *c)
 	 * we read the socket ourselves into the worker's large buffer and feed
 	 * the parser from there, up to a budget per turn for fairness; bytes
 	 * the parser does not take now go back into the input buffer. */
-	while (!c->tls && !c->closing && !c->reading_paused && !c->waiting && c->file_fd < 0 &&
-	    evbuffer_get_length(in) == 0 && budget > 0) {
+	while (!c->tls && !c->closing && !c->reading_paused && !c->waiting && !c->body_paused &&
+	    c->file_fd < 0 && evbuffer_get_length(in) == 0 && budget > 0) {
 		char *dst = server_body_window(c, &cap);
 		ssize_t n;
 		size_t used;
@@ -1356,7 +1392,7 @@ server_resume_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!c->closing && !c->reading_paused)
+	if (!c->closing && !c->reading_paused && !c->body_paused)
 		bufferevent_enable(c->bev, EV_READ);
 	server_conn_process(c);
 }
@@ -1387,7 +1423,8 @@ server_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->reading_paused && left <= SERVER_OUT_LOW) {
 		c->reading_paused = 0;
-		bufferevent_enable(bev, EV_READ);
+		if (!c->body_paused)
+			bufferevent_enable(bev, EV_READ);
 		server_conn_process(c);
 	}
 }

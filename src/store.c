@@ -270,6 +270,41 @@ store_spool_flush(struct store_spool *sp)
 }
 
 int
+store_spool_open_start(struct store *s, struct event_base *base, const char *id, uint64_t size,
+    uint64_t expect, void (*ready)(void *arg, int rc), void *arg, struct store_spool **out)
+{
+	if (s->ops->spool_open_start == NULL)
+		return s->ops->spool_open(s->be, id, size, expect, out);
+	return s->ops->spool_open_start(s->be, base, id, size, expect, ready, arg, out);
+}
+
+int
+store_spool_hash(struct store_spool *sp, struct hasher **h)
+{
+	*h = NULL;
+	if (sp->ops->spool_hash == NULL)
+		return -ERR_UNSUPPORTED;
+	return sp->ops->spool_hash(sp, h);
+}
+
+void
+store_spool_attach(struct store_spool *sp, struct event_base *base, void (*wake)(void *),
+    void *arg)
+{
+	if (sp->ops->spool_attach != NULL)
+		sp->ops->spool_attach(sp, base, wake, arg);
+}
+
+int
+store_spool_flush_start(struct store_spool *sp, void (*done)(void *arg, int rc), void *arg)
+{
+	/* A backend without requests of its own flushes in line. */
+	if (sp->ops->spool_flush_start == NULL)
+		return sp->ops->spool_flush(sp);
+	return sp->ops->spool_flush_start(sp, done, arg);
+}
+
+int
 store_spool_truncate(struct store_spool *sp, uint64_t size)
 {
 	return sp->ops->spool_truncate(sp, size);
@@ -285,7 +320,13 @@ store_spool_close(struct store_spool *sp)
 int
 store_upload_commit(struct store *s, const char *id, const struct digest *d)
 {
-	return s->ops->upload_commit(s->be, id, d);
+	return s->ops->upload_commit(s->be, id, d, UINT64_MAX);
+}
+
+int
+store_upload_commit_size(struct store *s, const char *id, const struct digest *d, uint64_t size)
+{
+	return s->ops->upload_commit(s->be, id, d, size);
 }
 
 int

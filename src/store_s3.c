@@ -38,11 +38,15 @@
  * already at the key (perhaps one garbage collection is trashing, which
  * upload_settle must be able to put back) takes the copy's way.
  *
- * Requests block the calling thread (s3_do), except blob bodies streamed
- * to clients (store_blob_stream: s3.c's asynchronous GET on the worker's
- * loop).  XXX: a part upload blocks its worker's loop for the part's
- * transfer (tens of ms on a local gateway); a writer thread per spool
- * would overlap it with receiving the next part.
+ * A request's upload runs on its worker's loop: the spool's parts, the
+ * multipart upload's start, the tail and state of a checkpoint and the
+ * load of a session's state at open are transfers of that loop's curl
+ * multi (s3_call_start, see "the spool" below), and so are blob bodies
+ * streamed to clients (store_blob_stream).  Everything else blocks the
+ * calling thread (s3_do): the commands (gc, fsck, migrate), the commit
+ * and settle (on upload.c's pool threads), and, still on the worker,
+ * XXX: blob_stat/blob_put/blob_read of manifests and mounts, an upload's
+ * create (state-0) and remove.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -100,22 +104,9 @@ struct s3s_handoff {
 	struct s3s_handoff *next;
 };
 
-struct s3s_job;
-
-/* The threads that send full parts while the worker receives the next
- * one (started on the first part, joined at close). */
-#define S3S_SENDERS 4
 /* Parts of one upload in flight at once: a single part's PUT runs at half
  * of what one long PUT reaches on radosgw; three overlap its latency. */
 #define S3S_INFLIGHT 3
-struct s3s_senders {
-	pthread_mutex_t mu;
-	pthread_cond_t work;		/* a job was queued, or stop */
-	pthread_cond_t done;		/* a job finished */
-	struct s3s_job *head, *tail;
-	pthread_t threads[S3S_SENDERS];
-	int nthreads, started, stop;
-};
 
 /* A worker loop's curl multi handle ("blob bodies on the worker's loop"). */
 struct s3s_loopent {
@@ -126,7 +117,6 @@ struct s3s_loopent {
 
 struct store_be {
 	char root[PATH_MAX];
-	struct s3s_senders senders;
 	char bucket[64];
 	char prefix[256];
 	struct s3 *s3;
@@ -575,9 +565,6 @@ s3s_open(const struct config *cfg, const char *root, int sync)
 	 * size); a seventeenth upload waits for one of them (429). */
 	be->mem_max = (uint64_t)be->part_size * 16;
 	pthread_mutex_init(&be->mu, NULL);
-	pthread_mutex_init(&be->senders.mu, NULL);
-	pthread_cond_init(&be->senders.work, NULL);
-	pthread_cond_init(&be->senders.done, NULL);
 	if ((be->s3 = s3_new(&conf, err, sizeof(err))) == NULL) {
 		log_error("store: s3: %s", err);
 		goto fail;
@@ -600,8 +587,6 @@ fail:
 
 static void s3s_handoff_free(struct store_be *be, struct s3s_handoff *h);
 
-static void s3s_senders_stop(struct s3s_senders *q);
-
 static void
 s3s_close(struct store_be *be)
 {
@@ -613,7 +598,6 @@ s3s_close(struct store_be *be)
 		be->loops = e->next;
 		free(e);
 	}
-	s3s_senders_stop(&be->senders);
 	while (be->handoffs != NULL) {
 		struct s3s_handoff *h = be->handoffs;
 
@@ -1018,6 +1002,48 @@ bad:
 	return -1;
 }
 
+/* The answer to a GET of state-<size> (key): rc and the body text (freed
+ * here) into *st: 0, or why the session cannot go on. */
+static int
+s3s_upstate_take(const char *id, uint64_t size, const char *key, int rc, char *text,
+    struct s3s_upstate *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (rc != 0) {
+		free(text);
+		if (rc == -ERR_BLOB_UNKNOWN) {
+			log_error("store: s3: upload %s has no state at %llu bytes (%s)", id,
+			    (unsigned long long)size, key);
+			rc = -ERR_BLOB_UPLOAD_INVALID;
+		}
+		return rc;
+	}
+	rc = s3s_upstate_parse(text != NULL ? text : "", st);
+	free(text);
+	if (rc != 0 || st->size != size) {
+		if (rc == 0)
+			s3s_upstate_free(st);
+		log_error("store: s3: %s is malformed", key);
+		return -ERR_BLOB_UPLOAD_INVALID;
+	}
+	return 0;
+}
+
+/* The answer (rc, *tail of tlen bytes) to a GET of the tail st names: 0,
+ * or the reason (then *tail is freed and st released). */
+static int
+s3s_tail_check(const char *id, struct s3s_upstate *st, int rc, char **tail, size_t tlen)
+{
+	if (rc == 0 && tlen == st->size - st->parts_bytes)
+		return 0;
+	log_error("store: s3: upload %s: tail at %llu bytes is %s", id,
+	    (unsigned long long)st->size, rc != 0 ? "missing" : "of the wrong length");
+	free(*tail);
+	*tail = NULL;
+	s3s_upstate_free(st);
+	return rc == -ERR_BLOB_UNKNOWN || rc == 0 ? -ERR_BLOB_UPLOAD_INVALID : rc;
+}
+
 /* Load state-<size> (and, if buf is not NULL, tail-<size> into it: the
  * caller's, *len bytes). */
 static int
@@ -1029,35 +1055,14 @@ s3s_upstate_load(struct store_be *be, const char *id, uint64_t size, struct s3s_
 	int rc;
 
 	s3s_upload_key(be, id, "state", size, key, sizeof(key));
-	if ((rc = s3s_get_all(be, key, 1 << 20, &text, &len)) != 0) {
-		if (rc == -ERR_BLOB_UNKNOWN) {
-			log_error("store: s3: upload %s has no state at %llu bytes (%s)", id,
-			    (unsigned long long)size, key);
-			rc = -ERR_BLOB_UPLOAD_INVALID;
-		}
+	rc = s3s_get_all(be, key, 1 << 20, &text, &len);
+	if ((rc = s3s_upstate_take(id, size, key, rc, text, st)) != 0)
 		return rc;
-	}
-	rc = s3s_upstate_parse(text, st);
-	free(text);
-	if (rc != 0 || st->size != size) {
-		if (rc == 0)
-			s3s_upstate_free(st);
-		log_error("store: s3: %s is malformed", key);
-		return -ERR_BLOB_UPLOAD_INVALID;
-	}
 	if (tail == NULL || st->size == st->parts_bytes)
 		return 0;
 	s3s_upload_key(be, id, "tail", size, key, sizeof(key));
-	if ((rc = s3s_get_all(be, key, be->part_size, tail, tlen)) != 0 ||
-	    *tlen != st->size - st->parts_bytes) {
-		log_error("store: s3: upload %s: tail at %llu bytes is %s", id,
-		    (unsigned long long)size, rc != 0 ? "missing" : "of the wrong length");
-		free(*tail);
-		*tail = NULL;
-		s3s_upstate_free(st);
-		return rc == -ERR_BLOB_UNKNOWN || rc == 0 ? -ERR_BLOB_UPLOAD_INVALID : rc;
-	}
-	return 0;
+	rc = s3s_get_all(be, key, be->part_size, tail, tlen);
+	return s3s_tail_check(id, st, rc, tail, *tlen);
 }
 
 /* ---- local spools (the pull-through cache) ----
@@ -1219,18 +1224,41 @@ s3s_handoff_take(struct store_be *be, const char *id)
 	return h;
 }
 
-/* ---- the spool ---- */
+/* ---- the spool ----
+ *
+ * Every request a spool makes (its parts, the multipart upload's start,
+ * the tail and state of a checkpoint) is a transfer of the curl multi of
+ * the loop the spool serves (store_spool_attach: a worker's), through
+ * s3s_run; a spool on no loop carries each out at once with s3_do.
+ * Either way each ends in the same callback, which hands on to
+ * s3s_progress: one path for both.  A worker's thread never waits for S3:
+ * when S3S_INFLIGHT parts are in flight (or the memory budget allows no
+ * buffer for the next) and the buffer is full, store_spool_write keeps
+ * what it was given and answers STORE_SPOOL_FULL, and the writer reads
+ * nothing more until the wake callback. */
+
+struct s3s_job;
+
+enum {
+	S3S_FLUSH_BEGIN = 0,
+	S3S_FLUSH_TAIL,			/* the last part is in flight */
+	S3S_FLUSH_STATE,		/* the tail is being written */
+	S3S_FLUSH_END,			/* the state is being written */
+};
 
 struct s3s_spool {
 	struct store_spool base;	/* first: store.c's view */
 	struct store_be *be;
+	struct s3_loop *loop;		/* the worker's (attach), or NULL */
 	char id[64];
 	char key[512];			/* uploads/<id>/data, or target */
 	char target[512];		/* spool_target's blob key, or "" */
 	struct s3s_upstate st;		/* parts sent; st.size: bytes given */
 	uint64_t start;			/* the size it was opened at */
 	int start_tail;			/* tail-<start> exists */
-	char *buf;			/* bytes after the last part */
+	int del_prev;			/* state/tail of st.prev are to go */
+	char *buf;			/* bytes after the last part (NULL while
+					 * its buffer is in flight, none spare) */
 	size_t len, cap;		/* cap: of buf and spare (each charged) */
 	/* Parts in flight, oldest first, and the buffers free to receive
 	 * into (each of cap bytes, charged to the budget). */
@@ -1238,6 +1266,23 @@ struct s3s_spool {
 	int njobs;
 	char *spare[S3S_INFLIGHT];
 	int nspare;
+	int init;			/* the multipart upload: 0 none, 1 being
+					 * made, 2 there (st.upload_id) */
+	struct s3s_job *aux;		/* the one other request in flight */
+	/* The rest of a write that found no room (at most one write's). */
+	char *over;
+	size_t over_len;
+	int blocked;			/* the writer waits for wake */
+	void (*wake)(void *arg);
+	void *wake_arg;
+	int opening, open_rc;		/* spool_open_start: loading the state */
+	uint64_t expect;		/* ... and the writer's likely bytes */
+	void (*open_ready)(void *arg, int rc);
+	void *open_arg;
+	int flushing, flush_step, flush_sync, flush_rc;
+	void (*flush_done)(void *arg, int rc);
+	void *flush_arg;
+	int busy, again;		/* s3s_progress running / to run again */
 	int err;			/* sticky */
 	int discard;			/* truncated: keep nothing of this writer */
 	int checkpoint;			/* the hash state was given: persist at flush */
@@ -1245,149 +1290,603 @@ struct s3s_spool {
 	int flushed;
 };
 
-/* ---- parts sent in the background ---- */
-
+/* One request of a spool: a part (data: one of its buffers) or, as
+ * sp->aux, a step of the multipart upload's start or of a flush. */
 struct s3s_job {
-	struct s3s_job *next;
-	struct store_be *be;
-	char del[512];			/* a DELETE of this key nobody waits for */
-	const char *key, *upload_id;
-	const char *data;
+	struct s3s_spool *sp;
+	struct s3_call c;
+	struct s3_param q[2];
+	char num[16];
+	char key[512];
+	char *data;			/* a part's buffer, else NULL */
+	char *text;			/* a body of our own (freed with the job) */
 	size_t len;
 	unsigned partno;
+	int step;			/* aux: which (S3S_AUX_*) */
+	int done, rc;
 	char etag[80];
-	int rc;
-	int busy;			/* queued or being sent (under senders.mu) */
+	struct s3_async *a;		/* on the loop, until done */
 };
 
-static void *
-s3s_sender_main(void *arg)
-{
-	struct s3s_senders *q = arg;
+enum {
+	S3S_AUX_HEAD_TARGET = 1,
+	S3S_AUX_MPU_INIT,
+	S3S_AUX_PUT_TARGET,
+	S3S_AUX_TAIL,
+	S3S_AUX_STATE,
+	S3S_AUX_GET_STATE,
+	S3S_AUX_GET_TAIL,
+};
 
-	pthread_mutex_lock(&q->mu);
-	for (;;) {
-		struct s3s_job *j;
+static void s3s_progress(struct s3s_spool *sp);
 
-		while ((j = q->head) == NULL && !q->stop)
-			pthread_cond_wait(&q->work, &q->mu);
-		if (j == NULL)
-			break;
-		if ((q->head = j->next) == NULL)
-			q->tail = NULL;
-		pthread_mutex_unlock(&q->mu);
-		if (j->del[0] != '\0') {
-			(void)s3s_delete(j->be, j->del);
-			free(j);
-			pthread_mutex_lock(&q->mu);
-			continue;
-		}
-		j->rc = s3s_mpu_part(j->be, j->key, j->upload_id, j->partno, j->data, j->len, j->etag);
-		pthread_mutex_lock(&q->mu);
-		j->busy = 0;
-		pthread_cond_broadcast(&q->done);
-	}
-	pthread_mutex_unlock(&q->mu);
-	return NULL;
-}
-
-/* Queue j (0), or -1 when no sender thread runs (send it yourself). */
+/* Carry out c: on the spool's loop (done runs later), or here when it has
+ * none (done has run when this returns 0).  An error: done will not run. */
 static int
-s3s_senders_submit(struct s3s_senders *q, struct s3s_job *j)
+s3s_run(struct s3s_spool *sp, struct s3_call *c, s3_call_done_fn done, void *arg,
+    struct s3_async **a)
 {
-	int rc = 0;
-
-	pthread_mutex_lock(&q->mu);
-	if (!q->started) {
-		q->started = 1;
-		for (int i = 0; i < S3S_SENDERS; i++)
-			if (pthread_create(&q->threads[i], NULL, s3s_sender_main, q) == 0)
-				q->nthreads++;
+	if (sp->loop == NULL) {
+		done(arg, s3_do(sp->be->s3, c));
+		return 0;
 	}
-	if (q->nthreads == 0 || q->stop) {
-		rc = -1;
-	} else {
-		j->busy = 1;
-		j->next = NULL;
-		if (q->tail != NULL)
-			q->tail->next = j;
+	return s3_call_start(sp->be->s3, sp->loop, c, done, arg, a);
+}
+
+/* A DELETE of key (with upload_id: an AbortMultipartUpload) nobody waits
+ * for: on l, else here. */
+struct s3s_fire {
+	struct s3_call c;
+	struct s3_param q[1];
+	char key[512];
+	char upload_id[256];
+};
+
+static void
+s3s_fire_done(void *arg, int rc)
+{
+	struct s3s_fire *f = arg;
+
+	(void)rc;
+	s3_call_free(&f->c);
+	free(f);
+}
+
+static void
+s3s_fire(struct store_be *be, struct s3_loop *l, const char *key, const char *upload_id)
+{
+	struct s3s_fire *f;
+
+	if (l == NULL || (f = calloc(1, sizeof(*f))) == NULL ||
+	    strlen(key) >= sizeof(f->key) ||
+	    (upload_id != NULL && strlen(upload_id) >= sizeof(f->upload_id))) {
+		if (l != NULL && f != NULL)
+			free(f);
+		if (upload_id != NULL)
+			(void)s3s_mpu_abort(be, key, upload_id);
 		else
-			q->head = j;
-		q->tail = j;
-		pthread_cond_signal(&q->work);
-	}
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
-static void
-s3s_senders_wait(struct s3s_senders *q, struct s3s_job *j)
-{
-	pthread_mutex_lock(&q->mu);
-	while (j->busy)
-		pthread_cond_wait(&q->done, &q->mu);
-	pthread_mutex_unlock(&q->mu);
-}
-
-static void
-s3s_senders_stop(struct s3s_senders *q)
-{
-	pthread_mutex_lock(&q->mu);
-	q->stop = 1;
-	pthread_cond_broadcast(&q->work);
-	pthread_mutex_unlock(&q->mu);
-	for (int i = 0; i < q->nthreads; i++)
-		pthread_join(q->threads[i], NULL);
-	q->nthreads = 0;
-}
-
-/* DELETE key from a sender thread, nobody waiting (objects a resumed
- * upload no longer needs); here when no thread runs. */
-static void
-s3s_delete_later(struct store_be *be, const char *key)
-{
-	struct s3s_job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL || strlen(key) >= sizeof(j->del)) {
-		free(j);
-		(void)s3s_delete(be, key);
+			(void)s3s_delete(be, key);
 		return;
 	}
-	memcpy(j->del, key, strlen(key) + 1);
-	j->be = be;
-	if (s3s_senders_submit(&be->senders, j) != 0) {
-		free(j);
-		(void)s3s_delete(be, key);
+	memcpy(f->key, key, strlen(key) + 1);
+	f->c = (struct s3_call){.method = "DELETE", .key = f->key, .quiet = 1};
+	if (upload_id != NULL) {
+		memcpy(f->upload_id, upload_id, strlen(upload_id) + 1);
+		f->q[0] = (struct s3_param){"uploadId", f->upload_id};
+		f->c.query = f->q;
+		f->c.nquery = 1;
+	}
+	if (s3_call_start(be->s3, l, &f->c, s3s_fire_done, f, NULL) != 0) {
+		free(f);
+		if (upload_id != NULL)
+			(void)s3s_mpu_abort(be, key, upload_id);
+		else
+			(void)s3s_delete(be, key);
 	}
 }
 
-/* Wait for the oldest part in flight and account for it (its buffer
- * becomes free): 0 or the spool's error (sticky in sp->err). */
-static int
-s3s_spool_settle_one(struct s3s_spool *sp)
+static void
+s3s_job_free(struct s3s_job *j)
 {
-	struct s3s_job *j = sp->jobs[0];
-	int rc = 0;
-
-	s3s_senders_wait(&sp->be->senders, j);
-	memmove(sp->jobs, sp->jobs + 1, (size_t)(sp->njobs - 1) * sizeof(sp->jobs[0]));
-	sp->njobs--;
-	sp->spare[sp->nspare++] = (char *)(uintptr_t)j->data;
-	if (sp->err == 0 && (rc = j->rc) == 0 && (rc = s3s_upstate_add(&sp->st, j->etag)) == 0)
-		sp->st.parts_bytes += j->len;
-	else if (sp->err == 0)
-		sp->err = rc;
+	if (j->a != NULL)
+		s3_call_cancel(j->a);
+	s3_call_free(&j->c);
+	free(j->text);
 	free(j);
-	return sp->err;
 }
 
-/* Wait for every part in flight: 0 or the spool's error. */
-static int
-s3s_spool_settle_job(struct s3s_spool *sp)
+static void
+s3s_part_done(void *arg, int rc)
 {
-	while (sp->njobs > 0)
-		(void)s3s_spool_settle_one(sp);
-	return sp->err;
+	struct s3s_job *j = arg;
+
+	j->a = NULL;
+	j->done = 1;
+	if (rc == 0 && (j->c.etag[0] == '\0' || strlen(j->c.etag) >= sizeof(j->etag))) {
+		log_error("store: s3: UploadPart %s #%u: no ETag", j->c.key, j->partno);
+		rc = -ERR_INTERNAL;
+	}
+	if (rc == 0)
+		memcpy(j->etag, j->c.etag, strlen(j->c.etag) + 1);	/* < 80: checked */
+	j->rc = rc;
+	s3_call_free(&j->c);
+	s3s_progress(j->sp);
+}
+
+/* A request could not even start (no memory, the loop is closing): it
+ * ended with rc, and so does the spool's work. */
+static void
+s3s_start_failed(struct s3s_spool *sp, struct s3s_job *j, int rc)
+{
+	j->done = 1;
+	j->rc = rc;
+	if (sp->err == 0)
+		sp->err = rc;
+	sp->again = 1;		/* a running s3s_progress goes round again */
+}
+
+/* Whether a transfer of the spool runs (it reads the spool's buffers). */
+static int
+s3s_running(const struct s3s_spool *sp)
+{
+	if (sp->aux != NULL && sp->aux->a != NULL)
+		return 1;
+	for (int i = 0; i < sp->njobs; i++)
+		if (sp->jobs[i]->a != NULL)
+			return 1;
+	return 0;
+}
+
+/* Send part j (the multipart upload is there). */
+static void
+s3s_part_start(struct s3s_job *j)
+{
+	struct s3s_spool *sp = j->sp;
+	int rc;
+
+	snprintf(j->num, sizeof(j->num), "%u", j->partno);
+	j->q[0] = (struct s3_param){"partNumber", j->num};
+	j->q[1] = (struct s3_param){"uploadId", sp->st.upload_id};
+	j->c = (struct s3_call){.method = "PUT", .key = sp->key, .query = j->q, .nquery = 2,
+	    .body = j->data, .body_len = j->len};
+	if ((rc = s3s_run(sp, &j->c, s3s_part_done, j, &j->a)) != 0)
+		s3s_start_failed(sp, j, rc);
+}
+
+static void s3s_aux_start(struct s3s_spool *sp, int step);
+static void s3s_open_end(struct s3s_spool *sp, int rc, char *tail, size_t tlen);
+
+/* Queue buffer data (len bytes) as the next part; it is sent once the
+ * multipart upload is there (started here on the first part). */
+static int
+s3s_part_submit(struct s3s_spool *sp, char *data, size_t len)
+{
+	struct s3s_job *j;
+
+	if (sp->st.nparts + (unsigned)sp->njobs + 1 >= S3S_MAX_PARTS) {
+		log_error("store: s3: upload %s: more than %d parts", sp->id, S3S_MAX_PARTS);
+		return -ERR_TOO_LARGE;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return -ERR_INTERNAL;
+	j->sp = sp;
+	j->data = data;
+	j->len = len;
+	j->partno = sp->st.nparts + (unsigned)sp->njobs + 1;
+	sp->jobs[sp->njobs++] = j;
+	if (sp->init == 2)
+		s3s_part_start(j);
+	else if (sp->init == 0) {
+		sp->init = 1;
+		s3s_aux_start(sp, sp->target[0] != '\0' ? S3S_AUX_HEAD_TARGET : S3S_AUX_MPU_INIT);
+	}
+	return 0;
+}
+
+static void
+s3s_aux_done(void *arg, int rc)
+{
+	struct s3s_job *j = arg;
+	struct s3s_spool *sp = j->sp;
+
+	j->a = NULL;
+	j->done = 1;
+	j->rc = rc;
+	s3s_progress(sp);
+}
+
+/* Start the aux request of this step (one at a time). */
+static void
+s3s_aux_start(struct s3s_spool *sp, int step)
+{
+	static const struct s3_param uploads[] = {{"uploads", ""}};
+	struct s3s_job *j;
+	int rc, n;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		sp->err = sp->err ? sp->err : -ERR_INTERNAL;
+		return;
+	}
+	j->sp = sp;
+	j->step = step;
+	switch (step) {
+	case S3S_AUX_HEAD_TARGET:
+		j->c = (struct s3_call){.method = "HEAD", .key = sp->target, .quiet = 1};
+		break;
+	case S3S_AUX_MPU_INIT:
+		j->c = (struct s3_call){.method = "POST", .key = sp->key, .query = uploads,
+		    .nquery = 1};
+		break;
+	case S3S_AUX_PUT_TARGET:
+		/* "<blob key>\n<upload id>\n", for upload_remove after a crash. */
+		if ((j->text = malloc(900)) == NULL ||
+		    (n = snprintf(j->text, 900, "%s\n%s\n", sp->target, sp->st.upload_id)) < 0 ||
+		    n >= 900) {
+			s3s_job_free(j);
+			sp->err = sp->err ? sp->err : -ERR_INTERNAL;
+			return;
+		}
+		s3s_upload_key(sp->be, sp->id, "target", UINT64_MAX, j->key, sizeof(j->key));
+		j->c = (struct s3_call){.method = "PUT", .key = j->key, .body = j->text,
+		    .body_len = (size_t)n};
+		break;
+	case S3S_AUX_TAIL:
+		s3s_upload_key(sp->be, sp->id, "tail", sp->st.size, j->key, sizeof(j->key));
+		j->c = (struct s3_call){.method = "PUT", .key = j->key, .body = sp->buf,
+		    .body_len = sp->len};
+		break;
+	case S3S_AUX_GET_STATE:
+	case S3S_AUX_GET_TAIL:
+		s3s_upload_key(sp->be, sp->id, step == S3S_AUX_GET_STATE ? "state" : "tail",
+		    sp->start, j->key, sizeof(j->key));
+		j->c = (struct s3_call){.method = "GET", .key = j->key,
+		    .resp_max = step == S3S_AUX_GET_STATE ? (1 << 20) + 1 : sp->be->part_size + 1};
+		break;
+	case S3S_AUX_STATE:
+		sp->st.prev = sp->start;
+		sp->st.prev_tail = sp->start_tail;
+		if ((j->text = s3s_upstate_format(&sp->st, &j->len)) == NULL) {
+			s3s_job_free(j);
+			sp->err = sp->err ? sp->err : -ERR_INTERNAL;
+			return;
+		}
+		s3s_upload_key(sp->be, sp->id, "state", sp->st.size, j->key, sizeof(j->key));
+		j->c = (struct s3_call){.method = "PUT", .key = j->key, .body = j->text,
+		    .body_len = j->len};
+		break;
+	}
+	sp->aux = j;
+	if ((rc = s3s_run(sp, &j->c, s3s_aux_done, j, &j->a)) != 0)
+		s3s_start_failed(sp, j, rc);
+}
+
+/* An aux request ended: account for it, start the next step of the
+ * multipart upload's start. */
+static void
+s3s_aux_end(struct s3s_spool *sp)
+{
+	struct s3s_job *j = sp->aux;
+	int rc = j->rc, step = j->step;
+
+	sp->aux = NULL;
+	switch (step) {
+	case S3S_AUX_HEAD_TARGET:
+		/* At the blob's key only if nothing is there yet (one that is
+		 * may be garbage collection's, whose trash and restore the
+		 * settle of an upload spooled apart covers). */
+		if (rc != -ERR_BLOB_UNKNOWN)
+			sp->target[0] = '\0';
+		else
+			memcpy(sp->key, sp->target, sizeof(sp->key));
+		rc = 0;
+		s3s_job_free(j);
+		s3s_aux_start(sp, S3S_AUX_MPU_INIT);
+		return;
+	case S3S_AUX_MPU_INIT:
+		if (rc == 0 && s3_xml_get(j->c.resp, "UploadId", sp->st.upload_id,
+		    sizeof(sp->st.upload_id), NULL) != 0) {
+			log_error("store: s3: CreateMultipartUpload %s: no UploadId in the answer",
+			    sp->key);
+			rc = -ERR_INTERNAL;
+		}
+		s3s_job_free(j);
+		if (rc == 0 && sp->target[0] != '\0') {
+			s3s_aux_start(sp, S3S_AUX_PUT_TARGET);
+			return;
+		}
+		break;
+	case S3S_AUX_PUT_TARGET:
+		s3s_job_free(j);
+		if (rc != 0) {
+			s3s_fire(sp->be, sp->loop, sp->key, sp->st.upload_id);
+			sp->st.upload_id[0] = '\0';
+		}
+		break;
+	case S3S_AUX_GET_STATE:
+		rc = s3s_upstate_take(sp->id, sp->start, j->key, rc, j->c.resp, &sp->st);
+		j->c.resp = NULL;
+		s3s_job_free(j);
+		if (rc == 0 && sp->st.size != sp->st.parts_bytes) {
+			s3s_aux_start(sp, S3S_AUX_GET_TAIL);
+			return;
+		}
+		s3s_open_end(sp, rc, NULL, 0);
+		return;
+	case S3S_AUX_GET_TAIL: {
+		char *tail = j->c.resp;
+		size_t tlen = j->c.resp_len;
+
+		j->c.resp = NULL;
+		s3s_job_free(j);
+		if ((rc = s3s_tail_check(sp->id, &sp->st, rc, &tail, tlen)) == 0 && tail == NULL)
+			rc = -ERR_INTERNAL;
+		s3s_open_end(sp, rc, tail, tlen);
+		return;
+	}
+	default:			/* a flush's: s3s_flush_step goes on */
+		s3s_job_free(j);
+		if (rc != 0 && sp->err == 0)
+			sp->err = rc;
+		return;
+	}
+	/* The multipart upload's start ended: its parts go, or fail. */
+	if (rc != 0) {
+		sp->init = 0;
+		if (sp->err == 0)
+			sp->err = rc;
+		for (int i = 0; i < sp->njobs; i++)
+			if (!sp->jobs[i]->done) {
+				sp->jobs[i]->done = 1;
+				sp->jobs[i]->rc = rc;
+			}
+		return;
+	}
+	sp->init = 2;
+	for (int i = 0; i < sp->njobs; i++)
+		if (!sp->jobs[i]->done && sp->jobs[i]->a == NULL)
+			s3s_part_start(sp->jobs[i]);
+}
+
+/* Make room for more bytes in sp->buf: 0 (there is), 1 (not before a
+ * part in flight ends: wait), or an error. */
+static int
+s3s_make_room(struct s3s_spool *sp)
+{
+	size_t more = sp->be->part_size - sp->cap;
+	char *b, *data;
+	size_t dlen;
+	int rc;
+
+	if (sp->err != 0)
+		return sp->err;
+	if (sp->buf == NULL) {
+		if (sp->nspare == 0)
+			return 1;
+		sp->buf = sp->spare[--sp->nspare];
+		sp->len = 0;
+		return 0;
+	}
+	if (sp->len < sp->cap)
+		return 0;
+	if (more > 0) {
+		/* A small buffer grows to a part first. */
+		if ((rc = s3s_mem_take(sp->be, more, 0)) != 0)
+			return rc;
+		if ((b = realloc(sp->buf, sp->be->part_size)) == NULL) {
+			s3s_mem_put(sp->be, more);
+			return -ERR_INTERNAL;
+		}
+		sp->buf = b;
+		sp->cap = sp->be->part_size;
+		return 0;
+	}
+	if (sp->njobs >= S3S_INFLIGHT)
+		return 1;
+	/* The full buffer goes as a part; the next bytes into a free one
+	 * (within the budget), else into this one once it is back. */
+	if (sp->nspare == 0 && s3s_mem_take(sp->be, sp->cap, 1) == 0) {
+		if ((sp->spare[sp->nspare] = malloc(sp->cap)) != NULL)
+			sp->nspare++;
+		else
+			s3s_mem_put(sp->be, sp->cap);
+	}
+	data = sp->buf;
+	dlen = sp->len;
+	sp->buf = sp->nspare > 0 ? sp->spare[--sp->nspare] : NULL;
+	sp->len = 0;
+	if ((rc = s3s_part_submit(sp, data, dlen)) != 0) {
+		if (sp->buf != NULL)
+			sp->spare[sp->nspare++] = sp->buf;
+		sp->buf = data;
+		sp->len = dlen;
+		return rc;
+	}
+	/* Without a loop the part has been sent: its buffer is spare. */
+	if (sp->buf == NULL && sp->nspare > 0) {
+		sp->buf = sp->spare[--sp->nspare];
+		return 0;
+	}
+	return sp->buf != NULL ? 0 : 1;
+}
+
+/* Copy len bytes of p in, making room as it goes: 0 (all taken), 1 (the
+ * rest waits in sp->over) or an error. */
+static int
+s3s_spool_take(struct s3s_spool *sp, const char *p, size_t len)
+{
+	int rc;
+
+	while (len > 0) {
+		size_t n;
+
+		if ((rc = s3s_make_room(sp)) < 0)
+			return sp->err = rc;
+		if (rc == 1) {
+			if ((sp->over = malloc(len)) == NULL)
+				return sp->err = -ERR_INTERNAL;
+			memcpy(sp->over, p, len);
+			sp->over_len = len;
+			return 1;
+		}
+		n = sp->cap - sp->len;
+		n = n < len ? n : len;
+		if (p != sp->buf + sp->len)	/* not received in place */
+			memmove(sp->buf + sp->len, p, n);
+		sp->len += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void s3s_flush_step(struct s3s_spool *sp);
+
+/* The spool's requests moved on: account for the parts that ended (in
+ * order), take in a waiting write's rest, go on with a flush; then tell
+ * the writer.  Re-entered from a callback it only asks the running call
+ * to go round once more, so the callbacks to the writer (which may close
+ * the spool) run last, once. */
+static void
+s3s_progress(struct s3s_spool *sp)
+{
+	void (*wake)(void *) = NULL, (*fdone)(void *, int) = NULL, (*oready)(void *, int) = NULL;
+	void *warg = NULL, *farg = NULL;
+	void *oarg = NULL;
+	int frc = 0, orc = 0;
+
+	if (sp->busy) {
+		sp->again = 1;
+		return;
+	}
+	sp->busy = 1;
+	do {
+		sp->again = 0;
+		while (sp->njobs > 0 && sp->jobs[0]->done) {
+			struct s3s_job *j = sp->jobs[0];
+			int rc = 0;
+
+			memmove(sp->jobs, sp->jobs + 1, (size_t)(sp->njobs - 1) * sizeof(sp->jobs[0]));
+			sp->njobs--;
+			sp->spare[sp->nspare++] = j->data;
+			if (sp->err == 0 && (rc = j->rc) == 0 &&
+			    (rc = s3s_upstate_add(&sp->st, j->etag)) == 0)
+				sp->st.parts_bytes += j->len;
+			else if (sp->err == 0)
+				sp->err = rc;
+			j->data = NULL;
+			s3s_job_free(j);
+		}
+		if (sp->aux != NULL && sp->aux->done)
+			s3s_aux_end(sp);
+		if (sp->over_len > 0 && sp->err == 0) {
+			char *over = sp->over;
+			size_t n = sp->over_len;
+			int rc;
+
+			sp->over = NULL;
+			sp->over_len = 0;
+			rc = s3s_spool_take(sp, over, n);
+			free(over);
+			if (rc == 0 && sp->blocked) {
+				sp->blocked = 0;
+				wake = sp->wake;
+			}
+		} else if (sp->err != 0 && sp->blocked) {
+			/* The writer's next write gets the error. */
+			sp->blocked = 0;
+			wake = sp->wake;
+		}
+		if (sp->flushing)
+			s3s_flush_step(sp);
+	} while (sp->again);
+	sp->busy = 0;
+	warg = sp->wake_arg;
+	if (!sp->flushing && sp->flush_done != NULL && !sp->flush_sync) {
+		fdone = sp->flush_done;
+		farg = sp->flush_arg;
+		frc = sp->flush_rc;
+		sp->flush_done = NULL;
+	}
+	if (!sp->opening && sp->open_ready != NULL) {
+		oready = sp->open_ready;
+		oarg = sp->open_arg;
+		orc = sp->open_rc;
+		sp->open_ready = NULL;
+	}
+	if (oready != NULL)
+		oready(oarg, orc);	/* may close the spool: last */
+	if (wake != NULL)
+		wake(warg);
+	if (fdone != NULL)
+		fdone(farg, frc);	/* may close the spool: last */
+}
+
+static void
+s3s_flush_end(struct s3s_spool *sp, int rc)
+{
+	sp->flushing = 0;
+	sp->flush_rc = rc;
+}
+
+/* The steps of a flush, each once the requests before it ended. */
+static void
+s3s_flush_step(struct s3s_spool *sp)
+{
+	for (;;) {
+		if (sp->err != 0 || sp->discard) {
+			/* Once no transfer reads the buffers (parts waiting for
+			 * a multipart upload that failed never start). */
+			if (!s3s_running(sp))
+				s3s_flush_end(sp, sp->err);
+			return;
+		}
+		if (sp->aux != NULL || sp->njobs > 0 || sp->over_len > 0)
+			return;		/* wait */
+		switch (sp->flush_step) {
+		case S3S_FLUSH_BEGIN:
+			sp->flushed = 1;
+			if (!sp->checkpoint) {
+				sp->handoff = 1;
+				s3s_flush_end(sp, 0);
+				return;
+			}
+			if (sp->st.size == sp->start && sp->start > 0) {
+				/* No new byte: state-<start> says it all. */
+				s3s_flush_end(sp, 0);
+				return;
+			}
+			sp->flush_step = S3S_FLUSH_TAIL;
+			if (sp->buf != NULL && sp->len >= S3S_MIN_PART) {
+				/* A remainder of a part's minimum goes as one. */
+				char *data = sp->buf;
+				size_t dlen = sp->len;
+				int rc;
+
+				sp->buf = NULL;
+				sp->len = 0;
+				if ((rc = s3s_part_submit(sp, data, dlen)) != 0) {
+					sp->buf = data;
+					sp->len = dlen;
+					sp->err = rc;
+				}
+			}
+			break;
+		case S3S_FLUSH_TAIL:
+			sp->flush_step = S3S_FLUSH_STATE;
+			if (sp->buf != NULL && sp->len > 0)
+				s3s_aux_start(sp, S3S_AUX_TAIL);
+			break;
+		case S3S_FLUSH_STATE:
+			/* Last: once it is there, the session can go on from
+			 * st.size anywhere. */
+			sp->flush_step = S3S_FLUSH_END;
+			s3s_aux_start(sp, S3S_AUX_STATE);
+			break;
+		default:
+			s3s_flush_end(sp, 0);
+			return;
+		}
+	}
 }
 
 static int
@@ -1409,26 +1908,17 @@ s3s_upload_create(struct store_be *be, const char *id)
 	return rc;
 }
 
+/* The spool's buffer, with the tail of what the session holds (taken
+ * over: freed here) at its start.  0 or an error. */
 static int
-s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expect,
-    struct store_spool **out)
+s3s_spool_setup(struct s3s_spool *sp, char *tail, size_t tlen, uint64_t expect)
 {
-	struct s3s_spool *sp;
-	char *tail = NULL;
-	size_t tlen = 0, want;
+	struct store_be *be = sp->be;
+	size_t want;
 	int rc;
 
-	if ((sp = calloc(1, sizeof(*sp))) == NULL)
-		return -ERR_INTERNAL;
-	sp->base.ops = &store_s3_ops;
-	sp->be = be;
-	snprintf(sp->id, sizeof(sp->id), "%s", id);
-	s3s_upload_key(be, id, "data", UINT64_MAX, sp->key, sizeof(sp->key));
-	sp->start = size;
-	if (size > 0 && (rc = s3s_upstate_load(be, id, size, &sp->st, &tail, &tlen)) != 0) {
-		free(sp);
-		return rc;
-	}
+	if (sp->st.upload_id[0] != '\0')
+		sp->init = 2;
 	/* The buffer: a part's worth, or what this request will likely
 	 * bring if that is less (a config blob needs not 16 MiB). */
 	want = be->part_size;
@@ -1436,178 +1926,178 @@ s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expe
 		want = tlen + (size_t)expect > 0 ? tlen + (size_t)expect : 1;
 	if ((rc = s3s_mem_take(be, want, 0)) != 0) {
 		free(tail);
-		s3s_upstate_free(&sp->st);
-		free(sp);
 		return rc;
 	}
-	sp->cap = want;
 	if ((sp->buf = malloc(want)) == NULL) {
 		s3s_mem_put(be, want);
 		free(tail);
-		s3s_upstate_free(&sp->st);
-		free(sp);
 		return -ERR_INTERNAL;
 	}
+	sp->cap = want;
 	sp->start_tail = tlen > 0;
 	if (tlen > 0)
 		memcpy(sp->buf, tail, tlen);
 	sp->len = tlen;
 	free(tail);
-	sp->st.size = size;
+	sp->st.size = sp->start;
 	/* The objects of the size before this one are no longer needed
 	 * once the metadata moved on to `size` (which it did: we were
-	 * opened at it).  Best effort: upload_remove takes what is left. */
-	if (size > 0 && sp->st.prev != size) {
-		char key[512];
+	 * opened at it).  Best effort, on the loop once the spool is on one
+	 * (upload_remove takes what is left). */
+	sp->del_prev = sp->start > 0 && sp->st.prev != sp->start;
+	return 0;
+}
 
-		s3s_upload_key(be, id, "state", sp->st.prev, key, sizeof(key));
-		s3s_delete_later(be, key);
-		if (sp->st.prev_tail) {
-			s3s_upload_key(be, id, "tail", sp->st.prev, key, sizeof(key));
-			s3s_delete_later(be, key);
-		}
+static struct s3s_spool *
+s3s_spool_new(struct store_be *be, const char *id, uint64_t size)
+{
+	struct s3s_spool *sp;
+
+	if ((sp = calloc(1, sizeof(*sp))) == NULL)
+		return NULL;
+	sp->base.ops = &store_s3_ops;
+	sp->be = be;
+	snprintf(sp->id, sizeof(sp->id), "%s", id);
+	s3s_upload_key(be, id, "data", UINT64_MAX, sp->key, sizeof(sp->key));
+	sp->start = size;
+	return sp;
+}
+
+/* A spool opened at `size` blocks for the two small GETs of its state and
+ * tail; commands and tests use it, requests s3s_spool_open_start. */
+static int
+s3s_spool_open(struct store_be *be, const char *id, uint64_t size, uint64_t expect,
+    struct store_spool **out)
+{
+	struct s3s_spool *sp;
+	char *tail = NULL;
+	size_t tlen = 0;
+	int rc;
+
+	if ((sp = s3s_spool_new(be, id, size)) == NULL)
+		return -ERR_INTERNAL;
+	if ((size > 0 && (rc = s3s_upstate_load(be, id, size, &sp->st, &tail, &tlen)) != 0) ||
+	    (rc = s3s_spool_setup(sp, tail, tlen, expect)) != 0) {
+		s3s_upstate_free(&sp->st);
+		free(sp);
+		return rc;
 	}
 	*out = &sp->base;
 	return 0;
 }
 
-/* Start the spool's multipart upload: at the blob's key if spool_target
- * named it and no object is there yet (one that is may be garbage
- * collection's, whose trash and restore the settle of an upload spooled
- * apart covers), and then with uploads/<id>/target naming it (for
- * upload_remove after a crash); else at uploads/<id>/data. */
-static int
-s3s_spool_mpu_init(struct s3s_spool *sp)
+/* The state (and tail) of an opening spool arrived, or failed: rc. */
+static void
+s3s_open_end(struct s3s_spool *sp, int rc, char *tail, size_t tlen)
 {
-	char key[512], text[900];
-	uint64_t size;
-	int rc, n;
-
-	if (sp->target[0] != '\0' && s3s_head(sp->be, sp->target, &size, NULL) != -ERR_BLOB_UNKNOWN)
-		sp->target[0] = '\0';
-	if (sp->target[0] != '\0')
-		memcpy(sp->key, sp->target, sizeof(sp->key));
-	if ((rc = s3s_mpu_init(sp->be, sp->key, sp->st.upload_id, sizeof(sp->st.upload_id))) != 0 ||
-	    sp->target[0] == '\0')
-		return rc;
-	n = snprintf(text, sizeof(text), "%s\n%s\n", sp->target, sp->st.upload_id);
-	s3s_upload_key(sp->be, sp->id, "target", UINT64_MAX, key, sizeof(key));
-	if (n < 0 || (size_t)n >= sizeof(text) || (rc = s3s_put(sp->be, key, text, (size_t)n)) != 0) {
-		(void)s3s_mpu_abort(sp->be, sp->key, sp->st.upload_id);
-		sp->st.upload_id[0] = '\0';
-		return rc != 0 ? rc : -ERR_INTERNAL;
-	}
-	return 0;
+	if (rc == 0)
+		rc = s3s_spool_setup(sp, tail, tlen, sp->expect);
+	else
+		free(tail);
+	sp->opening = 0;
+	sp->open_rc = rc;
+	if (rc != 0 && sp->err == 0)
+		sp->err = rc;
 }
 
-/* Send buf[0..len) as the next part (starting the multipart upload on
- * the first). */
 static int
-s3s_spool_send(struct s3s_spool *sp)
+s3s_spool_open_start(struct store_be *be, struct event_base *base, const char *id,
+    uint64_t size, uint64_t expect, void (*ready)(void *arg, int rc), void *arg,
+    struct store_spool **out)
 {
-	char etag[80];
-	int rc;
+	struct s3s_spool *sp;
+	struct s3_loop *l;
 
-	if ((rc = s3s_spool_settle_job(sp)) != 0)
-		return rc;
-	if (sp->st.nparts >= S3S_MAX_PARTS) {
-		log_error("store: s3: upload %s: more than %d parts", sp->id, S3S_MAX_PARTS);
-		return -ERR_TOO_LARGE;
-	}
-	if (sp->st.upload_id[0] == '\0' && (rc = s3s_spool_mpu_init(sp)) != 0)
-		return rc;
-	if ((rc = s3s_mpu_part(sp->be, sp->key, sp->st.upload_id, sp->st.nparts + 1, sp->buf,
-	    sp->len, etag)) != 0)
-		return rc;
-	if ((rc = s3s_upstate_add(&sp->st, etag)) != 0)
-		return rc;
-	sp->st.parts_bytes += sp->len;
-	sp->len = 0;
-	return 0;
-}
-
-/* The buffer is full: grow a small one to a part, else send it. */
-static int
-s3s_spool_full(struct s3s_spool *sp)
-{
-	size_t more = sp->be->part_size - sp->cap;
-	struct s3s_job *j;
-	char *b;
-	int rc;
-
-	if (more == 0) {
-		/* Send this part from a sender thread and receive the next
-		 * into a free buffer (S3S_INFLIGHT parts in flight at most);
-		 * no buffer within the budget, or no thread: send it here. */
-		if (sp->err != 0)
-			return sp->err;
-		if (sp->st.nparts + sp->njobs + 1 >= S3S_MAX_PARTS)
-			return s3s_spool_send(sp);
-		if (sp->nspare == 0 && sp->njobs < S3S_INFLIGHT &&
-		    s3s_mem_take(sp->be, sp->cap, 1) == 0) {
-			if ((sp->spare[sp->nspare] = malloc(sp->cap)) != NULL)
-				sp->nspare++;
-			else
-				s3s_mem_put(sp->be, sp->cap);
-		}
-		if (sp->nspare == 0 && sp->njobs == 0)
-			return s3s_spool_send(sp);
-		if (sp->nspare == 0 && (rc = s3s_spool_settle_one(sp)) != 0)
-			return rc;
-		if ((j = calloc(1, sizeof(*j))) == NULL)
-			return s3s_spool_send(sp);
-		if (sp->st.upload_id[0] == '\0' && (rc = s3s_spool_mpu_init(sp)) != 0) {
-			free(j);
-			return rc;
-		}
-		*j = (struct s3s_job){.be = sp->be, .key = sp->key, .upload_id = sp->st.upload_id,
-		    .data = sp->buf, .len = sp->len, .partno = sp->st.nparts + sp->njobs + 1};
-		if (s3s_senders_submit(&sp->be->senders, j) != 0) {
-			free(j);
-			return s3s_spool_send(sp);
-		}
-		sp->jobs[sp->njobs++] = j;
-		sp->buf = sp->spare[--sp->nspare];
-		sp->len = 0;
-		return 0;
-	}
-	if ((rc = s3s_mem_take(sp->be, more, 0)) != 0)
-		return rc;
-	if ((b = realloc(sp->buf, sp->be->part_size)) == NULL) {
-		s3s_mem_put(sp->be, more);
+	/* Nothing to load (a new session), or no loop: at once. */
+	if (size == 0 || (l = s3s_loop_of(be, base)) == NULL)
+		return s3s_spool_open(be, id, size, expect, out);
+	if ((sp = s3s_spool_new(be, id, size)) == NULL)
 		return -ERR_INTERNAL;
+	sp->loop = l;
+	sp->expect = expect;
+	sp->opening = 1;
+	sp->open_ready = ready;
+	sp->open_arg = arg;
+	s3s_aux_start(sp, S3S_AUX_GET_STATE);
+	if (sp->aux == NULL || sp->aux->done) {
+		int rc = sp->aux != NULL ? sp->aux->rc : -ERR_INTERNAL;
+
+		if (sp->aux != NULL)
+			s3s_job_free(sp->aux);
+		free(sp);
+		return rc;
 	}
-	sp->buf = b;
-	sp->cap = sp->be->part_size;
+	*out = &sp->base;
+	return STORE_PENDING;
+}
+
+/* The hash state saved with the bytes the spool was opened at. */
+static int
+s3s_spool_hash(struct store_spool *base, struct hasher **h)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+
+	*h = NULL;
+	if (sp->start == 0 || sp->opening || sp->err != 0)
+		return -ERR_UNSUPPORTED;
+	if (sp->st.hashlen == 0 || (*h = hasher_import(sp->st.hash, sp->st.hashlen)) == NULL) {
+		log_error("store: s3: upload %s: no usable hash state at %llu bytes", sp->id,
+		    (unsigned long long)sp->start);
+		return -ERR_BLOB_UPLOAD_INVALID;
+	}
 	return 0;
+}
+
+static void
+s3s_spool_del_prev(struct s3s_spool *sp)
+{
+	char key[512];
+
+	if (!sp->del_prev)
+		return;
+	sp->del_prev = 0;
+	s3s_upload_key(sp->be, sp->id, "state", sp->st.prev, key, sizeof(key));
+	s3s_fire(sp->be, sp->loop, key, NULL);
+	if (sp->st.prev_tail) {
+		s3s_upload_key(sp->be, sp->id, "tail", sp->st.prev, key, sizeof(key));
+		s3s_fire(sp->be, sp->loop, key, NULL);
+	}
+}
+
+static void
+s3s_spool_attach(struct store_spool *base, struct event_base *ev, void (*wake)(void *),
+    void *arg)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+
+	/* No multi handle for this loop (out of memory): requests block. */
+	if ((sp->loop = s3s_loop_of(sp->be, ev)) == NULL)
+		log_warn("store: s3: upload %s: no transfer handle on this loop; sending in line",
+		    sp->id);
+	sp->wake = wake;
+	sp->wake_arg = arg;
+	s3s_spool_del_prev(sp);
 }
 
 static int
 s3s_spool_write(struct store_spool *base, const void *data, size_t len)
 {
 	struct s3s_spool *sp = (struct s3s_spool *)base;
-	const char *p = data;
+	int rc;
 
 	if (sp->err != 0)
 		return sp->err;
-	while (len > 0) {
-		size_t n;
-
-		/* Room is made only when more bytes come: a buffer sized to
-		 * the request is never grown, and bytes received in place
-		 * stay where they are until the next write. */
-		if (sp->len == sp->cap && (sp->err = s3s_spool_full(sp)) != 0)
-			return sp->err;
-		n = sp->cap - sp->len;
-		n = n < len ? n : len;
-		if (p != sp->buf + sp->len)	/* not received in place */
-			memmove(sp->buf + sp->len, p, n);
-		sp->len += n;
-		sp->st.size += n;
-		p += n;
-		len -= n;
+	if (sp->over_len > 0)
+		return sp->err = -ERR_INTERNAL;	/* written to while full */
+	/* Room is made only when more bytes come: a buffer sized to the
+	 * request is never grown, and bytes received in place stay where
+	 * they are until the next write. */
+	sp->st.size += len;
+	if ((rc = s3s_spool_take(sp, data, len)) == 1) {
+		sp->blocked = 1;
+		return STORE_SPOOL_FULL;
 	}
-	return 0;
+	return rc;
 }
 
 static char *
@@ -1615,7 +2105,7 @@ s3s_spool_window(struct store_spool *base, size_t *cap)
 {
 	struct s3s_spool *sp = (struct s3s_spool *)base;
 
-	if (sp->err != 0 || sp->len == sp->cap) {
+	if (sp->err != 0 || sp->buf == NULL || sp->over_len > 0 || sp->len == sp->cap) {
 		*cap = 0;
 		return NULL;
 	}
@@ -1631,7 +2121,7 @@ s3s_spool_checkpoint(struct store_spool *base, const struct hasher *h)
 	/* A PUT at the blob's key cut off: its parts cannot go on as another
 	 * blob's, so none of its bytes are kept (the session stays where it
 	 * was, and the spool's close aborts them). */
-	if (sp->target[0] != '\0' && sp->st.upload_id[0] != '\0')
+	if (sp->target[0] != '\0' && sp->init != 0)
 		return -ERR_BLOB_UPLOAD_INVALID;
 	sp->target[0] = '\0';
 	if ((sp->st.hashlen = hasher_export(h, sp->st.hash, sizeof(sp->st.hash))) == 0)
@@ -1645,7 +2135,7 @@ s3s_spool_target(struct store_spool *base, const struct digest *d)
 {
 	struct s3s_spool *sp = (struct s3s_spool *)base;
 
-	if (sp->start == 0 && sp->st.upload_id[0] == '\0')
+	if (sp->start == 0 && sp->init == 0)
 		s3s_blob_key(sp->be, d, sp->target, sizeof(sp->target));
 }
 
@@ -1653,39 +2143,41 @@ s3s_spool_target(struct store_spool *base, const struct digest *d)
  * at least 5 MiB goes as a part, the rest as tail-<size>, and
  * state-<size> last: once it is there, the session can go on from <size>
  * anywhere.  Without (the closing PUT, a monolithic POST): the state
- * stays in memory for the commit that follows (spool_close hands it on). */
+ * stays in memory for the commit that follows (spool_close hands it on).
+ * First every part in flight ends. */
+static int
+s3s_spool_flush_start(struct store_spool *base, void (*done)(void *arg, int rc), void *arg)
+{
+	struct s3s_spool *sp = (struct s3s_spool *)base;
+
+	if (sp->flushing)
+		return -ERR_INTERNAL;
+	s3s_spool_del_prev(sp);		/* never attached: here */
+	sp->flushing = 1;
+	sp->flush_step = S3S_FLUSH_BEGIN;
+	sp->flush_done = done;
+	sp->flush_arg = arg;
+	sp->flush_sync = 1;
+	s3s_progress(sp);
+	sp->flush_sync = 0;
+	if (sp->flushing)
+		return STORE_PENDING;
+	sp->flush_done = NULL;
+	return sp->flush_rc;
+}
+
 static int
 s3s_spool_flush(struct store_spool *base)
 {
 	struct s3s_spool *sp = (struct s3s_spool *)base;
-	char key[512], *text;
-	size_t len;
 	int rc;
 
-	if (s3s_spool_settle_job(sp) != 0 || sp->discard)
-		return sp->err;
-	sp->flushed = 1;
-	if (!sp->checkpoint) {
-		sp->handoff = 1;
-		return 0;
+	/* Only a spool on no loop completes in line. */
+	if ((rc = s3s_spool_flush_start(base, NULL, NULL)) == STORE_PENDING) {
+		log_error("store: s3: upload %s: flushed in line on a loop", sp->id);
+		return -ERR_INTERNAL;
 	}
-	if (sp->st.size == sp->start && sp->start > 0)
-		return 0;		/* no new byte: state-<start> says it all */
-	if (sp->len >= S3S_MIN_PART && (rc = s3s_spool_send(sp)) != 0)
-		return sp->err = rc;
-	if (sp->len > 0) {
-		s3s_upload_key(sp->be, sp->id, "tail", sp->st.size, key, sizeof(key));
-		if ((rc = s3s_put(sp->be, key, sp->buf, sp->len)) != 0)
-			return sp->err = rc;
-	}
-	sp->st.prev = sp->start;
-	sp->st.prev_tail = sp->start_tail;
-	if ((text = s3s_upstate_format(&sp->st, &len)) == NULL)
-		return sp->err = -ERR_INTERNAL;
-	s3s_upload_key(sp->be, sp->id, "state", sp->st.size, key, sizeof(key));
-	rc = s3s_put(sp->be, key, text, len);
-	free(text);
-	return rc != 0 ? (sp->err = rc) : 0;
+	return rc;
 }
 
 static int
@@ -1711,12 +2203,28 @@ s3s_spool_close(struct store_spool *base)
 	if (sp == NULL)
 		return;
 	be = sp->be;
-	(void)s3s_spool_settle_job(sp);	/* the senders read the buffers */
+	/* Requests still in flight (a failed or cut-off writer) stop here;
+	 * their buffers go with them. */
+	while (sp->njobs > 0) {
+		struct s3s_job *j = sp->jobs[--sp->njobs];
+
+		if (j->data != NULL) {
+			s3s_mem_put(be, sp->cap);
+			free(j->data);
+		}
+		s3s_job_free(j);
+	}
+	if (sp->aux != NULL) {
+		s3s_job_free(sp->aux);
+		sp->aux = NULL;
+	}
+	free(sp->over);
 	while (sp->nspare > 0) {
 		s3s_mem_put(be, sp->cap);
 		free(sp->spare[--sp->nspare]);
 	}
-	if (sp->handoff && sp->err == 0 && !sp->discard && (h = calloc(1, sizeof(*h))) != NULL) {
+	if (sp->handoff && sp->err == 0 && !sp->discard && sp->buf != NULL &&
+	    (h = calloc(1, sizeof(*h))) != NULL) {
 		snprintf(h->id, sizeof(h->id), "%s", sp->id);
 		h->st = sp->st;
 		h->buf = sp->buf;
@@ -1726,7 +2234,6 @@ s3s_spool_close(struct store_spool *base)
 			memcpy(h->target, sp->target, sizeof(h->target));
 		sp->st.etags = NULL;
 		sp->buf = NULL;
-		sp->cap = 0;
 		old = s3s_handoff_take(be, sp->id);
 		pthread_mutex_lock(&be->mu);
 		h->next = be->handoffs;
@@ -1746,11 +2253,12 @@ s3s_spool_close(struct store_spool *base)
 		if (old != NULL)
 			s3s_handoff_free(be, old);
 	} else if (sp->target[0] != '\0' && sp->st.upload_id[0] != '\0') {
-		(void)s3s_mpu_abort(be, sp->target, sp->st.upload_id);
+		s3s_fire(be, sp->loop, sp->target, sp->st.upload_id);
 	}
-	if (sp->cap > 0)
+	if (sp->buf != NULL) {
 		s3s_mem_put(be, sp->cap);
-	free(sp->buf);
+		free(sp->buf);
+	}
 	s3s_upstate_free(&sp->st);
 	free(sp);
 }
@@ -1894,7 +2402,7 @@ s3s_upload_reader(struct store_be *be, const char *id, struct store_reader *r)
 }
 
 static int
-s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
+s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d, uint64_t want)
 {
 	struct s3s_handoff *h;
 	char key[512], path[PATH_MAX + 64];
@@ -1914,7 +2422,15 @@ s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
 	total = h->st.parts_bytes + h->len;
 	s3s_blob_key(be, d, key, sizeof(key));
 	t0 = s3s_now();
-	if (h->target[0] != '\0' && strcmp(h->target, key) != 0) {
+	if (want != UINT64_MAX && total != want) {
+		/* The state found (the bucket's latest, when this process has
+		 * no handoff) is not what the caller verified: its bytes are
+		 * not the digest's.  An empty state-0 would put an empty object
+		 * at the blob's key. */
+		log_error("store: s3: upload %s: %llu bytes stored, %llu verified; not committing "
+		    "%s", id, (unsigned long long)total, (unsigned long long)want, d->str);
+		rc = -ERR_BLOB_UPLOAD_INVALID;
+	} else if (h->target[0] != '\0' && strcmp(h->target, key) != 0) {
 		log_error("store: s3: upload %s was staged for another digest than %s", id, d->str);
 		rc = -ERR_INTERNAL;	/* upload.c gives the digest it verified */
 	} else if (h->target[0] == '\0' && s3s_head(be, key, &size, NULL) == 0) {
@@ -1948,7 +2464,7 @@ s3s_upload_commit(struct store_be *be, const char *id, const struct digest *d)
 			how = "at its key";
 			h->target[0] = '\0';	/* completed: nothing to abort */
 			s3s_upload_key(be, id, "target", UINT64_MAX, data, sizeof(data));
-			s3s_delete_later(be, data);
+			(void)s3s_delete(be, data);
 		} else if (rc == 0) {
 			rc = s3s_copy(be, data, key, total);
 		}
@@ -1979,7 +2495,7 @@ s3s_delete_fn(void *arg, const struct s3s_obj *o)
 	char *text, *nl;
 	int rc;
 
-	/* A multipart upload at a blob's key (s3s_spool_mpu_init) that no
+	/* A multipart upload at a blob's key (s3s_aux_start) that no
 	 * commit completed: abort it (after completion: a no-op). */
 	if (klen > 7 && strcmp(o->key + klen - 7, "/target") == 0 &&
 	    s3s_get_all(k->be, o->key, 4096, &text, &len) == 0) {
@@ -2305,5 +2821,9 @@ const struct store_ops store_s3_ops = {
 	.stream_cancel = s3s_stream_cancel,
 	.loop_done = s3s_loop_done,
 	.spool_target = s3s_spool_target,
+	.spool_attach = s3s_spool_attach,
+	.spool_flush_start = s3s_spool_flush_start,
+	.spool_open_start = s3s_spool_open_start,
+	.spool_hash = s3s_spool_hash,
 	.stat_remote = 1,
 };

@@ -59,11 +59,22 @@
 
 /* ---- live hash state, shared by the worker threads ---- */
 
+/* A status request waiting for a session's size to settle. */
+struct upload_waiter {
+	struct request *req;
+	struct upload_waiter *next;
+};
+
 struct upload_live {
 	char id[REFERENCE_UUID_LEN + 1];
 	struct hasher *h;
 	uint64_t offset;		/* bytes the hasher has seen */
 	int busy;			/* a request is writing this session */
+	/* A request whose client left is still recording what it wrote
+	 * (an object store's last part and state): the session's size is
+	 * not known until it releases the session; status requests wait. */
+	int settling;
+	struct upload_waiter *waiters;
 	int64_t touched;		/* last claim or release (unix seconds) */
 	struct upload_live *next;
 };
@@ -81,6 +92,34 @@ upload_live_count(void)
 	n = upload_nlives;
 	pthread_mutex_unlock(&upload_mu);
 	return n;
+}
+
+static void
+upload_nop(void *arg)
+{
+	(void)arg;
+}
+
+static void
+upload_status_wake(void *arg)
+{
+	upload_status(arg);
+}
+
+/* Status requests that waited for a session (taken out of its entry
+ * under upload_mu): each asks again on its own worker's loop, which the
+ * pool's done callback reaches from any thread. */
+static void
+upload_wake_waiters(struct upload_waiter *w)
+{
+	while (w != NULL) {
+		struct upload_waiter *next = w->next;	/* w is in the request's arena */
+		struct request *req = w->req;
+
+		if (pool_submit(req->w->pool, req->w->base, upload_nop, upload_status_wake, req) != 0)
+			log_warn("upload: cannot wake a status request (stopping?)");
+		w = next;
+	}
 }
 
 /* Drop the hash state of a session that is gone (no row), unless a
@@ -147,11 +186,17 @@ static void
 upload_release(const char *id, struct hasher *h, uint64_t offset, int gone)
 {
 	struct upload_live **pp, *l;
+	struct upload_waiter *waiters = NULL;
 
 	pthread_mutex_lock(&upload_mu);
 	for (pp = &upload_lives; (l = *pp) != NULL; pp = &l->next)
 		if (strcmp(l->id, id) == 0)
 			break;
+	if (l != NULL) {
+		waiters = l->waiters;
+		l->waiters = NULL;
+		l->settling = 0;
+	}
 	if (l != NULL && gone) {
 		*pp = l->next;
 		upload_nlives--;
@@ -170,6 +215,50 @@ upload_release(const char *id, struct hasher *h, uint64_t offset, int gone)
 	}
 	pthread_mutex_unlock(&upload_mu);
 	hasher_free(h);
+	upload_wake_waiters(waiters);
+}
+
+/* The session's writer lost its client and records its bytes in the
+ * background: status requests wait for it (upload_status). */
+static void
+upload_settling(const char *id)
+{
+	struct upload_live *l;
+
+	pthread_mutex_lock(&upload_mu);
+	for (l = upload_lives; l != NULL; l = l->next)
+		if (strcmp(l->id, id) == 0) {
+			l->settling = 1;
+			break;
+		}
+	pthread_mutex_unlock(&upload_mu);
+}
+
+/* 1 if req now waits for session id to settle (deferred; answered again
+ * through upload_status_wake), else 0. */
+static int
+upload_wait_settled(struct request *req, const char *id)
+{
+	struct upload_waiter *w;
+	struct upload_live *l;
+	int waiting = 0;
+
+	if ((w = arena_alloc(req->arena, sizeof(*w))) == NULL)
+		return 0;
+	pthread_mutex_lock(&upload_mu);
+	for (l = upload_lives; l != NULL; l = l->next)
+		if (strcmp(l->id, id) == 0)
+			break;
+	if (l != NULL && l->settling) {
+		w->req = req;
+		w->next = l->waiters;
+		l->waiters = w;
+		waiting = 1;
+	}
+	pthread_mutex_unlock(&upload_mu);
+	if (waiting)
+		req_defer(req);
+	return waiting;
 }
 
 /* ---- limits on concurrent uploads ([limits] max_uploads and
@@ -268,6 +357,11 @@ struct upload_ctx {
 	struct digest want;		/* PUT / monolithic: the digest to match */
 	struct request *req;		/* for the pool's done callback */
 	int slot;			/* holds an upload slot */
+	enum digest_alg alg;		/* what the session hashes with */
+	int opening;			/* the store loads the session's state */
+	int abandoned;			/* ... and the client went meanwhile */
+	int ended;			/* answered before the body: done */
+	int deferred;			/* answered from a store callback */
 	int rc;				/* the pool job's outcome */
 };
 
@@ -332,12 +426,22 @@ upload_body(struct request *req, const char *data, size_t len)
 	/* Hashed first: bytes received in the spool's window belong to the
 	 * spool once written (a backend may send or move them). */
 	hasher_update(u->h, data, len);
-	if ((rc = store_spool_write(u->sp, data, len)) != 0) {
+	if ((rc = store_spool_write(u->sp, data, len)) == STORE_SPOOL_FULL) {
+		/* Taken, but the store's parts in flight are at their bound:
+		 * read nothing more until one ends (upload_wake). */
+		req_body_pause(req);
+	} else if (rc != 0) {
 		u->failed = 1;
 		return rc;
 	}
 	u->written += len;
 	return 0;
+}
+
+static void
+upload_wake(void *arg)
+{
+	req_body_resume(arg);
 }
 
 static char *
@@ -392,17 +496,13 @@ upload_verify(struct request *req, struct upload_ctx *u, uint64_t size)
 	return 0;
 }
 
-/* End of a PUT or monolithic POST, with rc the outcome so far. */
+/* The end of a PUT or monolithic POST whose blob is settled (rc 0) or
+ * failed: drop the session, answer. */
 static void
-upload_finish(struct request *req, struct upload_ctx *u, int rc)
+upload_finish_end(struct request *req, struct upload_ctx *u, int rc)
 {
 	int gone = 0;
 
-	if (rc == 0)
-		rc = meta_upload_finish(req->w->meta, u->id, req->m.name, u->want.str,
-		    u->start + u->written);
-	if (rc == 0)
-		rc = store_upload_settle(req->w->store, u->id, &u->want);
 	if (rc == 0 || rc == -ERR_DIGEST_INVALID || rc == -ERR_BLOB_UPLOAD_UNKNOWN ||
 	    u->monolithic) {
 		/* Done or hopeless (the bytes can never match, or the session
@@ -426,6 +526,44 @@ upload_finish(struct request *req, struct upload_ctx *u, int rc)
 	req_respond(req, 201, NULL, NULL, 0);
 }
 
+/* The settle after the row (an object store: a HEAD or two and the
+ * session's objects removed, a round trip each) runs on the pool, as the
+ * commit does. */
+static void
+upload_settle_work(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	u->rc = store_upload_settle(u->req->w->store, u->id, &u->want);
+}
+
+static void
+upload_settle_done(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	upload_finish_end(u->req, u, u->rc);
+}
+
+/* End of a PUT or monolithic POST, with rc the outcome so far. */
+static void
+upload_finish(struct request *req, struct upload_ctx *u, int rc)
+{
+	if (rc == 0)
+		rc = meta_upload_finish(req->w->meta, u->id, req->m.name, u->want.str,
+		    u->start + u->written);
+	if (rc == 0) {
+		u->req = req;
+		req_defer(req);
+		if (pool_submit(req->w->pool, req->w->base, upload_settle_work, upload_settle_done,
+		    u) == 0)
+			return;
+		/* No thread to spare: do it here. */
+		rc = store_upload_settle(req->w->store, u->id, &u->want);
+	}
+	upload_finish_end(req, u, rc);
+}
+
 /* The fsync and rename of a verified spool run on the pool: a 1 GiB fsync
  * takes most of a second and would stall every connection of this worker. */
 static void
@@ -433,7 +571,7 @@ upload_commit_work(void *arg)
 {
 	struct upload_ctx *u = arg;
 
-	u->rc = store_upload_commit(u->req->w->store, u->id, &u->want);
+	u->rc = store_upload_commit_size(u->req->w->store, u->id, &u->want, u->start + u->written);
 }
 
 static void
@@ -444,12 +582,31 @@ upload_commit_done(void *arg)
 	upload_finish(u->req, u, u->rc);
 }
 
+static void upload_flushed(struct request *req, int flush_rc);
+
+static void
+upload_flush_done(void *arg, int rc)
+{
+	struct request *req = arg;
+
+	upload_flushed(req, rc);
+}
+
 static void
 upload_done(struct request *req)
 {
 	struct upload_ctx *u = req->ctx;
-	uint64_t size = u->start + u->written;
 	int rc, flush_rc = 0;
+
+	if (u->ended)
+		return;
+	if (u->opening) {
+		/* Gone before the spool opened: upload_open_ready ends it. */
+		u->abandoned = 1;
+		u->deferred = 1;
+		req_defer(req);
+		return;
+	}
 
 	/* Where the session's size will be recorded (a PATCH, a cut-off PUT),
 	 * the hash state goes with the bytes for whoever resumes it. */
@@ -461,7 +618,33 @@ upload_done(struct request *req)
 			u->failed = 1;
 		}
 	}
-	if (u->sp != NULL && !u->failed && (flush_rc = store_spool_flush(u->sp)) != 0)
+	if (u->sp != NULL && !u->failed) {
+		/* An object store's last parts and state go on the loop: the
+		 * answer waits for them, this worker's other requests not. */
+		if ((flush_rc = store_spool_flush_start(u->sp, upload_flush_done, req)) ==
+		    STORE_PENDING) {
+			u->deferred = 1;
+			req_defer(req);
+			/* Nobody waits for this answer; someone may ask the
+			 * session's size before it is known. */
+			if (req->aborted)
+				upload_settling(u->id);
+			return;
+		}
+	}
+	upload_flushed(req, flush_rc);
+}
+
+/* A request's body ended (or the connection did) and what it staged was
+ * flushed with flush_rc: record the session's size, answer or commit. */
+static void
+upload_flushed(struct request *req, int flush_rc)
+{
+	struct upload_ctx *u = req->ctx;
+	uint64_t size = u->start + u->written;
+	int rc;
+
+	if (flush_rc != 0)
 		u->failed = 1;	/* the staged bytes did not make it (disk full) */
 	if (u->sp != NULL && !u->monolithic && (u->failed ||
 	    (u->expect != UINT64_MAX && u->written != u->expect && !req->aborted))) {
@@ -491,9 +674,11 @@ upload_done(struct request *req)
 		}
 		u->h = NULL;
 		/* A failed body was answered when it failed; a failed flush
-		 * is answered here. */
-		if (flush_rc != 0 && !req->aborted)
-			req_error(req, (enum reg_error)-flush_rc, NULL);
+		 * is answered here, and so is a deferred request whose client
+		 * left (which only frees it). */
+		if ((flush_rc != 0 && !req->aborted) || (req->aborted && u->deferred))
+			req_error(req, flush_rc != 0 ? (enum reg_error)-flush_rc :
+			    ERR_BLOB_UPLOAD_INVALID, NULL);
 		return;
 	}
 	if (u->expect != UINT64_MAX && u->written != u->expect) {
@@ -534,8 +719,110 @@ upload_done(struct request *req)
 	}
 }
 
+/* Undo upload_begin_write: the hasher, the claim, the slot, the spool. */
+static void
+upload_unbegin(struct request *req, struct upload_ctx *u)
+{
+	hasher_free(u->h);
+	u->h = NULL;
+	upload_ctx_close(u);
+	upload_release(u->id, NULL, 0, 0);
+	if (u->slot) {
+		upload_slot_put(req);
+		u->slot = 0;
+	}
+}
+
+/* The spool is open (rc 0) or could not be: make sure the hasher has seen
+ * exactly the session's bytes, then the spool takes the body.  0, or the
+ * error (everything undone). */
+static int
+upload_opened(struct request *req, struct upload_ctx *u, int rc)
+{
+	if (rc != 0)
+		goto fail;
+	if (u->h != NULL && hasher_alg(u->h) != u->alg) {
+		hasher_free(u->h);
+		u->h = NULL;
+	}
+	if (u->h == NULL && u->start > 0) {
+		/* The state saved with the bytes (an object store keeps it:
+		 * its parts cannot be read back; the spool loaded it), else
+		 * read the spool again. */
+		rc = store_spool_hash(u->sp, &u->h);
+		if (rc == 0 && hasher_alg(u->h) != u->alg) {
+			hasher_free(u->h);
+			u->h = NULL;
+		} else if (rc != 0 && rc != -ERR_UNSUPPORTED) {
+			goto fail;
+		}
+	}
+	if (u->h == NULL) {
+		if ((u->h = hasher_new(u->alg)) == NULL) {
+			rc = -ERR_INTERNAL;
+			goto fail;
+		}
+		if (u->start > 0 && (rc = upload_rehash(req, u->id, u->start, u->h)) != 0)
+			goto fail;
+	}
+	store_spool_attach(u->sp, req->w->base, upload_wake, req);
+	/* The whole blob, its digest known (and hashed that way). */
+	if (u->finish && u->start == 0 && u->want.alg == u->alg)
+		store_spool_target(u->sp, &u->want);
+	return 0;
+fail:
+	upload_unbegin(req, u);
+	return rc;
+}
+
+/* Answer a request whose write could not begin. */
+static void
+upload_refuse(struct request *req, struct upload_ctx *u, int rc)
+{
+	if (u->monolithic) {
+		/* Its session was made for this request alone. */
+		store_upload_remove(req->w->store, u->id);
+		meta_upload_delete(req->w->meta, u->id);
+	}
+	if (rc == -ERR_RANGE_INVALID)
+		upload_location(req, u->id, u->start);
+	req_error(req, (enum reg_error)-rc, NULL);
+}
+
+/* An object store loaded the session's state for the spool: go on, or
+ * answer the error (the body, paused so far, is then dropped). */
+static void
+upload_open_ready(void *arg, int rc)
+{
+	struct request *req = arg;
+	struct upload_ctx *u = req->ctx;
+
+	u->opening = 0;
+	if (u->abandoned) {
+		/* The client went while the state loaded (upload_done ran):
+		 * nothing was written; answering frees the request. */
+		upload_unbegin(req, u);
+		if (u->monolithic) {
+			store_upload_remove(req->w->store, u->id);
+			meta_upload_delete(req->w->meta, u->id);
+		}
+		req_error(req, ERR_BLOB_UPLOAD_INVALID, NULL);
+		return;
+	}
+	if ((rc = upload_opened(req, u, rc)) != 0) {
+		u->ended = 1;		/* upload_done has nothing left to do */
+		upload_refuse(req, u, rc);
+		return;
+	}
+	req_body_resume(req);
+}
+
 /* Begin writing to session id at `size` for this request: claim it, open
- * the spool, make sure the hasher has seen exactly `size` bytes. */
+ * the spool, make sure the hasher has seen exactly `size` bytes; then
+ * stream the body into it.  0 (the answer comes at the body's end, or
+ * from upload_open_ready when the store loads the session's state first:
+ * the body waits meanwhile), or an error for the caller to answer with
+ * upload_refuse. */
 static int
 upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, uint64_t size,
     enum digest_alg alg)
@@ -545,6 +832,7 @@ upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, ui
 	memcpy(u->id, id, sizeof(u->id));
 	u->sp = NULL;
 	u->start = size;
+	u->alg = alg;
 	u->expect = UINT64_MAX;
 	if ((rc = upload_slot_take(req)) != 0)
 		return rc;
@@ -554,43 +842,18 @@ upload_begin_write(struct request *req, struct upload_ctx *u, const char *id, ui
 		u->slot = 0;
 		return rc;
 	}
-	if (u->h != NULL && hasher_alg(u->h) != alg) {
-		hasher_free(u->h);
-		u->h = NULL;
+	req->ctx = u;
+	rc = store_spool_open_start(req->w->store, req->w->base, id, size,
+	    req->has_length && !req->chunked ? req->content_length : UINT64_MAX,
+	    upload_open_ready, req, &u->sp);
+	if (rc == STORE_PENDING) {
+		u->opening = 1;
+		req_body_pause(req);
+	} else if ((rc = upload_opened(req, u, rc)) != 0) {
+		return rc;
 	}
-	if (u->h == NULL && size > 0) {
-		/* The state saved with the bytes (an object store keeps it:
-		 * its parts cannot be read back), else read the spool again. */
-		rc = store_upload_resume(req->w->store, id, size, &u->h);
-		if (rc == 0 && hasher_alg(u->h) != alg) {
-			hasher_free(u->h);
-			u->h = NULL;
-		} else if (rc != 0 && rc != -ERR_UNSUPPORTED) {
-			goto fail;
-		}
-	}
-	if (u->h == NULL) {
-		if ((u->h = hasher_new(alg)) == NULL) {
-			rc = -ERR_INTERNAL;
-			goto fail;
-		}
-		if (size > 0 && (rc = upload_rehash(req, id, size, u->h)) != 0)
-			goto fail;
-	}
-	if ((rc = store_spool_open(req->w->store, id, size,
-	    req->has_length && !req->chunked ? req->content_length : UINT64_MAX, &u->sp)) != 0)
-		goto fail;
-	/* The whole blob, its digest known (and hashed that way). */
-	if (u->finish && size == 0 && u->want.alg == alg)
-		store_spool_target(u->sp, &u->want);
+	upload_stream(req, u);
 	return 0;
-fail:
-	hasher_free(u->h);
-	u->h = NULL;
-	upload_release(id, NULL, 0, 0);
-	upload_slot_put(req);
-	u->slot = 0;
-	return rc;
 }
 
 /* Look a session up and check it belongs to this repository.  *named is
@@ -677,14 +940,11 @@ upload_write_request(struct request *req, int finish)
 		}
 	}
 	if ((rc = upload_begin_write(req, u, req->m.ref, size, alg)) != 0) {
-		if (rc == -ERR_RANGE_INVALID)
-			upload_location(req, req->m.ref, size);
-		req_error(req, (enum reg_error)-rc, NULL);
+		upload_refuse(req, u, rc);
 		return;
 	}
 	if (cr != NULL)
 		u->expect = b - a + 1;
-	upload_stream(req, u);
 }
 
 void
@@ -705,6 +965,10 @@ upload_status(struct request *req)
 	uint64_t size;
 	int rc;
 
+	/* A write whose client left may still add to the size: answer what
+	 * it will be, not what it was. */
+	if (upload_wait_settled(req, req->m.ref))
+		return;
 	if ((rc = upload_lookup(req, &size, NULL, NULL)) != 0) {
 		req_error(req, (enum reg_error)-rc, req->m.ref);
 		return;
@@ -850,13 +1114,8 @@ upload_start(struct request *req)
 		u->finish = 1;
 		u->monolithic = 1;
 		u->want = d;
-		if ((rc = upload_begin_write(req, u, id, 0, d.alg)) != 0) {
-			store_upload_remove(req->w->store, id);
-			meta_upload_delete(req->w->meta, id);
-			req_error(req, (enum reg_error)-rc, NULL);
-			return;
-		}
-		upload_stream(req, u);
+		if ((rc = upload_begin_write(req, u, id, 0, d.alg)) != 0)
+			upload_refuse(req, u, rc);
 		return;
 	}
 	upload_location(req, id, 0);
