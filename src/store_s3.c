@@ -1264,7 +1264,11 @@ struct s3s_spool {
 	 * into (each of cap bytes, charged to the budget). */
 	struct s3s_job *jobs[S3S_INFLIGHT];
 	int njobs;
-	char *spare[S3S_INFLIGHT];
+	/* A spool owns at most S3S_INFLIGHT + 1 buffers (s3s_make_room
+	 * allocates only with none spare and a slot free), and all of them
+	 * can be spare at once: after the flush sent the current one as the
+	 * last part while S3S_INFLIGHT others had come back. */
+	char *spare[S3S_INFLIGHT + 1];
 	int nspare;
 	int init;			/* the multipart upload: 0 none, 1 being
 					 * made, 2 there (st.upload_id) */
@@ -1767,7 +1771,13 @@ s3s_progress(struct s3s_spool *sp)
 
 			memmove(sp->jobs, sp->jobs + 1, (size_t)(sp->njobs - 1) * sizeof(sp->jobs[0]));
 			sp->njobs--;
-			sp->spare[sp->nspare++] = j->data;
+			if (sp->nspare < (int)(sizeof(sp->spare) / sizeof(sp->spare[0]))) {
+				sp->spare[sp->nspare++] = j->data;
+			} else {
+				/* Cannot happen (see spare): never write past it. */
+				free(j->data);
+				s3s_mem_put(sp->be, sp->cap);
+			}
 			if (sp->err == 0 && (rc = j->rc) == 0 &&
 			    (rc = s3s_upstate_add(&sp->st, j->etag)) == 0)
 				sp->st.parts_bytes += j->len;

@@ -93,6 +93,24 @@ assert_status 200 "the blob pulls"
 assert_body_digest "$d" "the blob pulls with its digest"
 assert_eq "$(s3_uploads "uploads/")" "" "no multipart upload is left"
 
+# 20 MiB: parts of 15 MiB in flight, a fourth buffer filled to a whole
+# part by the end of the body; the flush waits for the three, then sends
+# the fourth as the last part, and every buffer comes back spare (a
+# spool's four: review of the loop change found the spare list one short,
+# which overwrote the spool's count and crashed the daemon at close).
+mkblob "$W/b20" $((20 * MiB))
+upload_start "$R"
+req PATCH "$UPLOAD_LOC" -H 'Content-Type: application/octet-stream' \
+	-H 'Content-Range: 0-'$((20 * MiB - 1)) --data-binary "@$W/b20"
+assert_status 202 "a PATCH of 20 MiB (four whole parts) is acknowledged"
+d20=$(sha256_of "$W/b20")
+req PUT "$(with_query "$(loc_url "$(hdr Location)")" "digest=$d20")" -H 'Content-Type: application/octet-stream'
+assert_status 201 "its session closes with the digest of its 20 MiB"
+req GET "/v2/$R/blobs/$d20"
+assert_body_digest "$d20" "the 20 MiB blob pulls with its digest"
+daemon_alive && alive=yes || alive=no
+assert_eq "$alive" yes "the daemon is alive after the four-part PATCH"
+
 daemon_stop
 kill "$PROXY_PID" 2>/dev/null
 wait "$PROXY_PID" 2>/dev/null
