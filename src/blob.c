@@ -80,7 +80,7 @@ blob_send(struct request *req, int status, const char *content_type, struct stor
 	int fd;
 
 	if ((fd = store_reader_take_fd(r)) >= 0) {
-		/* A local file: sendfile, the bytes never in user memory. */
+		/* A local file: server.c writes it from the page cache. */
 		store_reader_close(r);
 		req_respond_file(req, status, content_type, fd, off, len);
 		return;
