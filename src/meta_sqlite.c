@@ -1400,8 +1400,17 @@ meta_sqlite_gc_reset(struct meta_conn *m)
 	if ((rc = meta_sqlite_gc_flush(m)) != 0)
 		return rc;
 	/* The temp tables hold what a dry run would have removed, so the
-	 * later listings can leave it out; a real run keeps them empty. */
+	 * later listings can leave it out; a real run keeps them empty.
+	 * They live in a temp file (in TMPDIR; the units' PrivateTmp), not
+	 * in memory as the connection's other temp data: at size 1 of
+	 * scripts/bench-scale (1.2 M blobs, 200,000 manifests) the mark's
+	 * tables made a dry run's peak RSS 37 MiB, 10 MiB in a file, in the
+	 * same time (mark 1.2-1.3 s against 1.5-2.0 s, runs alternated); a
+	 * real run collecting 50,000 manifests peaked at 54 and 42.5 MiB.
+	 * (Setting temp_store drops temp tables: they are emptied here
+	 * anyway.) */
 	if (sqlite3_exec(m->db,
+	    "PRAGMA temp_store=FILE;"
 	    "CREATE TEMP TABLE IF NOT EXISTS gc_dead (repo_id INTEGER NOT NULL, digest TEXT NOT NULL,"
 	    "  PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
 	    "CREATE TEMP TABLE IF NOT EXISTS gc_unlinked (repo_id INTEGER NOT NULL, digest TEXT NOT NULL,"
