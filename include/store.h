@@ -112,6 +112,10 @@ void store_loop_done(struct store *s, struct event_base *base);
 /* Whether a HEAD of a blob whose row carries its size needs the store (a
  * local stat is cheap; an object store's HEAD is a round trip: 0). */
 int store_stat_cheap(const struct store *s);
+/* 1 if a session's bytes can be resumed only from a checkpoint
+ * (store_spool_checkpoint: an object store, whose parts cannot be read
+ * back to hash again); 0 if the spool can be read again. */
+int store_keeps_checkpoints(const struct store *s);
 
 /* Remove a blob file (garbage collection only). */
 int store_blob_delete(struct store *s, const struct digest *d);

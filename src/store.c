@@ -463,3 +463,9 @@ store_stat_cheap(const struct store *s)
 {
 	return !s->ops->stat_remote;
 }
+
+int
+store_keeps_checkpoints(const struct store *s)
+{
+	return s->ops->spool_checkpoint != NULL;
+}

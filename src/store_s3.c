@@ -1797,11 +1797,14 @@ s3s_progress(struct s3s_spool *sp)
 			sp->over_len = 0;
 			rc = s3s_spool_take(sp, over, n);
 			free(over);
+			if (rc < 0 && sp->err == 0)
+				sp->err = rc;
 			if (rc == 0 && sp->blocked) {
 				sp->blocked = 0;
 				wake = sp->wake;
 			}
-		} else if (sp->err != 0 && sp->blocked) {
+		}
+		if (sp->err != 0 && sp->blocked) {
 			/* The writer's next write gets the error. */
 			sp->blocked = 0;
 			wake = sp->wake;
@@ -2105,6 +2108,17 @@ s3s_spool_write(struct store_spool *base, const void *data, size_t len)
 	sp->st.size += len;
 	if ((rc = s3s_spool_take(sp, data, len)) == 1) {
 		sp->blocked = 1;
+		/* A part that ended within this call (one that failed to
+		 * start, or any on a spool without a loop) brings no callback
+		 * of its own: reap it now, or the writer would wait for a wake
+		 * that never comes.  A wake given here finds the body not yet
+		 * paused (a no-op), and the write answers as if never full. */
+		if (sp->err != 0 || (sp->njobs > 0 && sp->jobs[0]->done) ||
+		    (sp->aux != NULL && sp->aux->done)) {
+			s3s_progress(sp);
+			if (!sp->blocked)
+				return sp->err;
+		}
 		return STORE_SPOOL_FULL;
 	}
 	return rc;

@@ -646,6 +646,13 @@ upload_flushed(struct request *req, int flush_rc)
 
 	if (flush_rc != 0)
 		u->failed = 1;	/* the staged bytes did not make it (disk full) */
+	/* A closing PUT whose client left while its bytes were being
+	 * flushed: no checkpoint was taken (upload_done saw a whole body), so
+	 * where the store resumes only from checkpoints the bytes past the
+	 * session's size cannot be kept: back to it, as for a refused chunk. */
+	if (req->aborted && u->finish && !u->monolithic && !u->kept && !u->failed &&
+	    store_keeps_checkpoints(req->w->store))
+		u->failed = 1;
 	if (u->sp != NULL && !u->monolithic && (u->failed ||
 	    (u->expect != UINT64_MAX && u->written != u->expect && !req->aborted))) {
 		/* A chunk we refused must not keep its bytes (a full disk stays
