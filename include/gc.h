@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 struct config;
+struct gc_writer;
 struct meta;
 struct store;
 
@@ -23,6 +24,9 @@ struct gc_options {
 	int progress;			/* a \r progress line on out (a terminal) */
 	const int *stop;		/* read atomically; non-zero ends the run
 					 * early (shutdown); may be NULL */
+	struct gc_writer *writer;	/* the thread the deletions run on
+					 * (gc.c: gc_command and the runner set
+					 * it); NULL: the calling thread */
 };
 
 /* What a run removed (or, dry, would remove). */

@@ -68,6 +68,7 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -556,6 +557,119 @@ gc_stopped(struct gc *gc)
 	return 0;
 }
 
+/* ---- the writer ----
+ *
+ * The collector lowers its priority (gc_yield_cpu) so that it takes the
+ * CPU time requests leave.  But a batch of deletions holds the database's
+ * write lock, and a push waits for that lock on its worker's event loop
+ * (meta_sqlite.c): a collector descheduled while it holds the lock (nice
+ * 10 against busy workers: tens of milliseconds) held up every request of
+ * that worker, a priority inversion.  So the batches run on the writer, a
+ * thread made before the collector lowered its priority, which keeps the
+ * one the collector had: the mark and the listings are low-priority work,
+ * a batch runs at the workers' priority and ends (or hands the lock to a
+ * waiting push) promptly.  The calling thread waits meanwhile, so the
+ * connection is never used by two threads at once. */
+struct gc_writer {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int (*fn)(struct gc *, void *);
+	struct gc *gc;
+	void *arg;
+	int rc;
+	int pending;			/* fn is posted, not yet done */
+	int stop;
+	int nice;			/* the writer thread's nice value */
+};
+
+static void *
+gc_writer_main(void *arg)
+{
+	struct gc_writer *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->nice = getpriority(PRIO_PROCESS, 0);
+	pthread_cond_broadcast(&w->cv);
+	for (;;) {
+		while (!w->pending && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->pending)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		w->rc = w->fn(w->gc, w->arg);
+		pthread_mutex_lock(&w->mu);
+		w->pending = 0;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* A writer at the calling thread's priority; NULL if none could start
+ * (the deletions then run on the caller, as before the writer existed). */
+static struct gc_writer *
+gc_writer_start(void)
+{
+	struct gc_writer *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->nice = INT_MIN;
+	if (pthread_create(&w->thread, NULL, gc_writer_main, w) != 0) {
+		log_debug("gc: no writer thread: %s", strerror(errno));
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return NULL;
+	}
+	/* Its priority is known once it runs (for the log line in gc_run). */
+	pthread_mutex_lock(&w->mu);
+	while (w->nice == INT_MIN)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	return w;
+}
+
+static void
+gc_writer_stop(struct gc_writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+/* fn(gc, arg) on the writer (or here, without one); its result. */
+static int
+gc_write(struct gc *gc, int (*fn)(struct gc *, void *), void *arg)
+{
+	struct gc_writer *w = gc->opt->writer;
+	int rc;
+
+	if (w == NULL)
+		return fn(gc, arg);
+	pthread_mutex_lock(&w->mu);
+	w->fn = fn;
+	w->gc = gc;
+	w->arg = arg;
+	w->pending = 1;
+	pthread_cond_broadcast(&w->cv);
+	while (w->pending)
+		pthread_cond_wait(&w->cv, &w->mu);
+	rc = w->rc;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
 static void gc_vreport(struct gc *gc, int kept, const char *kind, const char *what,
     uint64_t size, const char *repo, const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
 static void gc_report(struct gc *gc, const char *kind, const char *what, uint64_t size,
@@ -748,17 +862,15 @@ gc_mf_why(const struct gc *gc, const struct gc_item *it, char *why, size_t cap)
 
 /* ---- sweep ---- */
 
+/* The tags' deletions (on the writer); *arg gets how many were tried. */
 static int
-gc_sweep_tags(struct gc *gc)
+gc_tags_write(struct gc *gc, void *arg)
 {
-	size_t n = 0;
+	size_t *n = arg;
 	int rc;
 
-	if (gc->ntags == 0)
-		return 0;
-	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: tags", gc->ntags, 0);
-	for (; n < gc->ntags && !gc_stopped(gc); n++) {
-		struct gc_tag *t = &gc->tags[n];
+	for (*n = 0; *n < gc->ntags && !gc_stopped(gc); (*n)++) {
+		struct gc_tag *t = &gc->tags[*n];
 
 		t->removed = 1;
 		if (!gc->opt->dry_run &&
@@ -770,7 +882,19 @@ gc_sweep_tags(struct gc *gc)
 		gc_progress_item(&gc->prog);
 	}
 	/* What was removed is known once the batch is committed. */
-	if ((rc = meta_gc_flush(gc->m)) != 0)
+	return meta_gc_flush(gc->m);
+}
+
+static int
+gc_sweep_tags(struct gc *gc)
+{
+	size_t n = 0;
+	int rc;
+
+	if (gc->ntags == 0)
+		return 0;
+	gc_progress_begin(&gc->prog, gc->opt->out, gc->opt->progress, "gc: tags", gc->ntags, 0);
+	if ((rc = gc_write(gc, gc_tags_write, &n)) != 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		struct gc_tag *t = &gc->tags[i];
@@ -899,6 +1023,32 @@ gc_items_progress(struct gc *gc, enum gc_listing what, const char *label, int64_
 	return 0;
 }
 
+/* A page of dead manifests deleted (on the writer); *arg gets how many
+ * were tried. */
+static int
+gc_manifests_write(struct gc *gc, void *arg)
+{
+	size_t *n = arg;
+	int rc;
+
+	for (*n = 0; *n < gc->nitems && !gc_stopped(gc); (*n)++) {
+		struct gc_item *it = &gc->items[*n];
+
+		it->removed = 1;
+		if (gc->opt->dry_run)
+			rc = meta_gc_dry_manifest(gc->m, it->repo_id, it->name);
+		else
+			rc = meta_gc_manifest_delete(gc->m, it->repo_id, it->name, gc->t0,
+			    &it->removed);
+		if (rc != 0) {
+			gc->st->errors++;
+			return rc;
+		}
+	}
+	/* The page's results are final once committed. */
+	return meta_gc_flush(gc->m);
+}
+
 static int
 gc_sweep_manifests(struct gc *gc)
 {
@@ -922,24 +1072,8 @@ gc_sweep_manifests(struct gc *gc)
 		while (more && !gc_stopped(gc)) {
 			size_t n = 0;
 
-			if ((rc = gc_next_page(gc, GC_LIST_DEAD, &id, key, &more)) != 0)
-				return rc;
-			for (; n < gc->nitems && !gc_stopped(gc); n++) {
-				struct gc_item *it = &gc->items[n];
-
-				it->removed = 1;
-				if (gc->opt->dry_run)
-					rc = meta_gc_dry_manifest(gc->m, it->repo_id, it->name);
-				else
-					rc = meta_gc_manifest_delete(gc->m, it->repo_id, it->name, gc->t0,
-					    &it->removed);
-				if (rc != 0) {
-					gc->st->errors++;
-					return rc;
-				}
-			}
-			/* The page's results are final once committed. */
-			if ((rc = meta_gc_flush(gc->m)) != 0)
+			if ((rc = gc_next_page(gc, GC_LIST_DEAD, &id, key, &more)) != 0 ||
+			    (rc = gc_write(gc, gc_manifests_write, &n)) != 0)
 				return rc;
 			for (size_t i = 0; i < n; i++) {
 				struct gc_item *it = &gc->items[i];
@@ -967,11 +1101,56 @@ gc_sweep_manifests(struct gc *gc)
 	return 0;
 }
 
+/* A page the writer works on: the deletions tried (n), the cut-off of
+ * the grace period and its text. */
+struct gc_page {
+	size_t n;
+	int64_t before;
+	const char *grace;
+};
+
+/* A page of unreferenced links deleted (on the writer). */
+static int
+gc_links_write(struct gc *gc, void *arg)
+{
+	struct gc_page *pg = arg;
+	char age[32];
+	int rc;
+
+	for (pg->n = 0; pg->n < gc->nitems && !gc_stopped(gc); pg->n++) {
+		struct gc_item *it = &gc->items[pg->n];
+
+		if (it->time >= pg->before) {
+			gc_age(gc->t0 - it->time, age, sizeof(age));
+			gc_kept(gc, "link", it->name, it->size, it->repo, "no manifest in the "
+			    "repository references it, %s since linked (grace %s)", age, pg->grace);
+			gc->st->grace_links++;
+			it->removed = -1;	/* reported */
+			continue;
+		}
+		it->removed = 1;
+		if (gc->opt->dry_run)
+			rc = meta_gc_dry_link(gc->m, it->repo_id, it->name);
+		else
+			rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, pg->before,
+			    &it->removed);
+		if (rc != 0) {
+			gc->st->errors++;
+			return rc;
+		}
+		gc_progress_bytes(&gc->prog, it->size);
+		gc_progress_item(&gc->prog);
+	}
+	/* The page's results are final once committed. */
+	return meta_gc_flush(gc->m);
+}
+
 static int
 gc_sweep_links(struct gc *gc)
 {
 	int64_t before = gc->t0 - gc->cfg->gc_grace, id = 0;
-	char grace[32], age[32], key[DIGEST_STR_MAX + 64] = "";
+	char grace[32], key[DIGEST_STR_MAX + 64] = "";
+	struct gc_page pg = {.before = before, .grace = grace};
 	int more = 1, rc;
 
 	/* Every unreferenced link older than the run: the young ones are
@@ -980,38 +1159,10 @@ gc_sweep_links(struct gc *gc)
 	if ((rc = gc_items_progress(gc, GC_LIST_LINKS, "gc: blob links", before)) != 0)
 		return rc;
 	while (more && !gc_stopped(gc)) {
-		size_t n = 0;
-
-		if ((rc = gc_next_page(gc, GC_LIST_LINKS, &id, key, &more)) != 0)
+		if ((rc = gc_next_page(gc, GC_LIST_LINKS, &id, key, &more)) != 0 ||
+		    (rc = gc_write(gc, gc_links_write, &pg)) != 0)
 			return rc;
-		for (; n < gc->nitems && !gc_stopped(gc); n++) {
-			struct gc_item *it = &gc->items[n];
-
-			if (it->time >= before) {
-				gc_age(gc->t0 - it->time, age, sizeof(age));
-				gc_kept(gc, "link", it->name, it->size, it->repo, "no manifest in the "
-				    "repository references it, %s since linked (grace %s)", age, grace);
-				gc->st->grace_links++;
-				it->removed = -1;	/* reported */
-				continue;
-			}
-			it->removed = 1;
-			if (gc->opt->dry_run)
-				rc = meta_gc_dry_link(gc->m, it->repo_id, it->name);
-			else
-				rc = meta_gc_link_delete(gc->m, it->repo_id, it->name, before,
-				    &it->removed);
-			if (rc != 0) {
-				gc->st->errors++;
-				return rc;
-			}
-			gc_progress_bytes(&gc->prog, it->size);
-			gc_progress_item(&gc->prog);
-		}
-		/* The page's results are final once committed. */
-		if ((rc = meta_gc_flush(gc->m)) != 0)
-			return rc;
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < pg.n; i++) {
 			struct gc_item *it = &gc->items[i];
 
 			if (it->removed < 0)
@@ -1070,11 +1221,11 @@ gc_blob_file(struct gc *gc, const struct digest *d, uint64_t *freed, int *restor
 	return 0;
 }
 
-/* One page of unlinked blob rows: the rows first (a batch, committed),
- * then the files of those that went. */
+/* A page of unlinked blob rows deleted (on the writer). */
 static int
-gc_sweep_blob_page(struct gc *gc, int64_t before, const char *grace)
+gc_blob_rows_write(struct gc *gc, void *arg)
 {
+	const struct gc_page *pg = arg;
 	char age[32];
 	int rc;
 
@@ -1084,23 +1235,34 @@ gc_sweep_blob_page(struct gc *gc, int64_t before, const char *grace)
 		/* A blob row's age counts from when the content was first
 		 * stored (a push of the same bytes again refreshes its link,
 		 * not its row). */
-		if (it->time >= before) {
+		if (it->time >= pg->before) {
 			gc_age(gc->t0 - it->time, age, sizeof(age));
 			gc_kept(gc, "blob", it->name, it->size, "", "no repository holds it, %s since "
-			    "stored (grace %s)", age, grace);
+			    "stored (grace %s)", age, pg->grace);
 			gc->st->grace_blobs++;
 			continue;
 		}
 		it->removed = 1;
 		if (!gc->opt->dry_run &&
-		    (rc = meta_gc_blob_delete(gc->m, it->name, before, &it->removed)) != 0) {
+		    (rc = meta_gc_blob_delete(gc->m, it->name, pg->before, &it->removed)) != 0) {
 			gc->st->errors++;
 			return rc;
 		}
 		it->kind = 1;		/* an old one: swept below */
 	}
 	/* The rows are gone for good before any file goes. */
-	if ((rc = meta_gc_flush(gc->m)) != 0)
+	return meta_gc_flush(gc->m);
+}
+
+/* One page of unlinked blob rows: the rows first (a batch, committed),
+ * then the files of those that went. */
+static int
+gc_sweep_blob_page(struct gc *gc, int64_t before, const char *grace)
+{
+	struct gc_page pg = {.before = before, .grace = grace};
+	int rc;
+
+	if ((rc = gc_write(gc, gc_blob_rows_write, &pg)) != 0)
 		return rc;
 	for (size_t i = 0; i < gc->nitems && !gc_stopped(gc); i++) {
 		struct gc_item *it = &gc->items[i];
@@ -1443,6 +1605,9 @@ gc_run(const struct config *cfg, struct meta *m, struct store *s, const struct g
 		if (gc.rules[i].keep_days == 0)
 			days0 = 1;
 	gc.t0 = gc_start_second(zero && days0 ? NULL : m, zero);
+	log_debug("gc: the deletions run at nice %d, the rest at nice %d",
+	    opt->writer != NULL ? opt->writer->nice : getpriority(PRIO_PROCESS, 0),
+	    getpriority(PRIO_PROCESS, 0));
 	gc.file_before = gc.t0;
 	t[0] = gc_now_mono();
 	if ((rc = meta_gc_reset(m)) != 0)
@@ -1565,11 +1730,16 @@ gc_command(const struct config *cfg, int dry_run)
 	int rc;
 
 	opt.progress = isatty(STDOUT_FILENO);
+	/* The writer keeps the priority this thread had (see "the writer"). */
+	opt.writer = gc_writer_start();
 	gc_yield_cpu();
-	if ((s = store_open_cfg(cfg, cfg->root, cfg->sync)) == NULL)
+	if ((s = store_open_cfg(cfg, cfg->root, cfg->sync)) == NULL) {
+		gc_writer_stop(opt.writer);
 		return -1;
+	}
 	if ((m = meta_open(cfg)) == NULL) {
 		store_close(s);
+		gc_writer_stop(opt.writer);
 		return -1;
 	}
 	t = gc_now_mono();
@@ -1579,6 +1749,7 @@ gc_command(const struct config *cfg, int dry_run)
 	fflush(stdout);
 	meta_close(m);
 	store_close(s);
+	gc_writer_stop(opt.writer);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -1640,6 +1811,7 @@ gc_runner_main(void *arg)
 	struct gc_options opt = {.stop = &r->stop};
 	struct meta *m = NULL;
 
+	opt.writer = gc_writer_start();
 	gc_yield_cpu();
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
@@ -1681,6 +1853,7 @@ gc_runner_main(void *arg)
 	}
 	pthread_mutex_unlock(&r->mu);
 	meta_close(m);
+	gc_writer_stop(opt.writer);
 	return NULL;
 }
 

@@ -17,10 +17,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,6 +261,10 @@ struct meta_conn {
 	int gc_cache;			/* the sweep's larger page cache is set */
 	int gc_batch_rows;		/* deletions in it */
 	struct timespec gc_batch_t0;	/* when it began */
+	int collector;			/* gc's connection: its waits are not signalled */
+	struct meta_ckpt *ckpt;		/* the database's checkpointer, or NULL */
+	uint32_t *waiters;		/* <db>-wait, shared: bumped by a waiting writer */
+	uint32_t waiters_seen;		/* its value when the batch last looked */
 	char path[PATH_MAX];
 };
 
@@ -376,18 +382,202 @@ fail:
 	return -ERR_INTERNAL;
 }
 
-/* Wait for a lock held by another connection: up to ~10 s in short
- * sleeps, counting each wait for the metrics. */
+/* ---- the checkpointer ----
+ *
+ * SQLite copies the write-ahead log back into the database (a checkpoint,
+ * with an fsync of each) from inside the commit that takes the log past
+ * 1,000 pages: whichever connection commits then does it, and the daemon's
+ * connections commit on their workers' event loops.  While a collection
+ * wrote large batches, pushes' commits on the loops took 50 ms to 1.9 s
+ * that way (every request of the worker waiting).  So no connection
+ * checkpoints by itself: its commit hook wakes this thread, one per
+ * database and process, which checkpoints (PASSIVE: it never waits for or
+ * blocks readers and writers) on its own connection.  The last connection
+ * to the database closed stops it.  If the thread cannot start, SQLite's
+ * automatic checkpoints stay on. */
+#define META_CKPT_FRAMES 1000		/* SQLite's own wal_autocheckpoint */
+
+struct meta_ckpt {
+	char path[PATH_MAX];
+	int refs;			/* connections using it (meta_ckpt_mu) */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int want, stop;
+	int ready;			/* its connection has read the database */
+	struct meta_ckpt *next;
+};
+
+static pthread_mutex_t meta_ckpt_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct meta_ckpt *meta_ckpts;
+
+static void *
+meta_ckpt_main(void *arg)
+{
+	struct meta_ckpt *c = arg;
+	sqlite3 *db = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		int rc;
+
+		while (!c->want && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		c->want = 0;
+		pthread_mutex_unlock(&c->mu);
+		if (db == NULL && sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+			log_error("meta: checkpointer: open %s: %s", c->path,
+			    db != NULL ? sqlite3_errmsg(db) : "no memory");
+			sqlite3_close(db);
+			db = NULL;
+		}
+		/* A fresh connection knows the log only once it has read
+		 * the database: before, a checkpoint does nothing. */
+		if (db != NULL && !c->ready) {
+			if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) == SQLITE_OK)
+				c->ready = 1;
+			else
+				log_error("meta: checkpointer: %s: %s", c->path, sqlite3_errmsg(db));
+		}
+		if (db != NULL && c->ready) {
+			sqlite3_wal_autocheckpoint(db, 0);
+			rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+			if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+				log_error("meta: checkpoint of %s: %s", c->path, sqlite3_errmsg(db));
+		}
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* After each commit: a log past META_CKPT_FRAMES pages wakes the thread. */
+static int
+meta_ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct meta_ckpt *c = arg;
+
+	(void)db;
+	(void)name;
+	if (frames >= META_CKPT_FRAMES) {
+		pthread_mutex_lock(&c->mu);
+		c->want = 1;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	return SQLITE_OK;
+}
+
+/* The checkpointer of m's database, started if it is the first user;
+ * NULL if it could not be (SQLite then checkpoints in commits, as usual). */
+static struct meta_ckpt *
+meta_ckpt_get(const char *path)
+{
+	struct meta_ckpt *c;
+
+	pthread_mutex_lock(&meta_ckpt_mu);
+	for (c = meta_ckpts; c != NULL; c = c->next)
+		if (strcmp(c->path, path) == 0)
+			break;
+	if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL) {
+		snprintf(c->path, sizeof(c->path), "%s", path);
+		pthread_mutex_init(&c->mu, NULL);
+		pthread_cond_init(&c->cv, NULL);
+		if (pthread_create(&c->thread, NULL, meta_ckpt_main, c) != 0) {
+			log_error("meta: no checkpointer thread for %s: %s", path, strerror(errno));
+			pthread_cond_destroy(&c->cv);
+			pthread_mutex_destroy(&c->mu);
+			free(c);
+			c = NULL;
+		} else {
+			c->next = meta_ckpts;
+			meta_ckpts = c;
+		}
+	}
+	if (c != NULL)
+		c->refs++;
+	pthread_mutex_unlock(&meta_ckpt_mu);
+	return c;
+}
+
+static void
+meta_ckpt_put(struct meta_ckpt *c)
+{
+	struct meta_ckpt **pp;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&meta_ckpt_mu);
+	if (--c->refs > 0) {
+		pthread_mutex_unlock(&meta_ckpt_mu);
+		return;
+	}
+	for (pp = &meta_ckpts; *pp != c; pp = &(*pp)->next)
+		;
+	*pp = c->next;
+	pthread_mutex_unlock(&meta_ckpt_mu);
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+/* Wait for a lock held by another connection: up to ~10 s in 1 ms
+ * sleeps, counting each wait for the metrics.  A writer that waits (a
+ * push, on its worker's loop) also bumps the shared counter in <db>-wait:
+ * a garbage collection holding the lock for a batch of deletions sees it
+ * and commits at once (meta_sqlite_gc_batch_end), so a push waits for one
+ * deletion and a commit rather than for the whole batch. */
 static int
 meta_sqlite_busy(void *arg, int n)
 {
 	struct meta_conn *m = arg;
 
 	__atomic_add_fetch(&m->busy, 1, __ATOMIC_RELAXED);
-	if (n >= 2000)
+	if (n >= 10000)
 		return 0;
-	usleep(n < 10 ? 1000 : 5000);
+	if (m->waiters != NULL && !m->collector)
+		__atomic_add_fetch(m->waiters, 1, __ATOMIC_RELAXED);
+	usleep(1000);
 	return 1;
+}
+
+/* Map <db>-wait, the counter writers bump while they wait for the lock.
+ * Without it (a read-only root, say) collections only batch by size and
+ * time, as before it existed. */
+static void
+meta_sqlite_waiters_map(struct meta_conn *m)
+{
+	char path[sizeof(m->path) + 8];
+	struct stat db, st;
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s-wait", m->path);
+	if (stat(m->path, &db) != 0 ||
+	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return;
+	/* As SQLite does with -wal and -shm: a command run as root (ociregd
+	 * gc) leaves the file to the database's owner (the daemon's user). */
+	if (geteuid() == 0 && fchown(fd, db.st_uid, db.st_gid) != 0)
+		log_debug("meta: chown %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_size < (off_t)sizeof(uint32_t) && ftruncate(fd, sizeof(uint32_t)) != 0)) {
+		close(fd);
+		return;
+	}
+	p = mmap(NULL, sizeof(uint32_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p != MAP_FAILED)
+		m->waiters = p;
 }
 
 static uint64_t
@@ -448,6 +638,9 @@ meta_sqlite_close(struct meta_conn *m)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(m->stmt[i]);
 	sqlite3_close(m->db);
+	meta_ckpt_put(m->ckpt);
+	if (m->waiters != NULL)
+		munmap(m->waiters, sizeof(uint32_t));
 	free(m);
 }
 
@@ -484,6 +677,11 @@ meta_sqlite_open(const struct config *cfg)
 	}
 	if (meta_sqlite_migrate(m) != 0)
 		goto fail;
+	meta_sqlite_waiters_map(m);
+	/* Checkpoints on the checkpointer's thread, not in this
+	 * connection's commits (a worker's loop). */
+	if ((m->ckpt = meta_ckpt_get(m->path)) != NULL)
+		sqlite3_wal_hook(m->db, meta_ckpt_hook, m->ckpt);
 	return m;
 fail:
 	meta_sqlite_close(m);
@@ -1222,17 +1420,22 @@ meta_sqlite_referrers(struct meta_conn *m, const char *repo, const char *subject
 
 /* Each commit writes every page the batch dirtied (index pages all over,
  * by digest) to the WAL: small batches rewrote the same pages again and
- * again.  100 ms is the longest a push waits for the lock; reads never
- * wait (WAL).  XXX a push waits on its worker's event loop (manifest.c),
- * so every request of that worker waits with it: with a push loop running,
- * the p99 of GETs during a collection is that wait.  Batches of 1,000 rows
- * or 10 ms with 5 ms between them did not shorten it measurably here (the
- * debug line below showed 100-400 ms per batch from BEGIN to the end of
- * COMMIT either way on the loaded test machine) and made the manifest step
- * 2-4x slower; moving the manifest transaction off the event loop (as
- * upload commits are, pool.c) is the fix left to do. */
+ * again.  100 ms is the longest a batch holds the lock; reads never wait
+ * (WAL).  But a push waits for the lock on its worker's event loop
+ * (manifest.c, upload.c), and every request of that worker waits with it:
+ * with a push loop running, the p99 of GETs during a collection was that
+ * wait.  So a writer that waits says so (meta_sqlite_busy bumps the counter
+ * in <db>-wait, shared by every process on the database) and the batch
+ * commits after the deletion in progress (meta_sqlite_gc_batch_end), then
+ * stays off the lock for META_GC_YIELD_US: the push waits for one deletion
+ * and a commit.  Batches stay long while nobody waits.  (Fixed batches of
+ * 1,000 rows or 10 ms with 5 ms between them made the manifest step 2-4x
+ * slower.) */
 #define META_GC_BATCH_ROWS 5000
 #define META_GC_BATCH_MS 100
+/* How long a batch that saw a writer waiting stays off the lock after its
+ * commit: the waiter polls every millisecond. */
+#define META_GC_YIELD_US 2000
 /* The sweep's page cache, KiB.  Its deletions touch pages all over the
  * indexes (by digest): with the connection's 1 MiB each batch re-read and
  * spilled the same pages, and 10x the rows cost 30x the time.  Set at the
@@ -1281,12 +1484,23 @@ meta_sqlite_gc_batch_begin(struct meta_conn *m)
 			return meta_sqlite_fail(m, pragma);
 		m->gc_cache = 1;
 	}
+	m->collector = 1;
 	if ((rc = meta_sqlite_begin(m)) != 0)
 		return rc;
 	m->gc_batch = 1;
 	m->gc_batch_rows = 0;
 	clock_gettime(CLOCK_MONOTONIC, &m->gc_batch_t0);
+	if (m->waiters != NULL)
+		m->waiters_seen = __atomic_load_n(m->waiters, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/* A writer waited for the lock since the batch began (meta_sqlite_busy)? */
+static int
+meta_sqlite_gc_waited(struct meta_conn *m)
+{
+	return m->waiters != NULL &&
+	    __atomic_load_n(m->waiters, __ATOMIC_RELAXED) != m->waiters_seen;
 }
 
 /* After a batched deletion: commit if the batch is full or old enough. */
@@ -1296,6 +1510,15 @@ meta_sqlite_gc_batch_end(struct meta_conn *m)
 	struct timespec now;
 	long long ms;
 
+	int rc;
+
+	if (meta_sqlite_gc_waited(m)) {
+		/* Hand the lock over: commit, then stay off it for longer
+		 * than the waiter's poll (1 ms) so that it gets it. */
+		rc = meta_sqlite_gc_flush(m);
+		usleep(META_GC_YIELD_US);
+		return rc;
+	}
 	if (++m->gc_batch_rows < META_GC_BATCH_ROWS) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		ms = (long long)(now.tv_sec - m->gc_batch_t0.tv_sec) * 1000 +

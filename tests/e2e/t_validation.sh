@@ -150,7 +150,7 @@ if store_is_s3; then
 	odd=$(cd "$ROOT" && find . -mindepth 1 \( -name 'secret*' -o -name outside -o -name file -o -name pwned \))
 	assert_eq "$odd" "" "nothing named after a traversal target inside the root"
 else
-	odd=$(cd "$ROOT" && find . -mindepth 1 | grep -Ev "^\./(meta\.db(-wal|-shm|-journal)?|blobs|blobs/sha(256|512)|blobs/sha(256|512)/[0-9a-f]{2}|blobs/sha256/[0-9a-f]{2}/[0-9a-f]{64}|blobs/sha512/[0-9a-f]{2}/[0-9a-f]{128}|uploads|uploads/$UUID_RE)$")
+	odd=$(cd "$ROOT" && find . -mindepth 1 | grep -Ev "^\./(meta\.db(-wal|-shm|-journal|-wait)?|blobs|blobs/sha(256|512)|blobs/sha(256|512)/[0-9a-f]{2}|blobs/sha256/[0-9a-f]{2}/[0-9a-f]{64}|blobs/sha512/[0-9a-f]{2}/[0-9a-f]{128}|uploads|uploads/$UUID_RE)$")
 	assert_eq "$odd" "" "nothing unexpected inside the root"
 fi
 req GET "/v2/good/repo/blobs/$D"

@@ -11,8 +11,10 @@
 #include <cmocka.h>
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,8 @@
 /* SQLite's own calls of fsync and fdatasync land here (the test binary
  * defines them, so libsqlite3's calls resolve to these first): a count of
  * what a commit made durable, then the real call. */
-static int meta_syncs;
+static __thread int meta_syncs;	/* by this thread */
+static int all_syncs;			/* by any thread */
 
 static int
 real_sync(const char *name, int fd)
@@ -44,6 +47,7 @@ real_sync(const char *name, int fd)
 
 	*(void **)&fn = dlsym(RTLD_NEXT, name);
 	meta_syncs++;
+	__atomic_add_fetch(&all_syncs, 1, __ATOMIC_RELAXED);
 	return fn != NULL ? fn(fd) : -1;
 }
 
@@ -905,6 +909,132 @@ test_gc_batch(void **state)
 	meta_close(m2);
 }
 
+/* A writer waiting for the lock a collection's batch holds. */
+struct waiter {
+	struct meta *m;
+	struct meta_manifest mf;
+	int rc;
+	int done;
+};
+
+static void *
+waiter_run(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->rc = meta_manifest_put(w->m, "r", &w->mf, NULL, 0, "w");
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* The counter in <db>-wait; 0 if there is none. */
+static uint32_t
+waiters_count(const char *dir)
+{
+	char path[PATH_MAX];
+	uint32_t v = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/meta.db-wait", dir);
+	if ((fd = open(path, O_RDONLY)) >= 0) {
+		if (pread(fd, &v, sizeof(v), 0) != (ssize_t)sizeof(v))
+			v = 0;
+		close(fd);
+	}
+	return v;
+}
+
+/* A writer that waits for a collection's batch signals it through
+ * <db>-wait, and the batch commits at its next deletion instead of at its
+ * size or age (100 ms): the writer waits for one deletion, not a batch. */
+static void
+test_gc_yield(void **state)
+{
+	struct fixture *f = *state;
+	struct meta_manifest a = mk_manifest(dg("ya"), MT_MANIFEST, "", "", 10);
+	struct meta_manifest b = mk_manifest(dg("yb"), MT_MANIFEST, "", "", 10);
+	struct meta_manifest got;
+	struct waiter w = {.mf = mk_manifest(dg("yw"), MT_MANIFEST, "", "", 10)};
+	int64_t repo_id = 0, later = (int64_t)time(NULL) + 3600;
+	uint32_t before;
+	pthread_t t;
+	int removed, i;
+
+	assert_int_equal(meta_manifest_put(f->m, "r", &a, NULL, 0, NULL), 0);
+	assert_int_equal(meta_manifest_put(f->m, "r", &b, NULL, 0, NULL), 0);
+	assert_int_equal(meta_gc_manifests(f->m, gc_repo_id_cb, &repo_id), 0);
+	assert_non_null(w.m = open_dir(f->dir));
+	before = waiters_count(f->dir);
+
+	/* The batch begins and holds the lock; the writer waits for it. */
+	assert_int_equal(meta_gc_manifest_delete(f->m, repo_id, a.digest, later, &removed), 0);
+	assert_int_equal(removed, 1);
+	assert_int_equal(pthread_create(&t, NULL, waiter_run, &w), 0);
+	for (i = 0; i < 2000 && waiters_count(f->dir) == before; i++)
+		usleep(1000);
+	if (waiters_count(f->dir) == before)
+		fail_msg("the waiting writer never bumped meta.db-wait");
+	assert_false(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE));
+	/* The next deletion sees it and commits the batch. */
+	assert_int_equal(meta_gc_manifest_delete(f->m, repo_id, b.digest, later, &removed), 0);
+	assert_int_equal(removed, 1);
+	for (i = 0; i < 2000 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	if (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
+		fail_msg("the writer still waits for the batch after 2 s");
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(w.rc, 0);
+	/* Both deletions were committed, and the writer's row is there. */
+	assert_int_equal(meta_manifest_get(w.m, "r", a.digest, &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_manifest_get(w.m, "r", b.digest, &got), -ERR_MANIFEST_UNKNOWN);
+	assert_int_equal(meta_tag_get(w.m, "r", "w", &got), 0);
+	assert_string_equal(got.digest, w.mf.digest);
+	meta_gc_read_end(f->m);
+	meta_close(w.m);
+}
+
+
+/* A commit that takes the write-ahead log past 1,000 pages does not copy
+ * it back into the database itself (SQLite's automatic checkpoint, two
+ * more fsyncs, in the commit of whichever connection comes then: a worker's
+ * event loop): the checkpointer thread does, soon after. */
+static void
+test_checkpoint_off_thread(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+	struct stat st;
+	off_t size0;
+	int before, others, i;
+
+	snprintf(path, sizeof(path), "%s/meta.db", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	size0 = st.st_size;
+	/* 1,200 sessions in one transaction each: well past 1,000 pages of
+	 * log (a commit writes at least a page). */
+	others = __atomic_load_n(&all_syncs, __ATOMIC_RELAXED) - meta_syncs;
+	for (i = 0; i < 1200; i++) {
+		char id[64];
+
+		snprintf(id, sizeof(id), "123e4567-e89b-42d3-a456-42661417%04d", i);
+		before = meta_syncs;
+		assert_int_equal(meta_upload_create(f->m, id, "a/b"), 0);
+		/* The commit's own fsync of the log, and nothing more. */
+		if (meta_syncs - before != 1)
+			fail_msg("commit %d made %d fsyncs on the committing thread", i,
+			    meta_syncs - before);
+	}
+	/* The checkpointer copied the pages into the database file. */
+	for (i = 0; i < 2000; i++) {
+		assert_int_equal(stat(path, &st), 0);
+		if (st.st_size > size0 &&
+		    __atomic_load_n(&all_syncs, __ATOMIC_RELAXED) - meta_syncs > others)
+			break;
+		usleep(1000);
+	}
+	if (st.st_size <= size0)
+		fail_msg("no checkpoint within 2 s: meta.db still %lld bytes, syncs elsewhere %d", (long long)st.st_size, __atomic_load_n(&all_syncs, __ATOMIC_RELAXED) - meta_syncs - others);
+}
 
 int
 main(void)
@@ -930,6 +1060,8 @@ main(void)
 		T(test_repo_list),
 		T(test_referrers),
 		T(test_gc_batch),
+		T(test_gc_yield),
+		T(test_checkpoint_off_thread),
 	};
 #undef T
 
