@@ -437,13 +437,14 @@ meta_ckpt_main(void *arg)
 		/* A fresh connection knows the log only once it has read
 		 * the database: before, a checkpoint does nothing. */
 		if (db != NULL && !c->ready) {
-			if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) == SQLITE_OK)
+			if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) == SQLITE_OK) {
+				sqlite3_wal_autocheckpoint(db, 0);
 				c->ready = 1;
-			else
+			} else {
 				log_error("meta: checkpointer: %s: %s", c->path, sqlite3_errmsg(db));
+			}
 		}
 		if (db != NULL && c->ready) {
-			sqlite3_wal_autocheckpoint(db, 0);
 			rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 			if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 				log_error("meta: checkpoint of %s: %s", c->path, sqlite3_errmsg(db));

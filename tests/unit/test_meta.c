@@ -1019,8 +1019,10 @@ test_checkpoint_off_thread(void **state)
 		snprintf(id, sizeof(id), "123e4567-e89b-42d3-a456-42661417%04d", i);
 		before = meta_syncs;
 		assert_int_equal(meta_upload_create(f->m, id, "a/b"), 0);
-		/* The commit's own fsync of the log, and nothing more. */
-		if (meta_syncs - before != 1)
+		/* The commit's own fsync of the log, plus one of the log's
+		 * header when it starts over after a checkpoint; a checkpoint
+		 * in the commit would add two more. */
+		if (meta_syncs - before < 1 || meta_syncs - before > 2)
 			fail_msg("commit %d made %d fsyncs on the committing thread", i,
 			    meta_syncs - before);
 	}
