@@ -174,7 +174,7 @@ check-asan:
 # garbage collection concurrently, with four workers.  The first report
 # stops the process with status 66, which fails the suite (daemon_stop
 # asserts exit 0; a dead daemon fails the next request).
-TSAN_SUITES ?= t_workers.sh t_proxy.sh t_gc_stress.sh
+TSAN_SUITES ?= t_workers.sh t_proxy.sh t_gc_stress.sh t_writer.sh
 tsan:
 	$(MAKE) SAN=thread build-tsan/ociregd
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66 $(TSAN_OPTIONS)" E2E_WORKERS=4 \

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct meta;
 struct meta_manifest;
 struct meta_ref;
 struct oci_doc;
@@ -28,6 +29,15 @@ void blob_delete(struct request *req);
  * closed). */
 void blob_send(struct request *req, int status, const char *content_type, struct store_reader *r,
     uint64_t off, uint64_t len);
+
+/* Run work(arg) on the request's worker's writer (one thread with its own
+ * metadata connection: a commit's fsync or a wait for the write lock then
+ * holds up this request alone, not the loop), then done(arg) on the loop.
+ * *m is set, before work runs, to the connection work must use; without a
+ * writer both run at once, here, with the loop's connection.  Defers the
+ * request: done must answer it.  In upload.c. */
+void handler_write(struct request *req, struct meta **m, void (*work)(void *),
+    void (*done)(void *), void *arg);
 
 void upload_start(struct request *req);		/* POST: session, monolithic, mount */
 void upload_status(struct request *req);	/* GET */

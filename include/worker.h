@@ -20,6 +20,14 @@ struct worker {
 	int id;
 	struct event_base *base;	/* this worker's loop: pool completions, upstream I/O */
 	struct meta *meta;		/* this worker's metadata connection */
+	/* Write transactions run off the loop, on the worker's writer: one
+	 * thread with its own connection (wmeta, used by that thread only),
+	 * so a commit's fsync or a wait for the write lock (a collection
+	 * holds it) stalls that request alone, not every connection of the
+	 * worker.  NULL (then writes run on the loop with meta) if either
+	 * could not be made. */
+	struct meta *wmeta;
+	struct pool *writer;
 	struct store *store;		/* the blob store (shared, thread-safe) */
 	struct cache *manifests;	/* this worker's manifest cache */
 	struct pool *pool;		/* shared blocking-work threads */

@@ -219,6 +219,13 @@ daemon_worker_new(void *arg, int id, struct event_base *base, void *app)
 		return NULL;
 	if ((w->meta = meta_open(d->cfg)) == NULL)
 		return NULL;
+	/* The writer is an optimization: without it writes stay on the loop. */
+	if ((w->wmeta = meta_open(d->cfg)) != NULL && (w->writer = pool_new(1)) == NULL) {
+		meta_close(w->wmeta);
+		w->wmeta = NULL;
+	}
+	if (w->writer == NULL)
+		log_warn("worker %d: no writer thread; metadata writes run on the event loop", id);
 	return w;
 }
 
@@ -236,6 +243,10 @@ daemon_worker_free(void *arg, struct worker *w)
 	/* Upstream transfers and the requests waiting on them first. */
 	proxy_worker_free(w);
 	store_loop_done(w->store, w->base);
+	pool_free(w->writer);	/* NULL already after daemon_quiesce */
+	w->writer = NULL;
+	meta_close(w->wmeta);
+	w->wmeta = NULL;
 	meta_close(w->meta);
 	cache_free(w->manifests);
 	free(w->metrics);
@@ -252,6 +263,10 @@ daemon_quiesce(void *arg)
 	/* Joined before the event loops go: no job hands back to a freed one. */
 	pool_free(d->pool);
 	d->pool = NULL;
+	for (int i = 0; i < d->set.n; i++) {
+		pool_free(d->set.w[i].writer);
+		d->set.w[i].writer = NULL;
+	}
 }
 
 static void

@@ -213,45 +213,106 @@ manifest_rows(const struct oci_manifest *om, const char *digest, size_t len, int
 	return 0;
 }
 
+/* What a manifest push stores once it is judged: made on the loop, stored
+ * on the worker's writer (manifest_store_work), answered on the loop. */
+struct manifest_job {
+	struct request *req;
+	struct meta *m;			/* the writer's connection, or the loop's */
+	struct oci_manifest om;
+	struct meta_manifest mf;
+	struct meta_ref *refs;
+	struct digest got;
+	const char *tag;
+	const char *const *tags;
+	size_t ntags;
+	int rc;
+};
+
+/* Bytes first, then the rows that point at them, then the bytes again
+ * (see store_blob_put).  Off the loop: the file's fsync and the commit's
+ * can each take long while a collection keeps the disk busy. */
+static void
+manifest_store_work(void *arg)
+{
+	struct manifest_job *j = arg;
+	struct request *req = j->req;
+	const char *body = req->body ? req->body : "";
+
+	if ((j->rc = store_blob_put(req->w->store, &j->got, body, req->body_len)) != 0)
+		return;
+	if ((j->rc = meta_manifest_put_tags(j->m, req->m.name, &j->mf, j->refs, j->om.nrefs,
+	    j->tags, j->ntags)) != 0)
+		return;
+	j->rc = store_blob_put(req->w->store, &j->got, body, req->body_len);
+}
+
+static void
+manifest_store_done(void *arg)
+{
+	struct manifest_job *j = arg;
+	struct request *req = j->req;
+
+	if (j->rc == -ERR_MANIFEST_BLOB_UNKNOWN) {
+		req_error(req, ERR_MANIFEST_BLOB_UNKNOWN, "a referenced blob was removed meanwhile");
+	} else if (j->rc != 0) {
+		req_error(req, (enum reg_error)-j->rc, NULL);
+	} else {
+		req_add_header(req, "Location", "/v2/%s/manifests/%s", req->m.name, j->got.str);
+		req_add_header(req, "Docker-Content-Digest", "%s", j->got.str);
+		if (j->om.has_subject)
+			req_add_header(req, "OCI-Subject", "%s", j->om.subject.str);
+		if (req->m.ref_is_digest)
+			manifest_oci_tag(req, req->ctx);
+		req_respond(req, 201, NULL, NULL, 0);
+	}
+	free(j->refs);
+	oci_manifest_free(&j->om);
+	free(j);
+}
+
 static void
 manifest_put_done(struct request *req)
 {
-	struct oci_manifest om;
-	struct meta_manifest mf, stored;
-	struct meta_ref *refs = NULL;
+	struct manifest_job *j;
+	struct meta_manifest stored;
 	struct manifest_tags *qt = req->ctx;
-	struct digest got;
 	char err[512];
-	const char *tag = NULL;
-	const char *const *tags = &tag;
-	size_t ntags = 0;
 	int sparse = req->cfg->sparse;
 	int rc;
 
 	if (req->aborted || req->responded)
 		return;
-	if (digest_buffer(req->m.ref_is_digest ? req->m.digest.alg : DIGEST_SHA256,
-	    req->body ? req->body : "", req->body_len, &got) != 0) {
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}
-	if (req->m.ref_is_digest) {
-		if (strcmp(got.str, req->m.digest.str) != 0) {
-			req_error(req, ERR_DIGEST_INVALID, "manifest body does not match the digest in the URL");
-			return;
-		}
-		tags = qt->name;
-		ntags = qt->n;
-	} else {
-		tag = req->m.ref;
-		ntags = 1;
-	}
-	if ((rc = oci_manifest_parse(req->body ? req->body : "", req->body_len,
-	    req_header(req, "Content-Type"), &om, err, sizeof(err))) != 0) {
-		req_error(req, (enum reg_error)-rc, err);
+	j->req = req;
+	j->tags = &j->tag;
+	if (digest_buffer(req->m.ref_is_digest ? req->m.digest.alg : DIGEST_SHA256,
+	    req->body ? req->body : "", req->body_len, &j->got) != 0) {
+		req_error(req, ERR_INTERNAL, NULL);
+		free(j);
 		return;
 	}
-	if ((rc = manifest_rows(&om, got.str, req->body_len, 0, &mf, &refs)) != 0)
+	if (req->m.ref_is_digest) {
+		if (strcmp(j->got.str, req->m.digest.str) != 0) {
+			req_error(req, ERR_DIGEST_INVALID, "manifest body does not match the digest in the URL");
+			free(j);
+			return;
+		}
+		j->tags = qt->name;
+		j->ntags = qt->n;
+	} else {
+		j->tag = req->m.ref;
+		j->ntags = 1;
+	}
+	if ((rc = oci_manifest_parse(req->body ? req->body : "", req->body_len,
+	    req_header(req, "Content-Type"), &j->om, err, sizeof(err))) != 0) {
+		req_error(req, (enum reg_error)-rc, err);
+		free(j);
+		return;
+	}
+	if ((rc = manifest_rows(&j->om, j->got.str, req->body_len, 0, &j->mf, &j->refs)) != 0)
 		goto fail;
 	/* Everything a manifest references must already be in this
 	 * repository: blobs for an image manifest, manifests for an index.
@@ -260,14 +321,14 @@ manifest_put_done(struct request *req)
 	 * mirror keeps the index of a multi-platform image (same bytes,
 	 * same digest) with only some of its platforms; what is missing
 	 * answers 404 to whoever fetches it. */
-	for (size_t i = 0; i < om.nrefs; i++) {
-		const struct oci_ref *r = &om.refs[i];
+	for (size_t i = 0; i < j->om.nrefs; i++) {
+		const struct oci_ref *r = &j->om.refs[i];
 		struct meta_manifest child;
 		uint64_t bsize = 0;
 
 		/* Sparse: no re-check under the write lock either; content
 		 * that vanishes meanwhile just leaves the manifest sparse. */
-		refs[i].skip_check = r->foreign || sparse;
+		j->refs[i].skip_check = r->foreign || sparse;
 		if (r->is_manifest)
 			rc = meta_manifest_get(req->w->meta, req->m.name, r->digest.str, &child);
 		else if (r->foreign)
@@ -299,42 +360,23 @@ manifest_put_done(struct request *req)
 	}
 	/* One digest, one media type: the same bytes under another type
 	 * would make GET by digest ambiguous. */
-	if (meta_manifest_get(req->w->meta, req->m.name, got.str, &stored) == 0 &&
-	    strcmp(stored.media_type, om.media_type) != 0) {
+	if (meta_manifest_get(req->w->meta, req->m.name, j->got.str, &stored) == 0 &&
+	    strcmp(stored.media_type, j->om.media_type) != 0) {
 		char why[600];
 
 		snprintf(why, sizeof(why), "these bytes are stored as %.250s, not %.250s",
-		    stored.media_type, om.media_type);
+		    stored.media_type, j->om.media_type);
 		req_error(req, ERR_MANIFEST_INVALID, why);
 		goto out;
 	}
-	/* Bytes first, then the rows that point at them. */
-	if ((rc = store_blob_put(req->w->store, &got, req->body ? req->body : "", req->body_len)) != 0)
-		goto fail;
-	if ((rc = meta_manifest_put_tags(req->w->meta, req->m.name, &mf, refs, om.nrefs, tags,
-	    ntags)) != 0) {
-		if (rc == -ERR_MANIFEST_BLOB_UNKNOWN) {
-			req_error(req, ERR_MANIFEST_BLOB_UNKNOWN, "a referenced blob was removed meanwhile");
-			goto out;
-		}
-		goto fail;
-	}
-	/* Again after the row: see store_blob_put. */
-	if ((rc = store_blob_put(req->w->store, &got, req->body ? req->body : "", req->body_len)) != 0)
-		goto fail;
-	req_add_header(req, "Location", "/v2/%s/manifests/%s", req->m.name, got.str);
-	req_add_header(req, "Docker-Content-Digest", "%s", got.str);
-	if (om.has_subject)
-		req_add_header(req, "OCI-Subject", "%s", om.subject.str);
-	if (req->m.ref_is_digest)
-		manifest_oci_tag(req, qt);
-	req_respond(req, 201, NULL, NULL, 0);
-	goto out;
+	handler_write(req, &j->m, manifest_store_work, manifest_store_done, j);
+	return;
 fail:
 	req_error(req, (enum reg_error)-rc, NULL);
 out:
-	free(refs);
-	oci_manifest_free(&om);
+	free(j->refs);
+	oci_manifest_free(&j->om);
+	free(j);
 }
 
 void

@@ -83,6 +83,8 @@ ops_dispatch(struct request *req)
 		for (int i = 0; i < all->n && n < 256; i++) {
 			blocks[n++] = all->w[i].metrics;
 			g.sqlite_busy_retries += meta_busy_retries(all->w[i].meta);
+			if (all->w[i].wmeta != NULL)
+				g.sqlite_busy_retries += meta_busy_retries(all->w[i].wmeta);
 		}
 		if ((text = metrics_render(blocks, n, &g, &len)) == NULL) {
 			req_error(req, ERR_INTERNAL, NULL);

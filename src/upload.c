@@ -363,7 +363,24 @@ struct upload_ctx {
 	int ended;			/* answered before the body: done */
 	int deferred;			/* answered from a store callback */
 	int rc;				/* the pool job's outcome */
+	struct meta *m;			/* the writer job's connection */
 };
+
+void
+handler_write(struct request *req, struct meta **m, void (*work)(void *), void (*done)(void *),
+    void *arg)
+{
+	req_defer(req);
+	if (req->w->writer != NULL) {
+		*m = req->w->wmeta;
+		if (pool_submit(req->w->writer, req->w->base, work, done, arg) == 0)
+			return;
+	}
+	/* No writer to take it: here, on the loop's own connection. */
+	*m = req->w->meta;
+	work(arg);
+	done(arg);
+}
 
 static void
 upload_location(struct request *req, const char *id, uint64_t size)
@@ -545,13 +562,42 @@ upload_settle_done(void *arg)
 	upload_finish_end(u->req, u, u->rc);
 }
 
-/* End of a PUT or monolithic POST, with rc the outcome so far. */
+/* The blob's rows: the session's row goes, the blob and its link come. */
+static void
+upload_finish_work(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	u->rc = meta_upload_finish(u->m, u->id, u->req->m.name, u->want.str,
+	    u->start + u->written);
+}
+
+static void upload_finish_row(struct request *req, struct upload_ctx *u, int rc);
+
+static void
+upload_finish_done(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	upload_finish_row(u->req, u, u->rc);
+}
+
+/* End of a PUT or monolithic POST, with rc the outcome so far: the rows on
+ * the writer, then the settle on the pool. */
 static void
 upload_finish(struct request *req, struct upload_ctx *u, int rc)
 {
-	if (rc == 0)
-		rc = meta_upload_finish(req->w->meta, u->id, req->m.name, u->want.str,
-		    u->start + u->written);
+	if (rc != 0) {
+		upload_finish_end(req, u, rc);
+		return;
+	}
+	u->req = req;
+	handler_write(req, &u->m, upload_finish_work, upload_finish_done, u);
+}
+
+static void
+upload_finish_row(struct request *req, struct upload_ctx *u, int rc)
+{
 	if (rc == 0) {
 		u->req = req;
 		req_defer(req);
@@ -635,6 +681,39 @@ upload_done(struct request *req)
 	upload_flushed(req, flush_rc);
 }
 
+/* A PATCH's chunk is in: record the session's new size (on the writer). */
+static void
+upload_size_work(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	u->rc = meta_upload_set_size(u->m, u->id, u->start + u->written, u->kept);
+}
+
+static void
+upload_size_done(void *arg)
+{
+	struct upload_ctx *u = arg;
+	struct request *req = u->req;
+	uint64_t size = u->start + u->written;
+
+	if (u->rc != 0) {
+		hasher_free(u->h);
+		u->h = NULL;
+		/* The row went (expired while the chunk arrived): its spool
+		 * and hash state go too. */
+		if (u->rc == -ERR_BLOB_UPLOAD_UNKNOWN)
+			store_upload_remove(req->w->store, u->id);
+		upload_release(u->id, NULL, 0, u->rc == -ERR_BLOB_UPLOAD_UNKNOWN);
+		req_error(req, (enum reg_error)-u->rc, NULL);
+		return;
+	}
+	upload_release(u->id, u->h, size, 0);
+	u->h = NULL;
+	upload_location(req, u->id, size);
+	req_respond(req, 202, NULL, NULL, 0);
+}
+
 /* A request's body ended (or the connection did) and what it staged was
  * flushed with flush_rc: record the session's size, answer or commit. */
 static void
@@ -696,21 +775,9 @@ upload_flushed(struct request *req, int flush_rc)
 		return;
 	}
 	if (!u->finish) {
-		if ((rc = meta_upload_set_size(req->w->meta, u->id, size, u->kept)) != 0) {
-			hasher_free(u->h);
-			u->h = NULL;
-			/* The row went (expired while the chunk arrived): its
-			 * spool and hash state go too. */
-			if (rc == -ERR_BLOB_UPLOAD_UNKNOWN)
-				store_upload_remove(req->w->store, u->id);
-			upload_release(u->id, NULL, 0, rc == -ERR_BLOB_UPLOAD_UNKNOWN);
-			req_error(req, (enum reg_error)-rc, NULL);
-			return;
-		}
-		upload_release(u->id, u->h, size, 0);
-		u->h = NULL;
-		upload_location(req, u->id, size);
-		req_respond(req, 202, NULL, NULL, 0);
+		/* The session keeps its claim until the size is committed. */
+		u->req = req;
+		handler_write(req, &u->m, upload_size_work, upload_size_done, u);
 		return;
 	}
 	if ((rc = upload_verify(req, u, size)) != 0) {
@@ -1056,14 +1123,81 @@ upload_try_mount(struct request *req, const struct digest *d, const char *from)
 	return 1;
 }
 
+/* A session being opened by a POST: its row is written on the writer. */
+struct upload_open {
+	struct request *req;
+	struct meta *m;
+	char id[REFERENCE_UUID_LEN + 1];
+	char client[64];
+	char algname[META_UPLOAD_ALG_MAX + 1];
+	struct digest d;		/* monolithic: the digest to match */
+	int monolithic;
+	int rc;
+};
+
+static void
+upload_open_work(void *arg)
+{
+	struct upload_open *o = arg;
+	struct request *req = o->req;
+
+	o->rc = meta_upload_open(o->m, o->id, req->m.name, o->client, req->user ? req->user : "",
+	    o->algname, req->cfg->max_sessions_per_client, req->cfg->max_sessions_per_user);
+}
+
+static void
+upload_open_done(void *arg)
+{
+	struct upload_open *o = arg;
+	struct request *req = o->req;
+	struct upload_ctx *u = NULL;
+	int rc = o->rc;
+
+	if (rc != 0) {
+		store_upload_remove(req->w->store, o->id);
+		if (rc == -ERR_TOOMANYREQUESTS) {
+			log_warn("upload: %s (user %s) holds too many open upload sessions", o->client,
+			    req->user ? req->user : "-");
+			req_error(req, ERR_TOOMANYREQUESTS, "too many open upload sessions; finish or "
+			    "cancel one first");
+			return;
+		}
+		req_error(req, (enum reg_error)-rc, NULL);
+		return;
+	}
+	if (!o->monolithic) {
+		upload_location(req, o->id, 0);
+		req_add_header(req, "OCI-Chunk-Min-Length", "%lld", req->cfg->chunk_min_length);
+		req_respond(req, 202, NULL, NULL, 0);
+		return;
+	}
+	/* The session was made for this request alone: gone with it. */
+	if (req->aborted || (u = arena_alloc(req->arena, sizeof(*u))) == NULL) {
+		store_upload_remove(req->w->store, o->id);
+		meta_upload_delete(req->w->meta, o->id);
+		req_error(req, req->aborted ? ERR_BLOB_UPLOAD_INVALID : ERR_INTERNAL, NULL);
+		return;
+	}
+	u->finish = 1;
+	u->monolithic = 1;
+	u->want = o->d;
+	u->deferred = 1;	/* the request is: a client that leaves frees it */
+	if ((rc = upload_begin_write(req, u, o->id, 0, o->d.alg)) != 0) {
+		upload_refuse(req, u, rc);
+		return;
+	}
+	if (!u->opening)
+		req_body_resume(req);
+}
+
 void
 upload_start(struct request *req)
 {
 	char mount[DIGEST_STR_MAX + 8], from[REFERENCE_NAME_MAX + 8], dig[DIGEST_STR_MAX + 8];
-	char id[REFERENCE_UUID_LEN + 1], client[64], algname[META_UPLOAD_ALG_MAX + 1];
+	char algname[META_UPLOAD_ALG_MAX + 1];
 	enum digest_alg alg = DIGEST_SHA256;
-	struct digest d;
-	struct upload_ctx *u;
+	struct digest d = {0};
+	struct upload_open *o;
 	int has_from, has_digest, has_alg, rc;
 
 	/* Checked before anything is mounted or opened: a refused POST
@@ -1095,39 +1229,26 @@ upload_start(struct request *req)
 		req_error(req, ERR_DIGEST_INVALID, "digest and digest-algorithm disagree");
 		return;
 	}
-	reference_uuid_new(id);
-	upload_client_ip(req->peer ? req->peer : "-", client, sizeof(client));
-	if ((rc = store_upload_create(req->w->store, id)) != 0 ||
-	    (rc = meta_upload_open(req->w->meta, id, req->m.name, client,
-	    req->user ? req->user : "", algname, req->cfg->max_sessions_per_client,
-	    req->cfg->max_sessions_per_user)) != 0) {
-		store_upload_remove(req->w->store, id);
-		if (rc == -ERR_TOOMANYREQUESTS) {
-			log_warn("upload: %s (user %s) holds too many open upload sessions", client,
-			    req->user ? req->user : "-");
-			req_error(req, ERR_TOOMANYREQUESTS, "too many open upload sessions; finish or "
-			    "cancel one first");
-			return;
-		}
+	if ((o = arena_alloc(req->arena, sizeof(*o))) == NULL) {
+		req_error(req, ERR_INTERNAL, NULL);
+		return;
+	}
+	o->req = req;
+	reference_uuid_new(o->id);
+	upload_client_ip(req->peer ? req->peer : "-", o->client, sizeof(o->client));
+	memcpy(o->algname, algname, sizeof(o->algname));
+	o->d = d;
+	/* Monolithic: the whole blob is this request's body, read once the
+	 * session's row is in. */
+	o->monolithic = has_digest == 1 && (req->has_length || req->chunked);
+	if ((rc = store_upload_create(req->w->store, o->id)) != 0) {
+		store_upload_remove(req->w->store, o->id);
 		req_error(req, (enum reg_error)-rc, NULL);
 		return;
 	}
-	if (has_digest == 1 && (req->has_length || req->chunked)) {
-		/* Monolithic: the whole blob is this request's body. */
-		if ((u = arena_alloc(req->arena, sizeof(*u))) == NULL) {
-			req_error(req, ERR_INTERNAL, NULL);
-			return;
-		}
-		u->finish = 1;
-		u->monolithic = 1;
-		u->want = d;
-		if ((rc = upload_begin_write(req, u, id, 0, d.alg)) != 0)
-			upload_refuse(req, u, rc);
-		return;
-	}
-	upload_location(req, id, 0);
-	req_add_header(req, "OCI-Chunk-Min-Length", "%lld", req->cfg->chunk_min_length);
-	req_respond(req, 202, NULL, NULL, 0);
+	if (o->monolithic)
+		req_body_pause(req);
+	handler_write(req, &o->m, upload_open_work, upload_open_done, o);
 }
 
 /* ---- expiry of idle sessions ---- */

@@ -14,6 +14,7 @@
 # with the actual value.  Every wait is bounded.  Environment:
 #   OCIREGD   the binary (default: build/ociregd of this checkout)
 #   E2E_KEEP  if 1, keep the temp dir (its path is printed)
+#   E2E_LOG_LEVEL  the daemon's log_level (default info; debug to look into a failure)
 #   E2E_META  postgres: run the daemon on the postgres metadata backend, on
 #             a fresh database per e2e_init in the server E2E_PG_URL names
 #             (postgresql://USER@HOST:PORT; without it, a throwaway server
@@ -216,7 +217,7 @@ e2e_config() {
 		echo "[server]"
 		echo "listen = 127.0.0.1:0"
 		echo "workers = ${E2E_WORKERS:-1}"
-		echo "log_level = info"
+		echo "log_level = ${E2E_LOG_LEVEL:-info}"
 		[ -n "$E2E_EXTRA_SERVER" ] && printf '%s\n' "$E2E_EXTRA_SERVER"
 		e2e_storage_ini "$ROOT"
 		if [ -n "$E2E_PG_DB_URL" ]; then
