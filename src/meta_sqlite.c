@@ -253,17 +253,21 @@ static const char *const meta_migrations[] = {
 	 * (issue 19).  Refs are random digests: under an index on ref, a
 	 * gc batch of 1,000 manifests dirtied ~4,700 scattered pages of it
 	 * (~19 MB of WAL per commit at the full bench size); by repository,
-	 * one repository's refs share a page or two and gc deletes in
-	 * (repo_id, digest) order.  Every lookup by ref names its repository
-	 * but one: a cached blob's eviction (META_PROXY_EVICTABLE) asks
-	 * whether a manifest anywhere references it.  It reaches the
-	 * repositories that hold the blob through repo_blobs_digest, and
-	 * those that reference it without holding it (sparse, foreign,
-	 * deleted since) through manifest_refs_absent: exactly the (ref,
-	 * repository) pairs with a reference and no repo_blobs row, kept so
-	 * by the triggers whatever statement changes either table. */
+	 * one repository's refs (~100 at the bench's sizes) share 4-5 pages
+	 * and gc deletes in (repo_id, digest) order.  is_manifest makes the index covering:
+	 * without it the planner searched gc's "is it an index's child?"
+	 * checks by the primary key's repo_id alone (every ref of the
+	 * repository).  Every lookup by ref names its repository but one: a
+	 * cached blob's eviction (META_PROXY_EVICTABLE) asks whether a
+	 * manifest anywhere references it.  It reaches the repositories that
+	 * hold the blob through repo_blobs_digest, and those that reference
+	 * it without holding it (sparse, foreign, unlinked since) through
+	 * manifest_refs_absent: exactly the (ref, repository) pairs with a
+	 * reference and no repo_blobs row, kept so by the triggers whatever
+	 * statement changes either table (exact because SQLite has one
+	 * writer at a time). */
 	"DROP INDEX manifest_refs_ref;"
-	"CREATE INDEX manifest_refs_repo_ref ON manifest_refs(repo_id, ref);"
+	"CREATE INDEX manifest_refs_repo_ref ON manifest_refs(repo_id, ref, is_manifest);"
 	"CREATE TABLE manifest_refs_absent ("
 	"  ref TEXT NOT NULL,"
 	"  repo_id INTEGER NOT NULL,"

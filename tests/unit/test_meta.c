@@ -993,7 +993,7 @@ test_refs_by_repo(void **state)
 		    -1, &st, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 		cols = (const char *)sqlite3_column_text(st, 0);
-		assert_string_equal(cols != NULL ? cols : "(no such index)", "repo_id,ref");
+		assert_string_equal(cols != NULL ? cols : "(no such index)", "repo_id,ref,is_manifest");
 		sqlite3_finalize(st);
 		sqlite3_close(db);
 	}
