@@ -509,8 +509,8 @@ static const char *const meta_cols_uploads[] = {"id", "repo", "size", "created",
 
 #define META_TABLE(t) {#t, (int)(sizeof(meta_cols_##t) / sizeof(meta_cols_##t[0])), meta_cols_##t}
 
-/* Schema version 4 of both backends.  A migration that adds a column adds
- * it here too. */
+/* The columns of schema version 6 of both backends (unchanged since 4).  A
+ * migration that adds a column adds it here too. */
 const struct meta_table meta_tables[] = {
 	META_TABLE(repositories),
 	META_TABLE(blobs),

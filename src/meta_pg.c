@@ -393,6 +393,16 @@ static const char *const meta_pg_migrations[] = {
 	"CREATE INDEX manifests_created ON manifests(created);"
 	"CREATE INDEX repo_blobs_created ON repo_blobs(created);"
 	"CREATE INDEX blobs_created ON blobs(created);",
+	/* 5 -> 6: nothing here.  SQLite's step 6 indexes references by
+	 * (repo_id, ref) and keeps manifest_refs_absent by triggers for the
+	 * one lookup across repositories (eviction).  Those triggers are
+	 * exact only because SQLite has one writer at a time; here, under
+	 * READ COMMITTED, a push adding a reference and an eviction dropping
+	 * the blob's links could each miss the other's row, so the same
+	 * change needs its own design.  XXX: unmeasured whether PostgreSQL's
+	 * collections pay for manifest_refs_ref as SQLite's did.  The step
+	 * keeps the two schemas' version numbers in step. */
+	"SELECT 1;",
 };
 
 #define META_PG_SCHEMA_VERSION ((int)(sizeof(meta_pg_migrations) / sizeof(meta_pg_migrations[0])))

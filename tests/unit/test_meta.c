@@ -909,6 +909,157 @@ test_gc_batch(void **state)
 	meta_close(m2);
 }
 
+/* One integer from the database under f (a second connection: WAL lets it
+ * read while the backend has the file open). */
+static long long
+db_int(struct fixture *f, const char *sql)
+{
+	char path[PATH_MAX];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v;
+
+	snprintf(path, sizeof(path), "%s/meta.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+db_exec(struct fixture *f, const char *sql)
+{
+	char path[PATH_MAX];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/meta.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* The cached blob x is the next eviction (want 1) or not evictable. */
+static void
+assert_evictable(struct meta *m, const char *x, int want)
+{
+	char next[META_PROXY_DIGEST_MAX];
+	uint64_t size = 0;
+	int rc = meta_proxy_evict_next(m, next, &size);
+
+	if (want) {
+		assert_int_equal(rc, 0);
+		assert_string_equal(next, x);
+	} else {
+		assert_int_equal(rc, -ERR_BLOB_UNKNOWN);
+		assert_int_equal(meta_proxy_evict(m, x), -ERR_BLOB_UNKNOWN);
+	}
+}
+
+#define ABSENT_PAIRS "SELECT count(*) FROM manifest_refs_absent"
+
+/* Schema step 5 -> 6 (issue 19): references are indexed by (repo_id, ref),
+ * none by ref alone, so a collection's deletions of one repository's
+ * references land on few pages.  The one lookup by ref across
+ * repositories, a cached blob's eviction, still sees a local manifest's
+ * reference wherever it is: in a repository that holds the blob, in one
+ * that never did (sparse), in one that unlinked it since; and
+ * manifest_refs_absent holds exactly the pairs of the last two kinds,
+ * whichever statement made or unmade them. */
+static void
+test_refs_by_repo(void **state)
+{
+	struct fixture *f = *state;
+	const char *x = dg("cached-x"), *y = dg("local-y");
+	struct meta_manifest sparse = mk_manifest(dg("sparse"), MT_MANIFEST, "", "", 10);
+	struct meta_manifest held = mk_manifest(dg("held"), MT_MANIFEST, "", "", 11);
+	struct meta_manifest in_cache = mk_manifest(dg("in-cache"), MT_MANIFEST, "", "", 12);
+	struct meta_ref rx = {x, 0, 1}, rxy[2] = {{x, 0, 0}, {y, 0, 0}};
+
+	{
+		char path[PATH_MAX];
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		const char *cols;
+
+		snprintf(path, sizeof(path), "%s/meta.db", f->dir);
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(name, ',') FROM "
+		    "(SELECT name FROM pragma_index_info('manifest_refs_repo_ref') ORDER BY seqno)",
+		    -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		cols = (const char *)sqlite3_column_text(st, 0);
+		assert_string_equal(cols != NULL ? cols : "(no such index)", "repo_id,ref,is_manifest");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	/* No index of manifest_refs starts with ref. */
+	assert_int_equal(db_int(f, "SELECT count(*) FROM pragma_index_list('manifest_refs') l, "
+	    "pragma_index_info(l.name) i WHERE i.seqno = 0 AND i.name = 'ref'"), 0);
+
+	assert_int_equal(meta_proxy_link(f->m, "up/lib", "hub", x, 100), 0);
+	assert_evictable(f->m, x, 1);
+
+	/* A sparse manifest in a repository that never held x. */
+	assert_int_equal(meta_manifest_put(f->m, "sparse", &sparse, &rx, 1, "t"), 0);
+	assert_int_equal(db_int(f, ABSENT_PAIRS), 1);
+	assert_evictable(f->m, x, 0);
+	assert_int_equal(meta_manifest_delete(f->m, "sparse", sparse.digest), 0);
+	assert_int_equal(db_int(f, ABSENT_PAIRS), 0);
+	assert_evictable(f->m, x, 1);
+
+	/* A local manifest in the cached repository itself, which holds x
+	 * only as cached. */
+	assert_int_equal(meta_manifest_put(f->m, "up/lib", &in_cache, &rx, 1, NULL), 0);
+	assert_int_equal(db_int(f, ABSENT_PAIRS), 0);
+	assert_evictable(f->m, x, 0);
+	assert_int_equal(meta_manifest_delete(f->m, "up/lib", in_cache.digest), 0);
+	assert_evictable(f->m, x, 1);
+
+	/* Held, then unlinked while a manifest still references it. */
+	assert_int_equal(meta_blob_mount(f->m, "up/lib", "loc", x), 0);
+	assert_int_equal(meta_blob_link(f->m, "loc", y, 5), 0);
+	assert_int_equal(meta_manifest_put(f->m, "loc", &held, rxy, 2, "t"), 0);
+	assert_int_equal(db_int(f, ABSENT_PAIRS), 0);
+	assert_evictable(f->m, x, 0);
+	assert_int_equal(meta_blob_unlink(f->m, "loc", x), 0);
+	assert_int_equal(db_int(f, "SELECT count(*) FROM manifest_refs_absent a JOIN repositories r "
+	    "ON r.id = a.repo_id WHERE r.name = 'loc'"), 1);
+	assert_evictable(f->m, x, 0);
+	/* Linked again: the pair goes; unlinked again: it is back. */
+	assert_int_equal(meta_blob_mount(f->m, "up/lib", "loc", x), 0);
+	assert_int_equal(db_int(f, ABSENT_PAIRS), 0);
+	assert_int_equal(meta_blob_unlink(f->m, "loc", x), 0);
+	assert_int_equal(db_int(f, ABSENT_PAIRS), 1);
+
+	/* A database of schema 5 (the index on ref, no pairs) migrates: the
+	 * pair is found again from the rows. */
+	meta_close(f->m);
+	f->m = NULL;
+	db_exec(f, "DROP TRIGGER manifest_refs_absent_add; DROP TRIGGER manifest_refs_absent_drop;"
+	    "DROP TRIGGER repo_blobs_absent_drop; DROP TRIGGER repo_blobs_absent_add;"
+	    "DROP TABLE manifest_refs_absent; DROP INDEX manifest_refs_repo_ref;"
+	    "CREATE INDEX manifest_refs_ref ON manifest_refs(ref); PRAGMA user_version = 5;");
+	assert_non_null(f->m = open_dir(f->dir));
+	assert_int_equal(meta_schema_version(f->m), 6);
+	assert_int_equal(db_int(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+	    "name = 'manifest_refs_ref'"), 0);
+	assert_int_equal(db_int(f, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 4);
+	assert_int_equal(db_int(f, ABSENT_PAIRS), 1);
+	assert_evictable(f->m, x, 0);
+
+	/* The last reference goes: x may go, and goes. */
+	assert_int_equal(meta_manifest_delete(f->m, "loc", held.digest), 0);
+	assert_int_equal(db_int(f, ABSENT_PAIRS), 0);
+	assert_evictable(f->m, x, 1);
+	assert_int_equal(meta_proxy_evict(f->m, x), 0);
+	assert_int_equal(db_int(f, "SELECT count(*) FROM blobs WHERE cached = 1"), 0);
+}
+
 /* A writer waiting for the lock a collection's batch holds. */
 struct waiter {
 	struct meta *m;
@@ -1061,6 +1212,7 @@ main(void)
 		T(test_tag_list_paging),
 		T(test_repo_list),
 		T(test_referrers),
+		T(test_refs_by_repo),
 		T(test_gc_batch),
 		T(test_gc_yield),
 		T(test_checkpoint_off_thread),
