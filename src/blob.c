@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "arena.h"
 #include "errors.h"
 
 #include "handlers.h"
@@ -287,16 +288,44 @@ blob_get(struct request *req)
 	blob_send(req, status, "application/octet-stream", &r, start, len);
 }
 
-void
-blob_delete(struct request *req)
-{
+/* A blob's link removed on the worker's writer (handler_write). */
+struct blob_unlink {
+	struct request *req;
+	struct meta *m;
 	int rc;
+};
 
-	if ((rc = meta_blob_unlink(req->w->meta, req->m.name, req->m.digest.str)) != 0) {
-		req_error(req, (enum reg_error)-rc, req->m.digest.str);
+static void
+blob_unlink_work(void *arg)
+{
+	struct blob_unlink *u = arg;
+
+	u->rc = meta_blob_unlink(u->m, u->req->m.name, u->req->m.digest.str);
+}
+
+static void
+blob_unlink_done(void *arg)
+{
+	struct blob_unlink *u = arg;
+
+	if (u->rc != 0) {
+		req_error(u->req, (enum reg_error)-u->rc, u->req->m.digest.str);
 		return;
 	}
 	/* Only the repository's link goes; the file stays until garbage
 	 * collection, since other repositories may hold the same content. */
-	req_respond(req, 202, NULL, NULL, 0);
+	req_respond(u->req, 202, NULL, NULL, 0);
+}
+
+void
+blob_delete(struct request *req)
+{
+	struct blob_unlink *u;
+
+	if ((u = arena_alloc(req->arena, sizeof(*u))) == NULL) {
+		req_error(req, ERR_INTERNAL, NULL);
+		return;
+	}
+	u->req = req;
+	handler_write(req, &u->m, blob_unlink_work, blob_unlink_done, u);
 }

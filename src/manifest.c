@@ -420,18 +420,46 @@ manifest_put(struct request *req)
 	req_read_body(req, (size_t)req->cfg->max_manifest_size, manifest_put_done, qt);
 }
 
+/* A manifest (by digest) or a tag removed on the worker's writer. */
+struct manifest_unlink {
+	struct request *req;
+	struct meta *m;
+	int rc;
+};
+
+static void
+manifest_delete_work(void *arg)
+{
+	struct manifest_unlink *u = arg;
+	struct request *req = u->req;
+
+	if (req->m.ref_is_digest)
+		u->rc = meta_manifest_delete(u->m, req->m.name, req->m.digest.str);
+	else
+		u->rc = meta_tag_delete(u->m, req->m.name, req->m.ref);
+}
+
+static void
+manifest_delete_done(void *arg)
+{
+	struct manifest_unlink *u = arg;
+
+	if (u->rc != 0) {
+		req_error(u->req, (enum reg_error)-u->rc, u->req->m.ref);
+		return;
+	}
+	req_respond(u->req, 202, NULL, NULL, 0);
+}
+
 void
 manifest_delete(struct request *req)
 {
-	int rc;
+	struct manifest_unlink *u;
 
-	if (req->m.ref_is_digest)
-		rc = meta_manifest_delete(req->w->meta, req->m.name, req->m.digest.str);
-	else
-		rc = meta_tag_delete(req->w->meta, req->m.name, req->m.ref);
-	if (rc != 0) {
-		req_error(req, (enum reg_error)-rc, req->m.ref);
+	if ((u = arena_alloc(req->arena, sizeof(*u))) == NULL) {
+		req_error(req, ERR_INTERNAL, NULL);
 		return;
 	}
-	req_respond(req, 202, NULL, NULL, 0);
+	u->req = req;
+	handler_write(req, &u->m, manifest_delete_work, manifest_delete_done, u);
 }

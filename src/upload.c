@@ -628,6 +628,31 @@ upload_commit_done(void *arg)
 	upload_finish(u->req, u, u->rc);
 }
 
+/* Blobs up to this size are committed, recorded and settled in one job on
+ * the worker's writer; larger ones commit on the pool (a long fsync there
+ * holds up no other push's rows), then record on the writer. */
+#define UPLOAD_ONE_JOB_MAX (4 << 20)
+
+static void
+upload_whole_work(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	upload_commit_work(u);
+	if (u->rc == 0)
+		upload_finish_work(u);
+	if (u->rc == 0)
+		upload_settle_work(u);
+}
+
+static void
+upload_whole_done(void *arg)
+{
+	struct upload_ctx *u = arg;
+
+	upload_finish_end(u->req, u, u->rc);
+}
+
 static void upload_flushed(struct request *req, int flush_rc);
 
 static void
@@ -785,6 +810,13 @@ upload_flushed(struct request *req, int flush_rc)
 		return;
 	}
 	u->req = req;
+	if (size <= UPLOAD_ONE_JOB_MAX) {
+		/* A small blob: the commit, the rows and the settle in one job
+		 * on the writer.  Each job is a round trip between threads
+		 * (~0.1 ms here): a small image's pushes are mostly that. */
+		handler_write(req, &u->m, upload_whole_work, upload_whole_done, u);
+		return;
+	}
 	req_defer(req);
 	if (pool_submit(req->w->pool, req->w->base, upload_commit_work, upload_commit_done, u) != 0) {
 		/* No thread to spare: do it here. */
@@ -1123,7 +1155,7 @@ upload_try_mount(struct request *req, const struct digest *d, const char *from)
 	return 1;
 }
 
-/* A session being opened by a POST: its row is written on the writer. */
+/* A session being opened by a POST: its spool and row are made on the writer. */
 struct upload_open {
 	struct request *req;
 	struct meta *m;
@@ -1141,8 +1173,14 @@ upload_open_work(void *arg)
 	struct upload_open *o = arg;
 	struct request *req = o->req;
 
-	o->rc = meta_upload_open(o->m, o->id, req->m.name, o->client, req->user ? req->user : "",
-	    o->algname, req->cfg->max_sessions_per_client, req->cfg->max_sessions_per_user);
+	/* The store's part first (an object store: the session's first
+	 * state, a round trip), here too. */
+	if ((o->rc = store_upload_create(req->w->store, o->id)) == 0)
+		o->rc = meta_upload_open(o->m, o->id, req->m.name, o->client,
+		    req->user ? req->user : "", o->algname, req->cfg->max_sessions_per_client,
+		    req->cfg->max_sessions_per_user);
+	if (o->rc != 0)
+		store_upload_remove(req->w->store, o->id);
 }
 
 static void
@@ -1154,7 +1192,6 @@ upload_open_done(void *arg)
 	int rc = o->rc;
 
 	if (rc != 0) {
-		store_upload_remove(req->w->store, o->id);
 		if (rc == -ERR_TOOMANYREQUESTS) {
 			log_warn("upload: %s (user %s) holds too many open upload sessions", o->client,
 			    req->user ? req->user : "-");
@@ -1198,7 +1235,7 @@ upload_start(struct request *req)
 	enum digest_alg alg = DIGEST_SHA256;
 	struct digest d = {0};
 	struct upload_open *o;
-	int has_from, has_digest, has_alg, rc;
+	int has_from, has_digest, has_alg;
 
 	/* Checked before anything is mounted or opened: a refused POST
 	 * leaves nothing behind.  A name too long for the buffer is no
@@ -1241,11 +1278,6 @@ upload_start(struct request *req)
 	/* Monolithic: the whole blob is this request's body, read once the
 	 * session's row is in. */
 	o->monolithic = has_digest == 1 && (req->has_length || req->chunked);
-	if ((rc = store_upload_create(req->w->store, o->id)) != 0) {
-		store_upload_remove(req->w->store, o->id);
-		req_error(req, (enum reg_error)-rc, NULL);
-		return;
-	}
 	if (o->monolithic)
 		req_body_pause(req);
 	handler_write(req, &o->m, upload_open_work, upload_open_done, o);

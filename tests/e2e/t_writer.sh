@@ -3,9 +3,9 @@
 # Another process holds the metadata's write lock for a few seconds (as a
 # collection's batch or a slow commit would).  The pushes that arrive
 # meanwhile -- a session's POST, a monolithic blob, a PATCH, the closing
-# PUT, a manifest -- wait for it and then succeed; the same worker's reads
-# are answered at once while they wait.  One worker, so the reads and the
-# writes share its loop.
+# PUT, a manifest, a tag and a blob link deleted -- wait for it and then
+# succeed; the same worker's reads are answered at once while they wait.
+# One worker, so the reads and the writes share its loop.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-oci.sh"
 E2E_WORKERS=1
@@ -64,6 +64,12 @@ upload_start app/web || bail "upload session"
 SESSION=$UPLOAD_LOC
 mkblob "$TMP/chunk" 40000
 CHUNK=$(sha256_of "$TMP/chunk")
+# a tag and a blob link to delete while the lock is held
+req PUT /v2/app/web/manifests/gone -H "Content-Type: $MT_OCI_MANIFEST" --data-binary "@$TMP/m1"
+assert_status 201 "tag 'gone' set"
+mkblob "$TMP/doomed" 3000
+push_blob app/web "$TMP/doomed"
+DOOMED=$(sha256_of "$TMP/doomed")
 
 # --- the pushes, each waiting for the lock.
 hold_lock $LOCK_S
@@ -81,6 +87,8 @@ in_bg mono POST "/v2/app/web/blobs/uploads/?digest=$MONO" -H 'Content-Type: appl
 in_bg patch PATCH "${SESSION#"$BASE"}" -H 'Content-Type: application/octet-stream' \
 	-H 'Content-Range: 0-39999' --data-binary "@$TMP/chunk"
 in_bg open POST /v2/app/other/blobs/uploads/
+in_bg untag DELETE /v2/app/web/manifests/gone
+in_bg unlink DELETE "/v2/app/web/blobs/$DOOMED"
 sleep 0.5
 
 # --- the reads, on the same worker, while the pushes wait.
@@ -102,8 +110,8 @@ else
 	t_fail "the manifest read during the lock has the pushed bytes" "got $(head -c 200 "$TMP/get.body")"
 fi
 pending=0
-for n in manifest mono patch open; do [ -s "$TMP/$n.out" ] || pending=$((pending + 1)); done
-assert_eq "$pending" 4 "the 4 pushes still wait for the lock after the reads ($(date +%s.%N | awk -v a="$t0" '{printf "%.1f", $1 - a}') s)"
+for n in manifest mono patch open untag unlink; do [ -s "$TMP/$n.out" ] || pending=$((pending + 1)); done
+assert_eq "$pending" 6 "the 4 pushes and 2 deletes still wait for the lock after the reads ($(date +%s.%N | awk -v a="$t0" '{printf "%.1f", $1 - a}') s)"
 
 # --- the lock goes; every push completes.
 wait "$LOCK_PID"
@@ -113,6 +121,8 @@ assert_eq "$(cut -d' ' -f1 "$TMP/manifest.out")" 201 "the manifest PUT that wait
 assert_eq "$(cut -d' ' -f1 "$TMP/mono.out")" 201 "the monolithic blob POST that waited gets 201"
 assert_eq "$(cut -d' ' -f1 "$TMP/patch.out")" 202 "the PATCH that waited gets 202"
 assert_eq "$(cut -d' ' -f1 "$TMP/open.out")" 202 "the session POST that waited gets 202"
+assert_eq "$(cut -d' ' -f1 "$TMP/untag.out")" 202 "the tag DELETE that waited gets 202"
+assert_eq "$(cut -d' ' -f1 "$TMP/unlink.out")" 202 "the blob DELETE that waited gets 202"
 assert_eq "$(awk -v a="$t0" -v b="$t1" -v l=$LOCK_S 'BEGIN{print (b - a >= l - 1) ? "yes" : "no"}')" yes \
 	"they ended after the lock was released ($(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s)"
 assert_match "$(tr -d '\r' <"$TMP/patch.hdrs" | sed -n 's/^Range: //Ip')" '^0-39999$' "the PATCH's Range is 0-39999"
@@ -126,6 +136,10 @@ assert_status 200 "the blob pushed during the lock is served"
 assert_body_digest "$MONO" "... with its bytes"
 req PUT "$(with_query "$SESSION" "digest=$CHUNK")"
 assert_status 201 "the session written during the lock closes with the chunk's digest"
+req GET /v2/app/web/manifests/gone -H "Accept: $MT_OCI_MANIFEST"
+assert_status 404 "the tag deleted during the lock is gone"
+req GET "/v2/app/web/blobs/$DOOMED"
+assert_status 404 "the blob link deleted during the lock is gone"
 OPEN_ID=$(tr -d '\r' <"$TMP/open.hdrs" | sed -n 's/^Docker-Upload-UUID: //Ip')
 assert_eq "$(db "SELECT count(*) FROM uploads WHERE id = $(sqlq "$OPEN_ID")")" 1 \
 	"the session opened during the lock has its row"
