@@ -1742,7 +1742,11 @@ server_fuzz_connection(struct server *srv, const void *data, size_t len, int pla
 		if (server_fuzz_take(sv[1], pair[1], out, outlen, &cap))
 			*closed = 1;
 		if (*outlen == last && sent == before) {
-			idle++;
+			/* An answer still to come from another thread (the
+			 * worker's writer, the pool) is not idleness. */
+			if (w->conns == NULL || w->conns->req == NULL ||
+			    !w->conns->req->deferred || w->conns->req->responded)
+				idle++;
 			usleep(200);
 		} else {
 			idle = 0;
