@@ -135,5 +135,7 @@ else
 	t_pass "no write gave up after serialization conflicts"
 fi
 assert_no_5xx "no request answered 5xx"
+req GET /metrics
+echo "# $(grep -h '^ociregd_sqlite_busy_retries_total' "$BODY") (transactions run again, all storms)"
 
 e2e_finish
