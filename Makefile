@@ -137,7 +137,8 @@ check:
 # database per suite run.
 PG_SUITES ?= t_base.sh t_blob_get.sh t_blob_upload.sh t_manifest.sh t_tags.sh t_referrers.sh \
 	t_mount.sh t_validation.sh t_authz.sh t_sessions.sh t_spec14.sh t_nextspec.sh t_gc.sh \
-	t_fsck.sh t_clients.sh t_hostile.sh t_cluster.sh t_migrate.sh t_crash.sh
+	t_fsck.sh t_clients.sh t_hostile.sh t_cluster.sh t_migrate.sh t_crash.sh \
+	t_pg_concurrent.sh
 .PHONY: check-pg
 check-pg: $(BUILD)/ociregd
 	OCIREGD=$(CURDIR)/$(BUILD)/ociregd E2E_WORKERS=$(or $(E2E_WORKERS),1) \
