@@ -756,7 +756,7 @@ proxy_blob_fail(struct proxy_fetch *f, enum reg_error e, const char *detail)
 		f->wfd = -1;
 	}
 	if (f->upload_id[0] != '\0') {
-		store_upload_remove(f->w->store, f->upload_id);
+		upload_remove_bg(f->w, f->upload_id);
 		meta_upload_delete(f->w->meta, f->upload_id);
 	}
 	proxy_fetch_finish(f, PF_FAIL, e, detail);
