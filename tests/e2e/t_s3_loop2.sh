@@ -10,11 +10,16 @@
 #     annotations),
 #   - a cross-repository mount (the HEAD of the blob),
 #   - an upload session's cancel (the listing of its multipart uploads),
+#   - a pull-through cache's blob GET that links a blob the store holds
+#     for another repository (the HEAD of the blob),
 # GET /v2/ on other connections, sampled every 0.1 s meanwhile, answers
 # in well under a second each time (a worker that waited for S3 itself
 # stalled >= 1.5 s), and the held request still gets the right answer.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-oci.sh"
+. "$(dirname "$0")/lib-proxy.sh"
+# The daemons' libcurl honours proxy variables: everything here is local.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 for c in radosgw ceph-mon ceph-osd radosgw-admin ceph-authtool monmaptool python3; do
 	if ! command -v "$c" >/dev/null; then
@@ -32,6 +37,12 @@ E2E_EXTRA_INI=$'[gc]\ninterval = 0'
 # shellcheck disable=SC2034 # (a stop cuts a held request, see the end)
 E2E_EXTRA_SERVER='shutdown_timeout = 1s'
 e2e_init
+proxy_init
+# An upstream registry (filesystem) for two pull-through sections of the
+# cache under test, up/ and up2/: the same blobs under two local names.
+up_start
+E2E_EXTRA_INI+=$(printf '\n[proxy "up"]\nurl = %s\nprefix = up\n[proxy "up2"]\nurl = %s\nprefix = up2' \
+	"$UP_BASE" "$UP_BASE")
 
 # The proxy holds what the pattern file names (empty: nothing), between
 # the daemon and the gateway; the test's own S3 helpers talk to the
@@ -42,7 +53,7 @@ PROXY_LOG=$TMP/s3delay.log
 python3 "$E2E_DIR/s3delay.py" "${E2E_S3_ENDPOINT#http://}" 1.5 "$HOLD" >"$PROXY_LOG" 2>&1 &
 PROXY_PID=$!
 # shellcheck disable=SC2154 # rc is the trap's own
-trap 'rc=$?; kill "$PROXY_PID" 2>/dev/null; (exit $rc); e2e_cleanup' EXIT
+trap 'rc=$?; kill "$PROXY_PID" 2>/dev/null; proxy_cleanup; (exit $rc); e2e_cleanup' EXIT
 for ((i = 0; i < 50; i++)); do
 	PROXY_PORT=$(sed -n 's/^s3delay listening on port \([0-9]*\)$/\1/p' "$PROXY_LOG")
 	[ -n "$PROXY_PORT" ] && break
@@ -187,6 +198,37 @@ diag "GET /v2/ during the cancel: $n samples, slowest $worst s"
 assert_eq "$(s3_uploads "${E2E_S3_PREFIX}uploads/$UPLOAD_ID/")" "" "no multipart upload of the session is left"
 assert_eq "$(store_listing | grep -c "$UPLOAD_ID")" 0 "no object of the session is left"
 
+# ---------------------------------------------------------------- pull-through link
+# An image upstream, pulled through up/ (its blob fetched into the store),
+# then its manifest through up2/: up2's blob GET finds the blob in the
+# store (the HEAD, held) and links it instead of fetching it.
+SAVE_BASE=$BASE
+BASE=$UP_BASE
+UR=lib/app
+mkblob "$W/ul" 5000
+push_blob $UR "$W/ul"
+UL=$(sha256_of "$W/ul")
+blob_json $UR "$W/ucfg" '{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+printf '{"schemaVersion":2,"mediaType":"%s","config":%s,"layers":[%s]}' "$MT_OCI_MANIFEST" \
+	"$(desc "$MT_OCI_CONFIG" "$W/ucfg")" "$(desc "$MT_OCI_LAYER" "$W/ul")" >"$W/uimg"
+push_manifest $UR v1 "$W/uimg"
+BASE=$SAVE_BASE
+req GET "/v2/up/$UR/manifests/v1" -H "Accept: $MT_OCI_MANIFEST"
+assert_status 200 "the upstream's manifest through up/"
+req GET "/v2/up/$UR/blobs/$UL"
+assert_status 200 "its layer through up/ (fetched into the store)"
+assert_body_digest "$UL" "... with its digest"
+req GET "/v2/up2/$UR/manifests/v1" -H "Accept: $MT_OCI_MANIFEST"
+assert_status 200 "the same manifest through up2/"
+G0=$(up_blob_gets "$UR")
+echo "^HEAD [^ ]*$(hex "$UL")" >"$HOLD"
+during "$W/plink" "$BASE/v2/up2/$UR/blobs/$UL"
+: >"$HOLD"
+assert_eq "$(awk '{print $1}' "$W/plink.res")" 200 "the layer through up2/ (store's HEAD held) answers 200"
+assert_eq "$(sha256_of "$W/plink.body")" "$UL" "... with the layer's bytes"
+assert_eq "$(up_blob_gets "$UR")" "$G0" "... linked from the store, not fetched from the upstream again"
+loop_free "$W/plink" "pull-through link" 1 "HEAD [^ ]*$(hex "$UL")"
+
 # ---------------------------------------------------------------- clients that leave
 # A deferred request whose client went is answered into the void when its
 # read ends (and freed then: the sanitizer build checks); the reads'
@@ -232,6 +274,7 @@ daemon_stop
 wait "$cut_pid" 2>/dev/null
 grep -q 'shutdown_timeout: cutting 1 connection' "$LOG" && cut=yes || cut=no
 assert_eq "$cut" yes "the stop cut the connection of the held manifest GET"
+up_stop
 kill "$PROXY_PID" 2>/dev/null
 wait "$PROXY_PID" 2>/dev/null
 e2e_finish
