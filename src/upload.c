@@ -402,7 +402,9 @@ upload_drop_work(void *arg)
 static void
 upload_drop_done(void *arg)
 {
-	(void)arg;	/* freed by the work, which pool_free runs at the end */
+	/* Nothing: the work freed the job already (at shutdown pool_free
+	 * still runs queued work but may drop this callback). */
+	(void)arg;
 }
 
 void
