@@ -149,8 +149,8 @@ check-pg: $(BUILD)/ociregd
 # fresh bucket per suite run; first on SQLite metadata with t_cluster.sh
 # (three nodes, each its own root, one bucket and one PostgreSQL), then on
 # PostgreSQL metadata with t_s3.sh (which also runs, on SQLite, in the
-# normal pass, as does t_s3_loop.sh: one worker, a delaying proxy before
-# the gateway, the loop must not stall).  Both lines run; either failing
+# normal pass, as do t_s3_loop.sh and t_s3_loop2.sh: one worker, a
+# delaying proxy before the gateway, the loop must not stall).  Both lines run; either failing
 # fails the target.
 S3_SUITES ?= t_base.sh t_blob_get.sh t_blob_upload.sh t_manifest.sh t_tags.sh t_referrers.sh \
 	t_mount.sh t_validation.sh t_authz.sh t_sessions.sh t_spec14.sh t_nextspec.sh t_gc.sh \
@@ -159,7 +159,7 @@ S3_SUITES ?= t_base.sh t_blob_get.sh t_blob_upload.sh t_manifest.sh t_tags.sh t_
 check-s3: $(BUILD)/ociregd
 	@rc=0; \
 	OCIREGD=$(CURDIR)/$(BUILD)/ociregd E2E_WORKERS=$(or $(E2E_WORKERS),1) \
-		tests/e2e/lib-s3.sh run tests/e2e/run-all $(S3_SUITES) t_cluster.sh t_s3_loop.sh || rc=1; \
+		tests/e2e/lib-s3.sh run tests/e2e/run-all $(S3_SUITES) t_cluster.sh t_s3_loop.sh t_s3_loop2.sh || rc=1; \
 	OCIREGD=$(CURDIR)/$(BUILD)/ociregd E2E_WORKERS=$(or $(E2E_WORKERS),1) \
 		tests/e2e/lib-pg.sh run tests/e2e/lib-s3.sh run tests/e2e/run-all $(S3_SUITES) t_s3.sh || rc=1; \
 	exit $$rc

@@ -39,6 +39,12 @@ void blob_send(struct request *req, int status, const char *content_type, struct
 void handler_write(struct request *req, struct meta **m, void (*work)(void *),
     void (*done)(void *), void *arg);
 
+/* Remove upload id's spool (store_upload_remove) without holding up the
+ * loop where that takes round trips (an object store: on the shared pool,
+ * in the background; the caller answers meanwhile, the session's row
+ * being gone or going).  Local spools are removed at once.  In upload.c. */
+void upload_remove_bg(struct worker *w, const char *id);
+
 void upload_start(struct request *req);		/* POST: session, monolithic, mount */
 void upload_status(struct request *req);	/* GET */
 void upload_patch(struct request *req);

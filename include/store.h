@@ -81,6 +81,24 @@ int store_blob_put(struct store *s, const struct digest *d, const void *data, si
  * bytes (-ERR_TOO_LARGE past it); *buf is the caller's to free. */
 int store_blob_read(struct store *s, const struct digest *d, size_t max, char **buf,
     size_t *len);
+/* A call that answers later on the caller's loop (the *_start forms). */
+#define STORE_PENDING 2
+/* store_blob_stat without waiting, for a request on base (the calling
+ * thread's loop): the outcome now (0 and *size, or an error: a backend
+ * whose stat is local answers at once), or STORE_PENDING: done(arg, rc,
+ * size) runs later on the loop, once, never from within this call --
+ * also when the loop is being freed (then with -ERR_UNAVAILABLE).
+ * Nothing cancels it: arg must live until done ran.  Does not block on
+ * an object store (its HEAD is a transfer of base's loop). */
+int store_blob_stat_start(struct store *s, struct event_base *base, const struct digest *d,
+    uint64_t *size, void (*done)(void *arg, int rc, uint64_t size), void *arg);
+/* store_blob_read in the same way: 0 with *buf and *len now (a local
+ * backend), an error, or STORE_PENDING: done(arg, rc, buf, len) later as
+ * above, buf (malloc'd, NUL-terminated, NULL after an error) then done's
+ * to free. */
+int store_blob_read_start(struct store *s, struct event_base *base, const struct digest *d,
+    size_t max, char **buf, size_t *len, void (*done)(void *arg, int rc, char *buf, size_t len),
+    void *arg);
 /* Where a client may fetch blob d itself (the S3 backend with [s3]
  * redirect on: a presigned URL valid for a few minutes): 0 and the URL in
  * url, or -ERR_UNSUPPORTED (serve the bytes).  No I/O. */
@@ -169,7 +187,6 @@ void store_spool_attach(struct store_spool *sp, struct event_base *base, void (*
  * STORE_PENDING: done(arg, outcome) runs later on the spool's loop, once
  * (the spool may be closed from it).  Use the spool for nothing else
  * meanwhile but store_spool_close (which abandons the flush). */
-#define STORE_PENDING 2
 int store_spool_flush_start(struct store_spool *sp, void (*done)(void *arg, int rc), void *arg);
 /* Where the next bytes may be placed before store_spool_write is called
  * with that address (saves the copy into the staging buffer): *cap bytes,

@@ -101,6 +101,14 @@ struct store_ops {
 	    uint64_t size, uint64_t expect, void (*ready)(void *arg, int rc), void *arg,
 	    struct store_spool **out);
 	int (*spool_hash)(struct store_spool *sp, struct hasher **h);
+	/* Optional, both or neither: blob_stat and a whole small blob's
+	 * read as transfers of a worker's loop: 0 (done runs later) or an
+	 * error (it will not). */
+	int (*blob_stat_start)(struct store_be *be, struct event_base *base,
+	    const struct digest *d, void (*done)(void *arg, int rc, uint64_t size), void *arg);
+	int (*blob_read_start)(struct store_be *be, struct event_base *base,
+	    const struct digest *d, size_t max,
+	    void (*done)(void *arg, int rc, char *buf, size_t len), void *arg);
 	int stat_remote;		/* a blob_stat is a network round trip */
 };
 

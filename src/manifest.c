@@ -135,9 +135,34 @@ manifest_resolve(struct request *req, struct meta_manifest *mf)
 	return meta_tag_get(req->w->meta, req->m.name, req->m.ref, mf);
 }
 
+/* A manifest GET waiting on the store's answer (an object store's GET,
+ * a transfer of the worker's loop: the loop serves other connections
+ * meanwhile). */
+struct manifest_fetch {
+	struct request *req;
+	struct meta_manifest mf;
+};
+
+static void
+manifest_fetched(void *arg, int rc, char *buf, size_t len)
+{
+	struct manifest_fetch *f = arg;
+	struct request *req = f->req;
+
+	if (rc == 0) {
+		cache_put(req->w->manifests, f->mf.digest, buf, len);
+		req_respond(req, 200, f->mf.media_type, buf, len);
+	} else {
+		req_error(req, rc == -ERR_BLOB_UNKNOWN ? ERR_MANIFEST_UNKNOWN : (enum reg_error)-rc,
+		    f->mf.digest);
+	}
+	free(buf);
+}
+
 void
 manifest_get(struct request *req)
 {
+	struct manifest_fetch *f;
 	struct meta_manifest mf;
 	struct digest d;
 	const char *data;
@@ -165,12 +190,24 @@ manifest_get(struct request *req)
 		req_error(req, ERR_INTERNAL, "stored manifest digest is malformed");
 		return;
 	}
-	if (req->method == METHOD_GET && mf.size <= (uint64_t)req->cfg->max_manifest_size &&
-	    store_blob_read(req->w->store, &d, (size_t)mf.size, &buf, &len) == 0) {
-		cache_put(req->w->manifests, mf.digest, buf, len);
-		req_respond(req, 200, mf.media_type, buf, len);
-		free(buf);
-		return;
+	if (req->method == METHOD_GET && mf.size <= (uint64_t)req->cfg->max_manifest_size) {
+		if ((f = arena_alloc(req->arena, sizeof(*f))) == NULL) {
+			req_error(req, ERR_INTERNAL, NULL);
+			return;
+		}
+		f->req = req;
+		f->mf = mf;
+		rc = store_blob_read_start(req->w->store, req->w->base, &d, (size_t)mf.size, &buf,
+		    &len, manifest_fetched, f);
+		if (rc == STORE_PENDING) {
+			req_defer(req);
+			return;
+		}
+		if (rc == 0) {
+			manifest_fetched(f, 0, buf, len);
+			return;
+		}
+		/* Not read whole: through a reader below, which says why. */
 	}
 	/* HEAD: the size is enough, the file is not opened (nor, on an
 	 * object store, asked about: the row has the size). */

@@ -756,7 +756,7 @@ proxy_blob_fail(struct proxy_fetch *f, enum reg_error e, const char *detail)
 		f->wfd = -1;
 	}
 	if (f->upload_id[0] != '\0') {
-		store_upload_remove(f->w->store, f->upload_id);
+		upload_remove_bg(f->w, f->upload_id);
 		meta_upload_delete(f->w->meta, f->upload_id);
 	}
 	proxy_fetch_finish(f, PF_FAIL, e, detail);
@@ -919,36 +919,17 @@ proxy_blob_start(struct proxy_fetch *f)
 	upstream_xfer_run(x);
 }
 
+/* A blob this repository does not hold: fetched from the upstream (the
+ * request joins the fetch). */
 static void
-proxy_blob(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+proxy_blob_fetch(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
     const char *upstream, const char *local)
 {
 	struct proxy_waiter *wt;
 	struct proxy_fetch *f;
 	char key[PROXY_KEY_MAX];
-	uint64_t size;
-	int rc, created;
+	int created;
 
-	if ((rc = meta_blob_get(req->w->meta, local, req->m.digest.str, &size)) == 0) {
-		__atomic_add_fetch(&req->w->metrics->proxy_hits, 1, __ATOMIC_RELAXED);
-		meta_proxy_touch(req->w->meta, req->m.digest.str);
-		proxy_serve_local(req);
-		return;
-	}
-	if (rc != -ERR_BLOB_UNKNOWN) {
-		req_error(req, (enum reg_error)-rc, NULL);
-		return;
-	}
-	/* Already in the store for another repository, and a manifest this
-	 * repository got from the upstream lists it (so the upstream has it
-	 * there): link it instead of fetching it again. */
-	if (store_blob_stat(req->w->store, &req->m.digest, &size) == 0 &&
-	    meta_proxy_ref_known(req->w->meta, local, req->m.digest.str) == 0 &&
-	    meta_proxy_link(req->w->meta, local, sec->name, req->m.digest.str, size) == 0) {
-		__atomic_add_fetch(&req->w->metrics->proxy_hits, 1, __ATOMIC_RELAXED);
-		proxy_serve_local(req);
-		return;
-	}
 	/* A miss, GET or HEAD: the blob is fetched (a HEAD is answered
 	 * once the upstream announced the length, and warms the cache).
 	 * XXX a blob the store holds for another repository, that no cached
@@ -972,6 +953,87 @@ proxy_blob(struct request *req, struct proxy_conf *conf, struct proxy_section *s
 	f->ref_is_digest = 1;
 	f->want = req->m.digest;
 	proxy_blob_start(f);
+}
+
+/* Link a blob the store holds (for another repository) into local,
+ * which a cached manifest says has it upstream: 0 (then serve it). */
+static int
+proxy_blob_link(struct request *req, struct proxy_section *sec, const char *local,
+    uint64_t size)
+{
+	if (meta_proxy_link(req->w->meta, local, sec->name, req->m.digest.str, size) != 0)
+		return -1;
+	__atomic_add_fetch(&req->w->metrics->proxy_hits, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* A blob GET waiting on the store's stat (an object store's HEAD, a
+ * transfer of the loop) to know whether it can link rather than fetch. */
+struct proxy_blob_stat {
+	struct request *req;
+	struct proxy_conf *conf;	/* held until the stat ends */
+	struct proxy_section *sec;
+	char upstream[REFERENCE_NAME_MAX + 1];
+	char local[REFERENCE_NAME_MAX + 1];
+};
+
+static void
+proxy_blob_stated(void *arg, int rc, uint64_t size)
+{
+	struct proxy_blob_stat *st = arg;
+	struct request *req = st->req;
+
+	if (req->aborted)
+		req_error(req, ERR_UNAVAILABLE, NULL);	/* into the void: frees it */
+	else if (rc == 0 && proxy_blob_link(req, st->sec, st->local, size) == 0)
+		proxy_serve_local(req);
+	else
+		proxy_blob_fetch(req, st->conf, st->sec, st->upstream, st->local);
+	proxy_conf_unref(st->conf);
+}
+
+static void
+proxy_blob(struct request *req, struct proxy_conf *conf, struct proxy_section *sec,
+    const char *upstream, const char *local)
+{
+	struct proxy_blob_stat *st;
+	uint64_t size;
+	int rc;
+
+	if ((rc = meta_blob_get(req->w->meta, local, req->m.digest.str, &size)) == 0) {
+		__atomic_add_fetch(&req->w->metrics->proxy_hits, 1, __ATOMIC_RELAXED);
+		meta_proxy_touch(req->w->meta, req->m.digest.str);
+		proxy_serve_local(req);
+		return;
+	}
+	if (rc != -ERR_BLOB_UNKNOWN) {
+		req_error(req, (enum reg_error)-rc, NULL);
+		return;
+	}
+	/* Already in the store for another repository, and a manifest this
+	 * repository got from the upstream lists it (so the upstream has it
+	 * there): link it instead of fetching it again.  The listing first:
+	 * it is local, and the store's stat may be a round trip. */
+	if (meta_proxy_ref_known(req->w->meta, local, req->m.digest.str) != 0) {
+		proxy_blob_fetch(req, conf, sec, upstream, local);
+		return;
+	}
+	if ((st = arena_alloc(req->arena, sizeof(*st))) == NULL) {
+		req_error(req, ERR_INTERNAL, NULL);
+		return;
+	}
+	st->req = req;
+	st->conf = proxy_conf_ref(conf);
+	st->sec = sec;
+	snprintf(st->upstream, sizeof(st->upstream), "%s", upstream);
+	snprintf(st->local, sizeof(st->local), "%s", local);
+	rc = store_blob_stat_start(req->w->store, req->w->base, &req->m.digest, &size,
+	    proxy_blob_stated, st);
+	if (rc == STORE_PENDING) {
+		req_defer(req);
+		return;
+	}
+	proxy_blob_stated(st, rc, size);
 }
 
 /* ------------------------------------------------------------ tags and referrers */

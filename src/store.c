@@ -117,6 +117,35 @@ store_blob_stat(struct store *s, const struct digest *d, uint64_t *size)
 }
 
 int
+store_blob_stat_start(struct store *s, struct event_base *base, const struct digest *d,
+    uint64_t *size, void (*done)(void *arg, int rc, uint64_t size), void *arg)
+{
+	int rc;
+
+	if (s->ops->blob_stat_start == NULL)
+		return s->ops->blob_stat(s->be, d, size);
+	if ((rc = s->ops->blob_stat_start(s->be, base, d, done, arg)) != 0)
+		return rc;
+	return STORE_PENDING;
+}
+
+int
+store_blob_read_start(struct store *s, struct event_base *base, const struct digest *d,
+    size_t max, char **buf, size_t *len, void (*done)(void *arg, int rc, char *buf, size_t len),
+    void *arg)
+{
+	int rc;
+
+	*buf = NULL;
+	*len = 0;
+	if (s->ops->blob_read_start == NULL)
+		return store_blob_read(s, d, max, buf, len);
+	if ((rc = s->ops->blob_read_start(s->be, base, d, max, done, arg)) != 0)
+		return rc;
+	return STORE_PENDING;
+}
+
+int
 store_blob_reader(struct store *s, const struct digest *d, struct store_reader *r)
 {
 	*r = (struct store_reader){.ops = s->ops, .fd = -1};

@@ -860,6 +860,88 @@ s3s_stream_cancel(struct store_stream *st)
 	s3_get_cancel((struct s3_get *)(void *)st);
 }
 
+/* A blob's HEAD, or the GET of a whole small one (a manifest), for a
+ * request that waits on the worker's loop rather than blocking it. */
+struct s3s_blob_call {
+	struct s3_call c;
+	char key[512];
+	size_t max;
+	void (*stat_done)(void *arg, int rc, uint64_t size);
+	void (*read_done)(void *arg, int rc, char *buf, size_t len);
+	void *arg;
+};
+
+static void
+s3s_blob_call_done(void *arg, int rc)
+{
+	struct s3s_blob_call *b = arg;
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (b->stat_done != NULL) {
+		b->stat_done(b->arg, rc, rc == 0 ? b->c.length : 0);
+	} else {
+		if (rc == 0 && b->c.resp_len > b->max)
+			rc = -ERR_TOO_LARGE;
+		else if (rc == 0 && b->c.resp == NULL && (b->c.resp = calloc(1, 1)) == NULL)
+			rc = -ERR_INTERNAL;
+		if (rc == 0) {
+			buf = b->c.resp;
+			len = b->c.resp_len;
+			b->c.resp = NULL;
+		}
+		b->read_done(b->arg, rc, buf, len);
+	}
+	s3_call_free(&b->c);
+	free(b);
+}
+
+static int
+s3s_blob_call_start(struct store_be *be, struct event_base *base, struct s3s_blob_call *b,
+    const struct digest *d, const char *method)
+{
+	struct s3_loop *l;
+	int rc;
+
+	s3s_blob_key(be, d, b->key, sizeof(b->key));
+	/* One byte past max (and resp's NUL) tells a larger object. */
+	b->c = (struct s3_call){.method = method, .key = b->key, .resp_max = b->max + 2};
+	if ((l = s3s_loop_of(be, base)) == NULL)
+		rc = -ERR_INTERNAL;
+	else
+		rc = s3_call_start(be->s3, l, &b->c, s3s_blob_call_done, b, NULL);
+	if (rc != 0)
+		free(b);
+	return rc;
+}
+
+static int
+s3s_blob_stat_start(struct store_be *be, struct event_base *base, const struct digest *d,
+    void (*done)(void *arg, int rc, uint64_t size), void *arg)
+{
+	struct s3s_blob_call *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return -ERR_INTERNAL;
+	b->stat_done = done;
+	b->arg = arg;
+	return s3s_blob_call_start(be, base, b, d, "HEAD");
+}
+
+static int
+s3s_blob_read_start(struct store_be *be, struct event_base *base, const struct digest *d,
+    size_t max, void (*done)(void *arg, int rc, char *buf, size_t len), void *arg)
+{
+	struct s3s_blob_call *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return -ERR_INTERNAL;
+	b->max = max;
+	b->read_done = done;
+	b->arg = arg;
+	return s3s_blob_call_start(be, base, b, d, "GET");
+}
+
 /* ------------------------------------------------------------ uploads */
 
 static void
@@ -2849,5 +2931,7 @@ const struct store_ops store_s3_ops = {
 	.spool_flush_start = s3s_spool_flush_start,
 	.spool_open_start = s3s_spool_open_start,
 	.spool_hash = s3s_spool_hash,
+	.blob_stat_start = s3s_blob_stat_start,
+	.blob_read_start = s3s_blob_read_start,
 	.stat_remote = 1,
 };

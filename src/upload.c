@@ -382,6 +382,51 @@ handler_write(struct request *req, struct meta **m, void (*work)(void *), void (
 	done(arg);
 }
 
+/* A spool removed on the shared pool (upload_remove_bg). */
+struct upload_drop {
+	struct store *s;
+	char id[REFERENCE_UUID_LEN + 1];
+};
+
+static void
+upload_drop_work(void *arg)
+{
+	struct upload_drop *d = arg;
+
+	/* A failure is logged by the store; what is left, gc's sweep of
+	 * uploads/ takes once it is older than [gc] upload_expiry. */
+	(void)store_upload_remove(d->s, d->id);
+	free(d);
+}
+
+static void
+upload_drop_done(void *arg)
+{
+	/* Nothing: the work freed the job already (at shutdown pool_free
+	 * still runs queued work but may drop this callback). */
+	(void)arg;
+}
+
+void
+upload_remove_bg(struct worker *w, const char *id)
+{
+	struct upload_drop *d;
+
+	/* A local spool goes with one unlink: at once. */
+	if (store_stat_cheap(w->store) || strlen(id) >= sizeof(d->id) ||
+	    (d = calloc(1, sizeof(*d))) == NULL) {
+		(void)store_upload_remove(w->store, id);
+		return;
+	}
+	d->s = w->store;
+	memcpy(d->id, id, strlen(id) + 1);
+	if (w->pool == NULL ||
+	    pool_submit(w->pool, w->base, upload_drop_work, upload_drop_done, d) != 0) {
+		free(d);
+		(void)store_upload_remove(w->store, id);
+	}
+}
+
 static void
 upload_location(struct request *req, const char *id, uint64_t size)
 {
@@ -526,7 +571,7 @@ upload_finish_end(struct request *req, struct upload_ctx *u, int rc)
 		 * expired under us): drop the session so nothing unverified
 		 * lingers. */
 		if (rc != 0) {
-			store_upload_remove(req->w->store, u->id);
+			upload_remove_bg(req->w, u->id);
 			meta_upload_delete(req->w->meta, u->id);
 		}
 		gone = 1;
@@ -728,7 +773,7 @@ upload_size_done(void *arg)
 		/* The row went (expired while the chunk arrived): its spool
 		 * and hash state go too. */
 		if (u->rc == -ERR_BLOB_UPLOAD_UNKNOWN)
-			store_upload_remove(req->w->store, u->id);
+			upload_remove_bg(req->w, u->id);
 		upload_release(u->id, NULL, 0, u->rc == -ERR_BLOB_UPLOAD_UNKNOWN);
 		req_error(req, (enum reg_error)-u->rc, NULL);
 		return;
@@ -774,7 +819,7 @@ upload_flushed(struct request *req, int flush_rc)
 		if (!u->failed && !u->monolithic && meta_upload_set_size(req->w->meta, u->id, size, u->kept) == 0) {
 			upload_release(u->id, u->h, size, 0);
 		} else if (u->monolithic) {
-			store_upload_remove(req->w->store, u->id);
+			upload_remove_bg(req->w, u->id);
 			meta_upload_delete(req->w->meta, u->id);
 			upload_release(u->id, u->h, 0, 1);
 		} else {
@@ -887,7 +932,7 @@ upload_refuse(struct request *req, struct upload_ctx *u, int rc)
 {
 	if (u->monolithic) {
 		/* Its session was made for this request alone. */
-		store_upload_remove(req->w->store, u->id);
+		upload_remove_bg(req->w, u->id);
 		meta_upload_delete(req->w->meta, u->id);
 	}
 	if (rc == -ERR_RANGE_INVALID)
@@ -909,7 +954,7 @@ upload_open_ready(void *arg, int rc)
 		 * nothing was written; answering frees the request. */
 		upload_unbegin(req, u);
 		if (u->monolithic) {
-			store_upload_remove(req->w->store, u->id);
+			upload_remove_bg(req->w, u->id);
 			meta_upload_delete(req->w->meta, u->id);
 		}
 		req_error(req, ERR_BLOB_UPLOAD_INVALID, NULL);
@@ -1099,7 +1144,7 @@ upload_cancel(struct request *req)
 		return;
 	}
 	if ((rc = meta_upload_delete(req->w->meta, req->m.ref)) == 0)
-		store_upload_remove(req->w->store, req->m.ref);
+		upload_remove_bg(req->w, req->m.ref);
 	upload_release(req->m.ref, h, 0, 1);
 	if (rc != 0) {
 		req_error(req, (enum reg_error)-rc, NULL);
@@ -1108,11 +1153,67 @@ upload_cancel(struct request *req)
 	req_respond(req, 204, NULL, NULL, 0);
 }
 
-/* Try a mount; 1 if mounted (answered), 0 to fall back to a session. */
+/* Link blob d, found in src with its size checked against the store, into
+ * the request's repository: 1 if answered (mounted, or an error), 0 to fall
+ * back to a session (the source lost it meanwhile). */
 static int
-upload_try_mount(struct request *req, const struct digest *d, const char *from)
+upload_mount_link(struct request *req, const struct digest *d, const char *src)
 {
+	int rc;
+
+	/* The link is made only if the source still holds the blob, in the
+	 * same transaction: a collection cannot slip in between. */
+	if ((rc = meta_blob_mount(req->w->meta, src, req->m.name, d->str)) != 0) {
+		if (rc == -ERR_BLOB_UNKNOWN)
+			return 0;
+		req_error(req, (enum reg_error)-rc, NULL);
+		return 1;
+	}
+	req_add_header(req, "Location", "/v2/%s/blobs/%s", req->m.name, d->str);
+	req_add_header(req, "Docker-Content-Digest", "%s", d->str);
+	req_respond(req, 201, NULL, NULL, 0);
+	return 1;
+}
+
+/* What a POST that may mount carries on to a session with, once the
+ * mount was given up: its digest-algorithm parameter, as checked. */
+struct upload_post {
+	struct request *req;
+	char algname[META_UPLOAD_ALG_MAX + 1];
+	enum digest_alg alg;
+	int has_alg;
+	/* a mount waiting on the store's stat (an object store's HEAD) */
+	struct digest d;
 	char src[REFERENCE_NAME_MAX + 1];
+	uint64_t size;
+};
+
+static void upload_start_session(struct upload_post *p);
+
+static void
+upload_mount_stated(void *arg, int rc, uint64_t fsize)
+{
+	struct upload_post *p = arg;
+	struct request *req = p->req;
+
+	if (req->aborted) {
+		/* The client went: no session is opened for nobody. */
+		req_error(req, ERR_BLOB_UPLOAD_INVALID, NULL);
+		return;
+	}
+	if (rc == 0 && fsize == p->size && upload_mount_link(req, &p->d, p->src))
+		return;
+	upload_start_session(p);
+}
+
+/* Try a mount: 1 if mounted (answered), 0 to fall back to a session, or
+ * STORE_PENDING: the store's stat runs on the loop and
+ * upload_mount_stated goes on from there (the request deferred). */
+static int
+upload_try_mount(struct request *req, struct upload_post *p, const struct digest *d,
+    const char *from)
+{
+	char src[REFERENCE_NAME_MAX + 1], dig[DIGEST_STR_MAX + 8];
 	uint64_t size, fsize;
 	int rc;
 
@@ -1139,20 +1240,26 @@ upload_try_mount(struct request *req, const struct digest *d, const char *from)
 		    meta_blob_get(req->w->meta, src, d->str, &size) != 0)
 			return 0;
 	}
-	if (store_blob_stat(req->w->store, d, &fsize) != 0 || fsize != size)
-		return 0;
-	/* The link is made only if the source still holds the blob, in the
-	 * same transaction: a collection cannot slip in between. */
-	if ((rc = meta_blob_mount(req->w->meta, src, req->m.name, d->str)) != 0) {
-		if (rc == -ERR_BLOB_UNKNOWN)
-			return 0;
-		req_error(req, (enum reg_error)-rc, NULL);
-		return 1;
+	/* The stat waits on the loop only for a plain mount's POST: without
+	 * a body, nor a digest (a monolithic push, were the mount given up,
+	 * reads its body, which must then not have been passed over). */
+	if (!req->chunked && (!req->has_length || req->content_length == 0) &&
+	    req_query(req, "digest", dig, sizeof(dig)) == 0) {
+		p->d = *d;
+		memcpy(p->src, src, sizeof(p->src));
+		p->size = size;
+		rc = store_blob_stat_start(req->w->store, req->w->base, d, &fsize,
+		    upload_mount_stated, p);
+		if (rc == STORE_PENDING) {
+			req_defer(req);
+			return STORE_PENDING;
+		}
+	} else {
+		rc = store_blob_stat(req->w->store, d, &fsize);
 	}
-	req_add_header(req, "Location", "/v2/%s/blobs/%s", req->m.name, d->str);
-	req_add_header(req, "Docker-Content-Digest", "%s", d->str);
-	req_respond(req, 201, NULL, NULL, 0);
-	return 1;
+	if (rc != 0 || fsize != size)
+		return 0;
+	return upload_mount_link(req, d, src);
 }
 
 /* A session being opened by a POST: its spool and row are made on the writer. */
@@ -1210,7 +1317,7 @@ upload_open_done(void *arg)
 	}
 	/* The session was made for this request alone: gone with it. */
 	if (req->aborted || (u = arena_alloc(req->arena, sizeof(*u))) == NULL) {
-		store_upload_remove(req->w->store, o->id);
+		upload_remove_bg(req->w, o->id);
 		meta_upload_delete(req->w->meta, o->id);
 		req_error(req, req->aborted ? ERR_BLOB_UPLOAD_INVALID : ERR_INTERNAL, NULL);
 		return;
@@ -1227,42 +1334,22 @@ upload_open_done(void *arg)
 		req_body_resume(req);
 }
 
-void
-upload_start(struct request *req)
+/* The POST opens a session (monolithic with a digest and a body). */
+static void
+upload_start_session(struct upload_post *p)
 {
-	char mount[DIGEST_STR_MAX + 8], from[REFERENCE_NAME_MAX + 8], dig[DIGEST_STR_MAX + 8];
-	char algname[META_UPLOAD_ALG_MAX + 1];
-	enum digest_alg alg = DIGEST_SHA256;
+	struct request *req = p->req;
+	char dig[DIGEST_STR_MAX + 8];
 	struct digest d = {0};
 	struct upload_open *o;
-	int has_from, has_digest, has_alg;
+	int has_digest;
 
-	/* Checked before anything is mounted or opened: a refused POST
-	 * leaves nothing behind.  A name too long for the buffer is no
-	 * algorithm we know either. */
-	has_alg = req_query(req, "digest-algorithm", algname, sizeof(algname));
-	if (has_alg < 0 || (has_alg == 1 && digest_alg_parse(algname, &alg) != 0)) {
-		req_error(req, ERR_DIGEST_INVALID, "unsupported digest-algorithm (sha256 or sha512)");
-		return;
-	}
-	if (has_alg != 1)
-		algname[0] = '\0';
-	if (req_query(req, "mount", mount, sizeof(mount)) == 1) {
-		if (digest_parse(mount, &d) != 0) {
-			req_error(req, ERR_DIGEST_INVALID, "malformed mount digest");
-			return;
-		}
-		has_from = req_query(req, "from", from, sizeof(from));
-		/* A malformed `from` mounts nothing: a plain session follows. */
-		if (has_from >= 0 && upload_try_mount(req, &d, has_from == 1 ? from : NULL))
-			return;
-	}
 	has_digest = req_query(req, "digest", dig, sizeof(dig));
 	if (has_digest < 0 || (has_digest == 1 && digest_parse(dig, &d) != 0)) {
 		req_error(req, ERR_DIGEST_INVALID, "malformed digest parameter");
 		return;
 	}
-	if (has_digest == 1 && has_alg == 1 && d.alg != alg) {
+	if (has_digest == 1 && p->has_alg == 1 && d.alg != p->alg) {
 		req_error(req, ERR_DIGEST_INVALID, "digest and digest-algorithm disagree");
 		return;
 	}
@@ -1273,7 +1360,7 @@ upload_start(struct request *req)
 	o->req = req;
 	reference_uuid_new(o->id);
 	upload_client_ip(req->peer ? req->peer : "-", o->client, sizeof(o->client));
-	memcpy(o->algname, algname, sizeof(o->algname));
+	memcpy(o->algname, p->algname, sizeof(o->algname));
 	o->d = d;
 	/* Monolithic: the whole blob is this request's body, read once the
 	 * session's row is in. */
@@ -1281,6 +1368,43 @@ upload_start(struct request *req)
 	if (o->monolithic)
 		req_body_pause(req);
 	handler_write(req, &o->m, upload_open_work, upload_open_done, o);
+}
+
+void
+upload_start(struct request *req)
+{
+	char mount[DIGEST_STR_MAX + 8], from[REFERENCE_NAME_MAX + 8];
+	struct upload_post *p;
+	struct digest d = {0};
+	int has_from;
+
+	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL) {
+		req_error(req, ERR_INTERNAL, NULL);
+		return;
+	}
+	p->req = req;
+	p->alg = DIGEST_SHA256;
+	/* Checked before anything is mounted or opened: a refused POST
+	 * leaves nothing behind.  A name too long for the buffer is no
+	 * algorithm we know either. */
+	p->has_alg = req_query(req, "digest-algorithm", p->algname, sizeof(p->algname));
+	if (p->has_alg < 0 || (p->has_alg == 1 && digest_alg_parse(p->algname, &p->alg) != 0)) {
+		req_error(req, ERR_DIGEST_INVALID, "unsupported digest-algorithm (sha256 or sha512)");
+		return;
+	}
+	if (p->has_alg != 1)
+		p->algname[0] = '\0';
+	if (req_query(req, "mount", mount, sizeof(mount)) == 1) {
+		if (digest_parse(mount, &d) != 0) {
+			req_error(req, ERR_DIGEST_INVALID, "malformed mount digest");
+			return;
+		}
+		has_from = req_query(req, "from", from, sizeof(from));
+		/* A malformed `from` mounts nothing: a plain session follows. */
+		if (has_from >= 0 && upload_try_mount(req, p, &d, has_from == 1 ? from : NULL) != 0)
+			return;
+	}
+	upload_start_session(p);
 }
 
 /* ---- expiry of idle sessions ---- */

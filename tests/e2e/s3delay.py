@@ -9,6 +9,13 @@ sends no chunked bodies to S3 here); answers are copied as they come.
 Listens on 127.0.0.1 with a kernel-chosen port and prints
 "s3delay listening on port N"; one line per delayed request on stdout:
 "s3delay: held PUT PATH".
+
+s3delay.py UPSTREAM-HOST:PORT DELAY-SECONDS PATTERN-FILE -- hold instead
+each request whose request line ("METHOD PATH HTTP/1.1") matches a line
+of PATTERN-FILE (Python regular expressions, searched; the file is read
+again for every request, so a test may change what is held as it goes;
+absent or empty: nothing is held).  A held request is noted as
+"s3delay: held METHOD PATH".
 """
 import re
 import socket
@@ -19,6 +26,7 @@ import time
 HOST, PORT = sys.argv[1].rsplit(":", 1)
 DELAY = float(sys.argv[2])
 HELD = re.compile(rb"^PUT [^ ]*(\?partNumber=|[?&]partNumber=|/state-[1-9][0-9]*[ ?]|/tail-[0-9]+[ ?])")
+PATTERN_FILE = sys.argv[3] if len(sys.argv) > 3 else None
 LOCK = threading.Lock()
 
 
@@ -26,6 +34,18 @@ def note(line):
     with LOCK:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
+
+
+def held(head):
+    if PATTERN_FILE is None:
+        return HELD.match(head) is not None
+    line = head.split(b"\r\n", 1)[0]
+    try:
+        with open(PATTERN_FILE, "rb") as f:
+            pats = [p.strip() for p in f.read().split(b"\n") if p.strip()]
+    except OSError:
+        return False
+    return any(re.search(p, line) for p in pats)
 
 
 def copy_answers(src, dst):
@@ -63,7 +83,7 @@ def serve(client):
             head += b"\r\n\r\n"
             m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
             left = int(m.group(1)) if m else 0
-            if HELD.match(head):
+            if held(head):
                 note("s3delay: held " + head.split(b"\r\n", 1)[0].decode(errors="replace"))
                 time.sleep(DELAY)
             up.sendall(head)
