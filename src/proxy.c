@@ -476,36 +476,37 @@ again:
 
 /* ------------------------------------------------------------ eviction */
 
+/* One eviction at a time in the process: set when one is started, cleared
+ * when it ends. */
 static int proxy_evicting;
 
 /* Keep cached content under [cache] max_size (max): drop the least recently
- * pulled cached blobs and manifests that nothing local holds. */
+ * pulled cached blobs and manifests that nothing local holds, with the
+ * metadata connection m (the thread's own). */
 static void
-proxy_evict(struct worker *w, long long max)
+proxy_evict_with(struct worker *w, struct meta *m, long long max)
 {
 	char dg[META_PROXY_DIGEST_MAX];
 	uint64_t bytes, size;
 	unsigned evicted = 0;
 
-	if (max <= 0 || __atomic_exchange_n(&proxy_evicting, 1, __ATOMIC_ACQUIRE))
-		return;
-	if (meta_proxy_cached_bytes(w->meta, &bytes) != 0)
+	if (meta_proxy_cached_bytes(m, &bytes) != 0)
 		goto out;
 	for (int i = 0; bytes > (uint64_t)max && i < 100000; i++) {
 		struct digest d;
 		int exists = 1;
 
-		if (meta_proxy_evict_next(w->meta, dg, &size) != 0)
+		if (meta_proxy_evict_next(m, dg, &size) != 0)
 			break;
-		if (meta_proxy_evict(w->meta, dg) != 0) {
-			if (meta_proxy_cached_bytes(w->meta, &bytes) != 0)
+		if (meta_proxy_evict(m, dg) != 0) {
+			if (meta_proxy_cached_bytes(m, &bytes) != 0)
 				break;
 			continue;
 		}
 		/* Rows first, then the file.  XXX a fetch of the same digest
 		 * that commits between the two loses its file (as with gc);
 		 * the check below narrows that window, fsck repairs it. */
-		if (digest_parse(dg, &d) == 0 && meta_gc_blob_exists(w->meta, dg, &exists) == 0 &&
+		if (digest_parse(dg, &d) == 0 && meta_gc_blob_exists(m, dg, &exists) == 0 &&
 		    !exists)
 			store_blob_delete(w->store, &d);
 		bytes = bytes > size ? bytes - size : 0;
@@ -517,6 +518,51 @@ proxy_evict(struct worker *w, long long max)
 		    (unsigned long long)bytes, max, evicted, evicted == 1 ? "" : "s");
 out:
 	__atomic_store_n(&proxy_evicting, 0, __ATOMIC_RELEASE);
+}
+
+/* An eviction on the worker's writer. */
+struct proxy_evict_job {
+	struct worker *w;
+	long long max;
+};
+
+static void
+proxy_evict_work(void *arg)
+{
+	struct proxy_evict_job *j = arg;
+
+	proxy_evict_with(j->w, j->w->wmeta, j->max);
+	free(j);
+}
+
+static void
+proxy_evict_done(void *arg)
+{
+	/* Nothing: the work freed the job (at shutdown pool_free still runs
+	 * queued work but may drop this callback). */
+	(void)arg;
+}
+
+/* Evict down to max, off the loop where the worker has a writer: a cache
+ * far over max_size (lowered by a reload, or one large fetch) drops up to
+ * 100,000 items, each a commit and a file's unlink (an object store's
+ * DELETE), and the worker's other requests go on meanwhile.  Inline, on the
+ * loop's connection, without one. */
+static void
+proxy_evict(struct worker *w, long long max)
+{
+	struct proxy_evict_job *j;
+
+	if (max <= 0 || __atomic_exchange_n(&proxy_evicting, 1, __ATOMIC_ACQUIRE))
+		return;
+	if (w->writer != NULL && (j = calloc(1, sizeof(*j))) != NULL) {
+		j->w = w;
+		j->max = max;
+		if (pool_submit(w->writer, w->base, proxy_evict_work, proxy_evict_done, j) == 0)
+			return;
+		free(j);
+	}
+	proxy_evict_with(w, w->meta, max);
 }
 
 /* ------------------------------------------------------------ manifests */
