@@ -800,3 +800,17 @@ assert_no_5xx() {
 		t_fail "$1" "$bad"
 	fi
 }
+
+# s3delay_wait: once tests/e2e/s3delay.py was started with its output to
+# $PROXY_LOG, wait for its port and point the daemon's S3 endpoint at it
+# (E2E_S3_ENDPOINT, read by daemon_start); bails if it does not listen.
+s3delay_wait() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		PROXY_PORT=$(sed -n 's/^s3delay listening on port \([0-9]*\)$/\1/p' "$PROXY_LOG")
+		[ -n "$PROXY_PORT" ] && break
+		sleep 0.1
+	done
+	[ -n "$PROXY_PORT" ] || bail "s3delay.py listens" "$(cat "$PROXY_LOG")"
+	E2E_S3_ENDPOINT=http://127.0.0.1:$PROXY_PORT
+}

@@ -35,13 +35,7 @@ python3 "$E2E_DIR/s3delay.py" "${E2E_S3_ENDPOINT#http://}" 1.5 >"$PROXY_LOG" 2>&
 PROXY_PID=$!
 # shellcheck disable=SC2154 # rc is the trap's own
 trap 'rc=$?; kill "$PROXY_PID" 2>/dev/null; (exit $rc); e2e_cleanup' EXIT
-for ((i = 0; i < 50; i++)); do
-	PROXY_PORT=$(sed -n 's/^s3delay listening on port \([0-9]*\)$/\1/p' "$PROXY_LOG")
-	[ -n "$PROXY_PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PROXY_PORT" ] || bail "s3delay.py listens" "$(cat "$PROXY_LOG")"
-E2E_S3_ENDPOINT=http://127.0.0.1:$PROXY_PORT
+s3delay_wait
 daemon_start
 
 W=$TMP/w
